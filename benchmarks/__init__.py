@@ -1,0 +1,1 @@
+"""Speed figures a user can reproduce: `make bench` (or `python -m benchmarks [name ...]`)."""
