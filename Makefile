@@ -27,3 +27,7 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# Re-execute every notebook in place (deterministic: twice leaves git clean).
+notebooks: $(STAMP)
+	$(BIN)/python -m scripts.run_notebooks

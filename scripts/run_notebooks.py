@@ -1,0 +1,61 @@
+"""Execute notebooks in place, deterministically: `python -m scripts.run_notebooks [paths]`.
+
+Running it twice leaves git clean: cells run in a fresh kernel with a timeout
+(see TOOLING.md: headless widget notebooks can stall without one), no timing
+metadata is recorded, and the random ids of widget models are renamed in order
+of appearance, so saved widget state and outputs are the same on every run.
+"""
+
+import argparse
+import hashlib
+import json
+import pathlib
+import re
+import sys
+import time
+
+import nbformat
+from nbclient import NotebookClient
+
+CELL_TIMEOUT = 120  # seconds; a cell that runs longer is a bug in the notebook
+NOTEBOOKS = pathlib.Path(__file__).resolve().parent.parent / "notebooks"
+MODEL_ID = re.compile(r"\b[0-9a-f]{32}\b")
+
+
+def stable_model_ids(nb):
+    """Replace each widget model id (32 hex digits) by one derived from its order of appearance."""
+    text = json.dumps(nb, sort_keys=True)
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    known = set(state.get("state", {}))
+    renamed = {}
+    for old in MODEL_ID.findall(text):
+        if old in known and old not in renamed:
+            renamed[old] = hashlib.sha1(f"optlessons-widget-{len(renamed)}".encode()).hexdigest()[:32]
+    text = MODEL_ID.sub(lambda m: renamed.get(m.group(0), m.group(0)), text)
+    return nbformat.from_dict(json.loads(text))
+
+
+def execute(path, timeout=CELL_TIMEOUT):
+    """Run the notebook at `path` top to bottom in its own folder; return (notebook, seconds)."""
+    path = pathlib.Path(path)
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                            resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    client.execute()
+    return stable_model_ids(nb), time.perf_counter() - start
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="*", help="notebooks to run (default: every notebook in notebooks/)")
+    args = parser.parse_args(argv)
+    paths = args.paths or sorted(NOTEBOOKS.glob("*.ipynb"))
+    for path in paths:
+        nb, seconds = execute(path)
+        nbformat.write(nb, path)
+        print(f"{seconds:6.1f} s  {path}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
