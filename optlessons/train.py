@@ -1,0 +1,214 @@
+"""Running optimizers: ``minimize`` a 2-D function from a start point.
+
+``minimize(landscape, optimizer)`` is the loop every notebook and widget runs::
+
+    p = start
+    for t = 1, 2, ..., steps:
+        g = ∇f(p)
+        p = optimizer.step(p, g)
+
+and records the path it took as a :class:`Trajectory`. It needs only numpy:
+the landscape is anything with ``value(p)`` and ``gradient(p)`` (an
+:class:`optlessons.functions.Landscape`, or your own object), the optimizer
+anything with ``step(params, grads) -> new_params`` (an :mod:`optlessons.optim`
+class, or your own).
+
+A run that blows up does not spoil a plot: it stops at the first step whose
+point, value or gradient is not finite, or whose point has left the plotting
+window far behind, keeps the points up to there, and says so in
+``Trajectory.message``. No numpy warning is printed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Trajectory", "minimize"]
+
+# A point is "far outside" the window when it lies more than this many window
+# widths (or heights) from the window's centre.
+ESCAPE_FACTOR = 10.0
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class Trajectory:
+    """The path an optimizer took on a 2-D function.
+
+    Attributes
+    ----------
+    points : ndarray, shape (n + 1, 2)
+        ``points[0]`` is the start, ``points[t]`` the point after step ``t``.
+    values : ndarray, shape (n + 1,)
+        ``f(points[t])``.
+    grad_norms : ndarray, shape (n + 1,)
+        ``‖∇f(points[t])‖``.
+    diverged : bool
+        True when the run stopped early because it blew up.
+    message : str
+        One line saying how the run ended, e.g. ``"diverged at step 37: the
+        point left the plotting window; try a smaller learning rate"``.
+    minima : ndarray, shape (k, 2)
+        The landscape's known minima (empty when it has none, or none is
+        known); :meth:`steps_to` measures distances to them.
+
+    ``n`` is the number of steps actually made: ``steps`` for a run that went
+    to the end, fewer for one that diverged. The arrays are read-only and are
+    copies, never the optimizer's own arrays.
+    """
+
+    points: np.ndarray
+    values: np.ndarray
+    grad_norms: np.ndarray
+    diverged: bool
+    message: str
+    minima: np.ndarray = field(default_factory=lambda: np.empty((0, 2)))
+
+    @property
+    def n_steps(self) -> int:
+        """Number of steps made (``len(points) - 1``)."""
+        return len(self.points) - 1
+
+    @property
+    def final(self) -> np.ndarray:
+        """The last point reached (a copy)."""
+        return self.points[-1].copy()
+
+    def distances(self, minimum=None) -> np.ndarray:
+        """Distance of every point to ``minimum`` (default: the nearest known minimum)."""
+        if minimum is None:
+            if len(self.minima) == 0:
+                raise ValueError("this trajectory has no known minima: pass `minimum=` explicitly")
+            diff = self.points[:, None, :] - self.minima[None, :, :]
+            return np.sqrt((diff**2).sum(axis=-1)).min(axis=1)
+        minimum = np.asarray(minimum, dtype=float)
+        if minimum.shape != (2,):
+            raise ValueError(f"minimum has shape {minimum.shape} but must have shape (2,)")
+        return np.sqrt(((self.points - minimum) ** 2).sum(axis=-1))
+
+    def steps_to(self, tol: float = 1e-3, minimum=None) -> int | None:
+        """First step ``t`` at which ``points[t]`` lies within ``tol`` of a minimum.
+
+        The distance is Euclidean, to ``minimum`` if given, else to the nearest
+        of the landscape's known minima. Returns ``None`` when the run never
+        got that close.
+        """
+        close = np.flatnonzero(self.distances(minimum) <= tol)
+        return int(close[0]) if close.size else None
+
+
+def _window_bounds(landscape):
+    """(centre, half-size allowed) from ``landscape.window``, or None without a window."""
+    window = getattr(landscape, "window", None)
+    if window is None:
+        return None
+    (xmin, xmax), (ymin, ymax) = window
+    centre = np.array([(xmin + xmax) / 2.0, (ymin + ymax) / 2.0])
+    allowed = ESCAPE_FACTOR * np.array([xmax - xmin, ymax - ymin], dtype=float)
+    return centre, allowed
+
+
+def _as_point(p, what: str) -> np.ndarray:
+    p = np.array(p, dtype=float)  # always a copy: never alias the optimizer's arrays
+    if p.shape != (2,):
+        raise ValueError(f"{what} has shape {p.shape} but a point of a 2-D function must have shape (2,)")
+    return p
+
+
+def minimize(landscape, optimizer, start=None, steps: int = 100) -> Trajectory:
+    """Run ``optimizer`` on ``landscape`` from ``start`` for ``steps`` steps.
+
+    Parameters
+    ----------
+    landscape : object with ``value(p)`` and ``gradient(p)``
+        ``value`` maps a point of shape (2,) to a number, ``gradient`` to an
+        array of shape (2,). Optional attributes: ``start`` (used when
+        ``start`` is None), ``window`` (``((xmin, xmax), (ymin, ymax))``, used
+        to detect a run that flies away) and ``minima`` (copied into the
+        trajectory for :meth:`Trajectory.steps_to`).
+    optimizer : object with ``step(params, grads) -> new_params``
+        For example ``optlessons.optim.Adam(lr=0.1)``. It keeps its own state,
+        so pass a fresh optimizer to each run.
+    start : array-like of shape (2,), optional
+        Defaults to ``landscape.start``.
+    steps : int
+        Number of updates to make (the trajectory then has ``steps + 1`` points).
+
+    Returns
+    -------
+    Trajectory
+        ``diverged`` is True when the run stopped early because a value,
+        gradient or point was not finite, the point went further than
+        10 window sizes from the window's centre, or the optimizer raised
+        ``FloatingPointError``. The points kept are those up to the last good
+        one.
+    """
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    if start is None:
+        start = getattr(landscape, "start", None)
+        if start is None:
+            raise ValueError("no start point: pass `start=` or give the landscape a `start` attribute")
+    p = _as_point(start, "start")
+    bounds = _window_bounds(landscape)
+    minima = getattr(landscape, "minima", None)
+    minima = np.empty((0, 2)) if minima is None else np.array(minima, dtype=float).reshape(-1, 2)
+
+    points, values, grad_norms = [], [], []
+    problem = None  # why the run stopped early, if it did
+    step = 0
+    with np.errstate(all="ignore"):
+        while True:
+            value = float(landscape.value(p))
+            grad = np.array(landscape.gradient(p), dtype=float)
+            if grad.shape != (2,):
+                raise ValueError(f"landscape.gradient returned shape {grad.shape}, expected (2,)")
+            if not math.isfinite(value):
+                problem = "the value is not finite"
+                break
+            if not (math.isfinite(grad[0]) and math.isfinite(grad[1])):
+                problem = "the gradient is not finite"
+                break
+            points.append(p)
+            values.append(value)
+            grad_norms.append(math.hypot(grad[0], grad[1]))
+            if step == steps:
+                break
+            step += 1
+            try:
+                new_p = optimizer.step(p, grad)
+            except FloatingPointError as err:
+                problem = f"the optimizer reported {err}"
+                break
+            p = _as_point(new_p, "optimizer.step(...)")
+            if not (math.isfinite(p[0]) and math.isfinite(p[1])):
+                problem = "the point is not finite"
+                break
+            if bounds is not None and np.any(np.abs(p - bounds[0]) > bounds[1]):
+                problem = "the point left the plotting window"
+                break
+
+    trajectory_minima = _readonly(minima)
+    if problem is not None:
+        message = f"diverged at step {step}: {problem}; try a smaller learning rate"
+    else:
+        last = points[-1]
+        message = (
+            f"ran {steps} steps: f = {values[-1]:.4g} at ({last[0]:.4g}, {last[1]:.4g}), "
+            f"gradient norm {grad_norms[-1]:.2g}"
+        )
+    return Trajectory(
+        points=_readonly(np.array(points, dtype=float).reshape(-1, 2)),
+        values=_readonly(np.array(values, dtype=float)),
+        grad_norms=_readonly(np.array(grad_norms, dtype=float)),
+        diverged=problem is not None,
+        message=message,
+        minima=trajectory_minima,
+    )
