@@ -1,0 +1,250 @@
+"""Data to learn from: synthetic sets with a known answer, and one real data set.
+
+Synthetic data (each takes an explicit ``numpy.random.Generator`` or an int seed):
+
+    linear_regression(rng, n_samples=100, n_features=1, noise=0.1, ...)  -> RegressionData
+    blobs(rng, n_samples=200, n_classes=2, n_features=2, spread=1.0, ...) -> ClassificationData
+
+The real data set ships inside the package, nothing downloads:
+
+    load_digits(rng_or_seed=0, val_fraction=0.15, test_fraction=0.15) -> Splits
+    load_digits_raw() -> (images uint8 (1797, 8, 8), labels int64 (1797,))
+
+UCI "Optical Recognition of Handwritten Digits", E. Alpaydin and C. Kaynak
+(1998), CC BY 4.0, https://doi.org/10.24432/C50P49 (see ``DIGITS_CREDIT``).
+
+Helpers that work on any arrays: ``split(X, y, rng, ...)`` (stratified
+train/validation/test split, standardised with training statistics only) and
+``standardize``.
+"""
+
+import importlib.resources
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = ["RegressionData", "ClassificationData", "Splits", "linear_regression", "blobs",
+           "split", "standardize", "load_digits", "load_digits_raw", "DIGITS_CREDIT"]
+
+
+# --------------------------------------------------------------------------- records
+
+class RegressionData(NamedTuple):
+    """Data from y = X @ weights + bias + noise * N(0, 1), with the true answer kept."""
+    X: np.ndarray          # (n_samples, n_features)
+    y: np.ndarray          # (n_samples,)
+    weights: np.ndarray    # (n_features,), the true weights
+    bias: float            # the true bias
+    noise: float           # standard deviation of the added Gaussian noise
+
+
+class ClassificationData(NamedTuple):
+    """Gaussian blobs: class k is drawn from N(centers[k], spread**2 I)."""
+    X: np.ndarray          # (n_samples, n_features)
+    y: np.ndarray          # (n_samples,) int64 labels 0 .. n_classes-1
+    centers: np.ndarray    # (n_classes, n_features)
+    spread: float          # standard deviation of each blob
+
+
+class Splits(NamedTuple):
+    """Train / validation / test splits, features standardised with training statistics.
+
+    ``X_* = (raw - mean) / std``; ``mean`` and ``std`` come from the training
+    split only (a feature constant in training gets std 1), so no information
+    from validation or test leaks into training.
+    """
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    mean: np.ndarray           # (n_features,) training mean of the raw features
+    std: np.ndarray            # (n_features,) training standard deviation (1 where it was 0)
+    n_features: int
+    n_classes: int             # 0 for regression targets
+    class_names: tuple         # ("0", "1", ...) for classification, () for regression
+    description: str
+
+    def __repr__(self):
+        sizes = ", ".join(f"{name}={len(getattr(self, 'y_' + name))}" for name in ("train", "val", "test"))
+        return (f"Splits({sizes}, n_features={self.n_features}, n_classes={self.n_classes}) "
+                f"- {self.description.splitlines()[0] if self.description else 'data'}")
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _generator(rng, name="rng"):
+    """A numpy Generator from a Generator or an int seed; anything else is an error."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        return np.random.default_rng(int(rng))
+    raise TypeError(f"{name} must be a numpy.random.Generator or an int seed, e.g. "
+                    f"np.random.default_rng(0); got {type(rng).__name__}")
+
+
+def _positive_int(value, name, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _fraction(value, name):
+    if not (isinstance(value, (int, float, np.floating)) and 0.0 <= value < 1.0):
+        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
+    return float(value)
+
+
+# --------------------------------------------------------------------------- synthetic
+
+def linear_regression(rng, n_samples=100, n_features=1, noise=0.1, weights=None, bias=0.0,
+                      x_scale=1.0):
+    """Regression data with a known answer: ``y = X @ weights + bias + noise * eps``.
+
+    X ~ N(0, x_scale**2) entrywise, eps ~ N(0, 1). ``weights`` default to
+    draws from N(0, 1) (made with ``rng``). The least-squares solution tends to
+    the true weights and bias as ``n_samples`` grows; the best achievable mean
+    squared error is ``noise**2``.
+    """
+    rng = _generator(rng)
+    n_samples = _positive_int(n_samples, "n_samples")
+    n_features = _positive_int(n_features, "n_features")
+    if not noise >= 0:
+        raise ValueError(f"noise must be >= 0, got {noise!r}")
+    if weights is None:
+        weights = rng.standard_normal(n_features)
+    weights = np.asarray(weights, dtype=float).reshape(-1)
+    if weights.shape != (n_features,):
+        raise ValueError(f"weights must have n_features={n_features} entries, got shape {weights.shape}")
+    X = x_scale * rng.standard_normal((n_samples, n_features))
+    y = X @ weights + bias + noise * rng.standard_normal(n_samples)
+    return RegressionData(X, y, weights.copy(), float(bias), float(noise))
+
+
+def blobs(rng, n_samples=200, n_classes=2, n_features=2, spread=1.0, centers=None,
+          center_box=(-4.0, 4.0)):
+    """Gaussian blobs, one per class, with (nearly) equal class sizes.
+
+    Class k's points are ``centers[k] + spread * N(0, I)``. ``centers`` default
+    to uniform draws in ``center_box`` (made with ``rng``). Labels are int64
+    0 .. n_classes-1, in shuffled order. Two classes gives a binary problem.
+    """
+    rng = _generator(rng)
+    n_classes = _positive_int(n_classes, "n_classes", minimum=2)
+    n_samples = _positive_int(n_samples, "n_samples", minimum=n_classes)
+    n_features = _positive_int(n_features, "n_features")
+    if not spread > 0:
+        raise ValueError(f"spread must be > 0, got {spread!r}")
+    if centers is None:
+        centers = rng.uniform(center_box[0], center_box[1], size=(n_classes, n_features))
+    centers = np.asarray(centers, dtype=float)
+    if centers.shape != (n_classes, n_features):
+        raise ValueError(f"centers must have shape (n_classes, n_features)={(n_classes, n_features)}, "
+                         f"got {centers.shape}")
+    y = rng.permutation(np.arange(n_samples) % n_classes).astype(np.int64)
+    X = centers[y] + spread * rng.standard_normal((n_samples, n_features))
+    return ClassificationData(X, y, centers.copy(), float(spread))
+
+
+# --------------------------------------------------------------------------- splitting
+
+def standardize(X_train, *others):
+    """``(X - mean) / std`` with mean and std of ``X_train``; returns (X_train, *others, mean, std).
+
+    A feature that is constant in training gets std 1 (it becomes 0, not NaN).
+    """
+    X_train = np.asarray(X_train, dtype=float)
+    mean = X_train.mean(axis=0)
+    std = X_train.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    scaled = [(np.asarray(X, dtype=float) - mean) / std for X in (X_train, *others)]
+    return (*scaled, mean, std)
+
+
+def split(X, y, rng, val_fraction=0.15, test_fraction=0.15, stratify=None, scale=True,
+          description=""):
+    """Seeded (and, for class labels, stratified) train/validation/test split -> ``Splits``.
+
+    Each class is split in the same proportions when ``stratify`` is true
+    (default: true when ``y`` holds integers). Features are standardised with
+    the training split's mean and std when ``scale`` is true. The order within
+    each split is shuffled.
+    """
+    rng = _generator(rng)
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
+    if len(X) != len(y):
+        raise ValueError(f"X and y have different lengths: {len(X)} and {len(y)}")
+    val_fraction = _fraction(val_fraction, "val_fraction")
+    test_fraction = _fraction(test_fraction, "test_fraction")
+    if val_fraction + test_fraction >= 1:
+        raise ValueError(f"val_fraction + test_fraction must be < 1, got {val_fraction + test_fraction}")
+    is_classes = np.issubdtype(y.dtype, np.integer)
+    if stratify is None:
+        stratify = is_classes
+    groups = [np.flatnonzero(y == c) for c in np.unique(y)] if stratify else [np.arange(len(y))]
+    parts = {"train": [], "val": [], "test": []}
+    for idx in groups:
+        idx = rng.permutation(idx)
+        n_test = int(round(test_fraction * len(idx)))
+        n_val = int(round(val_fraction * len(idx)))
+        parts["test"].append(idx[:n_test])
+        parts["val"].append(idx[n_test:n_test + n_val])
+        parts["train"].append(idx[n_test + n_val:])
+    index = {k: rng.permutation(np.concatenate(v)) for k, v in parts.items()}
+    if len(index["train"]) == 0:
+        raise ValueError("the training split is empty; use smaller fractions or more samples")
+    Xs = [X[index[k]] for k in ("train", "val", "test")]
+    if scale:
+        *Xs, mean, std = standardize(*Xs)
+    else:
+        mean, std = np.zeros(X.shape[1]), np.ones(X.shape[1])
+    ys = [y[index[k]] for k in ("train", "val", "test")]
+    n_classes = int(y.max()) + 1 if is_classes and len(y) else 0
+    class_names = tuple(str(c) for c in range(n_classes))
+    return Splits(Xs[0], ys[0], Xs[1], ys[1], Xs[2], ys[2], mean, std,
+                  X.shape[1], n_classes, class_names, description)
+
+
+# --------------------------------------------------------------------------- digits
+
+def _data_file(name):
+    return importlib.resources.files("optlessons").joinpath("_data", name)
+
+
+def _read_credit():
+    try:
+        return _data_file("digits.txt").read_text()
+    except (FileNotFoundError, OSError):   # pragma: no cover - only if the package is broken
+        return "UCI Optical Recognition of Handwritten Digits, Alpaydin & Kaynak (1998), CC BY 4.0."
+
+
+DIGITS_CREDIT = _read_credit()
+
+
+def load_digits_raw():
+    """The shipped digits: (images uint8 (1797, 8, 8) with values 0..16, labels int64 (1797,))."""
+    with _data_file("digits.npz").open("rb") as f, np.load(f) as npz:
+        return npz["images"].copy(), npz["labels"].astype(np.int64)
+
+
+def load_digits(rng_or_seed=0, val_fraction=0.15, test_fraction=0.15):
+    """The 8x8 handwritten digits, split and standardised -> ``Splits``.
+
+    ``X_*`` are float arrays (n, 64) (pixels in reading order), ``y_*`` int64
+    labels 0..9. The split is stratified by class and seeded with
+    ``rng_or_seed`` (a Generator or an int); the default seed 0 gives the same
+    split every time (1,259 / 269 / 269 images). Standardisation uses the
+    training split's statistics only (``.mean``, ``.std``; to show a
+    standardised row as an image: ``(x * s.std + s.mean).reshape(8, 8)``).
+
+    Data: UCI "Optical Recognition of Handwritten Digits", E. Alpaydin and
+    C. Kaynak (1998), https://doi.org/10.24432/C50P49, CC BY 4.0.
+    """
+    images, labels = load_digits_raw()
+    return split(images.reshape(len(images), -1), labels, _generator(rng_or_seed, "rng_or_seed"),
+                 val_fraction=val_fraction, test_fraction=test_fraction, stratify=True,
+                 description=DIGITS_CREDIT)
