@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell $(PYTHON) -c "import hashlib,sys;print(hashlib.sha1(open('pyproject.toml','rb').read()).hexdigest()[:12])")
 
-.PHONY: lab test setup notebooks bench clean
+.PHONY: lab test setup setup-check notebooks bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,3 +31,7 @@ clean:
 # Re-execute every notebook in place (deterministic: twice leaves git clean).
 notebooks: $(STAMP)
 	$(BIN)/python -m scripts.run_notebooks
+
+# Before a workshop: check this machine is ready, with a plain-words fix for each failure.
+setup-check: $(STAMP)
+	$(BIN)/python -m optlessons.setup_check
