@@ -158,6 +158,8 @@ def minimize(landscape, optimizer, start=None, steps: int = 100) -> Trajectory:
             raise ValueError("no start point: pass `start=` or give the landscape a `start` attribute")
     p = _as_point(start, "start")
     bounds = _window_bounds(landscape)
+    if bounds is not None:
+        (cx, cy), (ax, ay) = bounds
     minima = getattr(landscape, "minima", None)
     minima = np.empty((0, 2)) if minima is None else np.array(minima, dtype=float).reshape(-1, 2)
 
@@ -191,13 +193,17 @@ def minimize(landscape, optimizer, start=None, steps: int = 100) -> Trajectory:
             if not (math.isfinite(p[0]) and math.isfinite(p[1])):
                 problem = "the point is not finite"
                 break
-            if bounds is not None and np.any(np.abs(p - bounds[0]) > bounds[1]):
+            if bounds is not None and (abs(p[0] - cx) > ax or abs(p[1] - cy) > ay):
                 problem = "the point left the plotting window"
                 break
 
     trajectory_minima = _readonly(minima)
     if problem is not None:
-        message = f"diverged at step {step}: {problem}; try a smaller learning rate"
+        if len(minima) == 0 and hasattr(landscape, "minima"):
+            advice = "this function has no minimum to converge to"
+        else:
+            advice = "try a smaller learning rate"
+        message = f"diverged at step {step}: {problem}; {advice}"
     else:
         last = points[-1]
         message = (
