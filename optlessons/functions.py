@@ -108,14 +108,18 @@ class Landscape:
     def value(self, p):
         """f(p) for points ``p`` of shape (..., 2); returns shape (...) (a float for one point)."""
         p = _points(p)
+        if p.ndim == 1:  # one point: numpy scalars are much faster than 0-d arrays
+            return np.float64(self._value(p[0], p[1]))
         z = self._value(p[..., 0], p[..., 1])
-        return np.broadcast_to(z, p.shape[:-1]).astype(float)[()]
+        return np.broadcast_to(z, p.shape[:-1]).astype(float)
 
     __call__ = value
 
     def gradient(self, p) -> np.ndarray:
         """∇f(p) = (∂f/∂x, ∂f/∂y) for points ``p`` of shape (..., 2); returns shape (..., 2)."""
         p = _points(p)
+        if p.ndim == 1:
+            return np.array(self._gradient(p[0], p[1]), dtype=float)
         gx, gy = self._gradient(p[..., 0], p[..., 1])
         out = np.empty(p.shape, dtype=float)
         out[..., 0] = gx
