@@ -1,0 +1,1189 @@
+"""Widget experiments for the notebooks, and the optimizer playground.
+
+Every experiment is an object with the same parts::
+
+    pg = playground()            # displays itself when it is the last thing in a cell
+    pg.controls                  # dict name -> ipywidget, e.g. pg.controls["Adam.lr"]
+    pg.compute()                 # recompute from the controls' values -> a plain result object
+    pg.result                    # the last result drawn
+    pg.figure                    # the matplotlib Figure (one, reused for every change)
+    pg.image                     # the ipywidgets.Image showing the figure as PNG
+    pg.message                   # an ipywidgets.HTML with a one-line status
+
+Changing a control's ``.value`` (in a browser or in a test) runs ``refresh()``:
+``compute()``, then ``draw(result)`` — which only sets new data on the
+figure's existing artists — then renders the PNG into ``image``. Nothing
+prints; a bad setting (a diverging learning rate, an impossible combination)
+becomes a short message in ``message`` and never a traceback or a blank figure.
+
+How the figure reaches the browser, and why: the figure is a plain
+``matplotlib.figure.Figure`` (not managed by pyplot, so it is never shown
+twice) rendered to PNG by :class:`optlessons.plots.FigureRenderer`, which
+caches the static part (contours, ticks, titles) and redraws only the paths
+and the changing axes. The PNG goes into an ``ipywidgets.Image``. Measured on
+2 cores (``python -m benchmarks widget_latency``): this path costs a few tens
+of ms per change; displaying the same figure again into an ``Output`` widget
+with the inline backend costs several times that (it redraws everything,
+twice with ``bbox_inches="tight"``) and flickers; ipympl would need another
+package and its HTML output breaks notebook tests. An Image widget also needs
+no kernel-side Output capture, so tests can read ``image.value`` directly.
+
+Public functions, each returning an :class:`Experiment`:
+``playground``, ``line_fit``, ``learning_rate_experiment``,
+``batch_size_experiment``, ``momentum_experiment``, ``adam_experiment``,
+``adaptive_experiment``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import re
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import ipywidgets as W
+
+from . import plots
+from .functions import LANDSCAPES, quadratic
+from .optim import SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, AdamState, adam_update
+from .plots import ContourPanel, FigureRenderer, LossPanel, new_figure, style
+from .train import Trajectory, minimize
+
+__all__ = [
+    "Experiment", "playground", "Playground", "line_fit", "learning_rate_experiment",
+    "batch_size_experiment", "momentum_experiment", "adam_experiment", "adaptive_experiment",
+    "OPTIMIZERS", "summarize", "SummaryRow",
+]
+
+_WIDE = {"description_width": "initial"}
+
+
+# ============================================================================ controls
+
+def log_slider(description, value, lo, hi, *, continuous_update=False, readout_format=".2g"):
+    """A learning-rate slider: moves in powers of ten from 10**lo to 10**hi."""
+    return W.FloatLogSlider(value=value, base=10, min=lo, max=hi, step=0.05, description=description,
+                            readout_format=readout_format, continuous_update=continuous_update,
+                            style=_WIDE, layout=W.Layout(width="320px"))
+
+
+def float_slider(description, value, lo, hi, step, *, continuous_update=False, fmt=".3g"):
+    return W.FloatSlider(value=value, min=lo, max=hi, step=step, description=description,
+                         readout_format=fmt, continuous_update=continuous_update, style=_WIDE,
+                         layout=W.Layout(width="320px"))
+
+
+def int_slider(description, value, lo, hi, step=1, *, continuous_update=False):
+    return W.IntSlider(value=value, min=lo, max=hi, step=step, description=description,
+                       continuous_update=continuous_update, style=_WIDE, layout=W.Layout(width="320px"))
+
+
+def _set_range(slider, lo, hi, value):
+    """Change a slider's bounds and value without tripping min <= value <= max on the way."""
+    slider.min, slider.max = min(slider.min, lo), max(slider.max, hi)
+    slider.value = value
+    slider.min, slider.max = lo, hi
+
+
+def _esc(text):
+    return html.escape(str(text))
+
+
+def _swatch(i):
+    return f'<span style="color:{plots.style(i)["color"]};font-weight:bold">■</span>'
+
+
+def _note(text, kind="info"):
+    colour = {"info": "#333", "warn": "#D55E00", "ok": "#009E73"}[kind]
+    return f'<span style="color:{colour}">{text}</span>'
+
+
+# ============================================================================ the base class
+
+class Experiment:
+    """A figure with controls: set a control's value and the figure follows.
+
+    Subclasses build ``self.controls`` and the figure's panels in ``__init__``,
+    then call ``self._start()``; they implement ``compute()`` (controls ->
+    result, no drawing) and ``draw(result)`` (result -> artists' data).
+    """
+
+    title = ""
+    help = ""
+
+    def __init__(self, width=10.0, height=4.2):
+        self.controls: dict[str, W.Widget] = {}
+        self.figure = new_figure(width, height)
+        self.renderer = FigureRenderer(self.figure)
+        self.image = W.Image(format="png", layout=W.Layout(width=f"{int(width * plots.WIDGET_DPI)}px"))
+        self.image.add_class("optlessons-figure")
+        self.message = W.HTML()
+        self.message.add_class("optlessons-message")
+        self.result = None
+        self.error = None           # the last exception a refresh caught (shown in `message`)
+        self.refreshes = 0          # completed refreshes (tests and benchmarks read it)
+        self._holding = 0
+        self.widget = None
+
+    # -- wiring
+    def _start(self, layout_rows):
+        for control in self.controls.values():
+            control.observe(self._on_change, names="value")
+        header = [W.HTML(f"<b>{_esc(self.title)}</b> — {self.help}")] if self.title else []
+        self.widget = W.VBox(header + list(layout_rows) + [self.message, self.image])
+        self.widget.add_class("optlessons-experiment")
+        self.refresh()
+
+    @contextlib.contextmanager
+    def hold(self):
+        """Change several controls at once with a single refresh at the end."""
+        self._holding += 1
+        try:
+            yield self
+        finally:
+            self._holding -= 1
+        if not self._holding:
+            self.refresh()
+
+    def _on_change(self, change):
+        if not self._holding:
+            self.refresh()
+
+    def values(self):
+        """The controls' current values, name -> value."""
+        return {name: c.value for name, c in self.controls.items()}
+
+    # -- the cycle
+    def compute(self):
+        raise NotImplementedError
+
+    def draw(self, result):
+        raise NotImplementedError
+
+    def describe(self, result):
+        """The one-line status shown under the controls (HTML)."""
+        return ""
+
+    def refresh(self):
+        """compute -> draw -> render; a failure becomes a message, the last good figure stays."""
+        try:
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                result = self.compute()
+                self.draw(result)
+                png = self.renderer.render()
+        except Exception as err:     # noqa: BLE001 — a learner sees a sentence, not a traceback
+            self.error = err
+            self.message.value = _note(f"Could not draw this setting: {_esc(err)}", "warn")
+            return None
+        self.error = None
+        self.result = result
+        self.image.value = png
+        self.message.value = self.describe(result)
+        self.refreshes += 1
+        return result
+
+    def png(self):
+        """The PNG bytes currently shown."""
+        return bytes(self.image.value)
+
+    # -- display
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, tuple):
+            bundle = bundle[0]
+        bundle = dict(bundle)
+        bundle["text/plain"] = f"{self.title or type(self).__name__} (a widget: run the notebook to use it)"
+        return bundle
+
+    def __repr__(self):
+        return f"<{type(self).__name__}: {len(self.controls)} controls>"
+
+
+# ============================================================================ racing optimizers
+
+@dataclass(frozen=True)
+class Hyper:
+    """One hyperparameter control: keyword argument, kind, default and range."""
+    name: str
+    kind: str                 # "log" (log slider, lo/hi exponents), "float", "bool"
+    default: float
+    lo: float = 0.0
+    hi: float = 1.0
+    step: float = 0.01
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    cls: type
+    hypers: tuple
+    fixed: dict = field(default_factory=dict)
+
+    def make(self, values):
+        """The optimizer from control values (betas assembled from beta1/beta2)."""
+        kw = dict(self.fixed)
+        for h in self.hypers:
+            kw[h.name] = values[h.name]
+        if "beta1" in kw:
+            kw["betas"] = (kw.pop("beta1"), kw.pop("beta2"))
+        return self.cls(**kw)
+
+
+_LR = lambda default, lo=-5, hi=1: Hyper("lr", "log", default, lo, hi, label="lr")  # noqa: E731
+_BETA1 = Hyper("beta1", "float", 0.9, 0.0, 0.99, 0.01, "β₁")
+_BETA2 = Hyper("beta2", "float", 0.999, 0.0, 0.9999, 0.0001, "β₂")
+
+#: The optimizers the playground can race, with the controls each gets.
+OPTIMIZERS = {
+    "GD": OptimizerSpec(SGD, (_LR(1e-3),)),
+    "Momentum": OptimizerSpec(SGD, (_LR(1e-3), Hyper("momentum", "float", 0.9, 0.0, 0.99, 0.01, "momentum β"),
+                                    Hyper("nesterov", "bool", False, label="Nesterov"))),
+    "Adagrad": OptimizerSpec(Adagrad, (_LR(0.5, -4, 1),)),
+    "RMSprop": OptimizerSpec(RMSprop, (_LR(0.01, -4, 1), Hyper("alpha", "float", 0.99, 0.0, 0.999, 0.001, "α"),
+                                       Hyper("momentum", "float", 0.0, 0.0, 0.99, 0.01, "momentum"))),
+    "Adadelta": OptimizerSpec(Adadelta, (_LR(1.0, -3, 2), Hyper("rho", "float", 0.9, 0.0, 0.999, 0.001, "ρ"))),
+    "Adam": OptimizerSpec(Adam, (_LR(0.05, -4, 1), _BETA1, _BETA2,
+                                 Hyper("amsgrad", "bool", False, label="AMSGrad"))),
+    "AdamW": OptimizerSpec(AdamW, (_LR(0.05, -4, 1), _BETA1, _BETA2,
+                                   Hyper("weight_decay", "float", 0.01, 0.0, 0.5, 0.005, "weight decay λ"))),
+}
+
+#: Learning rates that make a good first race on each landscape (set when the landscape changes).
+SUGGESTED_LR = {
+    "quadratic": {"GD": 0.1, "Momentum": 0.01, "Adagrad": 1.0, "RMSprop": 0.1, "Adadelta": 1.0,
+                  "Adam": 0.3, "AdamW": 0.3},
+    "rosenbrock": {"GD": 1e-3, "Momentum": 1e-3, "Adagrad": 1.0, "RMSprop": 0.1, "Adadelta": 1.0,
+                   "Adam": 0.1, "AdamW": 0.1},
+    "beale": {"GD": 0.03, "Momentum": 0.003, "Adagrad": 1.0, "RMSprop": 0.1, "Adadelta": 1.0,
+              "Adam": 0.3, "AdamW": 0.3},
+    "himmelblau": {"GD": 0.01, "Momentum": 0.003, "Adagrad": 0.3, "RMSprop": 0.03, "Adadelta": 1.0,
+                   "Adam": 0.1, "AdamW": 0.1},
+    "saddle": {"GD": 0.01, "Momentum": 0.003, "Adagrad": 0.1, "RMSprop": 0.01, "Adadelta": 1.0,
+               "Adam": 0.05, "AdamW": 0.05},
+    "six_hump_camel": {"GD": 0.03, "Momentum": 0.01, "Adagrad": 0.3, "RMSprop": 0.03, "Adadelta": 1.0,
+                       "Adam": 0.03, "AdamW": 0.03},
+}
+
+
+def _hyper_control(h, prefix):
+    label = h.label or h.name
+    if h.kind == "log":
+        c = log_slider(label, h.default, h.lo, h.hi)
+    elif h.kind == "bool":
+        c = W.Checkbox(value=bool(h.default), description=label, indent=False)
+    else:
+        c = float_slider(label, h.default, h.lo, h.hi, h.step)
+    c.add_class(f"optlessons-{prefix}-{h.name}".lower())
+    return c
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """How one run ended: where, at what value, and when it got close (or blew up)."""
+    name: str
+    end: tuple | None
+    value: float | None
+    steps_to_tol: int | None
+    diverged_at: int | None
+    status: str
+
+
+def summarize(name, trajectory, tol):
+    """The ``SummaryRow`` of one trajectory (tolerance ``tol`` = distance to the nearest minimum)."""
+    if not isinstance(trajectory, Trajectory):
+        return SummaryRow(name, None, None, None, None, str(trajectory))
+    end = tuple(float(v) for v in trajectory.points[-1])
+    value = float(trajectory.values[-1])
+    reached = trajectory.steps_to(tol) if len(trajectory.minima) else None
+    diverged_at = None
+    if trajectory.diverged:
+        m = re.search(r"diverged at step (\d+)", trajectory.message)
+        diverged_at = int(m.group(1)) if m else trajectory.n_steps + 1
+        status = f"diverged at step {diverged_at}"
+    elif reached is not None:
+        status = f"within {tol:g} of a minimum after {reached} steps"
+    elif len(trajectory.minima) == 0:
+        status = "no minimum to reach"
+    else:
+        status = f"not within {tol:g} of a minimum after {trajectory.n_steps} steps"
+    return SummaryRow(name, end, value, reached, diverged_at, status)
+
+
+@dataclass
+class RaceResult:
+    """What a race computed: the landscape, the start, one Trajectory per optimizer, a summary."""
+    landscape: object
+    start: np.ndarray
+    trajectories: dict            # name -> Trajectory
+    errors: dict                  # name -> message, for optimizers that could not be built
+    rows: list                    # SummaryRow per optimizer raced (and per error)
+    steps: int
+    tol: float
+
+    @property
+    def diverged(self):
+        return [name for name, t in self.trajectories.items() if t.diverged]
+
+
+class Race(Experiment):
+    """Several optimizers from one start point on one landscape: paths and loss curves.
+
+    The base of the playground and of ``adaptive_experiment``. Subclasses give
+    ``current_landscape()``, the optimizer names on offer and which start on.
+    """
+
+    names = tuple(OPTIMIZERS)
+
+    def __init__(self, names, enabled, *, steps=200, tol=1e-2, width=10.5, height=4.2):
+        super().__init__(width, height)
+        self.names = tuple(names)
+        self._figure_landscape = None
+        # race toggles and hyperparameters
+        self.toggles = {}
+        pages = []
+        for i, name in enumerate(self.names):
+            spec = OPTIMIZERS[name]
+            toggle = W.Checkbox(value=name in enabled, description=name, indent=False,
+                                layout=W.Layout(width="auto", margin="0 14px 0 0"))
+            toggle.add_class(f"optlessons-toggle-{name}".lower())
+            self.toggles[name] = self.controls[f"{name}.on"] = toggle
+            widgets = []
+            for h in spec.hypers:
+                c = _hyper_control(h, name)
+                self.controls[f"{name}.{h.name}"] = c
+                widgets.append(c)
+            pages.append(W.HBox([W.VBox(widgets[:2]), W.VBox(widgets[2:])]))
+        self.tabs = W.Tab(children=pages)
+        self.tabs.titles = tuple(self.names)
+        self.controls["steps"] = int_slider("steps", steps, 10, 1000, 10)
+        self.controls["tol"] = W.FloatLogSlider(value=tol, base=10, min=-4, max=0, step=0.5,
+                                                description="tolerance", readout_format=".0e",
+                                                continuous_update=False, style=_WIDE,
+                                                layout=W.Layout(width="260px"))
+        self.summary = W.HTML()
+        self.summary.add_class("optlessons-summary")
+        # the figure: contours left, loss curves right
+        ax_path = self.figure.add_subplot(1, 2, 1)
+        ax_loss = self.figure.add_subplot(1, 2, 2)
+        self.figure.subplots_adjust(left=0.06, right=0.98, bottom=0.13, top=0.92, wspace=0.2)
+        self.ax_path, self.ax_loss = ax_path, ax_loss
+
+    def _toggle_row(self):
+        return W.HBox([W.HTML("race:&nbsp;")] + list(self.toggles.values()))
+
+    def _make_panels(self, landscape):
+        if not hasattr(self, "paths"):
+            self.paths = ContourPanel(self.ax_path, landscape, self.names, legend="markers",
+                                      legend_loc="upper left", animated=True)
+            self.losses = LossPanel(self.ax_loss, self.names, f_star=plots._f_star(landscape),
+                                    animated=True)
+        elif landscape is not self._figure_landscape:
+            self.paths.set_landscape(landscape)
+            self.losses.set_f_star(plots._f_star(landscape))
+            self.renderer.invalidate()
+        self._figure_landscape = landscape
+
+    # -- to fill in
+    def current_landscape(self):
+        raise NotImplementedError
+
+    def current_start(self, landscape):
+        return landscape.start
+
+    # -- the cycle
+    def optimizer(self, name):
+        """A fresh optimizer ``name`` built from the controls (may raise ValueError)."""
+        spec = OPTIMIZERS[name]
+        values = {h.name: self.controls[f"{name}.{h.name}"].value for h in spec.hypers}
+        return spec.make(values)
+
+    def compute(self):
+        landscape = self.current_landscape()
+        start = np.asarray(self.current_start(landscape), dtype=float)
+        steps, tol = int(self.controls["steps"].value), float(self.controls["tol"].value)
+        trajectories, errors, rows = {}, {}, []
+        for name in self.names:
+            if not self.toggles[name].value:
+                continue
+            try:
+                opt = self.optimizer(name)
+            except ValueError as err:
+                errors[name] = f"not run: {err}"
+                rows.append(summarize(name, errors[name], tol))
+                continue
+            trajectories[name] = minimize(landscape, opt, start=start, steps=steps)
+            rows.append(summarize(name, trajectories[name], tol))
+        return RaceResult(landscape, start, trajectories, errors, rows, steps, tol)
+
+    def draw(self, result):
+        self._make_panels(result.landscape)
+        self.paths.update(result.trajectories, start=result.start)
+        self.losses.update(result.trajectories)
+        handles = [self.losses.lines[n] for n in self.names if n in result.trajectories]
+        # drawn with the (animated) loss axes; an animated legend inside it would be skipped
+        self.ax_loss.legend(handles=handles, loc="upper right", fontsize="small", framealpha=0.85)
+        self.summary.value = self.summary_html(result)
+
+    def summary_html(self, result):
+        if not result.rows:
+            return "<i>Tick at least one optimizer to race.</i>"
+        head = ("<tr><th align=left>optimizer</th><th align=left>ended at (x, y)</th>"
+                "<th align=right>f</th><th align=left>&nbsp;outcome</th></tr>")
+        body = []
+        for row in result.rows:
+            i = self.names.index(row.name)
+            end = "—" if row.end is None else f"({row.end[0]:.4g}, {row.end[1]:.4g})"
+            val = "—" if row.value is None else f"{row.value:.4g}"
+            colour = "#D55E00" if row.diverged_at is not None or row.end is None else (
+                "#009E73" if row.steps_to_tol is not None else "#333")
+            body.append(f"<tr><td>{_swatch(i)} {_esc(row.name)}</td><td>{end}</td>"
+                        f"<td align=right>{val}</td><td style='color:{colour}'>&nbsp;{_esc(row.status)}</td></tr>")
+        return f"<table style='font-size:90%'>{head}{''.join(body)}</table>"
+
+    def describe(self, result):
+        if result.diverged:
+            names = ", ".join(result.diverged)
+            return _note(f"⚠ {names} diverged — the path is drawn up to where it left the picture; "
+                         "try a smaller learning rate.", "warn")
+        if result.errors:
+            return _note("; ".join(f"{n}: {e}" for n, e in result.errors.items()), "warn")
+        if not result.trajectories:
+            return _note("Tick at least one optimizer to race.", "warn")
+        return _note(f"{len(result.trajectories)} optimizer(s), {result.steps} steps each "
+                     f"from ({result.start[0]:.3g}, {result.start[1]:.3g}).")
+
+
+class Playground(Race):
+    """The optimizer playground: any landscape, any start, several optimizers racing."""
+
+    title = "Optimizer playground"
+    help = ("pick a landscape and a start point, tick the optimizers to race, "
+            "and set their hyperparameters in the tabs.")
+
+    def __init__(self, landscape="rosenbrock", optimizers=("GD", "Momentum", "Adam"), steps=200,
+                 tol=1e-2):
+        if landscape not in LANDSCAPES:
+            raise ValueError(f"landscape must be one of {sorted(LANDSCAPES)}, got {landscape!r}")
+        unknown = [o for o in optimizers if o not in OPTIMIZERS]
+        if unknown:
+            raise ValueError(f"unknown optimizer(s) {unknown}; choose from {list(OPTIMIZERS)}")
+        super().__init__(tuple(OPTIMIZERS), set(optimizers), steps=steps, tol=tol)
+        self._landscapes = {}
+        self.controls["landscape"] = W.Dropdown(options=[(LANDSCAPES[k]().name, k) for k in LANDSCAPES],
+                                                value=landscape, description="landscape", style=_WIDE)
+        f = self.landscape(landscape)
+        (x0, x1), (y0, y1) = f.window
+        self.controls["x0"] = float_slider("start x", float(f.start[0]), x0, x1, (x1 - x0) / 200)
+        self.controls["y0"] = float_slider("start y", float(f.start[1]), y0, y1, (y1 - y0) / 200)
+        self._suggest_lrs(landscape)
+        self.controls["landscape"].observe(self._landscape_changed, names="value")
+        rows = [
+            W.HBox([self.controls["landscape"], self.controls["steps"], self.controls["tol"]]),
+            W.HBox([self.controls["x0"], self.controls["y0"]]),
+            self._toggle_row(),
+            self.tabs,
+        ]
+        self.image.add_class("optlessons-playground")
+        self._start(rows)
+        self.widget.children = tuple(self.widget.children) + (self.summary,)
+
+    def landscape(self, key):
+        if key not in self._landscapes:
+            self._landscapes[key] = LANDSCAPES[key]()
+        return self._landscapes[key]
+
+    def current_landscape(self):
+        return self.landscape(self.controls["landscape"].value)
+
+    def current_start(self, landscape):
+        return np.array([self.controls["x0"].value, self.controls["y0"].value])
+
+    def _suggest_lrs(self, key):
+        for name, lr in SUGGESTED_LR.get(key, {}).items():
+            if f"{name}.lr" in self.controls:
+                self.controls[f"{name}.lr"].value = lr
+
+    def _landscape_changed(self, change):
+        """New landscape: move the start-point sliders to its window and suggest learning rates."""
+        f = self.landscape(change["new"])
+        (x0, x1), (y0, y1) = f.window
+        with self.hold():
+            _set_range(self.controls["x0"], x0, x1, float(f.start[0]))
+            _set_range(self.controls["y0"], y0, y1, float(f.start[1]))
+            self.controls["x0"].step = (x1 - x0) / 200
+            self.controls["y0"].step = (y1 - y0) / 200
+            self._suggest_lrs(change["new"])
+
+    def _on_change(self, change):
+        if change["owner"] is self.controls["landscape"]:
+            return          # handled (with one refresh) by _landscape_changed
+        super()._on_change(change)
+
+
+def playground(landscape="rosenbrock", optimizers=("GD", "Momentum", "Adam"), steps=200, tol=1e-2):
+    """The optimizer playground: race optimizers on a landscape, see paths, losses and a summary.
+
+    ``landscape``: a key of ``optlessons.functions.LANDSCAPES``; ``optimizers``:
+    names from ``OPTIMIZERS`` ticked at the start (the others can be ticked in
+    the widget). Returns a :class:`Playground`; its ``result`` is a
+    ``RaceResult`` (``trajectories``, ``rows`` — one ``SummaryRow`` each).
+    """
+    return Playground(landscape, optimizers, steps, tol)
+
+
+# ============================================================================ adaptive methods
+
+class AdaptiveExperiment(Race):
+    """Adagrad, RMSprop and Adadelta against GD on a badly scaled bowl."""
+
+    title = "Adaptive step sizes"
+    help = ("a bowl κ times steeper across than along; rotate it and watch the per-coordinate "
+            "methods lose their edge.")
+
+    def __init__(self, condition_number=50.0, angle_degrees=0.0, steps=150):
+        names = ("GD", "Adagrad", "RMSprop", "Adadelta")
+        super().__init__(names, set(names), steps=steps, tol=1e-2)
+        self.controls["kappa"] = W.FloatLogSlider(value=condition_number, base=10, min=0, max=3, step=0.1,
+                                                  description="condition number κ", readout_format=".3g",
+                                                  continuous_update=False, style=_WIDE)
+        self.controls["angle"] = float_slider("rotation (degrees)", angle_degrees, 0.0, 90.0, 5.0)
+        defaults = {"GD": 0.019, "Adagrad": 1.0, "RMSprop": 0.05, "Adadelta": 1.0}
+        for name, lr in defaults.items():
+            self.controls[f"{name}.lr"].value = lr
+        self._cache = {}
+        rows = [W.HBox([self.controls["kappa"], self.controls["angle"], self.controls["steps"]]),
+                self._toggle_row(), self.tabs]
+        self._start(rows)
+        self.widget.children = tuple(self.widget.children) + (self.summary,)
+
+    def current_landscape(self):
+        key = (float(self.controls["kappa"].value), float(self.controls["angle"].value))
+        if key not in self._cache:
+            self._cache.clear()
+            self._cache[key] = quadratic(condition_number=key[0], angle=np.deg2rad(key[1]))
+        return self._cache[key]
+
+    def describe(self, result):
+        f = result.landscape
+        base = super().describe(result)
+        return base + _note(f"<br>GD is stable only for lr &lt; 2/L = {2 / f.L:.3g} "
+                            f"(L = {f.L:.3g}, the steepest curvature).")
+
+
+def adaptive_experiment(condition_number=50.0, angle_degrees=0.0, steps=150):
+    """Adagrad, RMSprop and Adadelta vs GD on an elongated quadratic bowl (condition number κ).
+
+    Controls: ``kappa`` (κ), ``angle`` (rotation in degrees), ``steps``, and each
+    method's ``<name>.lr`` (and ``RMSprop.alpha``, ``Adadelta.rho``…). Axis-aligned,
+    the per-coordinate methods rescale the steep and the flat direction separately;
+    rotated by 45°, the coordinates mix and that advantage goes.
+    """
+    return AdaptiveExperiment(condition_number, angle_degrees, steps)
+
+
+# ============================================================================ learning rate
+
+@dataclass
+class LearningRateResult:
+    landscape: object
+    lr: float
+    start: np.ndarray
+    trajectory: Trajectory
+    stability_limit: float | None      # 2 / (largest curvature at the minimum), GD's limit there
+
+
+def _stability_limit(landscape):
+    mins = np.asarray(landscape.minima).reshape(-1, 2)
+    if not len(mins) or not hasattr(landscape, "hessian"):
+        return None
+    lmax = max(float(np.max(np.linalg.eigvalsh(landscape.hessian(m)))) for m in mins)
+    return 2.0 / lmax if lmax > 0 else None
+
+
+class LearningRateExperiment(Experiment):
+    title = "Learning rate"
+    help = "move the learning rate and the start point; watch gradient descent crawl, zig-zag or blow up."
+
+    def __init__(self, landscape="quadratic", lr=None, steps=50):
+        super().__init__(10.0, 4.0)
+        self.landscape = LANDSCAPES[landscape]() if isinstance(landscape, str) else landscape
+        limit = _stability_limit(self.landscape)
+        if lr is None:
+            lr = 0.4 * limit if limit else 1e-3
+        (x0, x1), (y0, y1) = self.landscape.window
+        self.controls["lr"] = log_slider("learning rate", lr, -4, 0.5)
+        self.controls["lr"].add_class("optlessons-lr")
+        self.controls["x0"] = float_slider("start x", float(self.landscape.start[0]), x0, x1, (x1 - x0) / 200)
+        self.controls["y0"] = float_slider("start y", float(self.landscape.start[1]), y0, y1, (y1 - y0) / 200)
+        self.controls["steps"] = int_slider("steps", steps, 1, 300)
+        ax1 = self.figure.add_subplot(1, 2, 1)
+        ax2 = self.figure.add_subplot(1, 2, 2)
+        self.figure.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.92, wspace=0.22)
+        self.paths = ContourPanel(ax1, self.landscape, ["gradient descent"], legend=True,
+                                  legend_loc="upper right", animated=True)
+        self.losses = LossPanel(ax2, ["gradient descent"], f_star=plots._f_star(self.landscape),
+                                animated=True)
+        self._start([W.HBox([self.controls["lr"], self.controls["steps"]]),
+                     W.HBox([self.controls["x0"], self.controls["y0"]])])
+
+    def compute(self):
+        lr = float(self.controls["lr"].value)
+        start = np.array([self.controls["x0"].value, self.controls["y0"].value])
+        traj = minimize(self.landscape, SGD(lr=lr), start=start, steps=int(self.controls["steps"].value))
+        return LearningRateResult(self.landscape, lr, start, traj, _stability_limit(self.landscape))
+
+    def draw(self, result):
+        self.paths.update({"gradient descent": result.trajectory}, start=result.start)
+        self.losses.update({"gradient descent": result.trajectory})
+
+    def describe(self, result):
+        t = result.trajectory
+        limit = ""
+        if result.stability_limit:
+            ratio = result.lr / result.stability_limit
+            limit = (f" lr is {ratio:.2g} × the stability limit 2/λ<sub>max</sub> = "
+                     f"{result.stability_limit:.3g} at the minimum.")
+        kind = "warn" if t.diverged else "info"
+        return _note(_esc(t.message) + "." + limit, kind)
+
+
+def learning_rate_experiment(landscape="quadratic", lr=None, steps=50):
+    """Gradient descent with a learning-rate slider: path on the contours and the loss curve.
+
+    ``landscape``: a key of ``LANDSCAPES`` or a Landscape. Controls ``lr``, ``x0``,
+    ``y0``, ``steps``; the result (``LearningRateResult``) holds the ``trajectory``
+    and GD's ``stability_limit`` 2/λmax near the minimum.
+    """
+    return LearningRateExperiment(landscape, lr, steps)
+
+
+# ============================================================================ line fit
+
+@dataclass
+class LineFitResult:
+    slope: float
+    intercept: float
+    residuals: np.ndarray          # y - (slope x + intercept)
+    loss: float                    # mean squared residual
+    best_slope: float
+    best_intercept: float
+    best_loss: float
+
+
+def _line_data(seed=0, n=20):
+    rng = np.random.default_rng(seed)
+    x = np.sort(rng.uniform(-2.0, 2.0, n))
+    y = 1.5 * x + 0.5 + rng.normal(0.0, 0.6, n)
+    return x, y
+
+
+class _MSELandscape:
+    """Mean squared error of a line (w, b) over data, as a landscape over (w, b)."""
+
+    def __init__(self, x, y, window=None, name="MSE over (slope, intercept)"):
+        self.x, self.y, self.name = np.asarray(x, float), np.asarray(y, float), name
+        A = np.stack([self.x, np.ones_like(self.x)], axis=1)
+        best = np.linalg.lstsq(A, self.y, rcond=None)[0]
+        self.minima = best.reshape(1, 2)
+        self.window = window or ((best[0] - 3, best[0] + 3), (best[1] - 3, best[1] + 3))
+        self.start = np.array([best[0] - 2.5, best[1] + 2.0])
+
+    def value(self, p):
+        p = np.asarray(p, dtype=float)
+        r = self.y - (p[..., 0, None] * self.x + p[..., 1, None])
+        return np.mean(r ** 2, axis=-1)
+
+    def gradient(self, p):
+        p = np.asarray(p, dtype=float)
+        r = self.y - (p[..., 0, None] * self.x + p[..., 1, None])
+        return np.stack([-2 * np.mean(r * self.x, axis=-1), -2 * np.mean(r, axis=-1)], axis=-1)
+
+
+class LineFit(Experiment):
+    title = "Fit a line by hand"
+    help = "move slope and intercept to make the red residuals small; the right panel shows where you are on the loss."
+
+    def __init__(self, x=None, y=None, seed=0):
+        super().__init__(10.0, 4.0)
+        if x is None or y is None:
+            x, y = _line_data(seed)
+        self.x, self.y = np.asarray(x, float), np.asarray(y, float)
+        self.loss_landscape = _MSELandscape(self.x, self.y)
+        self.controls["slope"] = float_slider("slope w", 0.0, -2.0, 5.0, 0.05, continuous_update=True)
+        self.controls["intercept"] = float_slider("intercept b", 0.0, -3.0, 3.0, 0.05, continuous_update=True)
+        self.controls["slope"].add_class("optlessons-slope")
+        ax1 = self.figure.add_subplot(1, 2, 1)
+        ax2 = self.figure.add_subplot(1, 2, 2)
+        self.figure.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.92, wspace=0.22)
+        from matplotlib.collections import LineCollection
+        ax1.scatter(self.x, self.y, s=22, color=plots.PALETTE[0], zorder=3, label="data")
+        pad = 0.3
+        self.xs = np.array([self.x.min() - pad, self.x.max() + pad])
+        self.fit_line, = ax1.plot([], [], color="black", linewidth=2, label="your line ŷ = w x + b")
+        self.residual_lines = LineCollection([], colors=plots.OKABE_ITO["vermillion"], linewidths=1.5,
+                                             label="residuals y − ŷ")
+        ax1.add_collection(self.residual_lines)
+        ax1.set_xlim(self.xs)
+        span = self.y.max() - self.y.min()
+        ax1.set_ylim(self.y.min() - 0.6 * span, self.y.max() + 0.6 * span)
+        ax1.set_xlabel("x")
+        ax1.set_ylabel("y")
+        ax1.legend(loc="upper left", fontsize="small")
+        self.title_text = ax1.set_title("")
+        for a in (self.fit_line, self.residual_lines, self.title_text):
+            a.set_animated(True)
+        self.loss_panel = ContourPanel(ax2, self.loss_landscape, ["you"], legend=True, legend_loc="upper right",
+                                       window=((-2.0, 5.0), (-3.0, 3.0)),
+                                       title="Mean squared error over (w, b)", animated=True)
+        self.loss_panel.start.set_visible(False)     # the only point is "you"
+        ax2.set_xlabel("slope w")
+        ax2.set_ylabel("intercept b")
+        self._start([W.HBox([self.controls["slope"], self.controls["intercept"]])])
+
+    def compute(self):
+        w, b = float(self.controls["slope"].value), float(self.controls["intercept"].value)
+        r = self.y - (w * self.x + b)
+        bw, bb = self.loss_landscape.minima[0]
+        best = float(self.loss_landscape.value(self.loss_landscape.minima[0]))
+        return LineFitResult(w, b, r, float(np.mean(r ** 2)), float(bw), float(bb), best)
+
+    def draw(self, result):
+        w, b = result.slope, result.intercept
+        self.fit_line.set_data(self.xs, w * self.xs + b)
+        pred = w * self.x + b
+        self.residual_lines.set_segments([[(xi, yi), (xi, pi)] for xi, yi, pi in zip(self.x, self.y, pred)])
+        self.title_text.set_text(f"MSE = {result.loss:.3f}   (best possible {result.best_loss:.3f})")
+        self.loss_panel.update({"you": np.array([[w, b]])}, start=None)
+
+    def describe(self, result):
+        gap = result.loss - result.best_loss
+        if gap < 0.01:
+            return _note(f"Spot on: MSE {result.loss:.3f}, the least-squares line is "
+                         f"w = {result.best_slope:.2f}, b = {result.best_intercept:.2f}.", "ok")
+        return _note(f"MSE {result.loss:.3f}: {gap:.3f} above the best possible line.")
+
+
+def line_fit(x=None, y=None, seed=0):
+    """Fit a line by hand: slope and intercept sliders, the residuals, and the MSE over (w, b).
+
+    Without data, 20 points around y = 1.5 x + 0.5 (noise 0.6, ``seed``).
+    Controls ``slope``, ``intercept``; result ``LineFitResult`` (``residuals``, ``loss``, the best line).
+    """
+    return LineFit(x, y, seed)
+
+
+# ============================================================================ batch size
+
+@dataclass
+class BatchSizeResult:
+    batch_size: int
+    lr: float
+    points: np.ndarray            # (steps + 1, 2): (w, b) after each update of mini-batch SGD
+    losses: np.ndarray            # full-data MSE at each point
+    full_batch: np.ndarray        # the same number of full-batch GD steps, for comparison
+    full_batch_losses: np.ndarray
+    diverged: bool
+    message: str
+
+
+@dataclass
+class _Path:
+    """A path drawn like a Trajectory (points, values, diverged)."""
+    points: np.ndarray
+    values: np.ndarray
+    diverged: bool = False
+
+
+def _regression_data(seed=0, n=128):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0.0, 1.0, n)
+    y = 2.0 * x - 1.0 + rng.normal(0.0, 1.0, n)
+    return x, y
+
+
+class BatchSizeExperiment(Experiment):
+    title = "Mini-batch size"
+    help = ("each step uses a random mini-batch of the data: smaller batches give cheaper, noisier steps. "
+            "The dashed grey path is full-batch gradient descent.")
+
+    BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64, 128)
+
+    def __init__(self, batch_size=4, lr=0.05, steps=100, seed=0):
+        super().__init__(10.0, 4.0)
+        self.x, self.y = _regression_data(seed)
+        self.seed = seed
+        self.loss_landscape = _MSELandscape(self.x, self.y, name="Full-data MSE over (w, b)")
+        self.loss_landscape.start = np.array([-1.0, 1.5])
+        best = self.loss_landscape.minima[0]
+        self.loss_landscape.window = ((best[0] - 3.5, best[0] + 1.5), (best[1] - 1.5, best[1] + 3.5))
+        self.controls["batch_size"] = W.SelectionSlider(options=list(self.BATCH_SIZES), value=batch_size,
+                                                        description="batch size", continuous_update=False,
+                                                        style=_WIDE)
+        self.controls["lr"] = log_slider("learning rate", lr, -3, 0.3)
+        self.controls["steps"] = int_slider("steps", steps, 10, 500, 10)
+        self.controls["seed"] = W.IntText(value=seed, description="sampling seed", style=_WIDE,
+                                          layout=W.Layout(width="160px"))
+        ax1 = self.figure.add_subplot(1, 2, 1)
+        ax2 = self.figure.add_subplot(1, 2, 2)
+        self.figure.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.92, wspace=0.22)
+        labels = ["mini-batch SGD", "full batch"]
+        self.paths = ContourPanel(ax1, self.loss_landscape, labels, legend=True, legend_loc="upper right",
+                                  animated=True)
+        self.losses = LossPanel(ax2, labels, f_star=plots._f_star(self.loss_landscape),
+                                title="Full-data loss", animated=True)
+        for panel in (self.paths.lines, self.paths.ends, self.losses.lines):
+            panel["full batch"].set_color("0.35")
+            panel["full batch"].set_linestyle("--")
+        ax1.set_xlabel("slope w")
+        ax1.set_ylabel("intercept b")
+        self._start([W.HBox([self.controls["batch_size"], self.controls["lr"]]),
+                     W.HBox([self.controls["steps"], self.controls["seed"]])])
+
+    def _run(self, batch_size, lr, steps, rng):
+        f = self.loss_landscape
+        n = len(self.x)
+        opt = SGD(lr=lr)
+        p = f.start.copy()
+        points, order, pos = [p], rng.permutation(n), 0
+        bounds = 10 * max(np.ptp(f.window[0]), np.ptp(f.window[1]))
+        diverged = False
+        for _ in range(steps):
+            if pos + batch_size > n:            # a new epoch: reshuffle
+                order, pos = rng.permutation(n), 0
+            idx = order[pos:pos + batch_size]
+            pos += batch_size
+            xb, yb = self.x[idx], self.y[idx]
+            r = yb - (p[0] * xb + p[1])
+            g = np.array([-2 * np.mean(r * xb), -2 * np.mean(r)])
+            if not np.all(np.isfinite(g)):
+                diverged = True
+                break
+            p = opt.step(p, g)
+            if not np.all(np.isfinite(p)) or np.max(np.abs(p - f.minima[0])) > bounds:
+                points.append(p)
+                diverged = True
+                break
+            points.append(p)
+        pts = np.array(points)
+        return pts, f.value(pts), diverged
+
+    def compute(self):
+        bs, lr = int(self.controls["batch_size"].value), float(self.controls["lr"].value)
+        steps = int(self.controls["steps"].value)
+        rng = np.random.default_rng(int(self.controls["seed"].value))
+        pts, losses, diverged = self._run(bs, lr, steps, rng)
+        full, full_losses, _ = self._run(len(self.x), lr, steps, np.random.default_rng(0))
+        if diverged:
+            message = f"diverged at step {len(pts) - 1}: the steps grew without bound; try a smaller learning rate"
+        else:
+            epochs = steps * bs / len(self.x)
+            message = (f"{steps} steps of batch {bs} = {epochs:.3g} passes over the {len(self.x)} points; "
+                       f"final full-data MSE {losses[-1]:.4g} (best {self.loss_landscape.value(self.loss_landscape.minima[0]):.4g})")
+        return BatchSizeResult(bs, lr, pts, losses, full, full_losses, diverged, message)
+
+    def draw(self, result):
+        paths = {"mini-batch SGD": _Path(result.points, result.losses, result.diverged),
+                 "full batch": _Path(result.full_batch, result.full_batch_losses)}
+        self.paths.update(paths, start=self.loss_landscape.start)
+        self.losses.update(paths)
+
+    def describe(self, result):
+        return _note(_esc(result.message) + ".", "warn" if result.diverged else "info")
+
+
+def batch_size_experiment(batch_size=4, lr=0.05, steps=100, seed=0):
+    """Mini-batch SGD on a 2-parameter linear regression (128 seeded points, y ≈ 2x − 1).
+
+    Controls ``batch_size``, ``lr``, ``steps``, ``seed`` (the sampling seed).
+    Left: the noisy (w, b) path over the full-data loss contours, with full-batch GD
+    dashed; right: the full-data loss per step. Result: ``BatchSizeResult``.
+    """
+    return BatchSizeExperiment(batch_size, lr, steps, seed)
+
+
+# ============================================================================ momentum
+
+@dataclass
+class MomentumResult:
+    landscape: object
+    lr: float
+    momentum: float
+    trajectory: Trajectory             # SGD with momentum
+    plain: Trajectory                  # SGD without momentum, same lr
+    rate_map: "RateMap"
+
+
+@dataclass(frozen=True)
+class RateMap:
+    """log10(f − f*) after ``steps`` steps of heavy-ball momentum, over a grid of (lr, β)."""
+    lrs: np.ndarray
+    betas: np.ndarray
+    log_gap: np.ndarray       # (len(betas), len(lrs)); NaN where the run diverged
+    steps: int
+
+
+_RATE_MAPS: dict = {}
+
+
+def momentum_rate_map(landscape, key, steps, lr_range=(-4, 0), n_lr=48, n_beta=40):
+    """The (lr, β) heat map for ``landscape``, computed once per (key, steps) and cached.
+
+    All grid points run at once (numpy over the grid), with PyTorch's SGD
+    momentum: b = β b + g (b₁ = g), θ = θ − lr b.
+    """
+    cache_key = (key, steps, lr_range, n_lr, n_beta)
+    if cache_key in _RATE_MAPS:
+        return _RATE_MAPS[cache_key]
+    lrs = np.logspace(*lr_range, n_lr)
+    betas = np.linspace(0.0, 0.99, n_beta)
+    LR, B = np.meshgrid(lrs, betas)
+    p = np.broadcast_to(landscape.start, LR.shape + (2,)).copy()
+    buf = None
+    alive = np.ones(LR.shape, dtype=bool)
+    with np.errstate(all="ignore"):
+        for _ in range(steps):
+            g = landscape.gradient(p)
+            buf = g if buf is None else B[..., None] * buf + g
+            p = p - LR[..., None] * buf
+            alive &= np.all(np.isfinite(p), axis=-1) & (np.max(np.abs(p), axis=-1) < 1e6)
+            p = np.where(alive[..., None], p, 0.0)
+            buf = np.where(alive[..., None], buf, 0.0)
+        f_star = plots._f_star(landscape) or 0.0
+        gap = landscape.value(p) - f_star
+    log_gap = np.where(alive, np.log10(np.maximum(gap, 1e-16)), np.nan)
+    _RATE_MAPS[cache_key] = RateMap(lrs, betas, log_gap, steps)
+    return _RATE_MAPS[cache_key]
+
+
+class MomentumExperiment(Experiment):
+    title = "Momentum"
+    help = ("set the learning rate α and the momentum β. The heat map shows, for every (α, β), how close "
+            "momentum gets in the given steps (darker = closer; white = diverged); the white ring is you.")
+
+    CHOICES = {"ill-conditioned quadratic (κ = 50)": "quadratic50", "Rosenbrock": "rosenbrock"}
+
+    def __init__(self, landscape="quadratic50", lr=0.01, momentum=0.9, steps=100):
+        super().__init__(12.5, 4.0)
+        self._landscapes = {"quadratic50": quadratic(condition_number=50.0, angle=np.deg2rad(30)),
+                            "rosenbrock": LANDSCAPES["rosenbrock"]()}
+        self.controls["landscape"] = W.Dropdown(options=list(self.CHOICES.items()), value=landscape,
+                                                description="landscape", style=_WIDE)
+        self.controls["lr"] = log_slider("learning rate α", lr, -4, 0)
+        self.controls["momentum"] = float_slider("momentum β", momentum, 0.0, 0.99, 0.01)
+        self.controls["steps"] = int_slider("steps", steps, 10, 300, 10)
+        gs = self.figure.add_gridspec(1, 3, width_ratios=[1, 1, 1.1])
+        self.ax_path = self.figure.add_subplot(gs[0])
+        self.ax_loss = self.figure.add_subplot(gs[1])
+        self.ax_map = self.figure.add_subplot(gs[2])
+        self.figure.subplots_adjust(left=0.05, right=0.95, bottom=0.13, top=0.92, wspace=0.3)
+        self.labels = ["momentum", "no momentum (β = 0)"]
+        self._shown = None
+        self._map_key = None
+        self._mesh = None
+        self._colorbar = None
+        (self.here,) = self.ax_map.plot([], [], marker="o", markersize=11, markerfacecolor="none",
+                                        markeredgecolor="white", markeredgewidth=2.5, linestyle="none",
+                                        animated=True)
+        (self.here_dot,) = self.ax_map.plot([], [], marker="o", markersize=4, color="black",
+                                            linestyle="none", animated=True)
+        self._start([W.HBox([self.controls["landscape"], self.controls["steps"]]),
+                     W.HBox([self.controls["lr"], self.controls["momentum"]])])
+
+    def compute(self):
+        key = self.controls["landscape"].value
+        f = self._landscapes[key]
+        lr, beta = float(self.controls["lr"].value), float(self.controls["momentum"].value)
+        steps = int(self.controls["steps"].value)
+        traj = minimize(f, SGD(lr=lr, momentum=beta), steps=steps) if beta > 0 else \
+            minimize(f, SGD(lr=lr), steps=steps)
+        plain = minimize(f, SGD(lr=lr), steps=steps)
+        return MomentumResult(f, lr, beta, traj, plain, momentum_rate_map(f, key, steps))
+
+    def _draw_static(self, result):
+        f = result.landscape
+        if self._shown is not f:
+            if self._shown is None:
+                self.paths = ContourPanel(self.ax_path, f, self.labels, legend=True, legend_loc="upper right",
+                                          animated=True)
+                self.losses = LossPanel(self.ax_loss, self.labels, f_star=plots._f_star(f), animated=True)
+                for d in (self.paths.lines, self.paths.ends, self.losses.lines):
+                    d[self.labels[1]].set_color("0.45")
+            else:
+                self.paths.set_landscape(f)
+                self.losses.set_f_star(plots._f_star(f))
+            self._shown = f
+            self.renderer.invalidate()
+        m = result.rate_map
+        if self._map_key is not m:
+            if self._mesh is not None:
+                self._mesh.remove()
+            # colour range: from the best run to the starting gap (worse than the start is all yellow)
+            f_star = plots._f_star(f) or 0.0
+            top = float(np.log10(max(f.value(f.start) - f_star, 1e-16)))
+            finite = m.log_gap[np.isfinite(m.log_gap)]
+            bottom = float(np.min(finite)) if finite.size else top - 1
+            self._mesh = self.ax_map.pcolormesh(np.log10(m.lrs), m.betas, np.minimum(m.log_gap, top),
+                                                cmap="viridis", shading="nearest", vmin=min(bottom, top - 1),
+                                                vmax=top)
+            self.ax_map.set_facecolor("white")
+            if self._colorbar is None:
+                self._colorbar = self.figure.colorbar(self._mesh, ax=self.ax_map, pad=0.02)
+                self._colorbar.set_label("log₁₀(f − f*) at the end")
+            else:
+                self._colorbar.update_normal(self._mesh)
+            self.ax_map.set_xlabel("learning rate α (log₁₀)")
+            self.ax_map.set_ylabel("momentum β")
+            self.ax_map.set_title(f"Where momentum gets after {m.steps} steps")
+            if not hasattr(self, "_diverged_note"):
+                self._diverged_note = self.ax_map.text(0.98, 0.03, "white: diverged", ha="right",
+                                                       transform=self.ax_map.transAxes, fontsize="small",
+                                                       bbox=dict(facecolor="white", edgecolor="0.6"))
+            self._map_key = m
+            self.renderer.invalidate()
+
+    def draw(self, result):
+        self._draw_static(result)
+        trajs = {self.labels[0]: result.trajectory, self.labels[1]: result.plain}
+        self.paths.update(trajs)
+        self.losses.update(trajs)
+        self.here.set_data([np.log10(result.lr)], [result.momentum])
+        self.here_dot.set_data([np.log10(result.lr)], [result.momentum])
+
+    def describe(self, result):
+        t, p = result.trajectory, result.plain
+        def one(name, tr):
+            return f"{name}: {_esc(tr.message)}"
+        kind = "warn" if t.diverged else "info"
+        return _note(one("momentum", t) + "<br>" + one("without", p), kind)
+
+
+def momentum_experiment(landscape="quadratic50", lr=0.01, momentum=0.9, steps=100):
+    """SGD with momentum (α, β) on an ill-conditioned quadratic (κ = 50) or Rosenbrock.
+
+    Left: the path with momentum and the plain-GD path at the same α; middle: their
+    losses; right: a heat map over (α, β) of log10(f − f*) after ``steps`` steps,
+    computed once per landscape and step count (``momentum_rate_map``) and cached.
+    Controls ``landscape`` ("quadratic50" or "rosenbrock"), ``lr``, ``momentum``, ``steps``.
+    """
+    return MomentumExperiment(landscape, lr, momentum, steps)
+
+
+# ============================================================================ Adam
+
+@dataclass
+class AdamResult:
+    landscape: object
+    trajectory: Trajectory
+    m: np.ndarray              # (n, 2) first moment after each step
+    v: np.ndarray              # (n, 2) second moment after each step
+    steps_taken: np.ndarray    # (n, 2) |θ_t − θ_{t−1}| per coordinate: the effective step size
+    lr: float
+
+
+class _AdamRecorder:
+    """An optimizer object for ``minimize`` that records Adam's state after each step."""
+
+    def __init__(self, **hyper):
+        self.hyper = hyper
+        self.state = None
+        self.m, self.v, self.delta = [], [], []
+
+    def step(self, param, grad):
+        if self.state is None:
+            self.state = AdamState.zeros_like(param)
+        new, self.state = adam_update(param, grad, self.state, **self.hyper)
+        self.m.append(self.state.exp_avg)
+        self.v.append(self.state.exp_avg_sq)
+        self.delta.append(np.abs(new - param))
+        return new
+
+
+class AdamExperiment(Experiment):
+    title = "Adam's moments"
+    help = ("β₁ averages the gradient (m), β₂ its square (v); the step is lr · m̂ / (√v̂ + ε) per coordinate, "
+            "so it stays near lr whatever the gradient's size.")
+
+    def __init__(self, landscape="rosenbrock", lr=0.05, betas=(0.9, 0.999), steps=200):
+        super().__init__(11.0, 5.0)
+        self.landscape = LANDSCAPES[landscape]() if isinstance(landscape, str) else landscape
+        self.controls["lr"] = log_slider("learning rate", lr, -4, 0)
+        self.controls["beta1"] = float_slider("β₁", betas[0], 0.0, 0.99, 0.01)
+        self.controls["beta2"] = float_slider("β₂", betas[1], 0.5, 0.9999, 0.0001, fmt=".4f")
+        self.controls["steps"] = int_slider("steps", steps, 10, 500, 10)
+        gs = self.figure.add_gridspec(3, 2, width_ratios=[1.1, 1])
+        ax_path = self.figure.add_subplot(gs[:, 0])
+        self.ax_m = self.figure.add_subplot(gs[0, 1])
+        self.ax_v = self.figure.add_subplot(gs[1, 1], sharex=self.ax_m)
+        self.ax_s = self.figure.add_subplot(gs[2, 1], sharex=self.ax_m)
+        self.figure.subplots_adjust(left=0.06, right=0.98, bottom=0.1, top=0.93, wspace=0.2, hspace=0.45)
+        self.paths = ContourPanel(ax_path, self.landscape, ["Adam"], legend=True, legend_loc="upper right",
+                                  animated=True)
+        self.trace = {}
+        for ax, key, title in ((self.ax_m, "m", "first moment m (mean of g)"),
+                               (self.ax_v, "v", "second moment v (mean of g²), log scale"),
+                               (self.ax_s, "s", "step size |Δθ| per coordinate, log scale")):
+            ax.set_animated(True)
+            ax.set_title(title, fontsize="medium")
+            ax.grid(True, alpha=0.3)
+            for j, coord in enumerate(("x", "y")):
+                st = style(j + 2)
+                (self.trace[key, j],) = ax.plot([], [], color=st["color"], linestyle=st["linestyle"],
+                                               linewidth=1.5, label=coord)
+        (self.lr_line,) = self.ax_s.plot([], [], color="black", linestyle=":", linewidth=1.2, label="lr")
+        self.ax_m.legend(loc="upper right", fontsize="x-small", ncol=2)
+        self.ax_s.legend(loc="lower right", fontsize="x-small", ncol=3)
+        self.ax_s.set_xlabel("step t")
+        self._start([W.HBox([self.controls["lr"], self.controls["steps"]]),
+                     W.HBox([self.controls["beta1"], self.controls["beta2"]])])
+
+    def compute(self):
+        lr = float(self.controls["lr"].value)
+        hyper = dict(lr=lr, betas=(float(self.controls["beta1"].value), float(self.controls["beta2"].value)),
+                     eps=1e-8)
+        if not hyper["betas"][1] < 1:
+            raise ValueError("β₂ must be below 1")
+        rec = _AdamRecorder(**hyper)
+        traj = minimize(self.landscape, rec, steps=int(self.controls["steps"].value))
+        n = traj.n_steps
+        as2 = lambda seq: np.array(seq[:n], dtype=float).reshape(-1, 2)  # noqa: E731
+        return AdamResult(self.landscape, traj, as2(rec.m), as2(rec.v), as2(rec.delta), lr)
+
+    def draw(self, result):
+        self.paths.update({"Adam": result.trajectory})
+        t = np.arange(1, len(result.m) + 1)
+        n = max(len(t), 1)
+        with np.errstate(divide="ignore"):
+            series = {"m": result.m, "v": np.log10(result.v), "s": np.log10(result.steps_taken)}
+        for key, data in series.items():
+            for j in range(2):
+                self.trace[key, j].set_data(t, data[:, j] if len(data) else [])
+        self.lr_line.set_data([1, n], [np.log10(result.lr)] * 2)
+        self.ax_m.set_xlim(0, n)
+        m = result.m[np.isfinite(result.m)]
+        top = float(np.max(np.abs(m))) if m.size else 1.0
+        self.ax_m.set_ylim(-1.1 * top - 1e-12, 1.1 * top + 1e-12)
+        for ax, key, extra in ((self.ax_v, "v", []), (self.ax_s, "s", [np.log10(result.lr)])):
+            d = series[key][np.isfinite(series[key])]
+            d = np.concatenate([d, extra]) if len(extra) else d
+            if d.size:
+                lo = max(float(np.min(d)), float(np.max(d)) - 12)     # show at most 12 decades
+                plots.log10_axis(ax, lo, float(np.max(d)), max_ticks=4)
+
+    def describe(self, result):
+        t = result.trajectory
+        s = result.steps_taken
+        big = float(np.max(s)) if s.size else 0.0
+        return _note(f"{_esc(t.message)}. Largest step in one coordinate: {big:.3g} (lr = {result.lr:.3g}).",
+                     "warn" if t.diverged else "info")
+
+
+def adam_experiment(landscape="rosenbrock", lr=0.05, betas=(0.9, 0.999), steps=200):
+    """Adam with β₁, β₂ and lr sliders: the path, and beside it m, v and the step size per coordinate.
+
+    Controls ``lr``, ``beta1``, ``beta2``, ``steps``; result ``AdamResult`` (``trajectory``,
+    ``m``, ``v``, ``steps_taken`` — arrays (n, 2), one row per step).
+    """
+    return AdamExperiment(landscape, lr, betas, steps)
