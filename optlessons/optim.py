@@ -362,7 +362,8 @@ def adamw_update(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, w
     """One step of AdamW (torch.optim.AdamW), as a pure function: Adam with
     decoupled weight decay.
 
-    Symbols as in `adam_update`; λ = `weight_decay` (default 0.01, not 0).
+    Symbols: η = `lr`, (β₁, β₂) = `betas`, ε = `eps`, λ = `weight_decay`
+    (default 0.01, not 0); m, v, v_max as in `adam_update`.
 
         for t = 1, 2, …
             θ = θ (1 − η λ)                      decoupled weight decay, first

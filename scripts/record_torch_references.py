@@ -104,7 +104,7 @@ RUNS = [
     ("RMSprop", {"lr": 1e-3, "centered": True, "momentum": 0.5, "alpha": 0.9}, "quadratic"),
     ("RMSprop", {"lr": 1e-2, "weight_decay": 0.1, "eps": 1e-6, "maximize": True}, "quadratic"),
     ("Adadelta", {}, "rosenbrock"),
-    ("Adadelta", {"rho": 0.5}, "quadratic"),
+    ("Adadelta", {"rho": 0.5, "maximize": True}, "quadratic"),
     ("Adadelta", {"weight_decay": 0.1}, "tanh_regression"),
     ("Adadelta", {"lr": 0.5, "rho": 0.95, "eps": 1e-4}, "tanh_regression"),
     ("Adam", {}, "quadratic"),
@@ -113,8 +113,8 @@ RUNS = [
     ("Adam", {"lr": 1e-2, "betas": (0.8, 0.99), "weight_decay": 0.1}, "quadratic"),
     ("Adam", {"lr": 1e-2, "eps": 1e-3, "amsgrad": True, "maximize": True}, "rosenbrock"),
     ("AdamW", {}, "rosenbrock"),
-    ("AdamW", {"lr": 1e-2, "amsgrad": True}, "quadratic"),
-    ("AdamW", {"lr": 1e-2, "weight_decay": 0.1, "betas": (0.8, 0.99)}, "tanh_regression"),
+    ("AdamW", {"lr": 1e-2, "amsgrad": True, "maximize": True}, "quadratic"),
+    ("AdamW", {"lr": 1e-2, "weight_decay": 0.1, "betas": (0.8, 0.99), "eps": 1e-6}, "tanh_regression"),
 ]
 
 CLASS_NAMES = ["SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW"]
