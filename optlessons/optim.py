@@ -47,7 +47,7 @@ __all__ = [
 def _as_float_array(x):
     """`x` as an ndarray of floats: a float array as it is (no copy), anything else
     (a list, an int, an int array) converted to float64."""
-    if isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.floating):
+    if isinstance(x, np.ndarray) and x.dtype.kind == "f":
         return x
     return np.asarray(x, dtype=np.float64)
 
@@ -511,7 +511,9 @@ class Optimizer:
         if grad.shape != param.shape:
             raise ValueError(f"the gradient of {label} has shape {grad.shape} "
                              f"but {label} has shape {param.shape}; they must be the same")
-        if not np.isfinite(grad).all():
+        # A NaN or an infinity makes the sum non-finite: one pass, no temporary array.
+        # (A sum can also overflow with finite entries near 1e308: then look closer.)
+        if not isfinite(grad.sum()) and not np.isfinite(grad).all():
             self._raise_not_finite(grad, label, 0 if state is None else state.step)
         if state is None:
             state = self.initial_state(param)
