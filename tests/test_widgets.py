@@ -1,0 +1,314 @@
+"""optlessons.widgets, driven headlessly: set a control's value, check the result, the message and the figure.
+
+No kernel and no browser: observers run synchronously when a value is set, and
+the figure reaches the screen through ``exp.image.value`` (PNG bytes), which a
+test can read (an Output widget would capture nothing here; see TOOLING.md).
+"""
+
+import matplotlib
+
+matplotlib.use("Agg", force=True)
+
+import warnings  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import ipywidgets as W  # noqa: E402
+
+from optlessons import widgets  # noqa: E402
+from optlessons.train import Trajectory  # noqa: E402
+
+FACTORIES = {
+    "playground": widgets.playground,
+    "line_fit": widgets.line_fit,
+    "learning_rate_experiment": widgets.learning_rate_experiment,
+    "batch_size_experiment": widgets.batch_size_experiment,
+    "momentum_experiment": widgets.momentum_experiment,
+    "adam_experiment": widgets.adam_experiment,
+    "adaptive_experiment": widgets.adaptive_experiment,
+}
+
+
+@pytest.fixture
+def no_warnings():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield caught
+    assert not caught, [str(w.message) for w in caught]
+
+
+@pytest.fixture(scope="module")
+def pg():
+    return widgets.playground()
+
+
+def _reset(pg, **values):
+    """Put the shared playground back to its start state, then apply ``values``."""
+    with pg.hold():
+        pg.controls["landscape"].value = "rosenbrock"
+        for name in widgets.OPTIMIZERS:
+            pg.controls[f"{name}.on"].value = name in ("GD", "Momentum", "Adam")
+        pg.controls["x0"].value, pg.controls["y0"].value = -1.5, 2.0
+        pg.controls["steps"].value = 200
+        pg.controls["Momentum.nesterov"].value = False
+        pg.controls["Momentum.momentum"].value = 0.9
+        pg.controls["GD.lr"].value = 1e-3
+        for name, value in values.items():
+            pg.controls[name].value = value
+    return pg.result
+
+
+# --------------------------------------------------------------------------- every widget
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_every_widget_builds_draws_and_displays(name, no_warnings):
+    exp = FACTORIES[name]()
+    assert exp.error is None, exp.error
+    assert exp.result is not None and exp.refreshes == 1
+    assert exp.png()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert exp.controls and all(isinstance(c, W.ValueWidget) for c in exp.controls.values())
+    assert exp.message.value                               # a status line, never empty
+    bundle = exp._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert "run the notebook" in bundle["text/plain"]
+    for ctrl in exp.controls.values():                     # expensive sliders wait for release
+        if isinstance(ctrl, (W.FloatSlider, W.FloatLogSlider, W.IntSlider)) and name != "line_fit":
+            assert ctrl.continuous_update is False, ctrl.description
+    assert exp.figure.axes and all(ax.get_title() for ax in exp.figure.axes if ax.get_label() != "<colorbar>")
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_every_control_change_redraws_the_same_figure(name, no_warnings):
+    exp = FACTORIES[name]()
+    figure, before = exp.figure, exp.png()
+    ctrl = next(c for k, c in exp.controls.items() if k.endswith("lr") or k in ("slope",))
+    ctrl.value = ctrl.value * 0.5 if not isinstance(ctrl, W.FloatSlider) else ctrl.value + 1.0
+    assert exp.error is None and exp.refreshes == 2
+    assert exp.figure is figure
+    assert exp.png() != before
+
+
+# --------------------------------------------------------------------------- the playground
+
+def test_playground_controls_and_result(pg):
+    result = _reset(pg)
+    assert set(result.trajectories) == {"GD", "Momentum", "Adam"}
+    for name in widgets.OPTIMIZERS:
+        assert f"{name}.on" in pg.controls and f"{name}.lr" in pg.controls
+    assert {"Adam.beta1", "Adam.beta2", "Momentum.momentum", "Momentum.nesterov",
+            "RMSprop.alpha", "Adadelta.rho", "landscape", "x0", "y0", "steps", "tol"} <= set(pg.controls)
+    assert isinstance(pg.controls["Adam.lr"], W.FloatLogSlider)
+    assert all(isinstance(t, Trajectory) and t.n_steps == 200 for t in result.trajectories.values())
+    assert [r.name for r in result.rows] == ["GD", "Momentum", "Adam"]
+    assert "<table" in pg.summary.value
+
+
+def test_moving_the_lr_slider_changes_the_trajectory_and_the_artists(pg, no_warnings):
+    _reset(pg)
+    line = pg.paths.lines["Adam"]
+    old_points = pg.result.trajectories["Adam"].points
+    old_png = pg.png()
+    pg.controls["Adam.lr"].value = 0.01
+    new = pg.result.trajectories["Adam"]
+    assert not np.allclose(new.points[1:], old_points[1:])
+    assert pg.paths.lines["Adam"] is line                          # same Line2D, new data
+    np.testing.assert_allclose(line.get_xydata(), new.points)
+    np.testing.assert_allclose(pg.losses.lines["Adam"].get_ydata(), np.log10(np.maximum(new.values, 1e-16)))
+    assert pg.png() != old_png
+    assert pg.renderer.full_draws == 1 or pg.renderer.full_draws < pg.refreshes   # background reused
+
+
+def test_a_diverging_lr_gives_a_message_and_a_partial_path(pg, no_warnings):
+    _reset(pg)
+    pg.controls["GD.lr"].value = 0.05
+    result = pg.result
+    gd = result.trajectories["GD"]
+    assert gd.diverged and "GD" in result.diverged
+    row = next(r for r in result.rows if r.name == "GD")
+    assert row.diverged_at is not None and row.status == f"diverged at step {row.diverged_at}"
+    assert "diverged" in pg.message.value and "GD" in pg.message.value
+    assert f"diverged at step {row.diverged_at}" in pg.summary.value
+    drawn = pg.paths.lines["GD"].get_xydata()
+    assert 2 <= len(drawn) < 200 and pg.paths.lines["GD"].get_visible()
+    (x0, x1), (y0, y1) = result.landscape.window
+    last = drawn[-1]
+    assert not (x0 <= last[0] <= x1 and y0 <= last[1] <= y1)      # drawn until it left the window
+    assert pg.error is None and pg.png()                          # never a blank figure
+    assert pg.losses.blowups["GD"].get_visible()
+
+
+def test_ticking_optimizers_on_and_off(pg):
+    _reset(pg)
+    pg.controls["Adam.on"].value = False
+    assert "Adam" not in pg.result.trajectories
+    assert not pg.paths.lines["Adam"].get_visible() and not pg.losses.lines["Adam"].get_visible()
+    pg.controls["RMSprop.on"].value = True
+    assert "RMSprop" in pg.result.trajectories and pg.paths.lines["RMSprop"].get_visible()
+    legend = [t.get_text() for t in pg.ax_loss.get_legend().get_texts()]
+    assert legend == ["GD", "Momentum", "RMSprop"]
+    with pg.hold():
+        for name in widgets.OPTIMIZERS:
+            pg.controls[f"{name}.on"].value = False
+    assert pg.result.trajectories == {} and "Tick at least one" in pg.message.value
+    assert pg.error is None
+
+
+def test_changing_landscape_moves_the_start_suggests_lrs_and_redraws_contours(pg):
+    _reset(pg)
+    draws = pg.renderer.full_draws
+    refreshes = pg.refreshes
+    pg.controls["landscape"].value = "himmelblau"
+    assert pg.refreshes == refreshes + 1                          # one refresh for the whole change
+    assert pg.renderer.full_draws == draws + 1                    # new contours: background redrawn
+    f = pg.result.landscape
+    assert f.name == "Himmelblau" and pg.paths.landscape is f
+    assert (pg.controls["x0"].value, pg.controls["y0"].value) == tuple(f.start)
+    assert (pg.controls["x0"].min, pg.controls["x0"].max) == f.window[0]
+    assert pg.controls["GD.lr"].value == pytest.approx(widgets.SUGGESTED_LR["himmelblau"]["GD"])
+    reached = {r.name: r.steps_to_tol for r in pg.result.rows}
+    assert all(v is not None for v in reached.values()), pg.result.rows
+    pg.controls["landscape"].value = "saddle"                      # no minimum: linear loss axis
+    assert pg.losses.f_star is None and pg.error is None
+    assert all(r.status in ("no minimum to reach",) or r.diverged_at for r in pg.result.rows)
+
+
+def test_start_point_controls(pg):
+    _reset(pg, **{"x0": 0.5, "y0": -0.5})
+    for t in pg.result.trajectories.values():
+        np.testing.assert_allclose(t.points[0], [0.5, -0.5])
+    np.testing.assert_allclose(pg.paths.start.get_xydata()[0], [0.5, -0.5])
+
+
+def test_an_impossible_setting_is_reported_not_raised(pg):
+    _reset(pg)
+    pg.controls["Momentum.momentum"].value = 0.0
+    pg.controls["Momentum.nesterov"].value = True              # Nesterov needs momentum > 0
+    assert "Momentum" not in pg.result.trajectories
+    row = next(r for r in pg.result.rows if r.name == "Momentum")
+    assert row.status.startswith("not run") and "Nesterov" in row.status
+    assert "Momentum" in pg.message.value and pg.error is None
+
+
+def test_refresh_turns_an_exception_into_a_message_and_keeps_the_figure(monkeypatch):
+    exp = widgets.learning_rate_experiment()
+    png = exp.png()
+
+    def broken():
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(exp, "compute", broken)
+    exp.controls["lr"].value = 0.01                            # must not raise
+    assert isinstance(exp.error, RuntimeError)
+    assert "boom" in exp.message.value and exp.png() == png
+
+
+def test_summarize_reports_steps_to_tolerance():
+    exp = widgets.playground(landscape="quadratic", optimizers=("GD",), steps=200)
+    row = exp.result.rows[0]
+    assert row.steps_to_tol is not None and row.diverged_at is None
+    assert row.status == f"within 0.01 of a minimum after {row.steps_to_tol} steps"
+    assert abs(row.value) < 1e-3 and np.hypot(*row.end) < 0.01
+    assert exp.result.trajectories["GD"].steps_to(0.01) == row.steps_to_tol
+    exp.controls["tol"].value = 1e-4
+    assert exp.result.rows[0].steps_to_tol > row.steps_to_tol
+
+
+def test_playground_rejects_unknown_names():
+    with pytest.raises(ValueError, match="landscape"):
+        widgets.playground(landscape="everest")
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        widgets.playground(optimizers=("SGD++",))
+
+
+# --------------------------------------------------------------------------- the lesson experiments
+
+def test_line_fit_residuals_and_loss():
+    exp = widgets.line_fit()
+    r = exp.result
+    assert r.slope == 0 and r.intercept == 0
+    np.testing.assert_allclose(r.residuals, exp.y)
+    assert r.loss == pytest.approx(np.mean(exp.y ** 2))
+    with exp.hold():
+        exp.controls["slope"].value = round(r.best_slope / 0.05) * 0.05
+        exp.controls["intercept"].value = round(r.best_intercept / 0.05) * 0.05
+    assert exp.result.loss - exp.result.best_loss < 0.01
+    assert "Spot on" in exp.message.value
+    segs = exp.residual_lines.get_segments()
+    assert len(segs) == len(exp.x)
+    w, b = exp.result.slope, exp.result.intercept
+    np.testing.assert_allclose([s[1][1] for s in segs], w * exp.x + b)
+    np.testing.assert_allclose(exp.fit_line.get_ydata(), w * exp.xs + b)
+    assert "MSE" in exp.title_text.get_text()
+    assert exp.controls["slope"].continuous_update        # cheap: follows the drag
+
+
+def test_learning_rate_experiment_stability_limit(no_warnings):
+    exp = widgets.learning_rate_experiment("quadratic", steps=60)
+    limit = exp.result.stability_limit
+    assert limit == pytest.approx(2 / exp.landscape.L)
+    exp.controls["lr"].value = 0.9 * limit
+    assert not exp.result.trajectory.diverged
+    exp.controls["lr"].value = 1.2 * limit
+    t = exp.result.trajectory
+    assert t.diverged and "diverged" in exp.message.value and "stability limit" in exp.message.value
+    assert len(exp.paths.lines["gradient descent"].get_xydata()) >= 2
+
+
+def test_batch_size_experiment_noise_and_full_batch():
+    exp = widgets.batch_size_experiment(batch_size=128, lr=0.05, steps=50)
+    np.testing.assert_allclose(exp.result.points, exp.result.full_batch)   # batch = all data: plain GD
+    exp.controls["batch_size"].value = 1
+    r = exp.result
+    assert r.points.shape == (51, 2)
+    assert np.std(np.diff(r.losses)) > np.std(np.diff(r.full_batch_losses))  # noisier
+    first = r.points.copy()
+    exp.controls["seed"].value = 1
+    assert not np.allclose(exp.result.points, first)                       # other mini-batches
+    exp.controls["seed"].value = 0
+    np.testing.assert_allclose(exp.result.points, first)                   # seeded: reproducible
+    exp.controls["lr"].value = 1.9
+    assert exp.result.diverged and "diverged" in exp.message.value and exp.error is None
+
+
+def test_momentum_experiment_heat_map_is_cached_and_marks_the_setting(no_warnings):
+    exp = widgets.momentum_experiment()
+    m = exp.result.rate_map
+    assert m.log_gap.shape == (len(m.betas), len(m.lrs))
+    assert np.isnan(m.log_gap[:, -1]).all()                       # lr = 1 diverges for every β
+    assert np.isfinite(m.log_gap[:, 0]).all()                     # lr = 1e-4 never does
+    exp.controls["momentum"].value = 0.5
+    assert exp.result.rate_map is m                               # cached, not recomputed
+    assert exp.here.get_xydata()[0].tolist() == pytest.approx([np.log10(exp.result.lr), 0.5])
+    assert not exp.result.trajectory.diverged
+    exp.controls["landscape"].value = "rosenbrock"
+    assert exp.result.rate_map is not m and exp.result.landscape.name == "Rosenbrock"
+    exp.controls["landscape"].value = "quadratic50"
+    assert exp.result.rate_map is m
+
+
+def test_adam_experiment_records_moments_and_step_sizes():
+    exp = widgets.adam_experiment(steps=100)
+    r = exp.result
+    assert r.m.shape == r.v.shape == r.steps_taken.shape == (100, 2)
+    np.testing.assert_allclose(r.steps_taken[0], r.lr, rtol=1e-6)   # first step: lr · g/|g|
+    exp.controls["beta1"].value = 0.0
+    exp.controls["beta2"].value = 0.5
+    np.testing.assert_allclose(exp.trace["m", 0].get_ydata(),
+                               exp.result.m[:, 0])                 # the plotted m is the state's
+    r = exp.result                                                  # β₁ = 0: m is the last gradient
+    np.testing.assert_allclose(r.m, exp.landscape.gradient(r.trajectory.points[:-1]))
+    assert exp.error is None
+
+
+def test_adaptive_experiment_rotation_and_gd_limit():
+    exp = widgets.adaptive_experiment()
+    assert set(exp.result.trajectories) == {"GD", "Adagrad", "RMSprop", "Adadelta"}
+    steps_axis = {r.name: r.steps_to_tol for r in exp.result.rows}
+    exp.controls["angle"].value = 45.0
+    steps_rot = {r.name: r.steps_to_tol for r in exp.result.rows}
+    assert exp.result.landscape.angle == pytest.approx(np.pi / 4)
+    # Adagrad's per-coordinate scaling helps on the axis-aligned bowl, not on the rotated one
+    assert steps_axis["Adagrad"] is not None
+    assert steps_rot["Adagrad"] is None or steps_rot["Adagrad"] > steps_axis["Adagrad"]
+    exp.controls["GD.lr"].value = 2.2 / exp.result.landscape.L
+    assert "GD" in exp.result.diverged and "2/L" in exp.message.value
