@@ -149,27 +149,30 @@ def blobs(rng, n_samples=200, n_classes=2, n_features=2, spread=1.0, centers=Non
 
 # --------------------------------------------------------------------------- splitting
 
-def standardize(X_train, *others):
+def standardize(X_train, *others, min_std=0.0):
     """``(X - mean) / std`` with mean and std of ``X_train``; returns (X_train, *others, mean, std).
 
     A feature that is constant in training gets std 1 (it becomes 0, not NaN).
+    ``min_std`` > 0 floors every std at that value, so a feature that is almost
+    constant in training (a corner pixel that is nearly always blank) is not
+    blown up into huge values on new data.
     """
     X_train = np.asarray(X_train, dtype=float)
     mean = X_train.mean(axis=0)
-    std = X_train.std(axis=0)
+    std = np.maximum(X_train.std(axis=0), min_std)
     std = np.where(std > 0, std, 1.0)
     scaled = [(np.asarray(X, dtype=float) - mean) / std for X in (X_train, *others)]
     return (*scaled, mean, std)
 
 
 def split(X, y, rng, val_fraction=0.15, test_fraction=0.15, stratify=None, scale=True,
-          description=""):
+          min_std=0.0, description=""):
     """Seeded (and, for class labels, stratified) train/validation/test split -> ``Splits``.
 
     Each class is split in the same proportions when ``stratify`` is true
     (default: true when ``y`` holds integers). Features are standardised with
-    the training split's mean and std when ``scale`` is true. The order within
-    each split is shuffled.
+    the training split's mean and std when ``scale`` is true (``min_std``: see
+    ``standardize``). The order within each split is shuffled.
     """
     rng = _generator(rng)
     X = np.asarray(X, dtype=float)
@@ -199,7 +202,7 @@ def split(X, y, rng, val_fraction=0.15, test_fraction=0.15, stratify=None, scale
         raise ValueError("the training split is empty; use smaller fractions or more samples")
     Xs = [X[index[k]] for k in ("train", "val", "test")]
     if scale:
-        *Xs, mean, std = standardize(*Xs)
+        *Xs, mean, std = standardize(*Xs, min_std=min_std)
     else:
         mean, std = np.zeros(X.shape[1]), np.ones(X.shape[1])
     ys = [y[index[k]] for k in ("train", "val", "test")]
@@ -239,7 +242,10 @@ def load_digits(rng_or_seed=0, val_fraction=0.15, test_fraction=0.15):
     ``rng_or_seed`` (a Generator or an int); the default seed 0 gives the same
     split every time (1,259 / 269 / 269 images). Standardisation uses the
     training split's statistics only (``.mean``, ``.std``; to show a
-    standardised row as an image: ``(x * s.std + s.mean).reshape(8, 8)``).
+    standardised row as an image: ``(x * s.std + s.mean).reshape(8, 8)``),
+    with each pixel's std floored at 1 (one count of 16): a few border pixels
+    are blank in nearly every training image, and dividing by their tiny std
+    would turn a stray stroke in a test image into a value of 30 or more.
 
     Data: UCI "Optical Recognition of Handwritten Digits", E. Alpaydin and
     C. Kaynak (1998), https://doi.org/10.24432/C50P49, CC BY 4.0.
@@ -247,4 +253,4 @@ def load_digits(rng_or_seed=0, val_fraction=0.15, test_fraction=0.15):
     images, labels = load_digits_raw()
     return split(images.reshape(len(images), -1), labels, _generator(rng_or_seed, "rng_or_seed"),
                  val_fraction=val_fraction, test_fraction=test_fraction, stratify=True,
-                 description=DIGITS_CREDIT)
+                 min_std=1.0, description=DIGITS_CREDIT)

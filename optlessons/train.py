@@ -218,3 +218,294 @@ def minimize(landscape, optimizer, start=None, steps: int = 100) -> Trajectory:
         message=message,
         minima=trajectory_minima,
     )
+
+
+# =========================================================================== fit
+# Training a model on data, in mini-batches -> History.
+
+import time as _time
+
+from optlessons import schedules as _schedules
+
+__all__ += ["History", "fit"]
+
+
+@dataclass(eq=False)
+class History:
+    """What happened while ``fit`` trained a model.
+
+    Per update step t = 0 .. n_steps-1 (``loss`` is the mini-batch loss *before* update t):
+        ``loss``, ``lr`` (the learning rate used for update t).
+    Per epoch e = 0 .. n_epochs (entry 0 is before any training; the losses are
+    means over the whole training / validation set with the parameters at the
+    end of epoch e; accuracies are NaN for regression models, ``val_*`` NaN
+    without validation data):
+        ``epoch``, ``train_loss``, ``train_accuracy``, ``val_loss``, ``val_accuracy``.
+    ``params``: the parameters at the end (for a diverged run, the last ones
+    whose loss was finite). ``wall_time`` in seconds; ``diverged`` and a
+    one-line ``message`` saying how the run ended.
+    """
+
+    loss: np.ndarray
+    lr: np.ndarray
+    epoch: np.ndarray
+    train_loss: np.ndarray
+    train_accuracy: np.ndarray
+    val_loss: np.ndarray
+    val_accuracy: np.ndarray
+    params: dict
+    wall_time: float
+    diverged: bool
+    message: str
+    batch_size: int
+    steps_per_epoch: int
+
+    @property
+    def n_steps(self) -> int:
+        """Number of updates made."""
+        return len(self.loss)
+
+    @property
+    def n_epochs(self) -> int:
+        """Number of epochs completed."""
+        return len(self.epoch) - 1
+
+    def final(self) -> dict:
+        """The last epoch's numbers as a dict (what a search table records)."""
+        return {"train_loss": float(self.train_loss[-1]), "train_accuracy": float(self.train_accuracy[-1]),
+                "val_loss": float(self.val_loss[-1]), "val_accuracy": float(self.val_accuracy[-1]),
+                "diverged": self.diverged, "epochs": self.n_epochs, "steps": self.n_steps,
+                "wall_time": self.wall_time}
+
+    def __repr__(self):
+        return f"History({self.message})"
+
+
+def _all_finite(value, grads) -> bool:
+    if not math.isfinite(value):
+        return False
+    items = grads.values() if isinstance(grads, dict) else [grads]
+    return all(np.all(np.isfinite(g)) for g in items)
+
+
+def _evaluate(model, params, X, y):
+    """(mean loss, accuracy) on X, y; NaN accuracy for models without one, NaNs for no data."""
+    if X is None or len(X) == 0:
+        return math.nan, math.nan
+    with np.errstate(all="ignore"):
+        loss = float(model.loss(params, X, y))
+        accuracy = float(model.accuracy(params, X, y)) if hasattr(model, "accuracy") else math.nan
+    return loss, accuracy
+
+
+class _ProgressBar:
+    """An ipywidgets IntProgress shown only when asked for and only inside a Jupyter kernel."""
+
+    def __init__(self, wanted, total):
+        self.bar = None
+        if not wanted:
+            return
+        try:
+            from IPython import get_ipython
+            shell = get_ipython()
+            if shell is None or not hasattr(shell, "kernel"):
+                return                       # a plain Python or terminal IPython: stay quiet
+            import ipywidgets
+            from IPython.display import display
+        except ImportError:
+            return
+        self.bar = ipywidgets.IntProgress(value=0, min=0, max=total, description=f"epoch 0/{total}")
+        display(self.bar)
+
+    def update(self, epoch, total, val_loss):
+        if self.bar is not None:
+            self.bar.value = epoch
+            extra = "" if math.isnan(val_loss) else f" val {val_loss:.3g}"
+            self.bar.description = f"epoch {epoch}/{total}{extra}"
+
+    def close(self, diverged):
+        if self.bar is not None:
+            self.bar.bar_style = "danger" if diverged else "success"
+
+
+def _check_xy(X, y, what):
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y)
+    if X.ndim == 0 or y.ndim == 0:
+        raise ValueError(f"{what}: X and y must be arrays with one row per sample")
+    if len(X) != len(y):
+        raise ValueError(f"{what}: X and y have different lengths: {len(X)} and {len(y)}")
+    return X, y
+
+
+def _make_schedule(schedule, optimizer, total_steps):
+    """A callable schedule from a callable, or from a name using the optimizer's lr and the run's length."""
+    if schedule is None or callable(schedule):
+        return schedule
+    if not isinstance(schedule, str):
+        raise TypeError(f"schedule must be a callable step -> lr, a schedule name or None, got {schedule!r}")
+    fn = _schedules.SCHEDULES.get(_schedules._ALIASES.get(schedule, schedule))
+    if fn is None:
+        _schedules.get(schedule)             # raises ValueError listing the known names
+    import inspect
+    known = {"lr": float(optimizer.lr), "total_steps": max(total_steps, 1)}
+    kwargs = {k: v for k, v in known.items() if k in inspect.signature(fn).parameters}
+    try:
+        return _schedules.get(schedule, **kwargs)
+    except TypeError:
+        raise ValueError(f"schedule {schedule!r} needs more than lr and total_steps; build it yourself, "
+                         f"e.g. schedule=schedules.{fn.__name__}{inspect.signature(fn)}") from None
+
+
+def fit(model, params, optimizer, X, y=None, *, epochs=10, batch_size=None, rng=None,
+        schedule=None, X_val=None, y_val=None, shuffle=True, progress=False) -> History:
+    """Train ``model`` from ``params`` with ``optimizer`` on (X, y) -> :class:`History`.
+
+    The loop, for each epoch::
+
+        shuffle the rows of X, y (with rng)           # unless full batch or shuffle=False
+        for each mini-batch (X_b, y_b) of batch_size rows (the last may be smaller):
+            optimizer.lr = schedule(t)                # if a schedule is given; t counts updates from 0
+            loss, grads = model.backward(params, X_b, y_b)
+            params = optimizer.step(params, grads)
+        evaluate loss (and accuracy) on all of X, y and on X_val, y_val
+
+    Parameters
+    ----------
+    model : an :mod:`optlessons.models` model (anything with ``backward`` and ``loss``;
+        ``accuracy`` is used when present).
+    params : dict name -> ndarray, e.g. ``model.init(rng)``. Never written into.
+    optimizer : an :mod:`optlessons.optim` optimizer (``step`` and a settable ``lr``).
+        It keeps its state: pass a fresh one to each run.
+    X, y : training data, X of shape (n_samples, n_features). Or pass a
+        :class:`optlessons.data.Splits` as X (and no y): its train and validation parts are used.
+    epochs : number of passes over the data.
+    batch_size : None (full batch: gradient descent), 1 (single-example SGD) or
+        any size up to n_samples (mini-batch SGD).
+    rng : numpy Generator (or int seed) used to reshuffle each epoch; required
+        when batch_size < n_samples and shuffle is true.
+    schedule : None (keep ``optimizer.lr``), a callable ``t -> lr`` (see
+        :mod:`optlessons.schedules`), or a name such as ``"cosine"``, built from
+        ``optimizer.lr`` and the run's total number of steps.
+    X_val, y_val : optional validation data, evaluated after each epoch.
+    progress : True shows a progress bar when running in a Jupyter kernel.
+
+    A run whose loss or gradient stops being finite stops there (no numpy
+    warning) with ``diverged=True`` and a message saying when and why.
+    """
+    if y is None and hasattr(X, "X_train"):
+        splits = X
+        X, y = splits.X_train, splits.y_train
+        if X_val is None and len(splits.y_val):
+            X_val, y_val = splits.X_val, splits.y_val
+    if y is None:
+        raise ValueError("fit needs targets: fit(model, params, optimizer, X, y, ...) or a data.Splits as X")
+    X, y = _check_xy(X, y, "training data")
+    n = len(X)
+    if n == 0:
+        raise ValueError("training data is empty")
+    if (X_val is None) != (y_val is None):
+        raise ValueError("pass both X_val and y_val, or neither")
+    if X_val is not None:
+        X_val, y_val = _check_xy(X_val, y_val, "validation data")
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
+    if batch_size is None:
+        batch_size = n
+    if (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
+            or not 1 <= batch_size <= n):
+        raise ValueError(f"batch_size must be an integer from 1 to the number of samples ({n}), "
+                         f"or None for full batch; got {batch_size!r}")
+    batch_size = int(batch_size)
+    shuffling = shuffle and batch_size < n
+    if shuffling:
+        if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+            rng = np.random.default_rng(int(rng))
+        if not isinstance(rng, np.random.Generator):
+            raise ValueError("mini-batches are reshuffled every epoch: pass rng=np.random.default_rng(seed) "
+                             "(or shuffle=False)")
+    if not hasattr(optimizer, "step"):
+        raise TypeError(f"optimizer must have a step(params, grads) method, got {optimizer!r}")
+    steps_per_epoch = -(-n // batch_size)
+    schedule = _make_schedule(schedule, optimizer, steps_per_epoch * epochs)
+
+    start_time = _time.perf_counter()
+    step_losses, step_lrs = [], []
+    per_epoch = {"train_loss": [], "train_accuracy": [], "val_loss": [], "val_accuracy": []}
+
+    def record(p):
+        tl, ta = _evaluate(model, p, X, y)
+        vl, va = _evaluate(model, p, X_val, y_val)
+        for key, value in zip(per_epoch, (tl, ta, vl, va)):
+            per_epoch[key].append(value)
+        return tl, vl
+
+    record(params)
+    bar = _ProgressBar(progress, epochs)
+    problem = None
+    t = 0
+    epoch = 0
+    for epoch in range(1, epochs + 1):
+        if shuffling:
+            order = rng.permutation(n)
+            X_epoch, y_epoch = X[order], y[order]
+        else:
+            X_epoch, y_epoch = X, y
+        for begin in range(0, n, batch_size):
+            X_b, y_b = X_epoch[begin:begin + batch_size], y_epoch[begin:begin + batch_size]
+            if schedule is not None:
+                optimizer.lr = float(schedule(t))
+            with np.errstate(all="ignore"):
+                loss, grads = model.backward(params, X_b, y_b)
+            if not _all_finite(loss, grads):
+                what = "loss" if not math.isfinite(loss) else "gradient"
+                problem = f"at epoch {epoch}, step {t}: the {what} is not finite"
+                break
+            step_losses.append(float(loss))
+            step_lrs.append(float(optimizer.lr))
+            try:
+                with np.errstate(all="ignore"):
+                    new_params = optimizer.step(params, grads)
+            except FloatingPointError as err:
+                problem = f"at epoch {epoch}, step {t}: the optimizer reported {err}"
+                break
+            params = new_params
+            t += 1
+        if problem is not None:
+            break
+        train_loss, val_loss = record(params)
+        if not math.isfinite(train_loss):
+            problem = f"at the end of epoch {epoch}: the training loss is not finite"
+            for values in per_epoch.values():
+                values.pop()
+            break
+        bar.update(epoch, epochs, val_loss)
+    bar.close(problem is not None)
+    wall_time = _time.perf_counter() - start_time
+
+    n_epochs = len(per_epoch["train_loss"]) - 1
+    if problem is not None:
+        lr_now = step_lrs[-1] if step_lrs else float(optimizer.lr)
+        message = f"diverged {problem} (lr={lr_now:.3g}); try a smaller learning rate"
+    else:
+        parts = [f"{n_epochs} epochs, {t} steps of batch {batch_size}",
+                 f"train loss {per_epoch['train_loss'][-1]:.4g}"]
+        if not math.isnan(per_epoch["train_accuracy"][-1]):
+            parts.append(f"train accuracy {per_epoch['train_accuracy'][-1]:.1%}")
+        if not math.isnan(per_epoch["val_loss"][-1]):
+            parts.append(f"val loss {per_epoch['val_loss'][-1]:.4g}")
+        if not math.isnan(per_epoch["val_accuracy"][-1]):
+            parts.append(f"val accuracy {per_epoch['val_accuracy'][-1]:.1%}")
+        message = ", ".join(parts) + f" in {wall_time:.2f} s"
+    return History(
+        loss=_readonly(np.array(step_losses, dtype=float)),
+        lr=_readonly(np.array(step_lrs, dtype=float)),
+        epoch=_readonly(np.arange(n_epochs + 1)),
+        **{k: _readonly(np.array(v, dtype=float)) for k, v in per_epoch.items()},
+        params=params,
+        wall_time=wall_time,
+        diverged=problem is not None,
+        message=message,
+        batch_size=batch_size,
+        steps_per_epoch=steps_per_epoch,
+    )
