@@ -67,22 +67,22 @@ def torch_step(torch, class_name, kwargs, param, grad):
     return opt.step
 
 
-def table(n, torch=None):
+def table(n, torch=None, min_time=0.02):
     """The markdown table for `n` parameters, as a list of lines."""
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=n), rng.normal(size=n)
-    add = median_seconds(lambda: a + b)
-    copy = median_seconds(a.copy)
+    add = median_seconds(lambda: a + b, min_time)
+    copy = median_seconds(a.copy, min_time)
     head = "| step | µs | ÷ (a + b) |" + (" torch µs | optlessons / torch |" if torch else "")
     rule = "|---|--:|--:|" + ("--:|--:|" if torch else "")
     lines = [f"**{n:,} parameters** (float64)", "", head, rule,
              f"| `a + b` | {add * 1e6:,.1f} | 1.0 |" + (" | |" if torch else ""),
              f"| `a.copy()` | {copy * 1e6:,.1f} | {copy / add:.1f} |" + (" | |" if torch else "")]
     for label, class_name, kwargs in CASES:
-        ours = median_seconds(optlessons_step(class_name, kwargs, a, b))
+        ours = median_seconds(optlessons_step(class_name, kwargs, a, b), min_time)
         row = f"| {label} | {ours * 1e6:,.1f} | {ours / add:.1f} |"
         if torch:
-            theirs = median_seconds(torch_step(torch, class_name, kwargs, a, b))
+            theirs = median_seconds(torch_step(torch, class_name, kwargs, a, b), min_time)
             row += f" {theirs * 1e6:,.1f} | {ours / theirs:.1f} |"
         lines.append(row)
     return lines

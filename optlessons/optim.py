@@ -346,14 +346,16 @@ def adam_update(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, we
         g = g + weight_decay * param
     m = beta1 * state.exp_avg + (1 - beta1) * g
     v = beta2 * state.exp_avg_sq + (1 - beta2) * g * g
+    bias_correction1 = 1 - beta1 ** t
+    bias_correction2 = 1 - beta2 ** t
     v_max = state.max_exp_avg_sq
     if amsgrad:
         v_max = np.maximum(v_max, v)
-        v_hat = v_max / (1 - beta2 ** t)
+        v_hat = v_max / bias_correction2
     else:
-        v_hat = v / (1 - beta2 ** t)
-    m_hat_scale = 1 / (1 - beta1 ** t)               # m̂ = m_hat_scale · m, folded into the scalar step
-    new_param = param - (lr * m_hat_scale) * m / (np.sqrt(v_hat) + eps)
+        v_hat = v / bias_correction2
+    step_size = lr / bias_correction1                # η m̂ = (η / (1 − β₁ᵗ)) m: one scalar, one pass fewer
+    new_param = param - step_size * m / (np.sqrt(v_hat) + eps)
     return new_param, AdamState(step=t, exp_avg=m, exp_avg_sq=v, max_exp_avg_sq=v_max)
 
 
@@ -463,7 +465,8 @@ class Optimizer:
         self._hyperparameters["lr"] = _at_least_zero("lr", value)
 
     def __repr__(self):
-        args = ", ".join(f"{name}={value!r}" for name, value in self._hyperparameters.items())
+        current = {**self.defaults, **self._hyperparameters}
+        args = ", ".join(f"{name}={value!r}" for name, value in current.items())
         return f"{type(self).__name__}({args})"
 
     def initial_state(self, param):

@@ -450,3 +450,9 @@ def test_optim_imports_only_numpy():
                 for alias in node.names}
     imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert imported <= {"numpy", "collections", "math", "typing"}
+
+
+def test_step_benchmark_table_runs():
+    from benchmarks import bench_optim_step
+    lines = bench_optim_step.table(100, torch=None, min_time=1e-4)
+    assert lines[2].startswith("| step |") and len(lines) == 6 + len(bench_optim_step.CASES)
