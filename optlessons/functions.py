@@ -179,7 +179,8 @@ class Quadratic(Landscape):
         self.center = center
         c, s = math.cos(angle), math.sin(angle)
         R = np.array([[c, -s], [s, c]])
-        self.matrix = R @ np.diag([self.mu, self.L]) @ R.T
+        A = R @ np.diag([self.mu, self.L]) @ R.T
+        self.matrix = (A + A.T) / 2  # exactly symmetric (rounding can break it by 1 ulp)
         a11, a12, a22 = self.matrix[0, 0], self.matrix[0, 1], self.matrix[1, 1]
         cx, cy = center
 
