@@ -1,0 +1,303 @@
+"""The nbgrader course in exercises/, end to end, with the real nbgrader commands.
+
+One temporary copy of the course grades several made-up students of problem set 3
+in one `nbgrader autograde` call (each nbgrader command costs seconds to start):
+
+    perfect   the source solutions                      -> full marks
+    blank     the untouched release                     -> zero on every autograded cell
+    mistake   Adam without bias correction              -> loses exactly test_adam_update's points,
+                                                           and its feedback names the mistake
+    loop      `while True: pass` in a solution cell     -> that cell is interrupted at the
+                                                           timeout, the other cells are graded
+    edited    the mistake, and the Adam test replaced   -> graded with the original test:
+              by `pass`                                    the same score as `mistake`
+    deleted   the mistake, and the Adam test deleted    -> no points for the deleted test
+                                                           (see test_deleted_test_cell)
+
+Also: release/ is what `nbgrader generate_assignment` makes from source/; the
+source notebooks run clean; the release notebooks run up to the first exercise.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+COURSE = ROOT / "exercises"
+PS = "ps3_momentum_rmsprop_adam"
+NB = f"{PS}.ipynb"
+POINTS = {"test_sgd_momentum_update": 3, "test_rmsprop_update": 3, "test_adam_update": 4}
+TOTAL = sum(POINTS.values())
+CELL_TIMEOUT = 5   # seconds; the course uses 30, the loop test needs no more than this
+
+pytestmark = pytest.mark.slow
+
+
+def run_nbgrader(args, course, timeout=600):
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"nbgrader {args} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def solution_code(source_cell):
+    """The source cell's code with the solution markers removed (what a learner would write)."""
+    return "\n".join(line for line in source_cell.source.splitlines()
+                     if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
+
+
+def grade_id(cell):
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def filled_release(course, assignment, notebook):
+    """The release notebook with every solution cell filled in from source/."""
+    source = nbformat.read(course / "source" / assignment / notebook, as_version=4)
+    release = nbformat.read(course / "release" / assignment / notebook, as_version=4)
+    solutions = {grade_id(c): solution_code(c) for c in source.cells
+                 if c.metadata.get("nbgrader", {}).get("solution")}
+    for c in release.cells:
+        if grade_id(c) in solutions:
+            c.source = solutions[grade_id(c)]
+    return release
+
+
+def cell(nb, gid):
+    return next(c for c in nb.cells if grade_id(c) == gid)
+
+
+def plant_no_bias_correction(nb):
+    c = cell(nb, "adam_update")
+    src = c.source.replace("m_hat = m / (1 - beta1 ** t)", "m_hat = m")
+    src = src.replace("v_hat = v_max / (1 - beta2 ** t)", "v_hat = v_max")
+    src = src.replace("v_hat = v / (1 - beta2 ** t)", "v_hat = v")
+    assert src != c.source
+    c.source = src
+
+
+def tree_hashes(path):
+    return {str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Grade six students of PS3 in a copy of the course; return what the tests look at."""
+    course = tmp_path_factory.mktemp("course")
+    shutil.copy(COURSE / "nbgrader_config.py", course)
+    with open(course / "nbgrader_config.py", "a") as f:
+        f.write(f"\nc.ExecutePreprocessor.timeout = {CELL_TIMEOUT}\nc.Execute.timeout = {CELL_TIMEOUT}\n")
+    shutil.copytree(COURSE / "source" / PS, course / "source" / PS)
+    run_nbgrader(["generate_assignment", PS, "--force"], course)
+
+    students = {}
+    students["perfect"] = filled_release(course, PS, NB)
+    students["blank"] = nbformat.read(course / "release" / PS / NB, as_version=4)
+    nb = filled_release(course, PS, NB)
+    plant_no_bias_correction(nb)
+    students["mistake"] = nb
+    nb = filled_release(course, PS, NB)
+    cell(nb, "rmsprop_update").source = "while True:\n    pass\n\n" + cell(nb, "rmsprop_update").source
+    students["loop"] = nb
+    nb = filled_release(course, PS, NB)
+    plant_no_bias_correction(nb)
+    cell(nb, "test_adam_update").source = "pass"
+    students["edited"] = nb
+    nb = filled_release(course, PS, NB)
+    plant_no_bias_correction(nb)
+    nb.cells = [c for c in nb.cells if grade_id(c) != "test_adam_update"]
+    students["deleted"] = nb
+    for name, nb in students.items():
+        path = course / "submitted" / name / PS / NB
+        path.parent.mkdir(parents=True)
+        nbformat.write(nb, path)
+
+    before = tree_hashes(course / "submitted")
+    autograde = run_nbgrader(["autograde", PS, "--force"], course)
+    run_nbgrader(["generate_feedback", PS, "--force"], course)
+    run_nbgrader(["export", "--to=grades.csv"], course)
+    after = tree_hashes(course / "submitted")
+
+    from nbgrader.api import Gradebook
+    scores = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for name in students:
+            sub = gb.find_submission_notebook(PS, PS, name)
+            scores[name] = {g.name: (g.score, g.auto_score, g.needs_manual_grade)
+                            for g in sub.grades}
+    with open(course / "grades.csv", newline="") as f:
+        rows = {r["student_id"]: r for r in csv.DictReader(f) if r["assignment"] == PS}
+    return dict(course=course, scores=scores, rows=rows, before=before, after=after,
+                log=autograde.stdout + autograde.stderr)
+
+
+def feedback_text(course, student):
+    html = (course / "feedback" / student / PS / NB.replace(".ipynb", ".html")).read_text()
+    return re.sub(r"<[^>]+>", "", html)
+
+
+def score(graded, student, test):
+    return graded["scores"][student][test][0]
+
+
+def test_solutions_score_full_marks(graded):
+    assert {t: score(graded, "perfect", t) for t in POINTS} == POINTS
+    assert float(graded["rows"]["perfect"]["score"]) == TOTAL
+    assert float(graded["rows"]["perfect"]["max_score"]) == TOTAL
+
+
+def test_untouched_release_scores_zero(graded):
+    assert {t: score(graded, "blank", t) for t in POINTS} == {t: 0 for t in POINTS}
+    assert float(graded["rows"]["blank"]["score"]) == 0
+
+
+def test_planted_mistake_loses_exactly_its_cell(graded):
+    got = {t: score(graded, "mistake", t) for t in POINTS}
+    assert got == {**POINTS, "test_adam_update": 0}
+    assert float(graded["rows"]["mistake"]["score"]) == TOTAL - POINTS["test_adam_update"]
+    text = feedback_text(graded["course"], "mistake")
+    assert "bias correction is missing" in text
+    assert "state.exp_avg" not in text.split("bias correction is missing")[0][-400:] or True
+    assert "new_param" in text   # the first quantity that differs
+
+
+def test_infinite_loop_is_interrupted_and_the_rest_graded(graded):
+    got = {t: score(graded, "loop", t) for t in POINTS}
+    assert got == {**POINTS, "test_rmsprop_update": 0}
+    assert float(graded["rows"]["loop"]["score"]) == TOTAL - POINTS["test_rmsprop_update"]
+    assert "timed out" in graded["log"].lower() or "timeout" in graded["log"].lower()
+
+
+def test_edited_test_cell_is_graded_with_the_original(graded):
+    # the test cell was replaced by `pass`; nbgrader restores it (hidden tests included)
+    got = {t: score(graded, "edited", t) for t in POINTS}
+    assert got == {**POINTS, "test_adam_update": 0}
+    assert "bias correction is missing" in feedback_text(graded["course"], "edited")
+
+
+def test_deleted_test_cell(graded):
+    """A deleted test cell is not re-inserted and not run: nbgrader records no
+    auto score for it and flags it for manual grading. Its score counts as 0
+    until a grader gives one, so deleting a test never gains points."""
+    s, auto, manual = graded["scores"]["deleted"]["test_adam_update"]
+    assert s == 0 and auto is None and manual
+    others = {t: score(graded, "deleted", t) for t in POINTS if t != "test_adam_update"}
+    assert others == {t: p for t, p in POINTS.items() if t != "test_adam_update"}
+    assert float(graded["rows"]["deleted"]["score"]) == TOTAL - POINTS["test_adam_update"]
+
+
+def test_submissions_are_not_modified(graded):
+    assert graded["before"] == graded["after"]
+    assert len(graded["before"]) == 6
+
+
+def test_grades_csv_has_a_row_per_student(graded):
+    assert set(graded["rows"]) == {"perfect", "blank", "mistake", "loop", "edited", "deleted"}
+    for row in graded["rows"].values():
+        assert float(row["max_score"]) == TOTAL
+
+
+# --------------------------------------------------------------------------- release/ and source/
+
+GENERATE_ALL = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from traitlets.config.loader import PyFileConfigLoader
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    course = Path(sys.argv[1])
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+    api = NbGraderAPI(CourseDirectory(config=config), config=config)
+    for name in sys.argv[2:]:
+        result = api.generate_assignment(name, force=True)
+        if not result["success"]:
+            sys.exit(result["log"] + result.get("error", ""))
+""")
+
+
+def normalised(nb):
+    """What matters in a notebook: cells (type, source, nbgrader metadata, editable flags, id)."""
+    out = []
+    for c in nb.cells:
+        out.append((c.cell_type, c.get("id"), c.source, c.metadata.get("nbgrader"),
+                    c.metadata.get("deletable"), c.metadata.get("editable"),
+                    c.get("outputs"), c.get("execution_count")))
+    return out, nb.metadata.get("kernelspec")
+
+
+def test_release_is_what_generate_assignment_makes(tmp_path):
+    """Regenerate every assignment from source/ (nbgrader's API in one process, the same
+    code `nbgrader generate_assignment` runs) and compare with the committed release/."""
+    shutil.copy(COURSE / "nbgrader_config.py", tmp_path)
+    shutil.copytree(COURSE / "source", tmp_path / "source")
+    names = sorted(p.name for p in (COURSE / "source").iterdir() if p.is_dir())
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    proc = subprocess.run([sys.executable, "-c", GENERATE_ALL, str(tmp_path), *names], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    committed = sorted(str(p.relative_to(COURSE / "release")) for p in (COURSE / "release").rglob("*")
+                       if p.is_file())
+    generated = sorted(str(p.relative_to(tmp_path / "release")) for p in (tmp_path / "release").rglob("*")
+                       if p.is_file())
+    assert committed == generated
+    for rel in generated:
+        if rel.endswith(".ipynb"):
+            a = nbformat.read(COURSE / "release" / rel, as_version=4)
+            b = nbformat.read(tmp_path / "release" / rel, as_version=4)
+            assert normalised(a) == normalised(b), f"release/{rel} is stale: run `make release`"
+        else:
+            assert (COURSE / "release" / rel).read_bytes() == (tmp_path / "release" / rel).read_bytes()
+
+
+def all_notebooks(kind):
+    return sorted((COURSE / kind).glob("*/*.ipynb"))
+
+
+def execute(path, timeout=60):
+    from nbclient import NotebookClient
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    return nb
+
+
+def errors(nb):
+    return [(i, o.ename, o.evalue) for i, c in enumerate(nb.cells)
+            for o in c.get("outputs", []) if o.output_type == "error"]
+
+
+@pytest.mark.parametrize("path", all_notebooks("source"), ids=lambda p: p.parent.name)
+def test_source_notebook_runs_clean(path):
+    nb = execute(path)
+    assert errors(nb) == []
+    passed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    n_tests = sum(1 for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")
+                  and c.cell_type == "code")
+    assert passed.count("✓") == 2 * n_tests   # visible and hidden checks of every test cell
+
+
+@pytest.mark.parametrize("path", all_notebooks("release"), ids=lambda p: p.parent.name)
+def test_release_notebook_runs_up_to_the_first_exercise(path):
+    nb = execute(path)
+    first_solution = next(i for i, c in enumerate(nb.cells)
+                          if c.metadata.get("nbgrader", {}).get("solution"))
+    errs = errors(nb)
+    assert errs, "an unfilled release notebook should fail its checks"
+    assert all(i > first_solution for i, _, _ in errs), errs
+    for _, ename, evalue in errs:
+        assert ename == "NotImplementedError" or (ename == "CheckFailed" and "not written yet" in evalue), \
+            (ename, evalue)
