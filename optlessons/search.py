@@ -1,0 +1,303 @@
+"""Hyperparameter search: grid and random search over several seeds, and fair optimizer comparisons.
+
+A *run* is any function ``run(seed=..., **setting) -> dict of numbers`` (or a
+``train.History``); ``trainer(model, data, make_optimizer, ...)`` builds the
+usual one (init with the seed, ``fit``, report the final losses). Searches
+return a ``Table``: a list of dict rows, one per (setting, seed), that a
+notebook can plot without pandas::
+
+    run = trainer(model, data, optim.Adam, epochs=10, batch_size=32)
+    table = grid_search(run, {"lr": [1e-4, 1e-3, 1e-2]}, seeds=(0, 1, 2))
+    table.summary()            # one row per setting: mean and std over seeds
+    table.best()               # the setting with the lowest mean validation loss
+    table.column("val_loss")   # an ndarray, for plotting
+
+    random_search(run, {"lr": log_uniform(1e-4, 1e-1), "batch_size": choice([16, 64])}, n_trials=20, rng=0)
+
+    tune_lr(optim.Adam, lrs, model, data, ...)                 # -> the best lr on validation loss
+    compare_optimizers({"SGD": optim.SGD, "Adam": optim.Adam}, model, data, lrs=..., ...)
+        # tunes each optimizer's own lr on validation loss, then reports the best of each:
+        # the fair comparison is the easy one.
+
+Settings are chosen on the validation set only; the test numbers in a row are
+for reporting, never for choosing.
+"""
+
+import itertools
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = ["Table", "grid_search", "random_search", "log_uniform", "uniform", "choice",
+           "trainer", "tune_lr", "compare_optimizers", "Comparison", "log_grid"]
+
+METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy")
+
+
+# --------------------------------------------------------------------------- table
+
+class Table(list):
+    """A list of dict rows (one per setting and seed) with a few helpers.
+
+    ``settings`` names the columns that describe a setting (e.g. ``["lr"]``).
+    """
+
+    def __init__(self, rows=(), settings=()):
+        super().__init__(rows)
+        self.settings = list(settings)
+
+    def column(self, name):
+        """The values of one column as an ndarray (floats where possible)."""
+        values = [row.get(name) for row in self]
+        try:
+            return np.array(values, dtype=float)
+        except (TypeError, ValueError):
+            return np.array(values, dtype=object)
+
+    def summary(self, metrics=("val_loss", "val_accuracy", "train_loss")):
+        """One row per setting: ``n_seeds``, ``n_diverged``, and ``<metric>_mean`` / ``<metric>_std``
+        over its seeds (a diverged run counts as an infinite loss)."""
+        groups = {}
+        for row in self:
+            key = tuple(_hashable(row[s]) for s in self.settings)
+            groups.setdefault(key, []).append(row)
+        out = []
+        for rows in groups.values():
+            summary = {s: rows[0][s] for s in self.settings}
+            summary["n_seeds"] = len(rows)
+            summary["n_diverged"] = sum(bool(r.get("diverged", False)) for r in rows)
+            for m in metrics:
+                if all(m in r for r in rows):
+                    values = np.array([_metric(r, m) for r in rows], dtype=float)
+                    with np.errstate(invalid="ignore"):
+                        summary[f"{m}_mean"] = float(np.mean(values))
+                        summary[f"{m}_std"] = float(np.std(values)) if np.all(np.isfinite(values)) else math.nan
+            out.append(summary)
+        return Table(out, self.settings)
+
+    def best(self, metric="val_loss", mode="min"):
+        """The summary row whose mean ``metric`` is best (lowest for ``mode="min"``).
+
+        Ties and all-diverged settings are broken by order; a setting in which
+        any seed diverged has an infinite mean loss, so it loses to any finished one.
+        """
+        rows = self.summary(metrics=(metric,)) if f"{metric}_mean" not in (self[0] if self else {}) else self
+        if not rows:
+            raise ValueError("the table is empty")
+        sign = 1 if mode == "min" else -1
+        key = lambda r: (sign * _nan_last(r[f"{metric}_mean"], mode))
+        return min(rows, key=key)
+
+    def __repr__(self):
+        return f"Table({len(self)} rows, settings={self.settings})"
+
+
+def _hashable(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _metric(row, name):
+    """A row's metric, with a diverged run's loss counted as +inf."""
+    value = row.get(name, math.nan)
+    if row.get("diverged") and name.endswith("loss"):
+        return math.inf
+    return math.nan if value is None else value
+
+
+def _nan_last(value, mode):
+    if math.isnan(value):
+        return math.inf if mode == "min" else -math.inf
+    return value
+
+
+def _row_from(result):
+    """A run's result as a dict of numbers (a History is summarised by ``History.final()``)."""
+    if hasattr(result, "final") and callable(result.final):
+        return result.final()
+    if isinstance(result, dict):
+        return dict(result)
+    if isinstance(result, (int, float, np.floating)):
+        return {"val_loss": float(result)}
+    raise TypeError(f"a run must return a dict of metrics, a History or a number, got {type(result).__name__}")
+
+
+def _seeds(seeds):
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("seeds must name at least one seed, e.g. seeds=(0, 1, 2)")
+    return seeds
+
+
+# --------------------------------------------------------------------------- searches
+
+def grid_search(run, grid, seeds=(0, 1, 2)):
+    """Every combination of the values in ``grid`` (dict name -> list), each run with every seed.
+
+    Returns a ``Table`` with one row per (setting, seed):
+    ``{**setting, "seed": seed, **run(seed=seed, **setting)}``.
+    """
+    if not isinstance(grid, dict) or not grid:
+        raise ValueError("grid must be a non-empty dict name -> list of values, e.g. {'lr': [0.01, 0.1]}")
+    for name, values in grid.items():
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__") or len(list(values)) == 0:
+            raise ValueError(f"grid[{name!r}] must be a non-empty list of values, got {values!r}")
+    names = list(grid)
+    settings = [dict(zip(names, combo)) for combo in itertools.product(*(list(grid[n]) for n in names))]
+    return _run_all(run, settings, _seeds(seeds), names)
+
+
+class _Distribution:
+    def __init__(self, description, sample):
+        self.description = description
+        self.sample = sample
+
+    def __repr__(self):
+        return self.description
+
+
+def log_uniform(low, high):
+    """Sample uniformly in log space between low and high (for learning rates): exp(U(log low, log high))."""
+    if not 0 < low < high:
+        raise ValueError(f"log_uniform needs 0 < low < high, got low={low!r}, high={high!r}")
+    return _Distribution(f"log_uniform({low}, {high})",
+                         lambda rng: float(np.exp(rng.uniform(np.log(low), np.log(high)))))
+
+
+def uniform(low, high):
+    """Sample uniformly between low and high."""
+    if not low < high:
+        raise ValueError(f"uniform needs low < high, got low={low!r}, high={high!r}")
+    return _Distribution(f"uniform({low}, {high})", lambda rng: float(rng.uniform(low, high)))
+
+
+def choice(values):
+    """Pick one of ``values`` with equal probability."""
+    values = list(values)
+    if not values:
+        raise ValueError("choice needs at least one value")
+    return _Distribution(f"choice({values})", lambda rng: values[int(rng.integers(len(values)))])
+
+
+def random_search(run, space, n_trials, rng, seeds=(0, 1, 2)):
+    """``n_trials`` settings drawn from ``space`` (dict name -> ``log_uniform`` / ``uniform`` /
+    ``choice`` / a fixed value), each run with every seed -> ``Table``.
+
+    ``rng`` (a Generator or an int seed) draws the settings; the seeds drive the runs.
+    """
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        rng = np.random.default_rng(int(rng))
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError("rng must be a numpy.random.Generator or an int seed")
+    if isinstance(n_trials, bool) or not isinstance(n_trials, (int, np.integer)) or n_trials < 1:
+        raise ValueError(f"n_trials must be an integer >= 1, got {n_trials!r}")
+    if not isinstance(space, dict) or not space:
+        raise ValueError("space must be a non-empty dict name -> distribution, e.g. {'lr': log_uniform(1e-4, 1)}")
+    names = list(space)
+    settings = [{n: space[n].sample(rng) if isinstance(space[n], _Distribution) else space[n] for n in names}
+                for _ in range(n_trials)]
+    return _run_all(run, settings, _seeds(seeds), names)
+
+
+def _run_all(run, settings, seeds, names):
+    rows = []
+    for setting in settings:
+        for seed in seeds:
+            rows.append({**setting, "seed": seed, **_row_from(run(seed=seed, **setting))})
+    return Table(rows, names)
+
+
+def log_grid(low, high, num=7):
+    """``num`` values evenly spaced in log space from low to high (a learning-rate grid)."""
+    return [float(v) for v in np.geomspace(low, high, num)]
+
+
+# --------------------------------------------------------------------------- training runs
+
+_FIT_SETTINGS = ("epochs", "batch_size", "schedule")
+
+
+def trainer(model, data, make_optimizer, *, epochs=10, batch_size=None, schedule=None):
+    """A run function for the searches: ``run(seed, lr=..., **settings) -> dict``.
+
+    For each call: ``rng = default_rng(seed)``; ``params = model.init(rng)``;
+    ``optimizer = make_optimizer(lr=lr, **other settings)``; ``train.fit(...)``
+    on ``data`` (a ``data.Splits``: train on the training split, evaluate on
+    validation). ``epochs``, ``batch_size`` and ``schedule`` may also be
+    settings of the search. The row holds the final train/val (and, when the
+    data has a test split, test) loss and accuracy, ``diverged`` and ``wall_time``.
+    """
+    from optlessons import train  # train builds on optim and schedules; keep this module light
+
+    def run(seed, **setting):
+        fit_kw = {"epochs": epochs, "batch_size": batch_size, "schedule": schedule}
+        for name in _FIT_SETTINGS:
+            if name in setting:
+                fit_kw[name] = setting.pop(name)
+        rng = np.random.default_rng(seed)
+        params = model.init(rng)
+        history = train.fit(model, params, make_optimizer(**setting), data.X_train, data.y_train,
+                            X_val=data.X_val, y_val=data.y_val, rng=rng, **fit_kw)
+        row = history.final()
+        if len(getattr(data, "y_test", ())):
+            if history.diverged:
+                row["test_loss"], row["test_accuracy"] = math.inf, math.nan
+            else:
+                with np.errstate(all="ignore"):
+                    row["test_loss"] = float(model.loss(history.params, data.X_test, data.y_test))
+                    row["test_accuracy"] = (float(model.accuracy(history.params, data.X_test, data.y_test))
+                                            if hasattr(model, "accuracy") else math.nan)
+        return row
+
+    return run
+
+
+class Comparison(NamedTuple):
+    """What ``compare_optimizers`` found.
+
+    ``best``: one row per optimizer (its name, its best lr, the mean/std over
+    seeds of its metrics at that lr); ``tables``: dict name -> the full
+    ``Table`` of its lr search, for plotting validation loss against lr.
+    """
+    best: Table
+    tables: dict
+
+
+def tune_lr(make_optimizer, lrs, model, data, *, epochs=10, batch_size=None, seeds=(0, 1, 2),
+            metric="val_loss", schedule=None, **optimizer_kwargs):
+    """Try every learning rate in ``lrs`` (with every seed) -> (best summary row, Table).
+
+    The best lr minimises the mean validation loss over seeds (``metric``). A
+    best lr at either end of ``lrs`` suggests widening the range; the row says
+    so in ``"at_edge"``.
+    """
+    lrs = sorted(float(lr) for lr in lrs)
+    base = lambda **kw: make_optimizer(**optimizer_kwargs, **kw)
+    run = trainer(model, data, base, epochs=epochs, batch_size=batch_size, schedule=schedule)
+    table = grid_search(run, {"lr": lrs}, seeds=seeds)
+    mode = "max" if metric.endswith("accuracy") else "min"
+    best = dict(table.summary(metrics=("val_loss", "val_accuracy", "train_loss", "test_loss", "test_accuracy"))
+                .best(metric, mode))
+    best["at_edge"] = len(lrs) > 1 and best["lr"] in (lrs[0], lrs[-1])
+    return best, table
+
+
+def compare_optimizers(optimizers, model, data, *, lrs, epochs=10, batch_size=None, seeds=(0, 1, 2),
+                       metric="val_loss", schedule=None):
+    """Tune each optimizer's own learning rate, then report the best of each -> ``Comparison``.
+
+    ``optimizers``: dict name -> a class or a function taking ``lr=`` (e.g.
+    ``{"SGD": optim.SGD, "momentum": lambda lr: optim.SGD(lr=lr, momentum=0.9), "Adam": optim.Adam}``).
+    ``lrs``: one grid for all, or a dict name -> grid. Every optimizer gets the
+    same model, data, epochs, batch size and seeds.
+    """
+    if not isinstance(optimizers, dict) or not optimizers:
+        raise ValueError("optimizers must be a non-empty dict name -> optimizer class or factory")
+    best_rows, tables = [], {}
+    for name, make in optimizers.items():
+        grid = lrs[name] if isinstance(lrs, dict) else lrs
+        best, table = tune_lr(make, grid, model, data, epochs=epochs, batch_size=batch_size,
+                              seeds=seeds, metric=metric, schedule=schedule)
+        best_rows.append({"optimizer": name, **best})
+        tables[name] = table
+    return Comparison(Table(best_rows, ["optimizer", "lr"]), tables)
