@@ -97,8 +97,9 @@ class RMSpropState(NamedTuple):
     @classmethod
     def zeros_like(cls, param):
         """The state before the first step: every buffer zero."""
-        zeros = np.zeros_like(_as_float_array(param))
-        return cls(step=0, square_avg=zeros, momentum_buffer=zeros, grad_avg=zeros)
+        param = _as_float_array(param)
+        return cls(step=0, square_avg=np.zeros_like(param), momentum_buffer=np.zeros_like(param),
+                   grad_avg=np.zeros_like(param))
 
 
 class AdadeltaState(NamedTuple):
@@ -111,8 +112,8 @@ class AdadeltaState(NamedTuple):
     @classmethod
     def zeros_like(cls, param):
         """The state before the first step: both averages zero."""
-        zeros = np.zeros_like(_as_float_array(param))
-        return cls(step=0, square_avg=zeros, acc_delta=zeros)
+        param = _as_float_array(param)
+        return cls(step=0, square_avg=np.zeros_like(param), acc_delta=np.zeros_like(param))
 
 
 class AdamState(NamedTuple):
@@ -127,12 +128,9 @@ class AdamState(NamedTuple):
     @classmethod
     def zeros_like(cls, param):
         """The state before the first step: every moment zero."""
-        zeros = np.zeros_like(_as_float_array(param))
-        return cls(step=0, exp_avg=zeros, exp_avg_sq=zeros, max_exp_avg_sq=zeros)
-
-
-# The zero arrays above are shared between fields: safe, because no function
-# in this module ever writes into an array; each update makes new ones.
+        param = _as_float_array(param)
+        return cls(step=0, exp_avg=np.zeros_like(param), exp_avg_sq=np.zeros_like(param),
+                   max_exp_avg_sq=np.zeros_like(param))
 
 
 def _check_same_shape(param, grad):

@@ -13,8 +13,8 @@ from optlessons.optim import (SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW,
                               adam_update, adamw_update,
                               SGDState, AdagradState, RMSpropState, AdadeltaState, AdamState)
 
-settings.register_profile("optlessons", deadline=None, max_examples=60)
-settings.load_profile("optlessons")
+# Applied per test (not as a global profile, which would change other modules' tests).
+quick = settings(deadline=None, max_examples=40)
 
 # Each method: class, pure function, state record, and a few option sets that
 # exercise every branch of the update.
@@ -93,6 +93,7 @@ def _arrays_in(value):
 # ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name, options", CASES, ids=CASE_IDS)
+@quick
 @given(data=st.data())
 def test_pure_update_changes_none_of_its_inputs(name, options, data):
     shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=2, max_side=4))
@@ -129,6 +130,7 @@ def test_class_step_on_dict_equals_pure_function_per_key(name, options):
     assert list(params) == ["w", "b"]
 
 
+@quick
 @given(param=arrays(5), grad=arrays(5), lr=st.floats(0, 1))
 def test_sgd_without_momentum_is_gradient_descent(param, grad, lr):
     new_param, state = sgd_update(param, grad, SGDState.zeros_like(param), lr=lr)
@@ -136,6 +138,7 @@ def test_sgd_without_momentum_is_gradient_descent(param, grad, lr):
     assert state == SGDState(step=1, momentum_buffer=None)
 
 
+@quick
 @given(grads=st.lists(arrays(3), min_size=2, max_size=5), momentum=st.floats(0.1, 0.99),
        dampening=st.floats(0, 1))
 def test_sgd_first_momentum_buffer_is_the_gradient_then_dampened(grads, momentum, dampening):
@@ -149,6 +152,7 @@ def test_sgd_first_momentum_buffer_is_the_gradient_then_dampened(grads, momentum
         np.testing.assert_allclose(state.momentum_buffer, b, rtol=1e-12, atol=1e-12)
 
 
+@quick
 @given(param=arrays(4), grad=arrays(4).filter(lambda g: np.all(np.abs(g) > 1e-3)),
        lr=st.floats(1e-4, 1), betas=st.tuples(st.floats(0, 0.99), st.floats(0, 0.999)))
 def test_adam_first_step_moves_each_coordinate_by_lr_against_the_gradient_sign(param, grad, lr, betas):
@@ -156,6 +160,7 @@ def test_adam_first_step_moves_each_coordinate_by_lr_against_the_gradient_sign(p
     np.testing.assert_allclose(new_param - param, -lr * np.sign(grad), rtol=1e-4, atol=1e-12)
 
 
+@quick
 @given(g=arrays(3).filter(lambda g: np.all(np.abs(g) > 1e-3)), lr=st.floats(1e-3, 1),
        steps=st.integers(1, 20))
 def test_adagrad_constant_gradient_steps_shrink_like_one_over_sqrt_t(g, lr, steps):
@@ -179,12 +184,14 @@ def test_adagrad_initial_accumulator_value_and_lr_decay():
     np.testing.assert_array_equal(opt.state.sum, [1.5, 1.5])
 
 
+@quick
 @given(g=arrays(3), alpha=st.floats(0, 0.999), lr=st.floats(1e-3, 1))
 def test_rmsprop_first_step_divides_by_sqrt_of_one_minus_alpha_g_squared_plus_eps(g, alpha, lr):
     new_param, _ = rmsprop_update(np.zeros(3), g, RMSpropState.zeros_like(np.zeros(3)), lr=lr, alpha=alpha)
     np.testing.assert_allclose(new_param, -lr * g / (np.sqrt((1 - alpha) * g * g) + 1e-8), rtol=1e-12)
 
 
+@quick
 @given(g=arrays(3), rho=st.floats(0, 1))
 def test_adadelta_first_step_has_eps_inside_both_square_roots(g, rho):
     eps = 1e-6
@@ -194,6 +201,7 @@ def test_adadelta_first_step_has_eps_inside_both_square_roots(g, rho):
     np.testing.assert_allclose(state.acc_delta, (1 - rho) * delta * delta, rtol=1e-12, atol=1e-300)
 
 
+@quick
 @given(param=arrays(3), grad=arrays(3), wd=st.floats(0, 1))
 def test_adam_weight_decay_is_l2_added_to_the_gradient(param, grad, wd):
     state = AdamState.zeros_like(param)
@@ -203,6 +211,7 @@ def test_adam_weight_decay_is_l2_added_to_the_gradient(param, grad, wd):
     np.testing.assert_allclose(sa.exp_avg, sb.exp_avg, rtol=1e-12, atol=1e-12)
 
 
+@quick
 @given(param=arrays(3), grad=arrays(3), wd=st.floats(0, 1), lr=st.floats(0, 0.5))
 def test_adamw_decays_the_parameter_then_takes_an_adam_step(param, grad, wd, lr):
     state = AdamState.zeros_like(param)
@@ -227,6 +236,7 @@ def test_amsgrad_keeps_the_maximum_of_the_uncorrected_second_moment():
 
 
 @pytest.mark.parametrize("name, options", CASES, ids=CASE_IDS)
+@quick
 @given(param=arrays(3), grad=arrays(3))
 def test_maximize_is_minimizing_with_the_negated_gradient(name, options, param, grad):
     options = {k: v for k, v in options.items() if k != "maximize"}
@@ -291,6 +301,14 @@ def test_state_fields_carry_pytorch_names(name):
     d = METHODS[name][0]()
     d.step({"w": np.zeros(2)}, {"w": np.ones(2)})
     assert set(d.state) == {"w"} and d.state["w"]._fields == STATE_FIELDS[name]
+
+
+@pytest.mark.parametrize("state_type", [RMSpropState, AdadeltaState, AdamState])
+def test_initial_state_buffers_are_separate_arrays(state_type):
+    state = state_type.zeros_like(np.ones((2, 2)))
+    buffers = [v for v in state if isinstance(v, np.ndarray)]
+    assert state.step == 0 and all(b.shape == (2, 2) and not b.any() for b in buffers)
+    assert not any(np.shares_memory(a, b) for i, a in enumerate(buffers) for b in buffers[i + 1:])
 
 
 def test_sgd_momentum_buffer_is_none_until_the_first_step_with_momentum():
