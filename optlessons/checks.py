@@ -1065,7 +1065,7 @@ def _adam_model(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
             vv = mx * bc2
         else:
             mx = np.maximum(mx, v)
-            vv = mx
+            vv = v if mistake == "amsgrad_unused" else mx
     m_hat, v_hat = m / bc1, vv / bc2
     if mistake == "eps_inside":
         denom = np.sqrt(v_hat + eps)
@@ -1104,6 +1104,8 @@ ADAM_MISTAKES = {
     "no_wd": "weight_decay is ignored: Adam adds it to the gradient first, g ← g + weight_decay·θ.",
     "amsgrad_ignored": "amsgrad=True is ignored: keep the running maximum "
                        "max_exp_avg_sq = max(max_exp_avg_sq, v) and divide by its square root.",
+    "amsgrad_unused": "the AMSGrad maximum is stored but not used: with amsgrad=True divide by "
+                      "√(max_exp_avg_sq/(1 − β2^t)) + ε instead of √v̂ + ε.",
     "amsgrad_vhat": "the AMSGrad maximum is taken over the corrected v̂; PyTorch takes it over "
                     "v and then divides by 1 − β2^t.",
     "amsgrad_not_stored": "the AMSGrad maximum is used but not stored: return it as "

@@ -1,0 +1,290 @@
+"""optlessons.checks: the reference passes, planted mistakes are named, nothing crashes."""
+
+import numpy as np
+import pytest
+
+from optlessons import checks, gradcheck, losses, optim
+from optlessons.checks import CheckFailed
+from optlessons.optim import AdamState, RMSpropState, SGDState
+
+# --------------------------------------------------------------------------- learner-style code
+# Written the way a learner would, independently of checks' own mistake models.
+
+
+def adam(param, grad, state, *, lr, betas, eps, weight_decay, amsgrad, bug=None):
+    b1, b2 = betas
+    t = state.step if bug in ("step_late",) else state.step + 1
+    g = grad + weight_decay * param if weight_decay and bug != "adamw" else grad
+    m = b1 * state.exp_avg + (1 - b1) * g
+    v = b2 * state.exp_avg_sq + (1 - b2) * g ** 2
+    vmax = np.maximum(state.max_exp_avg_sq, v) if amsgrad else state.max_exp_avg_sq
+    vv = vmax if amsgrad and bug != "no_amsgrad" else v
+    m_hat = m if bug == "no_bias" else m / (1 - b1 ** t)
+    v_hat = vv if bug == "no_bias" else vv / (1 - b2 ** t)
+    denom = np.sqrt(v_hat + eps) if bug == "eps_inside" else np.sqrt(v_hat) + eps
+    if bug == "inplace":
+        param -= lr * m_hat / denom
+        new = param
+    elif bug == "sign":
+        new = param + lr * m_hat / denom
+    else:
+        new = param - lr * m_hat / denom
+    if bug == "adamw":
+        new = new - lr * weight_decay * param
+    step = state.step if bug == "step_stale" else (t if bug != "step_late" else t + 1)
+    return new, AdamState(step, m, v, vmax)
+
+
+def sgd(param, grad, state, *, lr, momentum, nesterov=False, bug=None):
+    b = state.momentum_buffer
+    if bug == "velocity":
+        v = (np.zeros_like(grad) if b is None else b) * momentum - lr * grad
+        return param + v, SGDState(state.step + 1, v)
+    if bug == "alias":
+        b = grad if b is None else momentum * b + grad
+    else:
+        b = grad.copy() if b is None else momentum * b + grad
+    d = grad + momentum * b if (nesterov or bug == "twice") else b
+    new = param + lr * d if bug == "sign" else param - lr * d
+    return new, SGDState(state.step + 1, b)
+
+
+def rmsprop(param, grad, state, *, lr, alpha=0.99, eps=1e-8, bug=None):
+    v = alpha * state.square_avg + (1 - alpha) * grad * grad
+    d = np.sqrt(v + eps) if bug == "eps_inside" else np.sqrt(v) + eps
+    return param - lr * grad / d, state._replace(step=state.step + 1, square_avg=v)
+
+
+def mse_grad(yp, y, bug=None):
+    d = yp - y
+    return {"no2": d / d.size, "no_n": 2 * d, "sign": 2 * (y - yp) / d.size}[bug]
+
+
+def ce(z, labels, bug=None):
+    if bug == "unshifted":
+        p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    else:
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        p = e / e.sum(axis=1, keepdims=True)
+    return float(-np.sum(np.log(p[np.arange(len(labels)), labels])) if bug == "sum"
+                 else -np.mean(np.log(p[np.arange(len(labels)), labels])))
+
+
+def numgrad_forward(f, x, h=1e-5):
+    x = np.array(x, dtype=float)
+    g = np.zeros_like(x)
+    f0 = f(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + h
+        g[i] = (f(x) - f0) / h
+        x[i] = old
+    return g
+
+
+def numgrad_unrestored(f, x, h=1e-5):
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        x[i] += h
+        fp = f(x)
+        x[i] -= 2 * h
+        g[i] = (fp - f(x)) / (2 * h)
+    return g
+
+
+def gd_same_array(grad, x0, lr, steps):
+    x = np.array(x0, dtype=float)
+    out = [x]
+    for _ in range(steps):
+        x -= lr * grad(x)
+        out.append(x)
+    return np.array(out)
+
+
+def batches_separate(X, y, bs, rng):
+    ox, oy = rng.permutation(len(X)), rng.permutation(len(X))
+    for s in range(0, len(X), bs):
+        yield X[ox[s:s + bs]], y[oy[s:s + bs]]
+
+
+def batches_reseeded(X, y, bs, rng):
+    order = np.random.default_rng(0).permutation(len(X))
+    for s in range(0, len(X), bs):
+        yield X[order[s:s + bs]], y[order[s:s + bs]]
+
+
+# --------------------------------------------------------------------------- the reference passes
+
+def sgd_ref(p, g, s, *, lr, momentum, nesterov=False):
+    return optim.sgd_update(p, g, s, lr=lr, momentum=momentum, nesterov=nesterov)
+
+
+def rms_ref(p, g, s, *, lr, alpha=0.99, eps=1e-8):
+    return optim.rmsprop_update(p, g, s, lr=lr, alpha=alpha, eps=eps)
+
+
+REFERENCES = [
+    (checks.check_mse, losses.mse),
+    (checks.check_mse_grad, losses.mse_grad),
+    (checks.check_softmax_cross_entropy, losses.softmax_cross_entropy),
+    (checks.check_softmax_cross_entropy_grad, losses.softmax_cross_entropy_grad),
+    (checks.check_numerical_gradient, gradcheck.numerical_gradient),
+    (checks.check_gradient_descent, lambda g, x0, lr, n: np.array(
+        [x0 := np.asarray(x0, float)] + [x0 := x0 - lr * g(x0) for _ in range(n)])),
+    (checks.check_minibatches, lambda X, y, bs, rng: (
+        (X[o[s:s + bs]], y[o[s:s + bs]]) for o in [rng.permutation(len(X))]
+        for s in range(0, len(X), bs))),
+    (checks.check_max_stable_lr, lambda H: 2 / np.linalg.eigvalsh(H).max()),
+    (checks.check_sgd_momentum_update, sgd),
+    (checks.check_sgd_momentum_update, sgd_ref),
+    (checks.check_rmsprop_update, rmsprop),
+    (checks.check_rmsprop_update, rms_ref),
+    (checks.check_adam_update, adam),
+    (checks.check_adam_update, optim.adam_update),
+]
+
+
+@pytest.mark.parametrize("cases", ["visible", "hidden"])
+@pytest.mark.parametrize("check, fn", REFERENCES, ids=lambda x: getattr(x, "__name__", ""))
+def test_reference_passes(check, fn, cases, capsys):
+    check(fn, cases=cases)
+    assert capsys.readouterr().out.startswith("✓ ")
+
+
+def test_success_line(capsys):
+    checks.check_adam_update(optim.adam_update)
+    assert capsys.readouterr().out == "✓ adam_update matches PyTorch's Adam on 6 cases\n"
+
+
+def test_mistake_models_without_a_mistake_equal_the_reference():
+    """The models the mistakes are computed from agree with optlessons.optim when unmistaken."""
+    checks.check_adam_update(checks._adam_model, cases="hidden")
+    checks.check_sgd_momentum_update(checks._sgd_model, cases="hidden")
+    checks.check_rmsprop_update(checks._rmsprop_model, cases="hidden")
+
+
+# --------------------------------------------------------------------------- planted mistakes
+
+
+def bug(f, name, **fixed):
+    def g(*a, **kw):
+        return f(*a, bug=name, **kw, **fixed)
+    return g
+
+
+MISTAKES = [
+    ("adam: no bias correction", checks.check_adam_update, bug(adam, "no_bias"),
+     ["bias correction is missing", "new_param"]),
+    ("adam: step late", checks.check_adam_update, bug(adam, "step_late"),
+     ["not incremented before bias correction"]),
+    ("adam: returned step stale", checks.check_adam_update, bug(adam, "step_stale"),
+     ["state.step", "expected 1, got 0", "keeps the old step"]),
+    ("adam: eps inside sqrt", checks.check_adam_update, bug(adam, "eps_inside"),
+     ["eps is inside the square root"]),
+    ("adam: sign", checks.check_adam_update, bug(adam, "sign"), ["wrong sign"]),
+    ("adam: AdamW decay", checks.check_adam_update, bug(adam, "adamw"),
+     ["decoupled weight decay", "state.exp_avg (m)"]),
+    ("adam: amsgrad ignored", checks.check_adam_update, bug(adam, "no_amsgrad"),
+     ["AMSGrad maximum is stored but not used"]),
+    ("adam: in place", checks.check_adam_update, bug(adam, "inplace"),
+     ["changed its input `param` in place"]),
+    ("sgd: sign", checks.check_sgd_momentum_update, bug(sgd, "sign"), ["wrong sign"]),
+    ("sgd: velocity form", checks.check_sgd_momentum_update, bug(sgd, "velocity"),
+     ["velocity", "state.momentum_buffer (b)"]),
+    ("sgd: momentum twice", checks.check_sgd_momentum_update, bug(sgd, "twice"),
+     ["momentum is applied twice"]),
+    ("sgd: state aliases grad", checks.check_sgd_momentum_update, bug(sgd, "alias"),
+     ["aliases its input", "`grad`"]),
+    ("rmsprop: eps inside", checks.check_rmsprop_update, bug(rmsprop, "eps_inside"),
+     ["eps is inside the square root"]),
+    ("mse_grad: no 2", checks.check_mse_grad, bug(mse_grad, "no2"), ["factor 2 is missing"]),
+    ("mse_grad: no 1/n", checks.check_mse_grad, bug(mse_grad, "no_n"), ["1/n is missing"]),
+    ("mse_grad: sign", checks.check_mse_grad, bug(mse_grad, "sign"), ["sign is flipped"]),
+    ("mse: sum", checks.check_mse, lambda yp, y: float(np.sum((yp - y) ** 2)), ["summed"]),
+    ("mse: per-column mean", checks.check_mse, lambda yp, y: np.mean((yp - y) ** 2, axis=0),
+     ["shape", "first axis only"]),
+    ("ce: not shifted", checks.check_softmax_cross_entropy, bug(ce, "unshifted"),
+     ["not shifted", "overflow", "nan"]),
+    ("ce: sum", checks.check_softmax_cross_entropy, bug(ce, "sum"), ["summed over the examples"]),
+    ("numgrad: forward differences", checks.check_numerical_gradient, numgrad_forward,
+     ["forward differences"]),
+    ("numgrad: x not restored", checks.check_numerical_gradient, numgrad_unrestored,
+     ["changed its input `x` in place"]),
+    ("gd: same array", checks.check_gradient_descent, gd_same_array,
+     ["every row is the same point", "stored the same array"]),
+    ("gd: ascent", checks.check_gradient_descent,
+     lambda g, x0, lr, n: np.array([x0 := np.asarray(x0, float)] + [x0 := x0 + lr * g(x0) for _ in range(n)]),
+     ["uphill"]),
+    ("batches: pairs broken", checks.check_minibatches, batches_separate, ["pairs (x, y) are broken"]),
+    ("batches: re-seeded", checks.check_minibatches, batches_reseeded, ["same order"]),
+    ("max lr: 1/lambda", checks.check_max_stable_lr, lambda H: 1 / np.linalg.eigvalsh(H).max(),
+     ["1/λ_max"]),
+    ("max lr: diagonal", checks.check_max_stable_lr, lambda H: 2 / np.max(np.diag(H)),
+     ["diagonal"]),
+]
+
+
+@pytest.mark.parametrize("label, check, fn, phrases", MISTAKES, ids=[m[0] for m in MISTAKES])
+def test_mistake_is_named(label, check, fn, phrases):
+    with pytest.raises(CheckFailed) as info:
+        check(fn)
+    msg = str(info.value)
+    for phrase in phrases:
+        assert phrase in msg, msg
+
+
+def test_message_names_quantity_amount_and_place():
+    with pytest.raises(CheckFailed) as info:
+        checks.check_adam_update(bug(adam, "no_bias"))
+    msg = str(info.value)
+    assert "case 1 of 6" in msg and "expected" in msg and "got" in msg
+    assert "max abs difference" in msg and "at index" in msg
+
+
+# --------------------------------------------------------------------------- never crashes
+
+def raises_inside(*a, **k):
+    return {}["no such key"]
+
+
+BROKEN = [
+    ("None", lambda p, g, s, **k: None, "returned None"),
+    ("not a tuple", lambda p, g, s, **k: p - 0.1 * g, "not a tuple"),
+    ("a 3-tuple", lambda p, g, s, **k: (p, s, s), "tuple of 3 items"),
+    ("plain tuple state", lambda p, g, s, **k: (p, tuple(s)), "without the field `step`"),
+    ("wrong shape", lambda p, g, s, **k: (p.ravel()[:1], s._replace(step=s.step + 1)), "shape"),
+    ("exception", raises_inside, "raised KeyError: 'no such key'"),
+    ("not implemented", lambda *a, **k: (_ for _ in ()).throw(NotImplementedError()), "not written yet"),
+    ("wrong signature", lambda p, g, s, lr: (p, s), "Keep the signature"),
+    ("strings", lambda p, g, s, **k: ("abc", optim.adam_update(p, g, s, **k)[1]), "not a number"),
+    ("None state field", lambda p, g, s, **k: (p, s._replace(step=s.step + 1, exp_avg=None)), "is None"),
+    ("float step", lambda p, g, s, **k: (p, s._replace(step=s.step + 0.5)), "should be an int"),
+]
+
+
+@pytest.mark.parametrize("label, fn, phrase", BROKEN, ids=[b[0] for b in BROKEN])
+def test_broken_function_is_reported_not_crashed(label, fn, phrase):
+    with pytest.raises(CheckFailed) as info:
+        checks.check_adam_update(fn)
+    assert phrase in str(info.value)
+
+
+@pytest.mark.parametrize("check", [checks.check_mse, checks.check_mse_grad,
+                                   checks.check_softmax_cross_entropy,
+                                   checks.check_softmax_cross_entropy_grad,
+                                   checks.check_numerical_gradient, checks.check_gradient_descent,
+                                   checks.check_minibatches, checks.check_max_stable_lr,
+                                   checks.check_sgd_momentum_update, checks.check_rmsprop_update],
+                         ids=lambda c: c.__name__)
+@pytest.mark.parametrize("fn", [lambda *a, **k: None, lambda *a, **k: "text",
+                                lambda *a, **k: np.zeros((7, 7)), raises_inside, 42],
+                         ids=["None", "str", "wrong shape", "raises", "not callable"])
+def test_every_check_reports_broken_functions(check, fn):
+    with pytest.raises(CheckFailed) as info:
+        check(fn)
+    assert str(info.value)
+
+
+def test_cases_must_be_visible_or_hidden():
+    with pytest.raises(ValueError, match="visible"):
+        checks.check_mse(losses.mse, cases="secret")
