@@ -325,7 +325,10 @@ def _run_check(fn, *, name: str, what: str, signature: str, cases: list, referen
             qname, msg = diff
             text = f"`{name}` does not match the reference on {label}:\n  {msg}"
             if extra:
-                more = extra(case, expected, got, qname)
+                try:
+                    more = extra(case, expected, got, qname)
+                except Exception:   # extra help is optional; never let it hide the message
+                    more = None
                 if more:
                     text += f"\n  {more}"
             # other cases give evidence to choose between mistakes that agree on this one
