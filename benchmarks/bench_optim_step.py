@@ -8,6 +8,13 @@ imported, the same torch.optim step on the same data (single-threaded, in
 place, as PyTorch does it) and the ratio optlessons / torch.
 
     python -m benchmarks optim_step
+
+The update functions are pure: each step allocates its results (new θ and new
+buffers) and a few temporaries, where torch updates in place. Where fresh
+memory is expensive (glibc hands big freed blocks back to the OS, and page
+faults are slow in some VMs and sandboxes) that allocation can dominate; try
+`MALLOC_TRIM_THRESHOLD_=1000000000 MALLOC_MMAP_THRESHOLD_=1000000000` to see
+the arithmetic alone.
 """
 
 import statistics
@@ -29,20 +36,23 @@ CASES = [   # (label, class name, keyword arguments): the same for optlessons an
 ]
 
 
-def median_seconds(fn, min_time=0.02, repeats=7):
+def median_seconds(fn, min_time=0.02, repeats=9, clock=time.process_time):
     """Median over `repeats` of the time per call, each repeat calling `fn` enough
-    times to last about `min_time` seconds."""
+    times to last about `min_time` seconds.
+
+    The clock is this process's CPU time, not wall time: on a shared machine other
+    processes then count less (everything timed here runs on one thread)."""
     fn()                                                   # warm up (and create optimizer state)
-    start = time.perf_counter()
+    start = clock()
     fn()
-    once = max(time.perf_counter() - start, 1e-7)
+    once = max(clock() - start, 1e-7)
     number = max(1, int(min_time / once))
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         for _ in range(number):
             fn()
-        times.append((time.perf_counter() - start) / number)
+        times.append((clock() - start) / number)
     return statistics.median(times)
 
 
@@ -90,7 +100,7 @@ def table(n, torch=None, min_time=0.02):
 
 def main(sizes=SIZES):
     torch = _torch()
-    print("Median time of one step; `÷ (a + b)` is that time over the time of adding two "
+    print("Median CPU time of one step; `÷ (a + b)` is that time over the time of adding two "
           "arrays of the same size (one pass writing a new array).")
     if torch:
         print(f"torch {torch.__version__}, 1 thread, foreach=False (its default on CPU), in place.")
