@@ -10,8 +10,15 @@ with a shuffle per epoch, and the same evaluation passes) and the ratio
 optlessons / torch.
 
     python -m benchmarks fit_epoch
+    OPENBLAS_NUM_THREADS=1 python -m benchmarks fit_epoch     # numpy on one thread, like torch here
+
+These matrices are small (at most 1,259 x 64): numpy's multi-threaded BLAS
+gains nothing on them and, on a busy 2-core machine, lost up to 10x to
+thread hand-offs, so the line above the table says how many BLAS threads
+numpy was allowed.
 """
 
+import os
 import statistics
 import time
 
@@ -84,6 +91,9 @@ def main(repeats=5):
     torch = _torch()
     print(f"One epoch of MLP(64, hidden={HIDDEN}, 10), ReLU, float64, Adam(lr=1e-3) on "
           f"{len(s.y_train):,} digits (plus the end-of-epoch evaluation); median of {repeats} runs.")
+    blas = {k: os.environ[k] for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+            if k in os.environ}
+    print(f"numpy BLAS threads: {blas or f'default (up to {os.cpu_count()})'}.")
     if torch:
         print(f"torch {torch.__version__}, 1 thread, foreach=False.")
     else:
