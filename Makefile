@@ -35,3 +35,21 @@ notebooks: $(STAMP)
 # Before a workshop: check this machine is ready, with a plain-words fix for each failure.
 setup-check: $(STAMP)
 	$(BIN)/python -m optlessons.setup_check
+
+# ---- exercises (nbgrader) -------------------------------------------------
+# Student copies and grading; see exercises/grade.py --help. Submissions go in
+# exercises/submitted/<student>/<assignment>/<notebook>.ipynb.
+ASSIGNMENT ?= ps1_losses_gradients
+.PHONY: release autograde feedback grades
+
+release: $(STAMP)
+	$(BIN)/python exercises/grade.py release
+
+autograde: $(STAMP)
+	$(BIN)/python exercises/grade.py autograde $(ASSIGNMENT)
+
+feedback: $(STAMP)
+	$(BIN)/python exercises/grade.py feedback $(ASSIGNMENT)
+
+grades: $(STAMP)
+	$(BIN)/python exercises/grade.py export --to exercises/grades.csv

@@ -1174,3 +1174,159 @@ KNOWN_MISTAKES = {
     "rmsprop_update": RMSPROP_MISTAKES,
     "adam_update": ADAM_MISTAKES,
 }
+
+
+# =========================================================================== problem set 4
+# an optimizer class around a pure update, a training loop, a trained network
+
+
+def _params_problem(params, like, what):
+    """None if `params` is a dict with the keys and shapes of `like`, else a sentence."""
+    if params is None:
+        return f"{what} is None: did you forget to return the parameters?"
+    if not isinstance(params, dict):
+        return f"{what} is {_short(params)}, expected a dict name -> array like {sorted(like)}"
+    if set(params) != set(like):
+        return f"{what} has the keys {sorted(params)}, expected {sorted(like)}"
+    for k in like:
+        if not _is_number_like(params[k]) or np.shape(params[k]) != np.shape(like[k]):
+            return (f"{what}[{k!r}] is {_short(params[k])}, expected an array of shape "
+                    f"{np.shape(like[k])}")
+    return None
+
+
+def check_optimizer_class(cls, cases="visible"):
+    """Check an Adam-like class: `opt = cls(lr=..., betas=..., eps=..., weight_decay=...,
+    amsgrad=...)`, `params = opt.step(params, grads)` on a dict of arrays, several steps,
+    against optlessons.optim.Adam (state kept per parameter between steps)."""
+    from optlessons.optim import Adam
+    rng = _rng(cases, 10)
+    settings = ([dict(lr=0.01, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False),
+                 dict(lr=0.1, betas=(0.8, 0.99), eps=1e-3, weight_decay=0.0, amsgrad=True)]
+                if cases == "visible" else
+                [dict(lr=0.003, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.1, amsgrad=False)])
+    name = getattr(cls, "__name__", "your class")
+    steps = 5
+    for kw in settings:
+        params = {"W1": rng.normal(size=(3, 2)), "b1": np.zeros(2)}
+        grads = [{k: rng.normal(size=v.shape) for k, v in params.items()} for _ in range(steps)]
+        try:
+            opt = cls(**kw)
+        except Exception as exc:
+            raise CheckFailed(f"`{name}({_kw(kw)})` raised {type(exc).__name__}: {exc}{_where(exc)}") from None
+        ref = Adam(**kw)
+        mine, theirs = _copy(params), _copy(params)
+        for t in range(steps):
+            given = _copy(mine)
+            try:
+                with np.errstate(all="ignore"):
+                    new = opt.step(given, _copy(grads[t]))
+            except NotImplementedError:
+                raise CheckFailed(f"`{name}.step` is not written yet: it raised NotImplementedError.") from None
+            except Exception as exc:
+                raise CheckFailed(f"`{name}.step` raised {type(exc).__name__}: {exc}{_where(exc)} "
+                                  f"(step {t + 1}, {_kw(kw)})") from None
+            for k in mine:
+                if not np.array_equal(given[k], mine[k]):
+                    raise CheckFailed(f"`{name}.step` changed params[{k!r}] in place (step {t + 1}): "
+                                      f"build a new dict of new arrays.")
+            problem = _params_problem(new, params, f"what `{name}.step` returned")
+            if problem:
+                raise CheckFailed(problem + f" (step {t + 1})")
+            theirs = ref.step(theirs, grads[t])
+            for k in params:
+                msg = _compare(f"params[{k!r}] after step {t + 1}", theirs[k], new[k])
+                if msg:
+                    hint = ""
+                    if t > 0:
+                        fresh = Adam(**kw).step(mine, grads[t])
+                        if _compare("x", fresh[k], new[k]) is None:
+                            hint = ("\n  This looks like a known mistake: the state starts afresh at "
+                                    "every step; keep one state per parameter name in the object "
+                                    "(e.g. self.state[name]) and pass it to the next step.")
+                    raise CheckFailed(f"`{name}` does not match optlessons.optim.Adam ({_kw(kw)}):\n"
+                                      f"  {msg}{hint}")
+            mine = new
+    print(f"✓ {name} matches optlessons.optim.Adam on {len(settings)} settings × {steps} steps")
+
+
+class _CountingOptimizer:
+    """Wraps an optimizer and counts the calls to step."""
+
+    def __init__(self, opt):
+        self._opt, self.calls, self.batch_sizes = opt, 0, []
+
+    @property
+    def lr(self):
+        return self._opt.lr
+
+    @lr.setter
+    def lr(self, value):
+        self._opt.lr = value
+
+    def step(self, params, grads):
+        self.calls += 1
+        return self._opt.step(params, grads)
+
+
+def check_training_loop(fn, cases="visible"):
+    """Check `train_epochs(model, params, optimizer, X, y, *, epochs, batch_size, rng) -> params`:
+    one optimizer step per mini-batch, every epoch reshuffled, the loss going down."""
+    from optlessons.data import load_digits
+    from optlessons.models import MLP
+    from optlessons.optim import Adam
+    digits = load_digits(0)
+    X, y = digits.X_train, digits.y_train
+    specs = [(2, 100, 0.01), (1, 64, 0.005)] if cases == "visible" else [(3, 256, 0.02)]
+    for epochs, bs, lr in specs:
+        model = MLP(X.shape[1], hidden=(16,), n_classes=10)
+        params = model.init(np.random.default_rng(1))
+        before = _copy(params)
+        opt = _CountingOptimizer(Adam(lr=lr))
+        label = f"epochs={epochs}, batch_size={bs}, Adam(lr={lr}), {len(X)} training examples"
+        try:
+            with np.errstate(all="ignore"):
+                out = fn(model, params, opt, X, y, epochs=epochs, batch_size=bs,
+                         rng=np.random.default_rng(2))
+        except NotImplementedError:
+            raise CheckFailed("`train_epochs` is not written yet: it raised NotImplementedError.") from None
+        except Exception as exc:
+            raise CheckFailed(f"`train_epochs` raised {type(exc).__name__}: {exc}{_where(exc)} ({label})") from None
+        for k in params:
+            if not np.array_equal(params[k], before[k]):
+                raise CheckFailed(f"`train_epochs` changed params[{k!r}] in place ({label}): "
+                                  f"use `params = optimizer.step(params, grads)`.")
+        problem = _params_problem(out, params, "what `train_epochs` returned")
+        if problem:
+            raise CheckFailed(problem + f" ({label})")
+        expected = epochs * -(-len(X) // bs)
+        if opt.calls != expected:
+            hint = ""
+            if opt.calls == epochs:
+                hint = " — one step per epoch: step once per mini-batch instead"
+            elif opt.calls == epochs * (len(X) // bs):
+                hint = " — the last, smaller batch of each epoch is missing"
+            elif opt.calls == -(-len(X) // bs):
+                hint = " — only one epoch: loop `for epoch in range(epochs)`"
+            raise CheckFailed(f"`train_epochs` called optimizer.step {opt.calls} times, expected "
+                              f"{expected} (epochs × ⌈n / batch_size⌉){hint} ({label})")
+        start, end = model.loss(params, X, y), model.loss(out, X, y)
+        if not end < 0.7 * start:
+            raise CheckFailed(f"the training loss went from {start:.4f} to {end:.4f} ({label}); it "
+                              f"should fall by far more: are the new params returned by "
+                              f"optimizer.step kept for the next batch?")
+    print(f"✓ train_epochs makes one step per mini-batch and lowers the loss on {len(specs)} runs")
+
+
+def check_accuracy(model, params, X, y, target):
+    """Check that `params` reach at least `target` accuracy on (X, y)."""
+    if params is None:
+        raise CheckFailed("the trained parameters are None: assign the result of your training run")
+    try:
+        acc = float(model.accuracy(params, X, y))
+    except Exception as exc:
+        raise CheckFailed(f"computing the accuracy raised {type(exc).__name__}: {exc}") from None
+    if not acc >= target:
+        raise CheckFailed(f"accuracy {acc:.3f} is below the target {target:.3f}: train for more "
+                          f"epochs or try another learning rate (Adam's lr around 1e-3 to 1e-2).")
+    print(f"✓ accuracy {acc:.3f} ≥ {target:.3f} on {len(y)} examples")

@@ -284,10 +284,10 @@ def errors(nb):
 def test_source_notebook_runs_clean(path):
     nb = execute(path)
     assert errors(nb) == []
-    passed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
-    n_tests = sum(1 for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")
-                  and c.cell_type == "code")
-    assert passed.count("✓") == 2 * n_tests   # visible and hidden checks of every test cell
+    for c in nb.cells:   # every test cell printed its ✓ line(s)
+        if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade"):
+            text = "".join(o.get("text", "") for o in c.get("outputs", []))
+            assert text.count("✓") == 1 + ("HIDDEN TESTS" in c.source), (c.source, text)
 
 
 @pytest.mark.parametrize("path", all_notebooks("release"), ids=lambda p: p.parent.name)
