@@ -185,7 +185,7 @@ def minimize(landscape, optimizer, start=None, steps: int = 100) -> Trajectory:
                 break
             step += 1
             try:
-                new_p = optimizer.step(p, grad)
+                new_p = optimizer.step(p.copy(), grad)  # a copy: an optimizer that writes in place cannot touch `points`
             except FloatingPointError as err:
                 problem = f"the optimizer reported {err}"
                 break
