@@ -84,25 +84,28 @@ class FigureRenderer:
     """Renders a figure to PNG again and again, redrawing only what moves (blitting).
 
     Artists and axes marked *animated* (``artist.set_animated(True)``) are left
-    out of the cached background; each ``render()`` restores the background,
-    draws the animated ones on top and encodes the pixels as PNG. Call
-    ``invalidate()`` when something static changed (a new landscape's
-    contours, a resized figure): the next ``render()`` redraws everything.
+    out of the background; each ``render(key)`` restores the background cached
+    under ``key`` (drawing and caching it on first use), draws the animated
+    artists on top and encodes the pixels as PNG. ``key`` names whatever the
+    static part depends on (e.g. the loss axes' limits), so moving back and
+    forth between a few settings reuses a few backgrounds. Call
+    ``invalidate()`` when something static changed outside the key (a new
+    landscape's contours): the next ``render()`` redraws everything.
 
-    Why: a full ``savefig`` of the playground figure costs ~150 ms on a laptop
-    core, mostly tick labels and contours that never change; re-drawing only the
-    paths and the loss axes costs a few tens of ms (see
-    ``benchmarks/bench_widget_latency.py``).
+    Why: a full ``savefig`` of the playground figure costs well over 100 ms on
+    one core, mostly tick labels and contours that never change; drawing only
+    the paths and curves costs a few ms (``benchmarks/bench_widget_latency.py``).
     """
 
-    def __init__(self, fig, compress_level=1):
+    def __init__(self, fig, compress_level=1, cache_size=32):
         self.fig = fig
         self.compress_level = compress_level
-        self._background = None
-        self.full_draws = 0      # how many times the static background was drawn (tests read it)
+        self.cache_size = cache_size
+        self._backgrounds = {}
+        self.full_draws = 0      # how many times a background was drawn (tests read it)
 
     def invalidate(self):
-        self._background = None
+        self._backgrounds.clear()
 
     def _animated(self):
         out = []
@@ -114,15 +117,19 @@ class FigureRenderer:
         out += [a for a in self.fig.get_children() if a.get_animated() and a not in self.fig.axes]
         return out
 
-    def draw(self):
+    def draw(self, key=None):
         """Update the canvas's pixels (background from cache, animated artists on top)."""
         canvas = self.fig.canvas
-        if self._background is None or canvas.get_width_height() != self._background[1]:
+        size = canvas.get_width_height()
+        cached = self._backgrounds.get((key, size))
+        if cached is None:
             canvas.draw()       # animated artists are skipped by a full draw
-            self._background = (canvas.copy_from_bbox(self.fig.bbox), canvas.get_width_height())
+            if len(self._backgrounds) >= self.cache_size:
+                self._backgrounds.pop(next(iter(self._backgrounds)))
+            self._backgrounds[(key, size)] = canvas.copy_from_bbox(self.fig.bbox)
             self.full_draws += 1
         else:
-            canvas.restore_region(self._background[0])
+            canvas.restore_region(cached)
         renderer = canvas.get_renderer()
         for artist in sorted(self._animated(), key=lambda a: a.get_zorder()):
             if artist.get_visible():
@@ -132,10 +139,10 @@ class FigureRenderer:
         """The current pixels, (height, width, 4) uint8 (after ``draw()``)."""
         return np.asarray(self.fig.canvas.buffer_rgba())
 
-    def render(self):
-        """PNG bytes of the figure as it is now."""
+    def render(self, key=None):
+        """PNG bytes of the figure as it is now (``key``: see the class docstring)."""
         from PIL import Image
-        self.draw()
+        self.draw(key)
         w, h = self.fig.canvas.get_width_height()
         img = Image.frombuffer("RGBA", (w, h), self.fig.canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
         buf = io.BytesIO()
@@ -342,7 +349,9 @@ class ContourPanel:
         if self.legend_on == "markers":       # a static legend: start and minimum only
             handles = [self.start] + [h for h in self._background
                                       if isinstance(h, Line2D) and h.get_label() == "minimum"]
-            self.ax.legend(handles=handles, loc=self.legend_loc, fontsize="small", framealpha=0.85)
+            legend = self.ax.legend(handles=handles, loc=self.legend_loc, fontsize="small",
+                                    framealpha=0.85)
+            legend.set_animated(self.animated)      # drawn above the paths, as in a full draw
         self.start.set_data([], [])
         for label in self.labels:
             self.lines[label].set_data([], [])
@@ -392,14 +401,14 @@ def _power_of_ten(v, _pos=None):
     return "1" if k == 0 else "10" + str(k).translate(_SUPERSCRIPT)
 
 
-def log10_axis(ax, lo, hi, *, axis="y", max_ticks=6):
+def log10_axis(ax, lo, hi, *, axis="y", max_ticks=6, pad=0.2):
     """Make a linear axis holding log10 data read as a log axis: ticks ``10ᵏ`` at whole k.
 
-    ``lo``/``hi`` are the data limits in log10 units (padded a little here).
+    ``lo``/``hi`` are the data limits in log10 units (widened by ``pad``).
     Cheaper to draw than ``set_yscale("log")`` (no minor-tick machinery).
     """
     import matplotlib.ticker as mticker
-    lo, hi = float(lo) - 0.2, float(hi) + 0.2
+    lo, hi = float(lo) - pad, float(hi) + pad
     if not (np.isfinite(lo) and np.isfinite(hi)):
         lo, hi = -1.0, 1.0
     if hi - lo < 1:
@@ -410,6 +419,15 @@ def log10_axis(ax, lo, hi, *, axis="y", max_ticks=6):
     target.set_major_locator(mticker.MultipleLocator(step))
     target.set_major_formatter(mticker.FuncFormatter(_power_of_ten))
     (ax.set_ylim if axis == "y" else ax.set_xlim)(lo, hi)
+
+
+def _nice_limits(lo, hi):
+    """(lo, hi) widened outwards to whole multiples of a power of ten below the range."""
+    span = hi - lo
+    if not np.isfinite(span) or span <= 0:
+        span = max(abs(lo), 1.0)
+    step = 10.0 ** np.floor(np.log10(span))
+    return np.floor(lo / step) * step, np.ceil(hi / step) * step
 
 
 class LossPanel:
@@ -425,21 +443,28 @@ class LossPanel:
     labelled ``10ᵏ``: it looks the same as matplotlib's log axis and renders
     several times faster (no minor-tick machinery), which matters in a widget.
     So with ``f_star`` given, ``lines[label].get_ydata()`` holds ``log10(f - f*)``.
+
+    For widgets (``animated=True``): the axis limits snap to whole decades (log)
+    or round numbers (linear), so the axes, ticks and legend form a *static*
+    background that ``FigureRenderer`` caches under ``static_key()``; only the
+    curves are redrawn when a slider moves.
     """
 
     def __init__(self, ax, labels, *, f_star=None, title="Loss", ylabel=None, xlabel="step",
-                 animated=False):
+                 animated=False, legend=False):
         self.ax = ax
-        ax.set_animated(animated)      # for FigureRenderer: the whole axes is redrawn each time
+        self.animated = animated
+        self.legend_on = legend
         self.labels = list(labels)
         self.lines = {}
         self.blowups = {}
+        self._legend_labels = None
         for i, label in enumerate(self.labels):
             st = style(i)
             (self.lines[label],) = ax.plot([], [], color=st["color"], linestyle=st["linestyle"],
-                                           linewidth=1.8, label=label)
+                                           linewidth=1.8, label=label, animated=animated)
             (self.blowups[label],) = ax.plot([], [], color=st["color"], marker="x", markersize=10,
-                                             markeredgewidth=2.5, linestyle="none")
+                                             markeredgewidth=2.5, linestyle="none", animated=animated)
         ax.set_title(title)
         ax.set_xlabel(xlabel)
         ax.grid(True, which="major", alpha=0.3)
@@ -467,9 +492,27 @@ class LossPanel:
         y = loss_gap(values, self.f_star)
         return np.log10(y) if self.log else y
 
+    def static_key(self):
+        """What the cached background depends on: limits, scale and legend entries."""
+        return (self.ax.get_xlim(), self.ax.get_ylim(), self.log, self._legend_labels)
+
+    def set_legend(self, labels, **kw):
+        """A legend naming ``labels`` (rebuilt only when they change; part of the static background)."""
+        labels = tuple(labels)
+        if labels == self._legend_labels:
+            return self.ax.get_legend()
+        self._legend_labels = labels
+        kw.setdefault("loc", "upper right")
+        kw.setdefault("fontsize", "small")
+        kw.setdefault("framealpha", 0.85)
+        legend = self.ax.legend(handles=[self.lines[l] for l in labels], **kw)
+        legend.set_animated(self.animated)          # drawn above the curves, as in a full draw
+        return legend
+
     def update(self, trajectories):
         """Set each label's curve from ``trajectories`` (label -> Trajectory or values); hide the rest."""
         ymins, ymaxs, starts, nmax = [], [], [], 1
+        shown = []
         for label in self.labels:
             traj = trajectories.get(label)
             line, blow = self.lines[label], self.blowups[label]
@@ -477,6 +520,7 @@ class LossPanel:
                 line.set_visible(False)
                 blow.set_visible(False)
                 continue
+            shown.append(label)
             raw = np.asarray(getattr(traj, "values", traj), dtype=float)
             y = self.curve(raw)
             steps = np.arange(len(y))
@@ -497,13 +541,23 @@ class LossPanel:
         if ymins:
             lo, hi, cap = min(ymins), max(ymaxs), max(starts)
             if self.log:
-                log10_axis(self.ax, lo, min(hi, cap + 3))     # at most 1000 x the worst start
+                hi = min(hi, cap + 3)                   # at most 1000 x the worst start
+                if self.animated:                        # whole decades: few distinct backgrounds
+                    lo, hi = np.floor(lo - 0.2), np.ceil(hi + 0.2)
+                    log10_axis(self.ax, lo, hi, pad=0.0)
+                else:
+                    log10_axis(self.ax, lo, hi)
             else:
                 spread = max(abs(cap), 1.0) * 1e3
                 hi = min(hi, cap + spread)
                 lo = max(lo, cap - spread)
                 pad = 0.05 * (hi - lo or 1.0)
-                self.ax.set_ylim(lo - pad, hi + pad)
+                lo, hi = lo - pad, hi + pad
+                if self.animated:
+                    lo, hi = _nice_limits(lo, hi)
+                self.ax.set_ylim(lo, hi)
+        if self.legend_on:
+            self.set_legend(shown)
         return self
 
 

@@ -166,6 +166,11 @@ class Experiment:
         """The one-line status shown under the controls (HTML)."""
         return ""
 
+    def static_key(self):
+        """What the figure's cached background depends on besides the landscape: the loss panels'
+        limits and legends (see ``LossPanel.static_key``)."""
+        return tuple(v.static_key() for v in vars(self).values() if isinstance(v, LossPanel))
+
     def refresh(self):
         """compute -> draw -> render; a failure becomes a message, the last good figure stays."""
         try:
@@ -173,7 +178,7 @@ class Experiment:
                 warnings.simplefilter("ignore")
                 result = self.compute()
                 self.draw(result)
-                png = self.renderer.render()
+                png = self.renderer.render(self.static_key())
         except Exception as err:     # noqa: BLE001 — a learner sees a sentence, not a traceback
             self.error = err
             self.message.value = _note(f"Could not draw this setting: {_esc(err)}", "warn")
@@ -422,9 +427,7 @@ class Race(Experiment):
         self._make_panels(result.landscape)
         self.paths.update(result.trajectories, start=result.start)
         self.losses.update(result.trajectories)
-        handles = [self.losses.lines[n] for n in self.names if n in result.trajectories]
-        # drawn with the (animated) loss axes; an animated legend inside it would be skipped
-        self.ax_loss.legend(handles=handles, loc="upper right", fontsize="small", framealpha=0.85)
+        self.losses.set_legend([n for n in self.names if n in result.trajectories])
         self.summary.value = self.summary_html(result)
 
     def summary_html(self, result):

@@ -312,3 +312,28 @@ def test_adaptive_experiment_rotation_and_gd_limit():
     assert steps_rot["Adagrad"] is None or steps_rot["Adagrad"] > steps_axis["Adagrad"]
     exp.controls["GD.lr"].value = 2.2 / exp.result.landscape.L
     assert "GD" in exp.result.diverged and "2/L" in exp.message.value
+
+
+@pytest.mark.parametrize("name", ["playground", "momentum_experiment", "batch_size_experiment"])
+def test_the_cached_background_never_goes_stale(name):
+    """After changes that move the axes (lr, steps, landscape), the PNG shown equals a full redraw."""
+    import io
+    from PIL import Image
+    exp = FACTORIES[name]()
+    changes = {"playground": [("Adam.lr", 0.5), ("steps", 50), ("landscape", "beale"), ("GD.lr", 0.2)],
+               "momentum_experiment": [("lr", 0.05), ("steps", 40), ("landscape", "rosenbrock")],
+               "batch_size_experiment": [("lr", 0.5), ("batch_size", 1), ("steps", 300)]}[name]
+    for control, value in changes:
+        exp.controls[control].value = value
+        assert exp.error is None
+    shown = np.asarray(Image.open(io.BytesIO(exp.png())).convert("RGB"))
+    for artist in exp.figure.get_children():
+        artist.set_animated(False)
+    for ax in exp.figure.axes:
+        for artist in ax.get_children():
+            artist.set_animated(False)
+    buf = io.BytesIO()
+    exp.figure.savefig(buf, format="png")
+    full = np.asarray(Image.open(buf).convert("RGB"))
+    assert shown.shape == full.shape
+    assert np.mean(np.any(shown != full, axis=-1)) < 0.002
