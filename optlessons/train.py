@@ -110,8 +110,8 @@ def _window_bounds(landscape):
     if window is None:
         return None
     (xmin, xmax), (ymin, ymax) = window
-    centre = np.array([(xmin + xmax) / 2.0, (ymin + ymax) / 2.0])
-    allowed = ESCAPE_FACTOR * np.array([xmax - xmin, ymax - ymin], dtype=float)
+    centre = (float(xmin + xmax) / 2.0, float(ymin + ymax) / 2.0)
+    allowed = (ESCAPE_FACTOR * float(xmax - xmin), ESCAPE_FACTOR * float(ymax - ymin))
     return centre, allowed
 
 
@@ -163,37 +163,42 @@ def minimize(landscape, optimizer, start=None, steps: int = 100) -> Trajectory:
     minima = getattr(landscape, "minima", None)
     minima = np.empty((0, 2)) if minima is None else np.array(minima, dtype=float).reshape(-1, 2)
 
+    # The path is recorded as Python floats: fast, and never shared with the
+    # optimizer (which may even write into the array it is given).
     points, values, grad_norms = [], [], []
     problem = None  # why the run stopped early, if it did
     step = 0
+    px, py = p.tolist()
     with np.errstate(all="ignore"):
         while True:
             value = float(landscape.value(p))
-            grad = np.array(landscape.gradient(p), dtype=float)
+            grad = np.asarray(landscape.gradient(p), dtype=float)
             if grad.shape != (2,):
                 raise ValueError(f"landscape.gradient returned shape {grad.shape}, expected (2,)")
+            gx, gy = grad.tolist()
             if not math.isfinite(value):
                 problem = "the value is not finite"
                 break
-            if not (math.isfinite(grad[0]) and math.isfinite(grad[1])):
+            if not (math.isfinite(gx) and math.isfinite(gy)):
                 problem = "the gradient is not finite"
                 break
-            points.append(p)
+            points.append((px, py))
             values.append(value)
-            grad_norms.append(math.hypot(grad[0], grad[1]))
+            grad_norms.append(math.hypot(gx, gy))
             if step == steps:
                 break
             step += 1
             try:
-                new_p = optimizer.step(p.copy(), grad)  # a copy: an optimizer that writes in place cannot touch `points`
+                new_p = optimizer.step(p, grad)
             except FloatingPointError as err:
                 problem = f"the optimizer reported {err}"
                 break
-            p = _as_point(new_p, "optimizer.step(...)")
-            if not (math.isfinite(p[0]) and math.isfinite(p[1])):
+            p = _as_point(new_p, "optimizer.step(...)")  # a copy, never the optimizer's array
+            px, py = p.tolist()
+            if not (math.isfinite(px) and math.isfinite(py)):
                 problem = "the point is not finite"
                 break
-            if bounds is not None and (abs(p[0] - cx) > ax or abs(p[1] - cy) > ay):
+            if bounds is not None and (abs(px - cx) > ax or abs(py - cy) > ay):
                 problem = "the point left the plotting window"
                 break
 
