@@ -1,0 +1,170 @@
+"""The playground in a real browser: JupyterLab + headless Debian chromium, driven by playwright.
+
+Starts JupyterLab on a free loopback port with a random token, in a temporary
+root holding a *copy* of notebooks/playground.ipynb (the committed notebook is
+never touched; settings, workspaces and runtime files go to the temporary
+directory too). Opens the copy, waits for an idle kernel, clears the saved
+outputs and runs every cell, moves the GD learning-rate slider with the
+keyboard, and checks that the figure changed and that no error appeared.
+
+A screenshot is saved to ``$OPTLESSONS_ARTIFACTS/playground-browser.png``
+(default: ``<tmp>/optlessons-artifacts/``). Skipped, with the reason, when
+chromium or playwright is missing: ``apt-get install -y chromium`` (the CI
+script .ci/run does it). Run it alone with ``pytest -m browser``.
+"""
+
+import os
+import pathlib
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+NOTEBOOK = REPO / "notebooks" / "playground.ipynb"
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = pathlib.Path(os.environ.get("OPTLESSONS_ARTIFACTS",
+                                        pathlib.Path(tempfile.gettempdir()) / "optlessons-artifacts"))
+
+KERNEL_IDLE = """() => {
+    const app = window.jupyterapp;
+    const w = app && app.shell.currentWidget;
+    const s = w && w.sessionContext;
+    return !!(s && s.isReady && s.session && s.session.kernel
+              && s.session.kernel.status === 'idle' && w.content && w.content.widgets.length);
+}"""
+
+
+def _free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_server(url, proc, timeout=90):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"JupyterLab exited with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"JupyterLab did not answer {url} within {timeout} s")
+
+
+@pytest.fixture
+def lab(tmp_path):
+    """A JupyterLab server on a free port, serving a temp dir with a copy of the playground."""
+    if CHROMIUM is None:
+        pytest.skip("chromium not found: `apt-get install -y chromium` (Debian's package) to run the "
+                    "browser test; .ci/run installs it")
+    pytest.importorskip("playwright.sync_api", reason="playwright not installed: pip install playwright")
+    root = tmp_path / "root"
+    root.mkdir()
+    shutil.copy(NOTEBOOK, root / "playground.ipynb")
+    home = tmp_path / "jupyter"
+    # no "get notified about Jupyter news?" toast over the page (and no attempt to fetch news)
+    notification = home / "settings" / "@jupyterlab" / "apputils-extension"
+    notification.mkdir(parents=True)
+    (notification / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    env = dict(os.environ,
+               JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+               JUPYTER_CONFIG_DIR=str(home / "config"),
+               JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
+               JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
+               IPYTHONDIR=str(home / "ipython"),
+               MPLBACKEND="Agg",
+               PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    port, token = _free_port(), secrets.token_hex(16)
+    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+           "--ServerApp.port_retries=0", "--ServerApp.allow_root=True",
+           f"--IdentityProvider.token={token}", "--LabApp.expose_app_in_browser=True",
+           f"--ServerApp.root_dir={root}", f"--LabApp.user_settings_dir={home / 'settings'}",
+           f"--LabApp.workspaces_dir={home / 'workspaces'}",
+           "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    log = open(tmp_path / "jupyterlab.log", "wb")
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        _wait_for_server(f"http://127.0.0.1:{port}/api/status?token={token}", proc)
+        yield {"url": f"http://127.0.0.1:{port}/lab/tree/playground.ipynb?token={token}",
+               "root": root, "log": tmp_path / "jupyterlab.log"}
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)        # the server and the kernels it started
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+        log.close()
+
+
+def _error_outputs(page):
+    return page.eval_on_selector_all(
+        '[data-mime-type="application/vnd.jupyter.stderr"], [data-mime-type="application/vnd.jupyter.error"]',
+        "els => els.map(e => e.innerText)")
+
+
+def test_playground_runs_and_answers_a_slider_in_the_browser(lab):
+    from playwright.sync_api import sync_playwright
+
+    committed = NOTEBOOK.read_bytes()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
+                                     timeout=60_000)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1300})
+            page.set_default_timeout(60_000)
+            page.goto(lab["url"], wait_until="domcontentloaded")
+            page.wait_for_function("() => !!window.jupyterapp", timeout=90_000)
+            page.wait_for_function(KERNEL_IDLE, timeout=90_000)
+            page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
+            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+            figure = page.wait_for_selector("img.optlessons-figure", state="visible", timeout=90_000)
+            page.wait_for_function(KERNEL_IDLE, timeout=90_000)
+            page.wait_for_function("() => { const i = document.querySelector('img.optlessons-figure');"
+                                   " return i && i.complete && i.naturalWidth > 0; }")
+            figure.scroll_into_view_if_needed()
+            before_src = figure.get_attribute("src")
+            before = figure.screenshot()
+
+            # move the GD learning-rate slider (first tab, visible) one page up: a single change
+            handle = page.wait_for_selector(".optlessons-gd-lr .noUi-handle", state="visible")
+            readout_before = page.inner_text(".optlessons-gd-lr .widget-readout")
+            handle.focus()
+            page.keyboard.press("PageUp")
+            page.wait_for_function(
+                "old => { const i = document.querySelector('img.optlessons-figure'); return i && i.src !== old"
+                " && i.complete && i.naturalWidth > 0; }", arg=before_src, timeout=30_000)
+            page.wait_for_function(KERNEL_IDLE, timeout=30_000)
+            readout_after = page.inner_text(".optlessons-gd-lr .widget-readout")
+            after = figure.screenshot()
+            page.screenshot(path=str(ARTIFACTS / "playground-browser.png"), full_page=True)
+
+            assert readout_after != readout_before, (readout_before, readout_after)
+            assert after != before, "the figure did not change after moving the lr slider"
+            assert _error_outputs(page) == [], _error_outputs(page)
+            message = page.inner_text(".optlessons-message")
+            assert "Could not draw" not in message, message
+            assert "GD" in page.inner_text(".optlessons-summary")
+        finally:
+            browser.close()
+    assert NOTEBOOK.read_bytes() == committed          # the committed notebook was not touched
