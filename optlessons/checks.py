@@ -1324,7 +1324,8 @@ def check_training_loop(fn, cases="visible"):
 def check_accuracy(model, params, X, y, target):
     """Check that `params` reach at least `target` accuracy on (X, y)."""
     if params is None:
-        raise CheckFailed("the trained parameters are None: assign the result of your training run")
+        raise CheckFailed("the training is not written yet: the trained parameters are None "
+                          "(assign the result of your training run)")
     try:
         acc = float(model.accuracy(params, X, y))
     except Exception as exc:
