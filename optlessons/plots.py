@@ -430,6 +430,18 @@ def _nice_limits(lo, hi):
     return np.floor(lo / step) * step, np.ceil(hi / step) * step
 
 
+def _one_two_five(x):
+    """The smallest of 1, 2, 5 x 10^k that is >= x (x > 0): coarse, round axis limits."""
+    x = float(x)
+    if not np.isfinite(x) or x <= 0:
+        return 1.0
+    k = np.floor(np.log10(x))
+    for m in (1.0, 2.0, 5.0, 10.0):
+        if m * 10 ** k >= x * (1 - 1e-12):
+            return m * 10 ** k
+    return 10 ** (k + 1)
+
+
 class LossPanel:
     """Loss curves, one line per label; ``update`` sets data and rescales the axes.
 

@@ -342,7 +342,7 @@ class Race(Experiment):
 
     names = tuple(OPTIMIZERS)
 
-    def __init__(self, names, enabled, *, steps=200, tol=1e-2, width=10.5, height=4.2):
+    def __init__(self, names, enabled, *, steps=200, tol=1e-2, width=10.5, height=4.5):
         super().__init__(width, height)
         self.names = tuple(names)
         self._figure_landscape = None
@@ -373,16 +373,17 @@ class Race(Experiment):
         # the figure: contours left, loss curves right
         ax_path = self.figure.add_subplot(1, 2, 1)
         ax_loss = self.figure.add_subplot(1, 2, 2)
-        self.figure.subplots_adjust(left=0.06, right=0.98, bottom=0.13, top=0.92, wspace=0.2)
+        self.figure.subplots_adjust(left=0.06, right=0.98, bottom=0.21, top=0.93, wspace=0.2)
         self.ax_path, self.ax_loss = ax_path, ax_loss
+        self._legend = None
+        self._legend_key = None
 
     def _toggle_row(self):
         return W.HBox([W.HTML("race:&nbsp;")] + list(self.toggles.values()))
 
     def _make_panels(self, landscape):
         if not hasattr(self, "paths"):
-            self.paths = ContourPanel(self.ax_path, landscape, self.names, legend="markers",
-                                      legend_loc="upper left", animated=True)
+            self.paths = ContourPanel(self.ax_path, landscape, self.names, legend=False, animated=True)
             self.losses = LossPanel(self.ax_loss, self.names, f_star=plots._f_star(landscape),
                                     animated=True)
         elif landscape is not self._figure_landscape:
@@ -390,6 +391,23 @@ class Race(Experiment):
             self.losses.set_f_star(plots._f_star(landscape))
             self.renderer.invalidate()
         self._figure_landscape = landscape
+
+    def _figure_legend(self, names, landscape):
+        """One legend under both panels (optimizers, start, minimum): outside the data, so the
+        paths never cross it and it can stay in the cached background (see ``static_key``)."""
+        minima = [a for a in self.paths._background if getattr(a, "get_label", lambda: "")() == "minimum"]
+        key = (tuple(names), bool(minima))
+        if key == self._legend_key:
+            return
+        if self._legend is not None:
+            self._legend.remove()
+        handles = [self.paths.lines[n] for n in names] + [self.paths.start] + minima
+        self._legend = self.figure.legend(handles=handles, loc="lower center", ncol=len(handles),
+                                          fontsize="small", frameon=False, bbox_to_anchor=(0.5, 0.0))
+        self._legend_key = key
+
+    def static_key(self):
+        return super().static_key() + (self._legend_key,)
 
     # -- to fill in
     def current_landscape(self):
@@ -427,7 +445,7 @@ class Race(Experiment):
         self._make_panels(result.landscape)
         self.paths.update(result.trajectories, start=result.start)
         self.losses.update(result.trajectories)
-        self.losses.set_legend([n for n in self.names if n in result.trajectories])
+        self._figure_legend([n for n in self.names if n in result.trajectories], result.landscape)
         self.summary.value = self.summary_html(result)
 
     def summary_html(self, result):
@@ -1128,16 +1146,18 @@ class AdamExperiment(Experiment):
         for ax, key, title in ((self.ax_m, "m", "first moment m (mean of g)"),
                                (self.ax_v, "v", "second moment v (mean of g²), log scale"),
                                (self.ax_s, "s", "step size |Δθ| per coordinate, log scale")):
-            ax.set_animated(True)
             ax.set_title(title, fontsize="medium")
             ax.grid(True, alpha=0.3)
             for j, coord in enumerate(("x", "y")):
                 st = style(j + 2)
                 (self.trace[key, j],) = ax.plot([], [], color=st["color"], linestyle=st["linestyle"],
-                                               linewidth=1.5, label=coord)
-        (self.lr_line,) = self.ax_s.plot([], [], color="black", linestyle=":", linewidth=1.2, label="lr")
-        self.ax_m.legend(loc="upper right", fontsize="x-small", ncol=2)
-        self.ax_s.legend(loc="lower right", fontsize="x-small", ncol=3)
+                                               linewidth=1.5, label=coord, animated=True)
+        (self.lr_line,) = self.ax_s.plot([], [], color="black", linestyle=":", linewidth=1.2, label="lr",
+                                         animated=True)
+        # the three axes snap their limits to round numbers / whole decades, so their ticks are
+        # part of a cached background (static_key) and only the curves are redrawn
+        self.ax_m.legend(loc="upper right", fontsize="x-small", ncol=2).set_animated(True)
+        self.ax_s.legend(loc="lower right", fontsize="x-small", ncol=3).set_animated(True)
         self.ax_s.set_xlabel("step t")
         self._start([W.HBox([self.controls["lr"], self.controls["steps"]]),
                      W.HBox([self.controls["beta1"], self.controls["beta2"]])])
@@ -1167,13 +1187,18 @@ class AdamExperiment(Experiment):
         self.ax_m.set_xlim(0, n)
         m = result.m[np.isfinite(result.m)]
         top = float(np.max(np.abs(m))) if m.size else 1.0
-        self.ax_m.set_ylim(-1.1 * top - 1e-12, 1.1 * top + 1e-12)
+        top = plots._one_two_five(1.05 * top)
+        self.ax_m.set_ylim(-top, top)
         for ax, key, extra in ((self.ax_v, "v", []), (self.ax_s, "s", [np.log10(result.lr)])):
             d = series[key][np.isfinite(series[key])]
             d = np.concatenate([d, extra]) if len(extra) else d
             if d.size:
-                lo = max(float(np.min(d)), float(np.max(d)) - 12)     # show at most 12 decades
-                plots.log10_axis(ax, lo, float(np.max(d)), max_ticks=4)
+                hi = float(np.max(d))
+                lo = max(float(np.min(d)), hi - 12)                   # show at most 12 decades
+                plots.log10_axis(ax, np.floor(lo - 0.1), np.ceil(hi + 0.1), max_ticks=4, pad=0.0)
+
+    def static_key(self):
+        return tuple((ax.get_xlim(), ax.get_ylim()) for ax in (self.ax_m, self.ax_v, self.ax_s))
 
     def describe(self, result):
         t = result.trajectory

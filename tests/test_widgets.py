@@ -144,8 +144,9 @@ def test_ticking_optimizers_on_and_off(pg):
     assert not pg.paths.lines["Adam"].get_visible() and not pg.losses.lines["Adam"].get_visible()
     pg.controls["RMSprop.on"].value = True
     assert "RMSprop" in pg.result.trajectories and pg.paths.lines["RMSprop"].get_visible()
-    legend = [t.get_text() for t in pg.ax_loss.get_legend().get_texts()]
-    assert legend == ["GD", "Momentum", "RMSprop"]
+    legend = [t.get_text() for t in pg.figure.legends[0].get_texts()]
+    assert legend == ["GD", "Momentum", "RMSprop", "start", "minimum"]
+    assert len(pg.figure.legends) == 1
     with pg.hold():
         for name in widgets.OPTIMIZERS:
             pg.controls[f"{name}.on"].value = False
