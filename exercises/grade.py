@@ -84,6 +84,28 @@ def autograde(course: Path, assignment: str, student: str | None = None) -> None
         if "Timeout" in line or "timed out" in line or "ERROR" in line:
             print(line)
     print(f"autograded {assignment} -> {course / 'autograded'}")
+    report_missing_tests(course, assignment)
+
+
+def report_missing_tests(course: Path, assignment: str) -> list[tuple[str, str]]:
+    """Name the submissions whose test cells are gone (deleted by the student).
+
+    nbgrader restores an *edited* test cell, but a *deleted* one is neither
+    restored nor run: it gets no auto score and is flagged needs_manual_grade
+    (it counts 0 until a grader scores it), silently. Say so.
+    """
+    from nbgrader.api import Gradebook
+    missing = []
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for sub in gb.assignment_submissions(assignment):
+            for nb in sub.notebooks:
+                for g in nb.grades:
+                    if g.cell.cell_type == "code" and g.auto_score is None and g.needs_manual_grade:
+                        missing.append((sub.student_id, g.name))
+    for student, cell in missing:
+        print(f"WARNING: {student}'s submission has no test cell {cell} (deleted?): it was not run, "
+              f"scores 0 and is flagged for manual grading")
+    return missing
 
 
 def feedback(course: Path, assignment: str) -> None:

@@ -170,7 +170,6 @@ def test_planted_mistake_loses_exactly_its_cell(graded):
     assert float(graded["rows"]["mistake"]["score"]) == TOTAL - POINTS["test_adam_update"]
     text = feedback_text(graded["course"], "mistake")
     assert "bias correction is missing" in text
-    assert "state.exp_avg" not in text.split("bias correction is missing")[0][-400:] or True
     assert "new_param" in text   # the first quantity that differs
 
 
@@ -197,6 +196,10 @@ def test_deleted_test_cell(graded):
     others = {t: score(graded, "deleted", t) for t in POINTS if t != "test_adam_update"}
     assert others == {t: p for t, p in POINTS.items() if t != "test_adam_update"}
     assert float(graded["rows"]["deleted"]["score"]) == TOTAL - POINTS["test_adam_update"]
+    # exercises/grade.py names it, since nbgrader itself logs nothing about it
+    sys.path.insert(0, str(COURSE))
+    import grade
+    assert grade.report_missing_tests(graded["course"], PS) == [("deleted", "test_adam_update")]
 
 
 def test_submissions_are_not_modified(graded):
