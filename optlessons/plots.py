@@ -24,6 +24,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import matplotlib
+import matplotlib.ticker
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
@@ -274,7 +275,8 @@ def draw_landscape(ax, landscape, window=None, *, resolution=160, levels=20, min
     norm = matplotlib.colors.BoundaryNorm(lv, 256, extend="both")
     filled = ax.contourf(X, Y, Zc, levels=lv, cmap=CONTOUR_CMAP, norm=norm,
                          extend="both", zorder=0)
-    lines = ax.contour(X, Y, Zc, levels=lv, colors="0.55", linewidths=0.5, zorder=1)
+    lines = ax.contour(X, Y, Zc, levels=lv, colors="0.55", linewidths=0.5, zorder=1,
+                       negative_linestyles="solid")     # not dashed below 0: a level is a level
     artists = [filled, lines]
     if minima:
         mins = np.asarray(getattr(landscape, "minima", np.empty((0, 2))), dtype=float).reshape(-1, 2)
@@ -652,7 +654,7 @@ def plot_ema_weights(betas=(0.5, 0.9, 0.99), k=60, *, ax=None):
 
 
 def plot_step_sizes(step_sizes, *, ax=None, title="Step size per step", log=True,
-                    ylabel="step size ‖Δθ‖"):
+                    ylabel="step size |Δθ|"):
     """Step-size traces: ``step_sizes`` label -> array (n,) or (n, 2) (one line per coordinate)."""
     if ax is None:
         _, ax = _pyplot_axes(1, figsize=(6.4, 4.0))
@@ -672,6 +674,7 @@ def plot_step_sizes(step_sizes, *, ax=None, title="Step size per step", log=True
                     linewidth=1.6, label=name)
     if log:
         ax.set_yscale("log")
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_title(title)
     ax.set_xlabel("step t")
     ax.set_ylabel(ylabel + ("   (log scale)" if log else ""))
@@ -703,6 +706,7 @@ def plot_moments(m, v, *, axes=None, names=("x", "y"), title="Adam's moment esti
     axes[0].set_title("first moment m (mean of g)")
     axes[0].set_ylabel("m")
     axes[1].set_yscale("log")
+    axes[1].yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())   # 10ᵏ labels only
     axes[1].set_title("second moment v (mean of g²)")
     axes[1].set_ylabel("v   (log scale)")
     for ax in axes:
