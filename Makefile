@@ -11,7 +11,7 @@ export OPENBLAS_NUM_THREADS := 1
 export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 
-.PHONY: lab test setup setup-check notebooks bench clean
+.PHONY: lab test setup setup-check notebooks bench clean site bundle
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,16 @@ notebooks: $(STAMP)
 # Before a workshop: check this machine is ready, with a plain-words fix for each failure.
 setup-check: $(STAMP)
 	$(BIN)/python -m optlessons.setup_check
+
+# The course web site, static HTML in build/site/ (open build/site/index.html): built from
+# the executed notebooks as committed, never re-executed; works offline.
+site: $(STAMP)
+	$(BIN)/python -m scripts.build_site --out build/site
+
+# Student copies for a workshop: build/optlessons-workshop.zip (notebooks without outputs,
+# exercises/release, the package). KEEP_OUTPUTS=1 keeps the notebooks' outputs.
+bundle: $(STAMP)
+	$(BIN)/python -m scripts.make_bundle $(if $(KEEP_OUTPUTS),--keep-outputs)
 
 # ---- exercises (nbgrader) -------------------------------------------------
 # Student copies and grading; see exercises/grade.py --help. Submissions go in

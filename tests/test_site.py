@@ -1,0 +1,354 @@
+"""The course web site (`make site`, scripts/build_site.py): built once into a temporary folder.
+
+Checks that every notebook and every exercise has a page, the index links to
+them, no relative link or anchor is broken, nothing is loaded from the network,
+widget outputs became static snapshots, and (marked `browser`) that in headless
+Chromium the math is typeset by the site's own MathJax and every figure loads.
+"""
+
+import functools
+import http.server
+import json
+import pathlib
+import re
+import shutil
+import threading
+import urllib.parse
+from html.parser import HTMLParser
+
+import pytest
+
+from scripts import build_site
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+NOTEBOOKS = build_site.course_notebooks()
+EXERCISES = build_site.release_notebooks()
+CHROMIUM = pathlib.Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SCREENSHOTS = ROOT / "build" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    out = tmp_path_factory.mktemp("site") / "html"
+    result = build_site.build(out, jobs=1, quiet=True)
+    assert result["status"] == 0, "sphinx failed:\n" + "\n".join(result["warnings"])
+    result["out"] = out
+    return result
+
+
+class Page(HTMLParser):
+    """What one HTML file links to (href/src), loads (script/link/img/iframe) and defines (ids)."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.links, self.loads, self.ids = [], [], set()
+        self.text, self._skip = [], 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        if tag == "a" and "name" in attrs:
+            self.ids.add(attrs["name"])
+        for key in ("href", "src"):
+            if attrs.get(key):
+                self.links.append((tag, attrs[key]))
+        if tag in ("script", "img", "iframe", "source", "video", "audio", "embed") and attrs.get("src"):
+            self.loads.append(attrs["src"])
+        if tag == "link" and attrs.get("href") and "stylesheet" in (attrs.get("rel") or "") + (attrs.get("as") or "style"):
+            self.loads.append(attrs["href"])
+        if tag in ("script", "style", "pre", "code"):
+            self._skip += 1
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style", "pre", "code") and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.text.append(data)
+
+
+@functools.cache
+def parse(path):
+    page = Page()
+    page.feed(pathlib.Path(path).read_text(encoding="utf-8"))
+    return page
+
+
+def html_files(out):
+    """The site's pages (not the theme's Jinja templates, which it leaves in _static/)."""
+    return sorted(p for p in out.rglob("*.html") if "_static" not in p.relative_to(out).parts)
+
+
+def is_remote(url):
+    return bool(re.match(r"^[a-z][a-z0-9+.-]*:|^//", url, flags=re.I)) and not url.startswith(("data:", "#"))
+
+
+def test_build_is_clean(site):
+    # Sphinx's warnings, one per line: a broken cross-reference, a bad toctree, a
+    # notebook that does not parse. Each one is a defect of the site.
+    assert site["warnings"] == [], "Sphinx warned:\n" + "\n".join(site["warnings"])
+    assert site["seconds"] < 60, f"the site took {site['seconds']:.0f} s to build"
+
+
+def test_every_notebook_and_exercise_has_a_page(site):
+    assert NOTEBOOKS and EXERCISES
+    for nb in NOTEBOOKS:
+        page = site["out"] / "notebooks" / f"{nb.stem}.html"
+        assert page.is_file(), f"no page for {nb.name}"
+        title = json.loads(nb.read_text())["cells"][0]["source"]
+        title = "".join(title).splitlines()[0].lstrip("# ").strip()
+        assert title.split()[-1] in page.read_text(encoding="utf-8"), f"{page.name} lacks its title {title!r}"
+    for nb in EXERCISES:
+        assert (site["out"] / "exercises" / f"{nb.stem}.html").is_file(), f"no page for {nb.name}"
+
+
+def test_index_links_to_every_notebook_and_the_exercises(site):
+    out = site["out"]
+    linked = {urllib.parse.urlsplit(href).path for _, href in parse(out / "index.html").links}
+    missing = [nb.stem for nb in NOTEBOOKS if f"notebooks/{nb.stem}.html" not in linked]
+    assert not missing, f"index.html does not link to {missing}"
+    assert "exercises.html" in linked
+    missing = [nb.stem for nb in EXERCISES if f"exercises/{nb.stem}.html" not in linked]
+    assert not missing, f"index.html does not link to the exercises {missing}"
+    exercises_page = {urllib.parse.urlsplit(h).path for _, h in parse(out / "exercises.html").links}
+    assert all(f"exercises/{nb.stem}.html" in exercises_page for nb in EXERCISES)
+
+
+def test_no_broken_relative_links_or_anchors(site):
+    out = site["out"]
+    broken = []
+    for path in html_files(out):
+        for tag, url in parse(path).links:
+            if is_remote(url) or url.startswith("data:"):
+                continue
+            parts = urllib.parse.urlsplit(url)
+            target = (path.parent / urllib.parse.unquote(parts.path)).resolve() if parts.path else path
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                broken.append(f"{path.relative_to(out)}: <{tag}> {url} (no such file)")
+            elif parts.fragment and target.suffix == ".html" and parts.fragment not in parse(target).ids:
+                broken.append(f"{path.relative_to(out)}: <{tag}> {url} (no id {parts.fragment!r})")
+    assert not broken, "broken links:\n" + "\n".join(broken)
+
+
+def test_nothing_is_loaded_from_the_network(site):
+    out = site["out"]
+    remote = [f"{p.relative_to(out)}: {url}" for p in html_files(out) for url in parse(p).loads if is_remote(url)]
+    assert not remote, "pages load resources from the network:\n" + "\n".join(remote)
+    for path in (out / "_static").rglob("*.css"):
+        imports = re.findall(r"@import\s+(?:url\()?['\"]?(https?:[^'\")\s]+)|url\(['\"]?(https?:[^'\")]+)",
+                             path.read_text(encoding="utf-8", errors="replace"))
+        assert not imports, f"{path.relative_to(out)} loads {imports}"
+
+
+def test_mathjax_is_served_by_the_site_itself(site):
+    out = site["out"]
+    assert (out / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    assert list((out / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").glob("*.woff"))
+    for nb in NOTEBOOKS[:1]:
+        loads = parse(out / "notebooks" / f"{nb.stem}.html").loads
+        assert "../_static/mathjax/tex-chtml.js" in loads
+
+
+def test_math_is_marked_up_for_mathjax_and_no_dollar_signs_are_left(site):
+    out = site["out"]
+    for nb in NOTEBOOKS:
+        path = out / "notebooks" / f"{nb.stem}.html"
+        source = json.loads(nb.read_text())
+        has_math = any("$" in "".join(c["source"]) for c in source["cells"] if c["cell_type"] == "markdown")
+        html_text = path.read_text(encoding="utf-8")
+        if has_math:
+            assert 'class="math' in html_text, f"{path.name}: math not recognised"
+        prose = "".join(parse(path).text)
+        leftovers = re.findall(r".{0,30}\$\$?[^$\s][^$]{0,40}\$.{0,10}", prose)
+        assert not leftovers, f"{path.name}: raw TeX left in the prose: {leftovers[:3]}"
+
+
+def test_widget_outputs_are_static_snapshots(site):
+    out = site["out"]
+    expected = 0
+    for nb in NOTEBOOKS:
+        cells = json.loads(nb.read_text())["cells"]
+        n = sum(build_site.WIDGET_VIEW in o.get("data", {}) for c in cells for o in c.get("outputs", []))
+        page = (out / "notebooks" / f"{nb.stem}.html").read_text(encoding="utf-8")
+        assert page.count('class="ol-widget-snapshot"') == n, nb.name
+        assert "widget-view+json" not in page and "embed-amd" not in page and "require.js" not in page
+        expected += n
+    assert site["staged"]["widgets"] == expected
+
+
+def test_snapshot_renders_saved_state_without_javascript():
+    png = "iVBORw0KGgo="
+    state = {"state": {
+        "box": {"model_name": "VBoxModel", "state": {"children": ["IPY_MODEL_row", "IPY_MODEL_img", "IPY_MODEL_msg"]}},
+        "row": {"model_name": "HBoxModel", "state": {"children": ["IPY_MODEL_lr", "IPY_MODEL_opt", "IPY_MODEL_nope"]}},
+        "lr": {"model_name": "FloatLogSliderModel", "state": {"description": "lr", "value": 0.0123456}},
+        "opt": {"model_name": "DropdownModel", "state": {"description": "optimizer", "index": 1,
+                                                         "_options_labels": ["SGD", "Adam <b>"]}},
+        "img": {"model_name": "ImageModel", "state": {"format": "png"},
+                "buffers": [{"path": ["value"], "encoding": "base64", "data": png}]},
+        "msg": {"model_name": "HTMLModel", "state": {"value": "<b>diverged at step 3</b>"}},
+    }}
+    html_text = build_site.snapshot_html(build_site.WidgetSnapshot(state), "box", "fallback")
+    assert "lr" in html_text and "0.01235" in html_text
+    assert "Adam &lt;b&gt;" in html_text          # labels escaped
+    assert f"data:image/png;base64,{png}" in html_text
+    assert "<b>diverged at step 3</b>" in html_text
+    assert "make lab" in html_text
+    empty = build_site.snapshot_html(build_site.WidgetSnapshot({}), "missing", "Fit a line (a widget)")
+    assert "Fit a line (a widget)" in empty
+
+
+def test_pages_show_the_committed_outputs_not_a_new_run(site):
+    # The site is built from the notebooks as committed (nb_execution_mode = "off"):
+    # a printed line of each notebook appears on its page verbatim.
+    for nb in NOTEBOOKS:
+        cells = json.loads(nb.read_text())["cells"]
+        lines = [line.strip() for c in cells for o in c.get("outputs", []) if o.get("output_type") == "stream"
+                 for line in "".join(o.get("text", "")).splitlines() if len(line.strip()) > 12]
+        if lines:
+            page = (site["out"] / "notebooks" / f"{nb.stem}.html").read_text(encoding="utf-8")
+            import html as _html
+            assert _html.escape(lines[0], quote=False) in page, f"{nb.name}: {lines[0]!r} not on its page"
+
+
+# ---- in a real browser --------------------------------------------------------------------
+
+def _serve(directory):
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("needs /usr/bin/chromium: apt-get install -y chromium")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package: make setup")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def _open(browser, url, outside):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+
+    def route(r):
+        u = r.request.url
+        if u.startswith(("file://", "data:", "http://127.0.0.1", "about:", "blob:")):
+            r.continue_()
+        else:
+            outside.append(u)
+            r.abort()
+
+    page.route("**/*", route)
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url, wait_until="load")
+    # MathJax 3 (loaded with `defer`) typesets after the load event: wait for its startup promise.
+    if page.locator(".math").count():
+        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=30000)
+        page.evaluate("() => MathJax.startup.promise")
+    page.evaluate("() => document.fonts.ready.then(() => true)")
+    return page, errors
+
+
+def _check_page(page, name):
+    info = page.evaluate("""() => ({
+        mjx: document.querySelectorAll('mjx-container').length,
+        mathNodes: document.querySelectorAll('.math').length,
+        mjxErrors: document.querySelectorAll('mjx-merror').length,
+        images: Array.from(document.images).map(i => [i.currentSrc.slice(0, 80), i.complete, i.naturalWidth]),
+        text: document.body.innerText,
+        fontsOk: Array.from(document.fonts).filter(f => f.family.startsWith('MJXTEX') || f.family.startsWith('MJXZERO'))
+                   .map(f => [f.family, f.status]),
+    })""")
+    assert info["mjx"] >= info["mathNodes"], f"{name}: {info['mathNodes']} math nodes, {info['mjx']} typeset"
+    assert info["mjxErrors"] == 0, f"{name}: MathJax reported {info['mjxErrors']} TeX errors"
+    assert "$$" not in info["text"], f"{name}: raw $$ left on the page"
+    not_loaded = [src for src, complete, width in info["images"] if not complete or width == 0]
+    assert not not_loaded, f"{name}: images that did not load: {not_loaded}"
+    failed_fonts = [f for f in info["fontsOk"] if f[1] == "error"]
+    assert not failed_fonts, f"{name}: MathJax fonts failed to load: {failed_fonts}"
+    return info
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("how", ["http", "file"])
+def test_site_in_chromium_math_and_figures_offline(site, browser, how):
+    """Opened as a learner would (file://, double-clicking index.html) and as served (loopback http)."""
+    out = site["out"]
+    server = _serve(out) if how == "http" else None
+    base = f"http://127.0.0.1:{server.server_port}/" if server else out.as_uri() + "/"
+    outside = []
+    try:
+        pages = ["index.html", "exercises.html"] + [f"notebooks/{nb.stem}.html" for nb in NOTEBOOKS] \
+            + [f"exercises/{nb.stem}.html" for nb in EXERCISES[:1]]
+        seen = {}
+        for rel in pages:
+            page, errors = _open(browser, base + rel, outside)
+            seen[rel] = _check_page(page, rel)
+            assert not errors, f"{rel}: JavaScript errors {errors}"
+            if how == "http" and rel in ("index.html", f"notebooks/{NOTEBOOKS[-1].stem}.html",
+                                         "notebooks/03_gradient_descent.html"):
+                SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+                shot = SCREENSHOTS / ("site-" + rel.replace("/", "-").replace(".html", ".png"))
+                page.screenshot(path=str(shot), full_page=False)
+                if rel.startswith("notebooks/03"):
+                    page.locator(".ol-widget-snapshot").first.scroll_into_view_if_needed()
+                    page.screenshot(path=str(SCREENSHOTS / "site-widget-snapshot.png"))
+                    page.locator("mjx-container").nth(3).scroll_into_view_if_needed()
+                    page.screenshot(path=str(SCREENSHOTS / "site-math.png"))
+            page.close()
+        assert not outside, f"the site asked the network for {sorted(set(outside))}"
+        math_pages = [rel for rel, info in seen.items() if info["mjx"] > 0]
+        assert len(math_pages) >= len(NOTEBOOKS) - 1, f"math typeset only on {math_pages}"
+        assert sum(len(info["images"]) for info in seen.values()) > len(NOTEBOOKS)
+    finally:
+        if server:
+            server.shutdown()
+            server.server_close()
+
+
+def test_every_widget_snapshot_shows_its_figure(site):
+    # A widget whose saved state holds a figure (an Image or an Output widget with a PNG)
+    # must show a figure in its snapshot: a snapshot with only controls means the saved
+    # widget tree could not be followed.
+    for nb in NOTEBOOKS:
+        data = json.loads(nb.read_text())
+        state = data["metadata"].get("widgets", {}).get(build_site.WIDGET_STATE, {}).get("state", {})
+        has_figure = any(m["model_name"] == "ImageModel" or "image/png" in json.dumps(m.get("state", {}).get("outputs", []))
+                         for m in state.values())
+        if not has_figure:
+            continue
+        page = (site["out"] / "notebooks" / f"{nb.stem}.html").read_text(encoding="utf-8")
+        snapshots = page.split('class="ol-widget-snapshot"')[1:]
+        assert snapshots, f"{nb.name}: no snapshot"
+        assert any('class="ol-w-image"' in s.split("</p>", 1)[1] for s in snapshots), f"{nb.name}: no figure"
+
+
+def test_dangling_references_left_by_renamed_ids_are_repaired():
+    import hashlib
+
+    def new(k):
+        return hashlib.sha1(f"optlessons-widget-{k}".encode()).hexdigest()[:32]
+
+    old_box, old_layout, old_img = "a" * 32, "b" * 32, "c" * 32   # sorted old ids
+    state = {"state": {
+        new(0): {"model_name": "VBoxModel", "state": {"children": [f"IPY_MODEL_{old_img}"], "layout": f"IPY_MODEL_{old_layout}"}},
+        new(1): {"model_name": "LayoutModel", "state": {}},          # was bbbb…
+        new(2): {"model_name": "ImageModel", "state": {"format": "png", "layout": f"IPY_MODEL_{old_layout}"},
+                 "buffers": [{"path": ["value"], "encoding": "base64", "data": "QUJD"}]},
+    }}
+    # old_box is the view (k = 0); the others were renamed in sorted order of their old ids
+    snapshot = build_site.WidgetSnapshot(state, [new(0)])
+    assert "data:image/png;base64,QUJD" in snapshot.render(new(0))
+    assert build_site.repair_references(state["state"], [new(0)]) == {old_layout: new(1), old_img: new(2)}
