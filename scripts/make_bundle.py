@@ -6,13 +6,15 @@ top folder `optlessons-workshop/` holding
     notebooks/            the course notebooks, outputs cleared (--keep-outputs keeps them)
     exercises/release/    the problem sets as students receive them (no solutions)
     optlessons/           the package source, so `pip install -e .` and `make lab` work
-    pyproject.toml  environment.yml  Makefile  README.md
+    pyproject.toml  environment.yml  Makefile  README.md  LICENSE (when there is one)
 
 and nothing else: no .venv, no tests, no exercises/source (solutions and hidden
 tests), no caches. The zip is deterministic: entries sorted, fixed timestamps
 and permissions, so the same tree gives the same bytes (and the same checksum
-to publish next to it). The script refuses to write a bundle in which any file
-contains an nbgrader solution or hidden-test marker.
+to publish next to it). The script refuses to write a bundle in which a
+notebook or a Python file contains an nbgrader solution or hidden-test marker,
+or any other file has one at the start of a line (prose that *names* the
+markers, like the README's grading section, is fine).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import argparse
 import hashlib
 import json
 import pathlib
+import re
 import sys
 import zipfile
 
@@ -28,6 +31,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 TOP = "optlessons-workshop"
 DEFAULT_OUT = ROOT / "build" / f"{TOP}.zip"
 TOP_FILES = ("pyproject.toml", "environment.yml", "Makefile", "README.md")
+OPTIONAL_TOP_FILES = ("LICENSE",)
 TREES = ("notebooks", "exercises/release", "optlessons")
 SKIP_PARTS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".hypothesis"}
 SKIP_SUFFIXES = {".pyc", ".pyo"}
@@ -48,6 +52,18 @@ def clear_outputs(nb: dict) -> dict:
     return nb
 
 
+def leaked_marker(rel: pathlib.Path, data: bytes) -> str | None:
+    """The first nbgrader solution / hidden-test marker in a file that would reach students, or None."""
+    text = data.decode("utf-8", errors="replace")
+    for marker in FORBIDDEN:
+        if rel.suffix in (".ipynb", ".py"):
+            if marker in text:
+                return marker
+        elif re.search(r"^\s*" + re.escape(marker), text, flags=re.MULTILINE):
+            return marker
+    return None
+
+
 def notebook_bytes(nb: dict) -> bytes:
     # nbformat's own layout (indent 1, sorted keys), so a learner's diff stays readable.
     return (json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
@@ -60,6 +76,7 @@ def files_to_bundle(root: pathlib.Path = ROOT) -> list[pathlib.Path]:
         if not (root / name).is_file():
             raise SystemExit(f"{name} is missing from {root}: the bundle needs it")
         chosen.append(pathlib.Path(name))
+    chosen += [pathlib.Path(name) for name in OPTIONAL_TOP_FILES if (root / name).is_file()]
     for tree in TREES:
         base = root / tree
         if not base.is_dir():
@@ -80,10 +97,10 @@ def bundle_entries(root: pathlib.Path = ROOT, keep_outputs: bool = False) -> lis
         data = (root / rel).read_bytes()
         if rel.suffix == ".ipynb" and rel.parts[0] == "notebooks" and not keep_outputs:
             data = notebook_bytes(clear_outputs(json.loads(data)))
-        for marker in FORBIDDEN:
-            if marker.encode() in data:
-                raise SystemExit(f"{rel} contains {marker!r}: solutions must not reach students. "
-                                 "Regenerate the student copies with `make release`.")
+        marker = leaked_marker(rel, data)
+        if marker:
+            raise SystemExit(f"{rel} contains {marker!r}: solutions must not reach students. "
+                             "Regenerate the student copies with `make release`.")
         entries.append((f"{TOP}/{rel.as_posix()}", data))
     return entries
 

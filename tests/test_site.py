@@ -220,8 +220,11 @@ def test_pages_show_the_committed_outputs_not_a_new_run(site):
 # ---- in a real browser --------------------------------------------------------------------
 
 def _serve(directory):
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
-    handler.log_message = lambda *a, **k: None
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(directory))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
@@ -292,6 +295,8 @@ def test_site_in_chromium_math_and_figures_offline(site, browser, how):
     try:
         pages = ["index.html", "exercises.html"] + [f"notebooks/{nb.stem}.html" for nb in NOTEBOOKS] \
             + [f"exercises/{nb.stem}.html" for nb in EXERCISES[:1]]
+        if how == "file":   # the same pages from disk: the index and the heaviest notebook page are enough
+            pages = ["index.html", max(pages, key=lambda rel: (out / rel).stat().st_size)]
         seen = {}
         for rel in pages:
             page, errors = _open(browser, base + rel, outside)
@@ -310,8 +315,10 @@ def test_site_in_chromium_math_and_figures_offline(site, browser, how):
             page.close()
         assert not outside, f"the site asked the network for {sorted(set(outside))}"
         math_pages = [rel for rel, info in seen.items() if info["mjx"] > 0]
-        assert len(math_pages) >= len(NOTEBOOKS) - 1, f"math typeset only on {math_pages}"
-        assert sum(len(info["images"]) for info in seen.values()) > len(NOTEBOOKS)
+        assert math_pages, "no math typeset anywhere"
+        if how == "http":
+            assert len(math_pages) >= len(NOTEBOOKS) - 1, f"math typeset only on {math_pages}"
+            assert sum(len(info["images"]) for info in seen.values()) > len(NOTEBOOKS)
     finally:
         if server:
             server.shutdown()
