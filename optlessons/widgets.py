@@ -194,6 +194,15 @@ class Experiment:
         """The PNG bytes currently shown."""
         return bytes(self.image.value)
 
+    def save(self, path):
+        """Write the figure as shown to ``path`` (PNG).
+
+        Use this, not ``self.figure.savefig``: the moving artists are marked
+        *animated* for the renderer, and a plain ``savefig`` leaves them out.
+        """
+        with open(path, "wb") as f:
+            f.write(self.png())
+
     # -- display
     def _repr_mimebundle_(self, **kwargs):
         bundle = self.widget._repr_mimebundle_(**kwargs)

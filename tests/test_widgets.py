@@ -190,6 +190,12 @@ def test_an_impossible_setting_is_reported_not_raised(pg):
     assert "Momentum" in pg.message.value and pg.error is None
 
 
+def test_save_writes_the_png_shown(tmp_path):
+    exp = widgets.line_fit()
+    exp.save(tmp_path / "fit.png")
+    assert (tmp_path / "fit.png").read_bytes() == exp.png()
+
+
 def test_refresh_turns_an_exception_into_a_message_and_keeps_the_figure(monkeypatch):
     exp = widgets.learning_rate_experiment()
     png = exp.png()
