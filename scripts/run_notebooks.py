@@ -19,12 +19,12 @@ from nbclient import NotebookClient
 
 CELL_TIMEOUT = 120  # seconds; a cell that runs longer is a bug in the notebook
 NOTEBOOKS = pathlib.Path(__file__).resolve().parent.parent / "notebooks"
-MODEL_ID = re.compile(r"\b[0-9a-f]{32}\b")
+MODEL_ID = re.compile(r"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])")  # also inside "IPY_MODEL_<id>"
 
 
 def stable_model_ids(nb):
     """Replace each widget model id (32 hex digits) by one derived from its order of appearance."""
-    text = json.dumps(nb, sort_keys=True)
+    text = json.dumps(nb)  # in document order, so ids are renamed in the order they appear
     state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
     known = set(state.get("state", {}))
     renamed = {}
@@ -40,6 +40,7 @@ def execute(path, timeout=CELL_TIMEOUT):
     path = pathlib.Path(path)
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                            coalesce_streams=True,  # one print is one output, however the kernel chunks it
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     client.execute()
