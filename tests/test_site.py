@@ -359,3 +359,23 @@ def test_dangling_references_left_by_renamed_ids_are_repaired():
     snapshot = build_site.WidgetSnapshot(state, [new(0)])
     assert "data:image/png;base64,QUJD" in snapshot.render(new(0))
     assert build_site.repair_references(state["state"], [new(0)]) == {old_layout: new(1), old_img: new(2)}
+
+
+# ---- the instructor guide (docs/instructors.md) ------------------------------------------------
+
+def test_instructor_guide_covers_every_notebook_and_problem_set_and_its_links_resolve():
+    guide_path = ROOT / "docs" / "instructors.md"
+    guide = guide_path.read_text(encoding="utf-8")
+    for nb in NOTEBOOKS:
+        assert f"../notebooks/{nb.name}" in guide, f"the guide's schedules do not link to {nb.name}"
+    for nb in EXERCISES:
+        assert nb.parent.name in guide, f"the guide does not mention {nb.parent.name}"
+    for target in re.findall(r"\]\((?!https?:|#)([^)#\s]+)", guide):
+        assert (guide_path.parent / target).exists(), f"broken link in docs/instructors.md: {target}"
+    anchors = {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-")
+               for h in re.findall(r"^#+ (.+)$", guide, flags=re.M)}
+    for anchor in re.findall(r"\]\(#([^)]+)\)", guide):
+        assert anchor in anchors, f"docs/instructors.md links to a missing heading #{anchor}"
+    makefile = (ROOT / "Makefile").read_text()
+    for target in sorted(set(re.findall(r"`make ([a-z][\w-]*)", guide))):
+        assert re.search(rf"^{re.escape(target)}:", makefile, flags=re.M), f"the guide cites `make {target}`"
