@@ -354,6 +354,17 @@ def stage(src: pathlib.Path, notebooks: pathlib.Path = NOTEBOOKS, release: pathl
     return staged
 
 
+def restore_downloads(out: pathlib.Path, notebooks: pathlib.Path = NOTEBOOKS,
+                      release: pathlib.Path = RELEASE) -> None:
+    """Each page's download button serves `_sources/<page>.ipynb`: make it the original
+    notebook (live widgets and their saved state), not the staged copy with snapshots."""
+    for folder, paths in (("notebooks", course_notebooks(notebooks)), ("exercises", release_notebooks(release))):
+        for path in paths:
+            target = out / "_sources" / folder / path.name
+            if target.parent.is_dir():
+                shutil.copyfile(path, target)
+
+
 def build(out: pathlib.Path, src: pathlib.Path | None = None, *, jobs: int = 1, quiet: bool = True,
           notebooks: pathlib.Path = NOTEBOOKS, release: pathlib.Path = RELEASE) -> dict:
     """Stage the sources and run Sphinx's HTML builder into `out`.
@@ -379,6 +390,8 @@ def build(out: pathlib.Path, src: pathlib.Path | None = None, *, jobs: int = 1, 
         warnings_module.simplefilter("ignore", PendingDeprecationWarning)
         status = build_main(args + [str(src), str(out)])
     warnings = [line for line in warnings_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if status == 0:
+        restore_downloads(out, notebooks, release)
     return {"staged": staged, "warnings": warnings, "seconds": time.perf_counter() - start, "status": status}
 
 

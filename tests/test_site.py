@@ -204,6 +204,15 @@ def test_snapshot_renders_saved_state_without_javascript():
     assert "Fit a line (a widget)" in empty
 
 
+def test_download_buttons_serve_the_original_notebooks(site):
+    for nb in NOTEBOOKS:
+        page = (site["out"] / "notebooks" / f"{nb.stem}.html").read_text(encoding="utf-8")
+        assert f"../_sources/notebooks/{nb.name}" in page, f"{nb.stem}.html has no download link"
+        assert (site["out"] / "_sources" / "notebooks" / nb.name).read_bytes() == nb.read_bytes()
+    for nb in EXERCISES:
+        assert (site["out"] / "_sources" / "exercises" / nb.name).read_bytes() == nb.read_bytes()
+
+
 def test_pages_show_the_committed_outputs_not_a_new_run(site):
     # The site is built from the notebooks as committed (nb_execution_mode = "off"):
     # a printed line of each notebook appears on its page verbatim.
