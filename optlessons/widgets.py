@@ -622,13 +622,16 @@ class LearningRateResult:
     lr: float
     start: np.ndarray
     trajectory: Trajectory
-    stability_limit: float | None      # 2 / (largest curvature at the minimum), GD's limit there
+    stability_limit: float | None      # 2 / (largest curvature at the minimum nearest the end), GD's limit there
 
 
-def _stability_limit(landscape):
+def _stability_limit(landscape, near=None):
+    """GD's limit 2/λmax at the known minimum nearest `near` (at the sharpest minimum if `near` is None)."""
     mins = np.asarray(landscape.minima).reshape(-1, 2)
     if not len(mins) or not hasattr(landscape, "hessian"):
         return None
+    if near is not None and np.all(np.isfinite(near)):
+        mins = mins[[np.argmin(np.linalg.norm(mins - near, axis=1))]]
     lmax = max(float(np.max(np.linalg.eigvalsh(landscape.hessian(m)))) for m in mins)
     return 2.0 / lmax if lmax > 0 else None
 
@@ -644,7 +647,7 @@ class LearningRateExperiment(Experiment):
         if lr is None:
             lr = 0.4 * limit if limit else 1e-3
         (x0, x1), (y0, y1) = self.landscape.window
-        self.controls["lr"] = log_slider("learning rate", lr, -4, 0.5)
+        self.controls["lr"] = log_slider("learning rate", lr, -4, 0.5, readout_format=".3g")
         self.controls["lr"].add_class("optlessons-lr")
         self.controls["x0"] = float_slider("start x", float(self.landscape.start[0]), x0, x1, (x1 - x0) / 200)
         self.controls["y0"] = float_slider("start y", float(self.landscape.start[1]), y0, y1, (y1 - y0) / 200)
@@ -663,7 +666,7 @@ class LearningRateExperiment(Experiment):
         lr = float(self.controls["lr"].value)
         start = np.array([self.controls["x0"].value, self.controls["y0"].value])
         traj = minimize(self.landscape, SGD(lr=lr), start=start, steps=int(self.controls["steps"].value))
-        return LearningRateResult(self.landscape, lr, start, traj, _stability_limit(self.landscape))
+        return LearningRateResult(self.landscape, lr, start, traj, _stability_limit(self.landscape, traj.points[-1]))
 
     def draw(self, result):
         self.paths.update({"gradient descent": result.trajectory}, start=result.start)
@@ -675,7 +678,7 @@ class LearningRateExperiment(Experiment):
         if result.stability_limit:
             ratio = result.lr / result.stability_limit
             limit = (f" lr is {ratio:.2g} × the stability limit 2/λ<sub>max</sub> = "
-                     f"{result.stability_limit:.3g} at the minimum.")
+                     f"{result.stability_limit:.3g} at the nearest minimum.")
         kind = "warn" if t.diverged else "info"
         return _note(_esc(t.message) + "." + limit, kind)
 
