@@ -3,7 +3,11 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell $(PYTHON) -c "import hashlib,sys;print(hashlib.sha1(open('pyproject.toml','rb').read()).hexdigest()[:12])")
+HASH   := $(shell $(PYTHON) -c "import hashlib;print(hashlib.sha1(open('pyproject.toml','rb').read()).hexdigest()[:12])")
+# Two stamps on one .venv: the course alone (make lab), and the course with the
+# tools that test, grade and build it (everything else).
+LAB_STAMP := $(VENV)/.installed-lab-$(HASH)
+STAMP     := $(VENV)/.installed-all-$(HASH)
 
 # The course's models are small: one BLAS thread is faster on them than many, and
 # keeps every printed number the same whatever the machine's core count.
@@ -13,16 +17,23 @@ export MKL_NUM_THREADS := 1
 
 .PHONY: lab test setup setup-check notebooks bench clean site bundle
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(LAB_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	rm -f $(VENV)/.installed-lab-*
+	touch $(LAB_STAMP)
+
+$(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	rm -f $(VENV)/.installed-*
-	touch $(STAMP)
+	touch $(STAMP) $(LAB_STAMP)
 
 setup: $(STAMP)
 
-lab: $(STAMP)
+lab: $(LAB_STAMP)
 	$(BIN)/jupyter lab notebooks/
 
 test: $(STAMP)
