@@ -54,7 +54,8 @@ from .train import Trajectory, minimize
 __all__ = [
     "Experiment", "playground", "Playground", "line_fit", "learning_rate_experiment",
     "batch_size_experiment", "momentum_experiment", "adam_experiment", "adaptive_experiment",
-    "OPTIMIZERS", "summarize", "SummaryRow",
+    "OPTIMIZERS", "summarize", "SummaryRow", "measured_rate", "momentum_rate_map", "RateMap",
+    "MomentumTheory",
 ]
 
 _WIDE = {"description_width": "initial"}
@@ -236,11 +237,12 @@ class OptimizerSpec:
     hypers: tuple
     fixed: dict = field(default_factory=dict)
 
-    def make(self, values):
-        """The optimizer from control values (betas assembled from beta1/beta2)."""
+    def make(self, values, **extra):
+        """The optimizer from control values (betas assembled from beta1/beta2); ``extra``: more keywords."""
         kw = dict(self.fixed)
         for h in self.hypers:
             kw[h.name] = values[h.name]
+        kw.update(extra)
         if "beta1" in kw:
             kw["betas"] = (kw.pop("beta1"), kw.pop("beta2"))
         return self.cls(**kw)
@@ -430,7 +432,11 @@ class Race(Experiment):
         """A fresh optimizer ``name`` built from the controls (may raise ValueError)."""
         spec = OPTIMIZERS[name]
         values = {h.name: self.controls[f"{name}.{h.name}"].value for h in spec.hypers}
-        return spec.make(values)
+        return spec.make(values, **self.shared_hypers(name))
+
+    def shared_hypers(self, name):
+        """Keywords set by controls shared by several optimizers (none here; see ``AdaptiveExperiment``)."""
+        return {}
 
     def compute(self):
         landscape = self.current_landscape()
@@ -573,19 +579,28 @@ class AdaptiveExperiment(Race):
     help = ("a bowl κ times steeper across than along; rotate it and watch the per-coordinate "
             "methods lose their edge.")
 
-    def __init__(self, condition_number=50.0, angle_degrees=0.0, steps=150):
+    #: the methods with an ε (PyTorch's defaults: Adagrad 1e-10, RMSprop 1e-8, Adadelta 1e-6)
+    EPS_METHODS = ("Adagrad", "RMSprop", "Adadelta")
+
+    def __init__(self, condition_number=50.0, angle_degrees=0.0, steps=150, eps=1e-6):
         names = ("GD", "Adagrad", "RMSprop", "Adadelta")
         super().__init__(names, set(names), steps=steps, tol=1e-2)
         self.controls["kappa"] = W.FloatLogSlider(value=condition_number, base=10, min=0, max=3, step=0.1,
                                                   description="condition number κ", readout_format=".3g",
                                                   continuous_update=False, style=_WIDE)
         self.controls["angle"] = float_slider("rotation (degrees)", angle_degrees, 0.0, 90.0, 5.0)
+        # one ε for Adagrad, RMSprop and Adadelta, so moving it shows where it starts to matter
+        self.controls["eps"] = W.FloatLogSlider(value=eps, base=10, min=-10, max=-1, step=0.25,
+                                                description="ε (Adagrad, RMSprop, Adadelta)", readout_format=".1e",
+                                                continuous_update=False, style=_WIDE,
+                                                layout=W.Layout(width="380px"))
+        self.controls["eps"].add_class("optlessons-eps")
         defaults = {"GD": 0.019, "Adagrad": 1.0, "RMSprop": 0.05, "Adadelta": 1.0}
         for name, lr in defaults.items():
             self.controls[f"{name}.lr"].value = lr
         self._cache = {}
         rows = [W.HBox([self.controls["kappa"], self.controls["angle"], self.controls["steps"]]),
-                self._toggle_row(), self.tabs]
+                W.HBox([self.controls["eps"]]), self._toggle_row(), self.tabs]
         self._start(rows)
         self.widget.children = tuple(self.widget.children) + (self.summary,)
 
@@ -596,22 +611,30 @@ class AdaptiveExperiment(Race):
             self._cache[key] = quadratic(condition_number=key[0], angle=np.deg2rad(key[1]))
         return self._cache[key]
 
+    def shared_hypers(self, name):
+        return {"eps": float(self.controls["eps"].value)} if name in self.EPS_METHODS else {}
+
     def describe(self, result):
         f = result.landscape
         base = super().describe(result)
         return base + _note(f"<br>GD is stable only for lr &lt; 2/L = {2 / f.L:.3g} "
-                            f"(L = {f.L:.3g}, the steepest curvature).")
+                            f"(L = {f.L:.3g}, the steepest curvature). "
+                            f"ε = {self.controls['eps'].value:.1e} for Adagrad, RMSprop and Adadelta "
+                            "(PyTorch's defaults: 1e-10, 1e-8, 1e-6).")
 
 
-def adaptive_experiment(condition_number=50.0, angle_degrees=0.0, steps=150):
+def adaptive_experiment(condition_number=50.0, angle_degrees=0.0, steps=150, eps=1e-6):
     """Adagrad, RMSprop and Adadelta vs GD on an elongated quadratic bowl (condition number κ).
 
-    Controls: ``kappa`` (κ), ``angle`` (rotation in degrees), ``steps``, and each
-    method's ``<name>.lr`` (and ``RMSprop.alpha``, ``Adadelta.rho``…). Axis-aligned,
+    Controls: ``kappa`` (κ), ``angle`` (rotation in degrees), ``steps``, ``eps`` (one ε
+    for Adagrad, RMSprop and Adadelta, log slider 1e-10 … 1e-1; starts at ``eps``, Adadelta's
+    default, which on this bowl leaves Adagrad and RMSprop as with their own smaller defaults),
+    and each method's ``<name>.lr`` (and ``RMSprop.alpha``, ``Adadelta.rho``…). Axis-aligned,
     the per-coordinate methods rescale the steep and the flat direction separately;
-    rotated by 45°, the coordinates mix and that advantage goes.
+    rotated by 45°, the coordinates mix and that advantage goes. Raise ε towards the gradients'
+    size and the adaptive methods turn into gradient descent with learning rate lr/ε.
     """
-    return AdaptiveExperiment(condition_number, angle_degrees, steps)
+    return AdaptiveExperiment(condition_number, angle_degrees, steps, eps)
 
 
 # ============================================================================ learning rate
@@ -939,67 +962,191 @@ def batch_size_experiment(batch_size=4, lr=0.05, steps=100, seed=0):
 
 # ============================================================================ momentum
 
+#: A run that gets this close to the minimum (relative to where it started) has converged to
+#: rounding error; its rate is measured up to that step (later steps would only measure noise).
+RATE_FLOOR = 1e-12
+
+
+def measured_rate(distances, floor=RATE_FLOOR):
+    """The average contraction per step, ρ = (‖θ_k − θ*‖ / ‖θ_0 − θ*‖)^(1/k).
+
+    ``distances``: ‖θ_t − θ*‖ for t = 0 … n (``Trajectory.distances()``). k is n, or the first
+    step at which the distance fell below ``floor`` × the first one. ρ < 1 converges (lower is
+    faster: the error shrinks by a factor ρ per step on average), ρ ≥ 1 makes no progress.
+    """
+    d = np.asarray(distances, dtype=float)
+    if len(d) < 2 or not d[0] > 0:
+        return float("nan")
+    below = np.flatnonzero(d[1:] <= floor * d[0])
+    k = int(below[0]) + 1 if below.size else len(d) - 1
+    return float((max(d[k], 1e-300) / d[0]) ** (1.0 / k))
+
+
+@dataclass(frozen=True)
+class MomentumTheory:
+    """The optimal (α, β) and the stability edge of SGD with momentum on a quadratic.
+
+    Heavy ball (PyTorch's ``SGD(momentum=β)``), curvatures μ ≤ λ ≤ L, κ = L/μ:
+    α* = 4/(√L + √μ)², β* = ((√κ − 1)/(√κ + 1))², rate √β* = (√κ − 1)/(√κ + 1); stable for every λ
+    while α L < 2 + 2β. Nesterov (``nesterov=True``): α* = 4/(3L + μ),
+    β* = (√(3κ + 1) − 2)/(√(3κ + 1) + 2), rate 1 − 2/√(3κ + 1) (Lessard, Recht & Packard 2016);
+    stable while α L < (2 + 2β)/(1 + 2β).
+    """
+    lr: float           # α*
+    momentum: float     # β*
+    rate: float         # the best rate per step, at (α*, β*)
+    mu: float
+    L: float
+    nesterov: bool
+
+    @classmethod
+    def of(cls, landscape, nesterov=False):
+        """The theory for ``landscape`` if it is a quadratic (has ``mu`` and ``L``), else None."""
+        mu, L = getattr(landscape, "mu", None), getattr(landscape, "L", None)
+        if mu is None or L is None or not 0 < mu <= L:
+            return None
+        kappa = L / mu
+        if nesterov:
+            s = np.sqrt(3 * kappa + 1)
+            return cls(4 / (3 * L + mu), (s - 2) / (s + 2), 1 - 2 / s, mu, L, True)
+        r = (np.sqrt(kappa) - 1) / (np.sqrt(kappa) + 1)
+        return cls(4 / (np.sqrt(L) + np.sqrt(mu)) ** 2, r ** 2, r, mu, L, False)
+
+    def edge_lr(self, beta):
+        """The largest stable α for momentum β: (2 + 2β)/L, or (2 + 2β)/((1 + 2β) L) for Nesterov."""
+        beta = np.asarray(beta, dtype=float)
+        return (2 + 2 * beta) / ((1 + 2 * beta) * self.L if self.nesterov else self.L)
+
+    @property
+    def edge_label(self):
+        return "stability edge αL = (2 + 2β)/(1 + 2β)" if self.nesterov else "stability edge αL = 2 + 2β"
+
+
 @dataclass
 class MomentumResult:
     landscape: object
     lr: float
     momentum: float
-    trajectory: Trajectory             # SGD with momentum
+    trajectory: Trajectory             # SGD with momentum (Nesterov's if `nesterov`)
     plain: Trajectory                  # SGD without momentum, same lr
     rate_map: "RateMap"
+    nesterov: bool = False
+    rate: float = float("nan")         # measured_rate of `trajectory` (NaN if it diverged)
 
 
 @dataclass(frozen=True)
 class RateMap:
-    """log10(f − f*) after ``steps`` steps of heavy-ball momentum, over a grid of (lr, β)."""
+    """The measured rate per step of SGD with momentum over a grid of (lr, β) (see ``measured_rate``)."""
     lrs: np.ndarray
     betas: np.ndarray
-    log_gap: np.ndarray       # (len(betas), len(lrs)); NaN where the run diverged
+    rate: np.ndarray          # (len(betas), len(lrs)): ρ per step; NaN where the run diverged
+    diverged: np.ndarray      # (len(betas), len(lrs)) bool: the run left the window or blew up
+    log_gap: np.ndarray       # log10(f − f*) at the end; NaN where diverged
     steps: int
+    nesterov: bool = False
+    theory: MomentumTheory | None = None    # on a quadratic: (α*, β*) and the stability edge
+
+    @property
+    def best(self):
+        """(lr, β, rate) of the fastest cell."""
+        i, j = np.unravel_index(np.nanargmin(self.rate), self.rate.shape)
+        return float(self.lrs[j]), float(self.betas[i]), float(self.rate[i, j])
 
 
 _RATE_MAPS: dict = {}
 
 
-def momentum_rate_map(landscape, key, steps, lr_range=(-4, 0), n_lr=48, n_beta=40):
-    """The (lr, β) heat map for ``landscape``, computed once per (key, steps) and cached.
+def momentum_rate_map(landscape, key, steps, lr_range=(-4, 0), n_lr=48, n_beta=40, nesterov=False):
+    """The (lr, β) rate map for ``landscape``, computed once per (key, steps, nesterov) and cached.
 
-    All grid points run at once (numpy over the grid), with PyTorch's SGD
-    momentum: b = β b + g (b₁ = g), θ = θ − lr b.
+    All grid points run at once (numpy over the grid) with PyTorch's SGD momentum, dampening 0:
+    b = β b + g (b₁ = g), then θ = θ − lr b (heavy ball) or θ = θ − lr (g + β b) (Nesterov).
+    A run diverges where ``minimize`` says so (not finite, or 10 window sizes from the window's
+    centre). The rate is ``measured_rate`` of the distance to the landscape's nearest minimum.
     """
-    cache_key = (key, steps, lr_range, n_lr, n_beta)
+    cache_key = (key, steps, bool(nesterov), lr_range, n_lr, n_beta)
     if cache_key in _RATE_MAPS:
         return _RATE_MAPS[cache_key]
+    from .train import _window_bounds
+    minima = np.asarray(landscape.minima, dtype=float).reshape(-1, 2)
+    if not len(minima):
+        raise ValueError(f"{landscape.name} has no known minimum to measure a rate to")
     lrs = np.logspace(*lr_range, n_lr)
     betas = np.linspace(0.0, 0.99, n_beta)
     LR, B = np.meshgrid(lrs, betas)
-    p = np.broadcast_to(landscape.start, LR.shape + (2,)).copy()
+    LR, B = LR[..., None], B[..., None]
+    bounds = _window_bounds(landscape)
+
+    def dist(p):
+        return np.sqrt(((p[..., None, :] - minima) ** 2).sum(axis=-1)).min(axis=-1)
+
+    p = np.broadcast_to(np.asarray(landscape.start, dtype=float), LR.shape[:2] + (2,)).copy()
+    d0 = float(dist(p[0, 0]))
+    d_at = np.full(LR.shape[:2], np.nan)               # distance when the rate is read
+    k_at = np.full(LR.shape[:2], steps)                # ... and at which step
+    done = np.zeros(LR.shape[:2], dtype=bool)          # reached the floor: rate fixed
+    diverged = np.zeros(LR.shape[:2], dtype=bool)
     buf = None
-    alive = np.ones(LR.shape, dtype=bool)
     with np.errstate(all="ignore"):
-        for _ in range(steps):
+        for t in range(1, steps + 1):
             g = landscape.gradient(p)
-            buf = g if buf is None else B[..., None] * buf + g
-            p = p - LR[..., None] * buf
-            alive &= np.all(np.isfinite(p), axis=-1) & (np.max(np.abs(p), axis=-1) < 1e6)
-            p = np.where(alive[..., None], p, 0.0)
-            buf = np.where(alive[..., None], buf, 0.0)
+            diverged |= ~np.all(np.isfinite(g), axis=-1)
+            buf = g.copy() if buf is None else B * buf + g
+            p = p - LR * (g + B * buf if nesterov else buf)
+            out = ~np.all(np.isfinite(p), axis=-1)
+            if bounds is not None:
+                (cx, cy), (ax, ay) = bounds
+                out |= (np.abs(p[..., 0] - cx) > ax) | (np.abs(p[..., 1] - cy) > ay)
+            diverged |= out
+            d = dist(p)
+            newly = ~done & ~diverged & (d <= RATE_FLOOR * d0)
+            d_at[newly], k_at[newly] = d[newly], t
+            done |= newly
+            # a finished or diverged run sits at the start from now on: no overflow, no warnings
+            frozen = (done | diverged)[..., None]
+            p = np.where(frozen, landscape.start, p)
+            buf = np.where(frozen, 0.0, buf)
+        last = ~done & ~diverged
+        d_at[last] = dist(p)[last]
+        rate = np.where(diverged, np.nan, (np.maximum(d_at, 1e-300) / d0) ** (1.0 / k_at))
         f_star = plots._f_star(landscape) or 0.0
         gap = landscape.value(p) - f_star
-    log_gap = np.where(alive, np.log10(np.maximum(gap, 1e-16)), np.nan)
-    _RATE_MAPS[cache_key] = RateMap(lrs, betas, log_gap, steps)
+    log_gap = np.where(diverged, np.nan, np.where(done, np.log10(1e-16), np.log10(np.maximum(gap, 1e-16))))
+    _RATE_MAPS[cache_key] = RateMap(lrs, betas, rate, diverged, log_gap, steps, bool(nesterov),
+                                    MomentumTheory.of(landscape, nesterov))
     return _RATE_MAPS[cache_key]
+
+
+def _rate_to_colour(rate):
+    """The heat map's colour coordinate: −log10(1 − ρ), so 0.9, 0.99, 0.999 are equally apart."""
+    return -np.log10(np.clip(1.0 - np.asarray(rate, dtype=float), 1e-12, None))
+
+
+def _colour_to_rate(x):
+    return 1.0 - 10.0 ** (-np.asarray(x, dtype=float))
+
+
+def _edges(centres, log=False):
+    """Cell edges around grid centres (geometric midpoints on a log axis)."""
+    c = np.log10(centres) if log else np.asarray(centres, dtype=float)
+    mid = (c[1:] + c[:-1]) / 2
+    e = np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
+    return 10 ** e if log else e
 
 
 class MomentumExperiment(Experiment):
     title = "Momentum"
-    help = ("set the learning rate α and the momentum β. The heat map shows, for every (α, β), how close "
-            "momentum gets in the given steps (darker = closer; white = diverged); the white ring is you.")
+    help = ("set the learning rate α and the momentum β. The heat map shows, for every (α, β), the measured "
+            "convergence rate per step (darker = faster; hatched grey = diverged); the ringed dot is you, "
+            "the star the theoretical optimum.")
 
     CHOICES = {"ill-conditioned quadratic (κ = 50)": "quadratic50", "Rosenbrock": "rosenbrock"}
+    RATE_TICKS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
+    SLOWEST = 0.999           # the top of the colour scale
+    DIVERGED = dict(facecolor="0.82", edgecolor="0.45", hatch="////", linewidth=0.0)
 
-    def __init__(self, landscape="quadratic50", lr=0.01, momentum=0.9, steps=100):
-        super().__init__(12.5, 4.0)
+    def __init__(self, landscape="quadratic50", lr=0.01, momentum=0.9, steps=100, nesterov=False):
+        super().__init__(12.5, 4.3)
         self._landscapes = {"quadratic50": quadratic(condition_number=50.0, angle=np.deg2rad(30)),
                             "rosenbrock": LANDSCAPES["rosenbrock"]()}
         self.controls["landscape"] = W.Dropdown(options=list(self.CHOICES.items()), value=landscape,
@@ -1007,22 +1154,38 @@ class MomentumExperiment(Experiment):
         self.controls["lr"] = log_slider("learning rate α", lr, -4, 0)
         self.controls["momentum"] = float_slider("momentum β", momentum, 0.0, 0.99, 0.01)
         self.controls["steps"] = int_slider("steps", steps, 10, 300, 10)
+        self.controls["nesterov"] = W.Checkbox(value=bool(nesterov), description="Nesterov", indent=False,
+                                               layout=W.Layout(width="auto"))
+        self.controls["nesterov"].add_class("optlessons-momentum-nesterov")
         gs = self.figure.add_gridspec(1, 3, width_ratios=[1, 1, 1.1])
         self.ax_path = self.figure.add_subplot(gs[0])
         self.ax_loss = self.figure.add_subplot(gs[1])
         self.ax_map = self.figure.add_subplot(gs[2])
-        self.figure.subplots_adjust(left=0.05, right=0.95, bottom=0.13, top=0.92, wspace=0.3)
+        self.figure.subplots_adjust(left=0.05, right=0.95, bottom=0.27, top=0.92, wspace=0.3)
         self.labels = ["momentum", "no momentum (β = 0)"]
         self._shown = None
         self._map_key = None
         self._mesh = None
         self._colorbar = None
-        (self.here,) = self.ax_map.plot([], [], marker="o", markersize=11, markerfacecolor="none",
+        self._map_legend = None
+        from matplotlib.patches import Rectangle
+        import matplotlib.patheffects as pe
+        # diverged cells are left out of the mesh (NaN -> transparent) and show this hatched grey
+        self.ax_map.add_patch(Rectangle((0, 0), 1, 1, transform=self.ax_map.transAxes, zorder=0,
+                                        **self.DIVERGED))
+        self.ax_map.set_xscale("log")
+        (self.edge_line,) = self.ax_map.plot([], [], color="white", linestyle="--", linewidth=1.6, zorder=3,
+                                             path_effects=[pe.withStroke(linewidth=3.2, foreground="black")])
+        (self.optimum,) = self.ax_map.plot([], [], marker="*", markersize=15, color="white",
+                                           markeredgecolor="black", markeredgewidth=1.2, linestyle="none",
+                                           zorder=4)
+        (self.here,) = self.ax_map.plot([], [], marker="o", markersize=12, markerfacecolor="none",
                                         markeredgecolor="white", markeredgewidth=2.5, linestyle="none",
-                                        animated=True)
+                                        animated=True, zorder=5,
+                                        path_effects=[pe.withStroke(linewidth=4.0, foreground="black")])
         (self.here_dot,) = self.ax_map.plot([], [], marker="o", markersize=4, color="black",
-                                            linestyle="none", animated=True)
-        self._start([W.HBox([self.controls["landscape"], self.controls["steps"]]),
+                                            linestyle="none", animated=True, zorder=6)
+        self._start([W.HBox([self.controls["landscape"], self.controls["steps"], self.controls["nesterov"]]),
                      W.HBox([self.controls["lr"], self.controls["momentum"]])])
 
     def compute(self):
@@ -1030,10 +1193,14 @@ class MomentumExperiment(Experiment):
         f = self._landscapes[key]
         lr, beta = float(self.controls["lr"].value), float(self.controls["momentum"].value)
         steps = int(self.controls["steps"].value)
-        traj = minimize(f, SGD(lr=lr, momentum=beta), steps=steps) if beta > 0 else \
-            minimize(f, SGD(lr=lr), steps=steps)
+        nesterov = bool(self.controls["nesterov"].value)
+        # β = 0 is plain gradient descent (Nesterov's look-ahead too); SGD rejects nesterov without momentum
+        opt = SGD(lr=lr, momentum=beta, dampening=0.0, nesterov=nesterov) if beta > 0 else SGD(lr=lr)
+        traj = minimize(f, opt, steps=steps)
         plain = minimize(f, SGD(lr=lr), steps=steps)
-        return MomentumResult(f, lr, beta, traj, plain, momentum_rate_map(f, key, steps))
+        rate = float("nan") if traj.diverged else measured_rate(traj.distances())
+        return MomentumResult(f, lr, beta, traj, plain, momentum_rate_map(f, key, steps, nesterov=nesterov),
+                              nesterov, rate)
 
     def _draw_static(self, result):
         f = result.landscape
@@ -1042,7 +1209,7 @@ class MomentumExperiment(Experiment):
                 self.paths = ContourPanel(self.ax_path, f, self.labels, legend=True, legend_loc="upper right",
                                           animated=True)
                 self.losses = LossPanel(self.ax_loss, self.labels, f_star=plots._f_star(f), animated=True)
-                for d in (self.paths.lines, self.paths.ends, self.losses.lines):
+                for d in (self.paths.lines, self.paths.ends, self.losses.lines, self.losses.blowups):
                     d[self.labels[1]].set_color("0.45")
             else:
                 self.paths.set_landscape(f)
@@ -1051,57 +1218,96 @@ class MomentumExperiment(Experiment):
             self.renderer.invalidate()
         m = result.rate_map
         if self._map_key is not m:
-            if self._mesh is not None:
-                self._mesh.remove()
-            # colour range: from the best run to the starting gap (worse than the start is all yellow)
-            f_star = plots._f_star(f) or 0.0
-            top = float(np.log10(max(f.value(f.start) - f_star, 1e-16)))
-            finite = m.log_gap[np.isfinite(m.log_gap)]
-            bottom = float(np.min(finite)) if finite.size else top - 1
-            self._mesh = self.ax_map.pcolormesh(np.log10(m.lrs), m.betas, np.minimum(m.log_gap, top),
-                                                cmap="viridis", shading="nearest", vmin=min(bottom, top - 1),
-                                                vmax=top)
-            self.ax_map.set_facecolor("white")
-            if self._colorbar is None:
-                self._colorbar = self.figure.colorbar(self._mesh, ax=self.ax_map, pad=0.02)
-                self._colorbar.set_label("log₁₀(f − f*) at the end")
-            else:
-                self._colorbar.update_normal(self._mesh)
-            self.ax_map.set_xlabel("learning rate α (log₁₀)")
-            self.ax_map.set_ylabel("momentum β")
-            self.ax_map.set_title(f"Where momentum gets after {m.steps} steps")
-            if not hasattr(self, "_diverged_note"):
-                self._diverged_note = self.ax_map.text(0.98, 0.03, "white: diverged", ha="right",
-                                                       transform=self.ax_map.transAxes, fontsize="small",
-                                                       bbox=dict(facecolor="white", edgecolor="0.6"))
+            self._draw_map(m)
             self._map_key = m
             self.renderer.invalidate()
+
+    def _draw_map(self, m):
+        from matplotlib.patches import Patch
+        if self._mesh is not None:
+            self._mesh.remove()
+        from matplotlib.colors import FuncNorm
+        finite = m.rate[np.isfinite(m.rate)]
+        # colours spread over 1 − ρ on a log scale (0.9, 0.99, 0.999 equally apart: 10× more steps
+        # for the same progress each), from the best measured rate up to 0.999; anything slower,
+        # including ρ ≥ 1 runs that had not yet left the window, takes the top colour
+        top = self.SLOWEST
+        best = float(np.min(finite)) if finite.size else 0.9
+        low = max([t for t in self.RATE_TICKS if t <= min(best, 0.99)], default=0.0)
+        norm = FuncNorm((_rate_to_colour, _colour_to_rate), vmin=low, vmax=top)
+        self._mesh = self.ax_map.pcolormesh(_edges(m.lrs, log=True), _edges(m.betas), np.ma.masked_invalid(m.rate),
+                                            cmap="viridis", norm=norm, shading="flat", zorder=1)
+        if self._colorbar is None:
+            self._colorbar = self.figure.colorbar(self._mesh, ax=self.ax_map, pad=0.02, extend="max")
+            self._colorbar.set_label("rate per step (lower is faster)")
+        else:
+            self._colorbar.update_normal(self._mesh)
+        ticks, span = [], float(_rate_to_colour(top) - _rate_to_colour(low))
+        for t in (t for t in self.RATE_TICKS if low <= t <= top):    # no two labels on top of each other
+            if not ticks or _rate_to_colour(t) - _rate_to_colour(ticks[-1]) > 0.09 * span:
+                ticks.append(t)
+        self._colorbar.set_ticks(ticks, labels=[f"{t:g}" for t in ticks])
+        self._colorbar.minorticks_off()
+        self.ax_map.set_xlim(_edges(m.lrs, log=True)[[0, -1]])
+        self.ax_map.set_ylim(_edges(m.betas)[[0, -1]])
+        self.ax_map.set_xlabel("learning rate α")
+        self.ax_map.set_ylabel("momentum β")
+        kind = "Nesterov" if m.nesterov else "heavy ball"
+        self.ax_map.set_title(f"Rate per step, {kind}, {m.steps} steps")
+        from matplotlib.lines import Line2D
+        handles = [(self.here, self.here_dot), Patch(**self.DIVERGED)]
+        labels = ["you (α, β)", "diverged"]
+        th = m.theory
+        if th is not None:
+            self.optimum.set_data([th.lr], [th.momentum])
+            b = np.linspace(m.betas[0], m.betas[-1], 100)
+            self.edge_line.set_data(th.edge_lr(b), b)
+            # the edge in the legend: a plain dashed line (the outlined one reads as "=" that small)
+            handles[1:1] = [self.optimum, Line2D([], [], color="black", linestyle="--", linewidth=1.4)]
+            labels[1:1] = [f"optimum (α*, β*), rate {th.rate:.3f}", th.edge_label]
+        for a in (self.optimum, self.edge_line):
+            a.set_visible(th is not None)
+        if self._map_legend is not None:
+            self._map_legend.remove()
+        # under the map, outside the data: the ring moves over it without being hidden
+        self._map_legend = self.ax_map.legend(handles, labels, loc="upper center", ncol=2, fontsize="small",
+                                              bbox_to_anchor=(0.5, -0.17), frameon=False,
+                                              handlelength=2.2, columnspacing=1.0)
 
     def draw(self, result):
         self._draw_static(result)
         trajs = {self.labels[0]: result.trajectory, self.labels[1]: result.plain}
         self.paths.update(trajs)
         self.losses.update(trajs)
-        self.here.set_data([np.log10(result.lr)], [result.momentum])
-        self.here_dot.set_data([np.log10(result.lr)], [result.momentum])
+        self.here.set_data([result.lr], [result.momentum])
+        self.here_dot.set_data([result.lr], [result.momentum])
 
     def describe(self, result):
         t, p = result.trajectory, result.plain
-        def one(name, tr):
-            return f"{name}: {_esc(tr.message)}"
+        name = "Nesterov momentum" if result.nesterov else "momentum"
+        rate = "" if not np.isfinite(result.rate) else f"; rate per step {result.rate:.3f}"
+        th = result.rate_map.theory
+        best = ""
+        if th is not None:
+            best = (f"<br>Theory on this bowl: α* = {th.lr:.3g}, β* = {th.momentum:.3g} give "
+                    f"{th.rate:.3f} per step; GD's best is {(th.L - th.mu) / (th.L + th.mu):.3f}.")
         kind = "warn" if t.diverged else "info"
-        return _note(one("momentum", t) + "<br>" + one("without", p), kind)
+        return _note(f"{name}: {_esc(t.message)}{rate}<br>without: {_esc(p.message)}{best}", kind)
 
 
-def momentum_experiment(landscape="quadratic50", lr=0.01, momentum=0.9, steps=100):
+def momentum_experiment(landscape="quadratic50", lr=0.01, momentum=0.9, steps=100, nesterov=False):
     """SGD with momentum (α, β) on an ill-conditioned quadratic (κ = 50) or Rosenbrock.
 
     Left: the path with momentum and the plain-GD path at the same α; middle: their
-    losses; right: a heat map over (α, β) of log10(f − f*) after ``steps`` steps,
-    computed once per landscape and step count (``momentum_rate_map``) and cached.
-    Controls ``landscape`` ("quadratic50" or "rosenbrock"), ``lr``, ``momentum``, ``steps``.
+    losses; right: a heat map over (α, β) of the measured convergence rate per step,
+    ρ = (‖θ_n − θ*‖/‖θ_0 − θ*‖)^(1/n) (``measured_rate``; lower is faster, hatched grey =
+    diverged), computed once per landscape, step count and Nesterov setting
+    (``momentum_rate_map``) and cached. On the quadratic the theoretical optimum
+    (α*, β*) is starred and the stability edge drawn (``MomentumTheory``).
+    Controls ``landscape`` ("quadratic50" or "rosenbrock"), ``lr``, ``momentum``, ``steps``,
+    ``nesterov`` (``SGD(nesterov=True)``, dampening 0).
     """
-    return MomentumExperiment(landscape, lr, momentum, steps)
+    return MomentumExperiment(landscape, lr, momentum, steps, nesterov)
 
 
 # ============================================================================ Adam

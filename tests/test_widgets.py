@@ -285,12 +285,151 @@ def test_momentum_experiment_heat_map_is_cached_and_marks_the_setting(no_warning
     assert np.isfinite(m.log_gap[:, 0]).all()                     # lr = 1e-4 never does
     exp.controls["momentum"].value = 0.5
     assert exp.result.rate_map is m                               # cached, not recomputed
-    assert exp.here.get_xydata()[0].tolist() == pytest.approx([np.log10(exp.result.lr), 0.5])
+    assert exp.here.get_xydata()[0].tolist() == pytest.approx([exp.result.lr, 0.5])   # log α axis
     assert not exp.result.trajectory.diverged
     exp.controls["landscape"].value = "rosenbrock"
     assert exp.result.rate_map is not m and exp.result.landscape.name == "Rosenbrock"
     exp.controls["landscape"].value = "quadratic50"
     assert exp.result.rate_map is m
+
+
+def _direct_rate(traj):
+    """(‖θ_n − θ*‖ / ‖θ_0 − θ*‖)^(1/n), straight from a Trajectory."""
+    d = traj.distances()
+    return (d[-1] / d[0]) ** (1 / traj.n_steps)
+
+
+def test_momentum_heat_map_shows_the_measured_rate_per_step(no_warnings):
+    from optlessons.optim import SGD
+    from optlessons.train import minimize
+    exp = widgets.momentum_experiment(steps=60)
+    m, f = exp.result.rate_map, exp.result.landscape
+    assert m.rate.shape == m.diverged.shape == (len(m.betas), len(m.lrs)) and not m.nesterov
+    # one cell against a direct run: lr ≈ 0.01, β ≈ 0.5 (converging, far from the rounding floor)
+    i, j = np.argmin(np.abs(m.betas - 0.5)), np.argmin(np.abs(m.lrs - 0.01))
+    traj = minimize(f, SGD(lr=float(m.lrs[j]), momentum=float(m.betas[i])), steps=60)
+    assert not traj.diverged and not m.diverged[i, j]
+    assert m.rate[i, j] == pytest.approx(_direct_rate(traj), rel=1e-9)
+    assert m.rate[i, j] == pytest.approx(widgets.measured_rate(traj.distances()), rel=1e-9)
+    # ... and the β = 0 row is gradient descent
+    traj = minimize(f, SGD(lr=float(m.lrs[j])), steps=60)
+    assert m.rate[0, j] == pytest.approx(_direct_rate(traj), rel=1e-9)
+    # what is drawn is the rate (NaN cells masked), with the colour bar saying what it is
+    drawn = exp._mesh.get_array()
+    np.testing.assert_array_equal(np.ma.getmaskarray(drawn).ravel(), m.diverged.ravel())
+    np.testing.assert_allclose(drawn.compressed(), m.rate[~m.diverged])
+    assert exp._colorbar.ax.get_ylabel() == "rate per step (lower is faster)"
+    assert exp.result.rate == pytest.approx(_direct_rate(exp.result.trajectory), rel=1e-9)
+    assert f"rate per step {exp.result.rate:.3f}" in exp.message.value
+    # on the quadratic: the theory's optimum is starred and the best cell is close to its rate
+    mu, L = f.mu, f.L
+    kappa = L / mu
+    a_star, b_star = 4 / (np.sqrt(L) + np.sqrt(mu)) ** 2, ((np.sqrt(kappa) - 1) / (np.sqrt(kappa) + 1)) ** 2
+    assert exp.optimum.get_visible()
+    np.testing.assert_allclose(exp.optimum.get_xydata()[0], [a_star, b_star])
+    assert m.theory.rate == pytest.approx(np.sqrt(b_star))
+    best_lr, best_beta, best_rate = m.best
+    assert m.theory.rate - 1e-9 <= best_rate < m.theory.rate + 0.06     # finite n: a little slower
+    assert abs(np.log10(best_lr / a_star)) < 0.2 and abs(best_beta - b_star) < 0.1
+    # the stability edge α L = 2 + 2β, drawn, separates the converged cells from the diverged ones
+    edge = exp.edge_line.get_xydata()
+    np.testing.assert_allclose(edge[:, 0] * L, 2 + 2 * edge[:, 1])
+    stable = m.lrs[None, :] * L < 0.9 * (2 + 2 * m.betas[:, None])
+    unstable = m.lrs[None, :] * L > 1.1 * (2 + 2 * m.betas[:, None])
+    assert not m.diverged[stable].any() and np.all(np.nan_to_num(m.rate[unstable], nan=1.0) >= 1.0)
+    legend = [t.get_text() for t in exp._map_legend.get_texts()]
+    assert legend[0] == "you (α, β)" and "diverged" in legend and "stability edge αL = 2 + 2β" in legend
+    assert any(t.startswith("optimum (α*, β*)") for t in legend)
+    # Rosenbrock is no quadratic: no star, no edge, the rest stays
+    exp.controls["landscape"].value = "rosenbrock"
+    assert exp.result.rate_map.theory is None and not exp.optimum.get_visible()
+    assert [t.get_text() for t in exp._map_legend.get_texts()] == ["you (α, β)", "diverged"]
+
+
+def test_momentum_heat_map_marks_diverged_cells_as_minimize_does():
+    from optlessons.optim import SGD
+    from optlessons.train import minimize
+    exp = widgets.momentum_experiment(steps=40)
+    m, f = exp.result.rate_map, exp.result.landscape
+    assert m.diverged[:, -1].all() and not m.diverged[:, 0].any()
+    assert np.isnan(m.rate[m.diverged]).all() and np.isfinite(m.rate[~m.diverged]).all()
+    for i in range(0, len(m.betas), 3):               # on each side of the boundary, row by row
+        first = int(np.argmax(m.diverged[i]))
+        for j in (first - 1, first):
+            traj = minimize(f, SGD(lr=float(m.lrs[j]), momentum=float(m.betas[i])), steps=40)
+            assert traj.diverged == m.diverged[i, j], (m.lrs[j], m.betas[i])
+    # diverged cells are left out of the mesh and show the hatched grey under it, named in the legend
+    handle = exp._map_legend.legend_handles[[t.get_text() for t in exp._map_legend.get_texts()].index("diverged")]
+    assert handle.get_hatch() and exp.ax_map.patches[0].get_hatch() == handle.get_hatch()
+
+
+def test_momentum_nesterov_toggle(no_warnings):
+    from optlessons.optim import SGD
+    from optlessons.train import minimize
+    exp = widgets.momentum_experiment(lr=0.02, momentum=0.8, steps=80)
+    heavy, heavy_map = exp.result.trajectory, exp.result.rate_map
+    assert "nesterov" in exp.controls and exp.controls["nesterov"].value is False
+    exp.controls["nesterov"].value = True
+    r = exp.result
+    assert r.nesterov and not np.allclose(r.trajectory.points, heavy.points)
+    direct = minimize(r.landscape, SGD(lr=0.02, momentum=0.8, dampening=0.0, nesterov=True), steps=80)
+    np.testing.assert_array_equal(r.trajectory.points, direct.points)
+    np.testing.assert_array_equal(r.plain.points, minimize(r.landscape, SGD(lr=0.02), steps=80).points)
+    assert "Nesterov momentum" in exp.message.value
+    # its own heat map, cached per (landscape, nesterov, steps), measured with Nesterov's update
+    m = r.rate_map
+    assert m is not heavy_map and m.nesterov and "Nesterov" in exp.ax_map.get_title()
+    i, j = np.argmin(np.abs(m.betas - 0.5)), np.argmin(np.abs(m.lrs - 0.01))
+    cell = minimize(r.landscape, SGD(lr=float(m.lrs[j]), momentum=float(m.betas[i]), nesterov=True), steps=80)
+    assert m.rate[i, j] == pytest.approx(_direct_rate(cell), rel=1e-9)
+    s = np.sqrt(3 * r.landscape.L / r.landscape.mu + 1)             # Nesterov's optimum on a quadratic
+    np.testing.assert_allclose(exp.optimum.get_xydata()[0], [4 / (3 * r.landscape.L + r.landscape.mu),
+                                                              (s - 2) / (s + 2)])
+    edge = exp.edge_line.get_xydata()
+    np.testing.assert_allclose(edge[:, 0] * r.landscape.L, (2 + 2 * edge[:, 1]) / (1 + 2 * edge[:, 1]))
+    exp.controls["momentum"].value = 0.0                # β = 0: plain GD, no "Nesterov needs momentum" error
+    assert exp.error is None
+    np.testing.assert_array_equal(exp.result.trajectory.points, exp.result.plain.points)
+    exp.controls["nesterov"].value = False
+    assert exp.result.rate_map is heavy_map
+
+
+def test_momentum_heat_map_is_not_recomputed_on_lr_or_beta_moves(monkeypatch):
+    exp = widgets.momentum_experiment()
+    m = exp.result.rate_map
+    calls = []
+    f = exp.result.landscape
+    real = type(f).gradient
+    monkeypatch.setattr(type(f), "gradient", lambda self, p: (calls.append(np.shape(p)), real(self, p))[1])
+    for lr, beta in [(0.02, 0.9), (0.005, 0.3), (0.05, 0.6)]:
+        with exp.hold():
+            exp.controls["lr"].value, exp.controls["momentum"].value = lr, beta
+        assert exp.result.rate_map is m and exp.error is None
+    assert all(s == (2,) for s in calls)                # only the two runs: no grid evaluations
+
+
+def test_adaptive_experiment_eps_control_reaches_the_optimizers(no_warnings):
+    from optlessons.optim import SGD, Adagrad, RMSprop, Adadelta
+    from optlessons.train import minimize
+    exp = widgets.adaptive_experiment()
+    eps = exp.controls["eps"]
+    assert isinstance(eps, W.FloatLogSlider) and (eps.min, eps.max) == (-10, -1) and eps.value == 1e-6
+    before = {n: t.points for n, t in exp.result.trajectories.items()}
+    eps.value = 1e-2
+    q, r = exp.result.landscape, exp.result
+    lrs = {n: exp.controls[f"{n}.lr"].value for n in r.trajectories}
+    direct = {"GD": SGD(lr=lrs["GD"]), "Adagrad": Adagrad(lr=lrs["Adagrad"], eps=1e-2),
+              "RMSprop": RMSprop(lr=lrs["RMSprop"], eps=1e-2), "Adadelta": Adadelta(lr=lrs["Adadelta"], eps=1e-2)}
+    for name, opt in direct.items():
+        np.testing.assert_array_equal(r.trajectories[name].points, minimize(q, opt, steps=r.steps).points)
+        changed = not np.array_equal(r.trajectories[name].points, before[name])
+        assert changed == (name != "GD"), name                    # GD has no ε
+    assert "1.0e-02" in exp.message.value
+    # the starting ε (Adadelta's default) leaves Adagrad and RMSprop as with their own defaults here
+    eps.value = 1e-6
+    for name, opt in {"Adagrad": Adagrad(lr=lrs["Adagrad"]), "RMSprop": RMSprop(lr=lrs["RMSprop"])}.items():
+        np.testing.assert_allclose(exp.result.trajectories[name].points, minimize(q, opt, steps=r.steps).points,
+                                   atol=1e-4)
 
 
 def test_adam_experiment_records_moments_and_step_sizes():
