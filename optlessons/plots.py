@@ -41,9 +41,9 @@ OKABE_ITO = {
     "black": "#000000", "orange": "#E69F00", "sky blue": "#56B4E9", "bluish green": "#009E73",
     "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "reddish purple": "#CC79A7",
 }
-#: Order in which lines get colours: strong colours first; yellow (weak on white) last.
+#: Order in which lines get colours: strong colours first, sky blue (close to blue) late, yellow (weak on white) last.
 PALETTE = [OKABE_ITO[c] for c in ("blue", "vermillion", "bluish green", "reddish purple",
-                                  "orange", "sky blue", "black", "yellow")]
+                                  "orange", "black", "sky blue", "yellow")]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 LINESTYLES = ["-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), "-", "--"]
 

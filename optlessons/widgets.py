@@ -760,7 +760,7 @@ class _MSELandscape:
 
 class LineFit(Experiment):
     title = "Fit a line by hand"
-    help = "move slope and intercept to make the red residuals small; the right panel shows where you are on the loss."
+    help = "move slope and intercept to make the orange-red residuals small; the right panel shows where you are on the loss."
 
     def __init__(self, x=None, y=None, seed=0):
         super().__init__(10.0, 4.0)
