@@ -70,7 +70,8 @@ class Table(list):
             for m in metrics:
                 if all(m in r for r in rows):
                     values = np.array([_metric(r, m) for r in rows], dtype=float)
-                    with np.errstate(invalid="ignore"):
+                    # A finite but huge loss (a run on its way to diverging) overflows when squared: its spread is inf.
+                    with np.errstate(invalid="ignore", over="ignore"):
                         summary[f"{m}_mean"] = float(np.mean(values))
                         summary[f"{m}_std"] = float(np.std(values)) if np.all(np.isfinite(values)) else math.nan
             out.append(summary)

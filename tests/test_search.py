@@ -1,6 +1,7 @@
 """optlessons.search: grid and random search rows, summaries, and picking the best lr."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -93,3 +94,11 @@ def test_trainer_rows_are_reproducible(toy):
     assert a == pytest.approx(b, rel=0, abs=0, nan_ok=True)
     assert a["epochs"] == 3 and a["steps"] == 3 * 12 and not a["diverged"]
     assert math.isnan(a["val_accuracy"])     # a regression model has no accuracy
+
+
+def test_a_huge_finite_loss_summarises_without_numpy_warnings():
+    rows = [{"lr": 10.0, "seed": s, "val_loss": 1e290 * (s + 1), "diverged": False} for s in range(3)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        summary = search.Table(rows, ["lr"]).summary(metrics=("val_loss",))
+    assert summary[0]["val_loss_mean"] == pytest.approx(2e290) and summary[0]["val_loss_std"] == math.inf
