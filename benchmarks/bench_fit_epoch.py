@@ -18,26 +18,13 @@ thread hand-offs, so the line above the table says how many BLAS threads
 numpy was allowed.
 """
 
-import os
-import statistics
-import time
-
 import numpy as np
 
+from benchmarks.timing import median_seconds, optional_torch, threads_line
 from optlessons import data, models, optim, train
 
 BATCH_SIZES = (32, 128, None)
 HIDDEN = (64,)
-
-
-def median_seconds(fn, repeats=5):
-    fn()                                           # warm up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def optlessons_epoch(s, batch_size):
@@ -49,15 +36,6 @@ def optlessons_epoch(s, batch_size):
         train.fit(model, params, optim.Adam(lr=1e-3), s.X_train, s.y_train, X_val=s.X_val, y_val=s.y_val,
                   epochs=1, batch_size=batch_size, rng=rng)
     return one_epoch
-
-
-def _torch():
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.set_num_threads(1)
-    return torch
 
 
 def torch_epoch(torch, s, batch_size):
@@ -88,12 +66,10 @@ def torch_epoch(torch, s, batch_size):
 
 def main(repeats=5):
     s = data.load_digits()
-    torch = _torch()
+    torch = optional_torch()
     print(f"One epoch of MLP(64, hidden={HIDDEN}, 10), ReLU, float64, Adam(lr=1e-3) on "
-          f"{len(s.y_train):,} digits (plus the end-of-epoch evaluation); median of {repeats} runs.")
-    blas = {k: os.environ[k] for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-            if k in os.environ}
-    print(f"numpy BLAS threads: {blas or f'default (up to {os.cpu_count()})'}.")
+          f"{len(s.y_train):,} digits (plus the end-of-epoch evaluation); median CPU time of {repeats} runs.")
+    print(threads_line())
     if torch:
         print(f"torch {torch.__version__}, 1 thread, foreach=False.")
     else:
@@ -105,10 +81,10 @@ def main(repeats=5):
     print(rule)
     for batch_size in BATCH_SIZES:
         steps = -(-len(s.y_train) // (batch_size or len(s.y_train)))
-        ours = median_seconds(optlessons_epoch(s, batch_size), repeats)
+        ours = median_seconds(optlessons_epoch(s, batch_size), min_time=0, repeats=repeats)
         row = f"| {batch_size or 'full'} | {steps} | {ours * 1e3:,.1f} | {ours / steps * 1e6:,.0f} |"
         if torch:
-            theirs = median_seconds(torch_epoch(torch, s, batch_size), repeats)
+            theirs = median_seconds(torch_epoch(torch, s, batch_size), min_time=0, repeats=repeats)
             row += f" {theirs * 1e3:,.1f} | {ours / theirs:.1f} |"
         print(row)
 

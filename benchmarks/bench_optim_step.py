@@ -17,11 +17,9 @@ faults are slow in some VMs and sandboxes) that allocation can dominate; try
 the arithmetic alone.
 """
 
-import statistics
-import time
-
 import numpy as np
 
+from benchmarks.timing import median_seconds, optional_torch, threads_line
 from optlessons import optim
 
 SIZES = (10**3, 10**5, 10**6)
@@ -34,35 +32,6 @@ CASES = [   # (label, class name, keyword arguments): the same for optlessons an
     ("Adam(amsgrad=True)", "Adam", {"amsgrad": True}),
     ("AdamW()", "AdamW", {}),
 ]
-
-
-def median_seconds(fn, min_time=0.02, repeats=9, clock=time.process_time):
-    """Median over `repeats` of the time per call, each repeat calling `fn` enough
-    times to last about `min_time` seconds.
-
-    The clock is this process's CPU time, not wall time: on a shared machine other
-    processes then count less (everything timed here runs on one thread)."""
-    fn()                                                   # warm up (and create optimizer state)
-    start = clock()
-    fn()
-    once = max(clock() - start, 1e-7)
-    number = max(1, int(min_time / once))
-    times = []
-    for _ in range(repeats):
-        start = clock()
-        for _ in range(number):
-            fn()
-        times.append((clock() - start) / number)
-    return statistics.median(times)
-
-
-def _torch():
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.set_num_threads(1)
-    return torch
 
 
 def optlessons_step(class_name, kwargs, param, grad):
@@ -99,9 +68,10 @@ def table(n, torch=None, min_time=0.02):
 
 
 def main(sizes=SIZES):
-    torch = _torch()
+    torch = optional_torch()
     print("Median CPU time of one step; `÷ (a + b)` is that time over the time of adding two "
           "arrays of the same size (one pass writing a new array).")
+    print(threads_line())
     if torch:
         print(f"torch {torch.__version__}, 1 thread, foreach=False (its default on CPU), in place.")
     else:

@@ -102,10 +102,10 @@ def sigmoid(z) -> np.ndarray:
 def logsumexp(z, axis: int = -1) -> np.ndarray:
     """log Σⱼ e^{zⱼ} along ``axis``, as m + log Σⱼ e^{zⱼ − m} with m = maxⱼ zⱼ (no overflow)."""
     z = np.asarray(z, dtype=float)
-    m = np.max(z, axis=axis, keepdims=True)
+    m = z.max(axis=axis, keepdims=True)
     with np.errstate(under="ignore"):
-        s = np.sum(np.exp(z - m), axis=axis, keepdims=True)  # ≥ 1: the max term is e⁰
-    return np.squeeze(m + np.log(s), axis=axis)
+        s = np.exp(z - m).sum(axis=axis, keepdims=True)  # ≥ 1: the max term is e⁰
+    return (m + np.log(s)).squeeze(axis=axis)
 
 
 def log_softmax(z, axis: int = -1) -> np.ndarray:
@@ -118,8 +118,8 @@ def softmax(z, axis: int = -1) -> np.ndarray:
     """softmax(z)ⱼ = e^{zⱼ} / Σₖ e^{zₖ}, computed as e^{zⱼ − m} / Σₖ e^{zₖ − m} (no overflow)."""
     z = np.asarray(z, dtype=float)
     with np.errstate(under="ignore"):
-        e = np.exp(z - np.max(z, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
+        e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
 
 
 # --------------------------------------------------------------------------- regression losses
@@ -225,16 +225,15 @@ def _check_class_problem(logits, labels) -> tuple[np.ndarray, np.ndarray]:
     if raw.shape != (n,):
         raise ValueError(f"labels has shape {raw.shape} but logits has shape {z.shape}: labels must have shape ({n},)")
     if raw.dtype.kind in "iu":
-        labels = raw.astype(np.intp)
+        labels = raw.astype(np.intp, copy=False)  # only read (as indices): no copy of intp labels
     elif raw.dtype.kind == "f" and np.all(np.isfinite(raw)) and np.all(raw == np.round(raw)):
         labels = raw.astype(np.intp)  # whole numbers stored as floats are accepted
     else:
         bad = raw[0] if raw.dtype.kind not in "f" else raw[~(np.isfinite(raw) & (raw == np.round(raw)))][0]
         bad = bad.item() if isinstance(bad, np.generic) else bad
         raise ValueError(f"labels must be integer class indices 0..{c - 1}, found {bad!r} (dtype {raw.dtype})")
-    out = (labels < 0) | (labels >= c)
-    if np.any(out):
-        i = int(np.flatnonzero(out)[0])
+    if labels.min() < 0 or labels.max() >= c:        # two reductions; where, only when one is out
+        i = int(np.flatnonzero((labels < 0) | (labels >= c))[0])
         raise ValueError(f"labels must lie in 0..{c - 1} (logits has {c} classes), found labels[{i}] = {labels[i]}")
     return z, labels
 
@@ -252,7 +251,7 @@ def softmax_cross_entropy(logits, labels, reduction: str = "mean") -> float:
     z, labels = _check_class_problem(logits, labels)
     n = len(labels)
     losses = logsumexp(z, axis=1) - z[np.arange(n), labels]
-    return float(_scale(n, reduction) * np.sum(losses))
+    return float(_scale(n, reduction) * losses.sum())
 
 
 def softmax_cross_entropy_grad(logits, labels, reduction: str = "mean") -> np.ndarray:

@@ -179,6 +179,8 @@ def sgd_update(param, grad, state, *, lr=1e-3, momentum=0.0, dampening=0.0,
     if momentum != 0:
         if b is None:
             b = g.copy()                             # b₁ = g₁ (a copy: the state never aliases the caller's grad)
+        elif dampening == 0:                         # τ = 0, the default: (1 − τ) g is g, a pass saved
+            b = momentum * b + g
         else:
             b = momentum * b + (1 - dampening) * g
         if nesterov:
@@ -512,9 +514,10 @@ class Optimizer:
         if grad.shape != param.shape:
             raise ValueError(f"the gradient of {label} has shape {grad.shape} "
                              f"but {label} has shape {param.shape}; they must be the same")
-        # A NaN or an infinity makes the sum non-finite: one pass, no temporary array.
-        # (A sum can also overflow with finite entries near 1e308: then look closer.)
-        if not isfinite(grad.sum()) and not np.isfinite(grad).all():
+        # A NaN or an infinity makes ‖g‖² = g·g non-finite: one pass, no temporary array
+        # (a dot product is the cheapest reduction numpy has). ‖g‖² also overflows when
+        # an entry passes about 1e154: then look closer.
+        if not isfinite(np.vdot(grad, grad)) and not np.isfinite(grad).all():
             self._raise_not_finite(grad, label, 0 if state is None else state.step)
         if state is None:
             state = self.initial_state(param)

@@ -103,6 +103,15 @@ def test_diverging_run_stops_with_a_reason_and_no_warning(blobs):
     assert all(np.all(np.isfinite(v)) for v in h.params.values())
 
 
+
+def test_finite_check_of_loss_and_gradients():
+    # fit's quick check is ‖g‖² = g·g per gradient; one that overflows gets a closer look.
+    ok = {"W": np.array([[1e200, -1e300]]), "b": np.zeros(2)}
+    assert train._all_finite(1.0, ok) and train._all_finite(1.0, np.ones(3))
+    for bad in (np.nan, np.inf, -np.inf):
+        assert not train._all_finite(1.0, {"W": np.array([[1.0, bad]]), "b": np.zeros(2)})
+        assert not train._all_finite(bad, ok)
+
 def test_a_splits_record_can_be_passed_as_the_data(blobs):
     model = models.SoftmaxRegression(2, 3)
     h = train.fit(model, model.init(0), optim.SGD(lr=0.5), blobs, epochs=2)

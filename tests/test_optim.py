@@ -1,6 +1,7 @@
 """optlessons.optim: contract, errors, invariants (the torch comparison is in test_optim_torch.py)."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -443,6 +444,16 @@ def test_non_finite_gradient_raises_naming_the_parameter(cls, bad):
     assert opt.state is state_before                       # nothing was updated
     with pytest.raises(FloatingPointError, match="gradient of params"):
         cls().step(np.zeros(2), np.array([bad, 0.0]))
+
+
+@pytest.mark.parametrize("cls", [SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW])
+def test_a_huge_but_finite_gradient_is_not_mistaken_for_a_nan(cls):
+    # The quick check is ‖g‖² = g·g, which overflows here; the closer look must then accept g.
+    grad = np.array([1e200, -1e300, 1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(over="ignore", invalid="ignore"):          # the updates themselves may overflow
+            cls().step({"w": np.zeros(3)}, {"w": grad})
 
 
 @pytest.mark.parametrize("name", METHODS)
