@@ -25,11 +25,9 @@ disabled at the values they had, under a note that says how to make it live.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import html
 import json
 import pathlib
-import re
 import shutil
 import sys
 import time
@@ -66,62 +64,6 @@ def _number(value) -> str:
     return _esc(value)
 
 
-REF = re.compile(r"IPY_MODEL_([0-9a-f]{32})")
-
-
-def _refs(value):
-    """(key, referenced id) for every IPY_MODEL_ reference in one model's state."""
-    for key, item in value.items():
-        for ref in item if isinstance(item, list) else [item]:
-            if isinstance(ref, str) and (m := REF.fullmatch(ref)):
-                yield key, m.group(1)
-
-
-def _fits(key: str, model_name: str) -> bool:
-    if key == "layout":
-        return model_name == "LayoutModel"
-    if key == "style":
-        return model_name.endswith("StyleModel")
-    return not (model_name == "LayoutModel" or model_name.endswith("StyleModel"))
-
-
-def repair_references(models: dict, view_ids: list[str]) -> dict:
-    """Map dangling IPY_MODEL_ references to the models they meant, when that can be proved.
-
-    scripts/run_notebooks.py renames each model id to sha1("optlessons-widget-<k>")
-    in order of first appearance in the sorted notebook JSON (views in cell order,
-    then the state's keys in sorted order of their old ids) but, in the version
-    that executed the committed notebooks, left the `IPY_MODEL_<old id>`
-    references inside the state unrenamed. The old ids' sorted order therefore
-    pairs them with the new keys' k order. The pairing is used only if every
-    reference then points at a model of the right kind (a layout at a
-    LayoutModel, a style at a *StyleModel, children at widgets). At most one
-    unreferenced model (an orphan) is tolerated. Returns {old id: new id}, or {}.
-    """
-    dangling = sorted({ref for m in models.values() for _, ref in _refs(m.get("state", {})) if ref not in models})
-    if not dangling:
-        return {}
-    order = {hashlib.sha1(f"optlessons-widget-{k}".encode()).hexdigest()[:32]: k
-             for k in range(len(models) + len(view_ids) + 1)}
-    if not all(key in order for key in models):
-        return {}
-    views = set(view_ids)
-    others = sorted((key for key in models if key not in views), key=order.__getitem__)
-    extra = len(others) - len(dangling)
-    if extra not in (0, 1):
-        return {}
-    found = []
-    for skip in range(len(others)) if extra else [None]:
-        candidate = [key for i, key in enumerate(others) if i != skip]
-        mapping = dict(zip(dangling, candidate))
-        if all(_fits(k, models[mapping.get(ref, ref)]["model_name"])
-               for m in models.values() for k, ref in _refs(m.get("state", {})) if mapping.get(ref, ref) in models):
-            found.append(mapping)
-            if len(found) > 1:
-                return {}
-    return found[0] if found else {}
-
-
 class WidgetSnapshot:
     """Render saved ipywidgets state (widget-state+json) as static HTML, no JavaScript."""
 
@@ -129,8 +71,6 @@ class WidgetSnapshot:
         self.models = dict(state.get("state", {}))
         self.views = list(view_ids)
         self.missing = 0  # references that could not be resolved, counted while rendering
-        for old, new in repair_references(self.models, self.views).items():
-            self.models[old] = self.models[new]
 
     def figures(self) -> str:
         """Every figure in the saved state (images and Output widgets), for when the tree is broken."""

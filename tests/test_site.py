@@ -351,25 +351,6 @@ def test_every_widget_snapshot_shows_its_figure(site):
         assert any('class="ol-w-image"' in s.split("</p>", 1)[1] for s in snapshots), f"{nb.name}: no figure"
 
 
-def test_dangling_references_left_by_renamed_ids_are_repaired():
-    import hashlib
-
-    def new(k):
-        return hashlib.sha1(f"optlessons-widget-{k}".encode()).hexdigest()[:32]
-
-    old_box, old_layout, old_img = "a" * 32, "b" * 32, "c" * 32   # sorted old ids
-    state = {"state": {
-        new(0): {"model_name": "VBoxModel", "state": {"children": [f"IPY_MODEL_{old_img}"], "layout": f"IPY_MODEL_{old_layout}"}},
-        new(1): {"model_name": "LayoutModel", "state": {}},          # was bbbb…
-        new(2): {"model_name": "ImageModel", "state": {"format": "png", "layout": f"IPY_MODEL_{old_layout}"},
-                 "buffers": [{"path": ["value"], "encoding": "base64", "data": "QUJD"}]},
-    }}
-    # old_box is the view (k = 0); the others were renamed in sorted order of their old ids
-    snapshot = build_site.WidgetSnapshot(state, [new(0)])
-    assert "data:image/png;base64,QUJD" in snapshot.render(new(0))
-    assert build_site.repair_references(state["state"], [new(0)]) == {old_layout: new(1), old_img: new(2)}
-
-
 # ---- the instructor guide (docs/instructors.md) ------------------------------------------------
 
 def test_instructor_guide_covers_every_notebook_and_problem_set_and_its_links_resolve():
