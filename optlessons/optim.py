@@ -56,6 +56,12 @@ def _as_float_array(x):
 # State records: NamedTuples with PyTorch's field names
 # --------------------------------------------------------------------------
 
+def _zero_buffers(record, param):
+    """The `record` (a state NamedTuple) before the first step: step 0 and each buffer its own zero array."""
+    param = _as_float_array(param)
+    return record(0, *(np.zeros_like(param) for _ in record._fields[1:]))
+
+
 class SGDState(NamedTuple):
     """State of SGD for one parameter: `step` updates made, and the momentum
     buffer b (None until the first step with momentum, as in PyTorch)."""
@@ -97,9 +103,7 @@ class RMSpropState(NamedTuple):
     @classmethod
     def zeros_like(cls, param):
         """The state before the first step: every buffer zero."""
-        param = _as_float_array(param)
-        return cls(step=0, square_avg=np.zeros_like(param), momentum_buffer=np.zeros_like(param),
-                   grad_avg=np.zeros_like(param))
+        return _zero_buffers(cls, param)
 
 
 class AdadeltaState(NamedTuple):
@@ -112,8 +116,7 @@ class AdadeltaState(NamedTuple):
     @classmethod
     def zeros_like(cls, param):
         """The state before the first step: both averages zero."""
-        param = _as_float_array(param)
-        return cls(step=0, square_avg=np.zeros_like(param), acc_delta=np.zeros_like(param))
+        return _zero_buffers(cls, param)
 
 
 class AdamState(NamedTuple):
@@ -128,9 +131,7 @@ class AdamState(NamedTuple):
     @classmethod
     def zeros_like(cls, param):
         """The state before the first step: every moment zero."""
-        param = _as_float_array(param)
-        return cls(step=0, exp_avg=np.zeros_like(param), exp_avg_sq=np.zeros_like(param),
-                   max_exp_avg_sq=np.zeros_like(param))
+        return _zero_buffers(cls, param)
 
 
 def _check_same_shape(param, grad):
