@@ -199,11 +199,8 @@ class WidgetSnapshot:
         return (f'<img class="ol-w-image" src="data:{mime};base64,{data}" '
                 f'alt="the figure this widget showed when the notebook was run">')
 
-    def _progress(self, model, state, depth):
-        return self._slider(state, _number(state.get("value")))
-
-    _floatprogress = _progress
-    _intprogress = _progress
+    _floatprogress = _floatslider   # a progress bar is drawn like a slider at its value
+    _intprogress = _floatslider
 
     def _output(self, model, state, depth):
         parts = []
