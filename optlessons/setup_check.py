@@ -16,7 +16,7 @@ from packaging.requirements import Requirement
 
 MIN_PYTHON = (3, 10)
 COURSE_MODULES = ("losses", "functions", "gradcheck", "optim", "schedules", "data",
-                  "models", "train", "plots", "widgets", "checks")
+                  "models", "train", "search", "plots", "widgets", "checks")
 REINSTALL = "run `make setup` in the course folder (or `pip install -e .` in your environment)"
 
 
