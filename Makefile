@@ -33,8 +33,12 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 setup: $(STAMP)
 
+# JupyterLab serves the whole course (notebooks/ and exercises/) and opens 00_welcome.
+# As root (a container, a VM) it needs --allow-root; LAB_ARGS passes anything else.
+LAB_ARGS ?=
 lab: $(LAB_STAMP)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab --ServerApp.root_dir=. $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) \
+		notebooks/00_welcome.ipynb
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -50,7 +54,7 @@ notebooks: $(STAMP)
 	$(BIN)/python -m scripts.run_notebooks
 
 # Before a workshop: check this machine is ready, with a plain-words fix for each failure.
-setup-check: $(STAMP)
+setup-check: $(LAB_STAMP)
 	$(BIN)/python -m optlessons.setup_check
 
 # The course web site, static HTML in build/site/ (open build/site/index.html): built from

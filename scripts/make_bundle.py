@@ -6,7 +6,8 @@ top folder `optlessons-workshop/` holding
     notebooks/            the course notebooks, outputs cleared (--keep-outputs keeps them)
     exercises/release/    the problem sets as students receive them (no solutions)
     optlessons/           the package source, so `pip install -e .` and `make lab` work
-    pyproject.toml  environment.yml  Makefile  README.md  LICENSE (when there is one)
+    pyproject.toml  environment.yml  Makefile  LICENSE (when there is one)
+    README.md             docs/workshop-README.md: what a participant does (not the repo's README)
 
 and nothing else: no .venv, no tests, no exercises/source (solutions and hidden
 tests), no caches. The zip is deterministic: entries sorted, fixed timestamps
@@ -30,7 +31,9 @@ import zipfile
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TOP = "optlessons-workshop"
 DEFAULT_OUT = ROOT / "build" / f"{TOP}.zip"
-TOP_FILES = ("pyproject.toml", "environment.yml", "Makefile", "README.md")
+TOP_FILES = ("pyproject.toml", "environment.yml", "Makefile")
+# Files stored under another name: the participant's README, not the developers'.
+RENAMED = {"docs/workshop-README.md": "README.md"}
 OPTIONAL_TOP_FILES = ("LICENSE",)
 TREES = ("notebooks", "exercises/release", "optlessons")
 SKIP_PARTS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".hypothesis"}
@@ -72,7 +75,7 @@ def notebook_bytes(nb: dict) -> bytes:
 def files_to_bundle(root: pathlib.Path = ROOT) -> list[pathlib.Path]:
     """The files that go into the bundle, as paths relative to `root`, sorted."""
     chosen = []
-    for name in TOP_FILES:
+    for name in (*TOP_FILES, *RENAMED):
         if not (root / name).is_file():
             raise SystemExit(f"{name} is missing from {root}: the bundle needs it")
         chosen.append(pathlib.Path(name))
@@ -101,8 +104,8 @@ def bundle_entries(root: pathlib.Path = ROOT, keep_outputs: bool = False) -> lis
         if marker:
             raise SystemExit(f"{rel} contains {marker!r}: solutions must not reach students. "
                              "Regenerate the student copies with `make release`.")
-        entries.append((f"{TOP}/{rel.as_posix()}", data))
-    return entries
+        entries.append((f"{TOP}/{RENAMED.get(rel.as_posix(), rel.as_posix())}", data))
+    return sorted(entries)
 
 
 def write_zip(entries: list[tuple[str, bytes]], out: pathlib.Path) -> None:

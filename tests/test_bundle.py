@@ -95,7 +95,8 @@ def test_deterministic(bundles):
 
 
 def test_refuses_to_ship_a_solution(tmp_path):
-    for name in make_bundle.TOP_FILES:
+    for name in (*make_bundle.TOP_FILES, *make_bundle.RENAMED):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x\n")
     for tree in make_bundle.TREES:
         (tmp_path / tree).mkdir(parents=True)
@@ -116,7 +117,11 @@ def test_unpacked_bundle_runs_make_lab_and_imports_the_package(bundles):
     dry = subprocess.run(["make", "-n", "lab", f"PYTHON={sys.executable}"], cwd=course,
                          capture_output=True, text=True, timeout=60)
     assert dry.returncode == 0, dry.stderr
-    assert "pip install --quiet -e '.[test]'" in dry.stdout and "jupyter lab notebooks/" in dry.stdout
+    assert "pip install --quiet -e .\n" in dry.stdout and "jupyter lab --ServerApp.root_dir=." in dry.stdout
+    assert "notebooks/00_welcome.ipynb" in dry.stdout
+    setup_check = subprocess.run(["make", "-n", "setup-check", f"PYTHON={sys.executable}"], cwd=course,
+                                 capture_output=True, text=True, timeout=60)
+    assert "[test]" not in setup_check.stdout, "a participant's setup check needs the course only"
     # The package source is complete: every module imports from the unpacked copy, and the
     # shipped data loads (run elsewhere, with only the bundle on the path).
     code = ("import optlessons, importlib, pathlib, sys;"
@@ -135,3 +140,13 @@ def test_unpacked_bundle_runs_make_lab_and_imports_the_package(bundles):
     assert (course / project["project"]["readme"]).is_file()
     for pattern in project["tool"]["setuptools"]["package-data"]["optlessons"]:
         assert list((course / "optlessons").glob(pattern)), f"package data {pattern} missing"
+
+
+def test_the_readme_is_the_participants_and_its_links_resolve(bundles):
+    with zipfile.ZipFile(bundles["cleared"]) as zf:
+        readme = zf.read(f"{TOP}/README.md").decode()
+        inside = {n.removeprefix(f"{TOP}/") for n in zf.namelist()}
+    assert readme == (ROOT / "docs" / "workshop-README.md").read_text()
+    assert "make setup-check" in readme and "make lab" in readme and "exercises/release/" in readme
+    for target in re.findall(r"`((?:notebooks|exercises)/[^`]*)`", readme):
+        assert any(n.startswith(target) for n in inside), f"README names {target}, not in the bundle"
