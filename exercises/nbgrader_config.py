@@ -30,3 +30,11 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # no server extension); the autograder creates students it has not seen yet.
 c.Autograde.create_student = True
 c.Exchange.assignment_dir = c.CourseDirectory.root
+
+# Feedback pages without the hidden tests' source (their output, the check's message,
+# stays). nbgrader 0.9 has no switch for this (jupyter/nbgrader#917): run its own
+# ClearHiddenTests preprocessor, the one generate_assignment uses, in generate_feedback too.
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import ClearHiddenTests, GetGrades  # noqa: E402
+
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]

@@ -57,7 +57,16 @@ ATOL = 1e-10
 
 
 class CheckFailed(AssertionError):
-    """A check found a difference; the message says which quantity, by how much, and why."""
+    """A check found a difference; the message says which quantity, by how much, and why.
+
+    In Jupyter (and so in nbgrader's feedback) it shows as ``CheckFailed: <message>``
+    alone: the frames inside this module say nothing to a learner. When the learner's
+    own code raised, the message names their line (see ``_where``).
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows this list instead of the traceback (InteractiveShell.showtraceback).
+        return f"{type(self).__name__}: {self}".splitlines()
 
 
 class Mistake(NamedTuple):
@@ -106,12 +115,27 @@ def _kw(kwargs) -> str:
                      for k, v in kwargs.items())
 
 
+def _library_file(filename: str) -> bool:
+    """Whether a frame's file belongs to Python, an installed library or optlessons itself."""
+    import os
+    import sysconfig
+    f = os.path.realpath(filename)
+    roots = {os.path.realpath(sysconfig.get_paths()[k])
+             for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    roots.add(os.path.dirname(os.path.realpath(__file__)))   # optlessons/ (references, checks)
+    return any(f.startswith(r + os.sep) for r in roots)
+
+
 def _where(exc: BaseException) -> str:
-    """The learner's line that raised, if the traceback has one outside this module."""
+    """Where the learner's own code raised: the last frame outside this module and
+    outside Python and its libraries (a numpy call in their code names their line,
+    not numpy's), e.g. " at line 4: `m = beta1 * m + g[0]`"."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != __file__]
-    if frames and frames[-1].line:
-        return f" at `{frames[-1].line.strip()}`"
-    return ""
+    own = [f for f in frames if not _library_file(f.filename)]
+    frame = (own or frames or [None])[-1]
+    if frame is None or not frame.line:
+        return ""
+    return f" at line {frame.lineno}: `{frame.line.strip()}`"
 
 
 # --------------------------------------------------------------------------- comparing
@@ -1087,7 +1111,10 @@ def _adam_model(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
 
 ADAM_MISTAKES = {
     "no_bias_correction": "bias correction is missing: use m̂ = m/(1 − β1^t) and "
-                          "v̂ = v/(1 − β2^t) in the step (without it the first steps are far too small).",
+                          "v̂ = v/(1 − β2^t) in the step. Without it the first steps are too "
+                          "large: on step 1, m/√v = (1 − β1)·g/(√(1 − β2)·|g|), a step of "
+                          "(1 − β1)/√(1 − β2) × lr, about 3.2 × lr with the default betas "
+                          "(0.9, 0.999), where Adam steps about lr.",
     "no_bias_correction_m": "m is not bias-corrected: m̂ = m/(1 − β1^t).",
     "no_bias_correction_v": "v is not bias-corrected: v̂ = v/(1 − β2^t).",
     "step_late": "the step count is not incremented before bias correction: first t = step + 1, "
@@ -1106,7 +1133,8 @@ ADAM_MISTAKES = {
                  "λ·θ to the gradient first: g ← g + weight_decay·θ.",
     "no_wd": "weight_decay is ignored: Adam adds it to the gradient first, g ← g + weight_decay·θ.",
     "amsgrad_ignored": "amsgrad=True is ignored: keep the running maximum "
-                       "max_exp_avg_sq = max(max_exp_avg_sq, v) and divide by its square root.",
+                       "max_exp_avg_sq = max(max_exp_avg_sq, v) and divide by "
+                       "√(max_exp_avg_sq/(1 − β2^t)) + ε instead of √v̂ + ε.",
     "amsgrad_unused": "the AMSGrad maximum is stored but not used: with amsgrad=True divide by "
                       "√(max_exp_avg_sq/(1 − β2^t)) + ε instead of √v̂ + ε.",
     "amsgrad_vhat": "the AMSGrad maximum is taken over the corrected v̂; PyTorch takes it over "

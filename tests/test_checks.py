@@ -288,3 +288,83 @@ def test_every_check_reports_broken_functions(check, fn):
 def test_cases_must_be_visible_or_hidden():
     with pytest.raises(ValueError, match="visible"):
         checks.check_mse(losses.mse, cases="secret")
+
+
+# --------------------------------------------------------------------------- hints say the right thing
+
+def test_no_bias_correction_hint_gets_the_size_right():
+    """Without bias correction Adam's first step is (1 − β1)/√(1 − β2) ≈ 3.16 times lr with the
+    default betas: too large, not too small. The hint says so, with that factor."""
+    p, g = np.array([0.5, -1.0, 2.0]), np.array([0.3, -2.0, 0.01])
+    kw = dict(lr=0.1, betas=(0.9, 0.999), eps=1e-12, weight_decay=0.0, amsgrad=False)
+    right, _ = optim.adam_update(p, g, AdamState.zeros_like(p), **kw)
+    wrong, _ = checks._adam_model(p, g, AdamState.zeros_like(p), mistake="no_bias_correction", **kw)
+    ratio = np.abs(wrong - p) / np.abs(right - p)
+    np.testing.assert_allclose(ratio, 0.1 / np.sqrt(0.001), rtol=1e-6)   # 3.162...
+    hint = checks.ADAM_MISTAKES["no_bias_correction"]
+    assert "too large" in hint and "too small" not in hint
+    assert "3.2 × lr" in hint and "(1 − β1)/√(1 − β2)" in hint
+
+
+def test_amsgrad_hint_names_the_corrected_maximum():
+    assert "√(max_exp_avg_sq/(1 − β2^t)) + ε" in checks.ADAM_MISTAKES["amsgrad_ignored"]
+
+
+# --------------------------------------------------------------------------- how a failure is shown
+
+def test_check_failed_renders_as_its_message_alone():
+    with pytest.raises(CheckFailed) as info:
+        checks.check_adam_update(bug(adam, "no_bias"))
+    lines = info.value._render_traceback_()
+    assert lines == ("CheckFailed: " + str(info.value)).splitlines()
+    assert not any("checks.py" in line or "File " in line for line in lines)
+
+
+LEARNER_FILE = '''\
+import numpy as np
+
+
+def adam_update(param, grad, state, *, lr, betas, eps, weight_decay, amsgrad):
+    m = betas[0] * state.exp_avg + (1 - betas[0]) * grad
+    step = np.linalg.solve(np.eye(2), m)
+    return param - lr * step, state
+'''
+
+
+def test_exception_message_names_the_learners_line_not_numpys(tmp_path, monkeypatch):
+    (tmp_path / "learner_adam.py").write_text(LEARNER_FILE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import learner_adam
+    with pytest.raises(CheckFailed) as info:
+        checks.check_adam_update(learner_adam.adam_update)
+    msg = str(info.value)
+    assert "raised ValueError" in msg
+    assert "at line 6: `step = np.linalg.solve(np.eye(2), m)`" in msg, msg
+
+
+def test_notebook_shows_the_message_without_checks_frames():
+    """In a notebook (and so in nbgrader's feedback, which shows the stored error output)
+    a failed check shows `CheckFailed: <message>`, not frames of checks.py."""
+    import nbformat
+    from nbclient import NotebookClient
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("import numpy as np\nfrom optlessons import checks"),
+        nbformat.v4.new_code_cell(
+            "def adam_update(param, grad, state, *, lr, betas, eps, weight_decay, amsgrad):\n"
+            "    m = betas[0] * state.exp_avg + (1 - betas[0]) * grad\n"
+            "    return param - lr * np.linalg.solve(np.eye(2), m), state"),
+        nbformat.v4.new_code_cell("checks.check_adam_update(adam_update)"),
+        nbformat.v4.new_code_cell("from optlessons.optim import adam_update as ref\n"
+                                  "checks.check_sgd_momentum_update(ref)"),
+    ]
+    NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True).execute()
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert [e.ename for e in errors] == ["CheckFailed", "CheckFailed"]
+    raised, mismatch = ("\n".join(e.traceback) for e in errors)
+    for tb, e in zip((raised, mismatch), errors):
+        assert "checks.py" not in tb and "Traceback" not in tb, tb
+        assert tb.startswith("CheckFailed: ") and e.evalue.splitlines()[0] in tb
+    assert "raised ValueError" in raised
+    assert "at line 3: `return param - lr * np.linalg.solve(np.eye(2), m), state`" in raised, raised
+    assert "does not match the reference" in mismatch or "raised TypeError" in mismatch, mismatch

@@ -1,7 +1,8 @@
 """The nbgrader course in exercises/, end to end, with the real nbgrader commands.
 
-One temporary copy of the course grades several made-up students of problem set 3
-in one `nbgrader autograde` call (each nbgrader command costs seconds to start):
+One temporary copy of the course, as a fresh clone has it (no gradebook.db), grades
+several made-up students of problem set 3 with `grade.py collect` and `grade.py all`
+(one `nbgrader autograde` call; each nbgrader command costs seconds to start):
 
     perfect   the source solutions                      -> full marks
     blank     the untouched release                     -> zero on every autograded cell
@@ -14,7 +15,8 @@ in one `nbgrader autograde` call (each nbgrader command costs seconds to start):
     deleted   the mistake, and the Adam test deleted    -> no points for the deleted test
                                                            (see test_deleted_test_cell)
 
-Also: release/ is what `nbgrader generate_assignment` makes from source/; the
+Also: `grade.py collect` (student ids, no merging, no overwriting), where grades.csv
+goes; release/ is what `nbgrader generate_assignment` makes from source/; the
 source notebooks run clean; the release notebooks run up to the first exercise.
 """
 
@@ -40,17 +42,9 @@ NB = f"{PS}.ipynb"
 POINTS = {"test_sgd_momentum_update": 3, "test_rmsprop_update": 3, "test_adam_update": 4}
 TOTAL = sum(POINTS.values())
 CELL_TIMEOUT = 5   # seconds; the course uses 30, the loop test needs no more than this
+STUDENTS = ("perfect", "blank", "mistake", "loop", "edited", "deleted")
 
 pytestmark = pytest.mark.slow
-
-
-def run_nbgrader(args, course, timeout=600):
-    env = dict(os.environ)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
-                          capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, f"nbgrader {args} failed:\n{proc.stdout}\n{proc.stderr}"
-    return proc
 
 
 def solution_code(source_cell):
@@ -93,15 +87,30 @@ def tree_hashes(path):
             for p in sorted(path.rglob("*")) if p.is_file()}
 
 
+def run_grade(args, cwd, timeout=600):
+    """`python exercises/grade.py ARGS` (the script graders run), from `cwd`."""
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    proc = subprocess.run([sys.executable, str(COURSE / "grade.py"), *map(str, args)], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"grade.py {args} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """Grade six students of PS3 in a copy of the course; return what the tests look at."""
+    """Grade six students of PS3 in a copy of the course as a fresh clone has it (source/,
+    the committed release/, no gradebook.db), with `grade.py collect` and `grade.py all`,
+    run from another directory; return what the tests look at."""
     course = tmp_path_factory.mktemp("course")
+    elsewhere = tmp_path_factory.mktemp("cwd")
+    downloads = tmp_path_factory.mktemp("downloads")
     shutil.copy(COURSE / "nbgrader_config.py", course)
     with open(course / "nbgrader_config.py", "a") as f:
         f.write(f"\nc.ExecutePreprocessor.timeout = {CELL_TIMEOUT}\nc.Execute.timeout = {CELL_TIMEOUT}\n")
     shutil.copytree(COURSE / "source" / PS, course / "source" / PS)
-    run_nbgrader(["generate_assignment", PS, "--force"], course)
+    shutil.copytree(COURSE / "release" / PS, course / "release" / PS)
+    assert not (course / "gradebook.db").exists()
 
     students = {}
     students["perfect"] = filled_release(course, PS, NB)
@@ -121,14 +130,14 @@ def graded(tmp_path_factory):
     nb.cells = [c for c in nb.cells if grade_id(c) != "test_adam_update"]
     students["deleted"] = nb
     for name, nb in students.items():
-        path = course / "submitted" / name / PS / NB
-        path.parent.mkdir(parents=True)
-        nbformat.write(nb, path)
+        nbformat.write(nb, downloads / f"{name}.ipynb")
 
+    release_before = tree_hashes(course / "release")
+    downloads_before = tree_hashes(downloads)
+    collect = run_grade(["--course", course, "collect", PS, *sorted(downloads.glob("*.ipynb"))],
+                        elsewhere)
     before = tree_hashes(course / "submitted")
-    autograde = run_nbgrader(["autograde", PS, "--force"], course)
-    run_nbgrader(["generate_feedback", PS, "--force"], course)
-    run_nbgrader(["export", "--to=grades.csv"], course)
+    everything = run_grade(["--course", course, "all", PS], elsewhere)
     after = tree_hashes(course / "submitted")
 
     from nbgrader.api import Gradebook
@@ -141,7 +150,10 @@ def graded(tmp_path_factory):
     with open(course / "grades.csv", newline="") as f:
         rows = {r["student_id"]: r for r in csv.DictReader(f) if r["assignment"] == PS}
     return dict(course=course, scores=scores, rows=rows, before=before, after=after,
-                log=autograde.stdout + autograde.stderr)
+                log=everything.stdout + everything.stderr, collect_log=collect.stdout,
+                release_before=release_before, release_after=tree_hashes(course / "release"),
+                downloads_before=downloads_before, downloads_after=tree_hashes(downloads),
+                cwd_after=sorted(p.name for p in elsewhere.iterdir()))
 
 
 def feedback_text(course, student):
@@ -171,6 +183,9 @@ def test_planted_mistake_loses_exactly_its_cell(graded):
     text = feedback_text(graded["course"], "mistake")
     assert "bias correction is missing" in text
     assert "new_param" in text   # the first quantity that differs
+    # the message alone (CheckFailed._render_traceback_), no frames of optlessons/checks.py
+    assert "CheckFailed: `adam_update` does not match the reference" in text
+    assert "checks.py" not in text and "_run_check" not in text
 
 
 def test_infinite_loop_is_interrupted_and_the_rest_graded(graded):
@@ -207,10 +222,138 @@ def test_submissions_are_not_modified(graded):
     assert len(graded["before"]) == 6
 
 
+def test_a_fresh_clone_grades_without_a_gradebook(graded):
+    """No gradebook.db (it is not committed): `grade.py all` creates the assignment's entry
+    from source/, says so in one line, and leaves the committed release/ byte for byte."""
+    lines = [line for line in graded["log"].splitlines() if line.startswith("gradebook.db")]
+    assert lines == [f"gradebook.db had no entry for {PS}: created it from source/{PS} "
+                     f"(generate_assignment into a temporary folder; release/ unchanged)"]
+    assert graded["release_after"] == graded["release_before"]
+
+
+def test_collect_copied_every_download_unchanged(graded):
+    assert graded["downloads_after"] == graded["downloads_before"]
+    assert {k.split("/")[0] for k in graded["before"]} == set(STUDENTS)
+    for name in STUDENTS:
+        rel = f"{name}/{PS}/{NB}"
+        assert graded["before"][rel] == graded["downloads_before"][f"{name}.ipynb"]
+    assert len(graded["collect_log"].splitlines()) == len(STUDENTS)
+
+
+def test_grades_csv_goes_to_the_course_directory(graded):
+    assert (graded["course"] / "grades.csv").is_file()
+    assert graded["cwd_after"] == []   # nothing written where grade.py was run from
+
+
+def test_feedback_hides_the_hidden_tests_source(graded):
+    """nbgrader_config.py runs ClearHiddenTests in generate_feedback: the hidden tests'
+    code is gone from the feedback, their output (the ✓ lines, a failure's message) stays."""
+    for student in ("perfect", "mistake"):
+        text = feedback_text(graded["course"], student)
+        assert "HIDDEN TESTS" not in text and "hidden&quot;" not in text and 'cases="hidden"' not in text
+    assert feedback_text(graded["course"], "perfect").count("✓") == 2 * len(POINTS)
+
+
 def test_grades_csv_has_a_row_per_student(graded):
-    assert set(graded["rows"]) == {"perfect", "blank", "mistake", "loop", "edited", "deleted"}
+    assert set(graded["rows"]) == set(STUDENTS)
     for row in graded["rows"].values():
         assert float(row["max_score"]) == TOTAL
+
+
+# --------------------------------------------------------------------------- grade.py without nbgrader
+
+def grade_module():
+    sys.path.insert(0, str(COURSE))
+    import grade
+    return grade
+
+
+@pytest.fixture
+def mini_course(tmp_path):
+    """A course directory with source/ and release/ for PS (the notebook's content is not read)."""
+    course = tmp_path / "course"
+    (course / "source" / PS).mkdir(parents=True)
+    (course / "release" / PS).mkdir(parents=True)
+    (course / "release" / PS / NB).write_text("{}")
+    return course
+
+
+def download(folder, name, text):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(text)
+    return folder / name
+
+
+def submitted(course):
+    return {str(p.relative_to(course / "submitted")): p.read_text()
+            for p in sorted((course / "submitted").rglob("*.ipynb"))}
+
+
+def test_collect_uses_the_whole_file_name_as_the_student(mini_course, tmp_path):
+    grade = grade_module()
+    files = [download(tmp_path / "dl", "jane_doe.ipynb", "doe"),
+             download(tmp_path / "dl", "jane_smith.ipynb", "smith"),
+             download(tmp_path / "dl", "li-3.ipynb", "li")]
+    grade.collect(mini_course, PS, list(map(str, files)))
+    assert submitted(mini_course) == {f"jane_doe/{PS}/{NB}": "doe", f"jane_smith/{PS}/{NB}": "smith",
+                                      f"li-3/{PS}/{NB}": "li"}
+    assert [f.read_text() for f in files] == ["doe", "smith", "li"]
+
+
+@pytest.mark.parametrize("name", ["jane doe.ipynb", ".hidden.ipynb", "a+b.ipynb", "x*.ipynb",
+                                  f"{PS}.ipynb", "jane.txt"])
+def test_collect_refuses_a_name_that_is_no_student_id(mini_course, tmp_path, name):
+    grade = grade_module()
+    f = download(tmp_path / "dl", name, "x")
+    with pytest.raises(SystemExit, match="nothing copied"):
+        grade.collect(mini_course, PS, [str(f)])
+    assert not (mini_course / "submitted").exists() and f.read_text() == "x"
+
+
+def test_collect_refuses_two_files_of_one_student(mini_course, tmp_path):
+    grade = grade_module()
+    a = download(tmp_path / "monday", "jane.ipynb", "first")
+    b = download(tmp_path / "tuesday", "jane.ipynb", "second")
+    ok = download(tmp_path / "monday", "li.ipynb", "li")
+    with pytest.raises(SystemExit, match="both student 'jane'"):
+        grade.collect(mini_course, PS, [str(ok), str(a), str(b)])
+    assert not (mini_course / "submitted").exists()   # nothing copied, not even li
+    assert (a.read_text(), b.read_text()) == ("first", "second")
+
+
+def test_collect_never_replaces_a_different_submission_without_force(mini_course, tmp_path):
+    grade = grade_module()
+    first = download(tmp_path / "monday", "jane.ipynb", "first")
+    grade.collect(mini_course, PS, [str(first)])
+    grade.collect(mini_course, PS, [str(first)])   # the same file again: fine
+    second = download(tmp_path / "tuesday", "jane.ipynb", "second")
+    with pytest.raises(SystemExit, match="--force"):
+        grade.collect(mini_course, PS, [str(second)])
+    assert submitted(mini_course) == {f"jane/{PS}/{NB}": "first"}
+    grade.collect(mini_course, PS, [str(second)], force=True)
+    assert submitted(mini_course) == {f"jane/{PS}/{NB}": "second"}
+    assert (first.read_text(), second.read_text()) == ("first", "second")
+
+
+def test_collect_help_states_the_student_id_rule(capsys):
+    grade = grade_module()
+    with pytest.raises(SystemExit):
+        grade.main(["collect", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "whole file name" in text and "jane_doe.ipynb -> jane_doe" in text
+    assert "letters, digits, '_', '-' and '.'" in text and "--force" in text
+
+
+@pytest.mark.parametrize("command", [["export"], ["all", PS]])
+def test_grades_csv_defaults_to_the_course_directory(command, tmp_path, monkeypatch):
+    grade = grade_module()
+    calls = []
+    monkeypatch.setattr(grade, "nbgrader", lambda args, course, **kw: calls.append(args))
+    monkeypatch.setattr(grade, "autograde", lambda *a, **k: None)
+    monkeypatch.chdir(tmp_path)
+    grade.main(["--course", str(COURSE), *command])
+    assert calls[-1] == ["export", f"--to={COURSE / grade.GRADES_CSV}"]
+    assert grade.GRADES_CSV == "grades.csv"
 
 
 # --------------------------------------------------------------------------- release/ and source/
