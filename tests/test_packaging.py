@@ -56,3 +56,10 @@ def test_shipped_data_files_are_declared_as_package_data():
     for path in shipped:
         relative = path.relative_to(ROOT / "optlessons")
         assert any(relative.match(g) for g in globs), f"{relative} is not in package-data {globs}"
+
+
+def test_the_readme_example_prints_what_the_readme_says(capsys):
+    block = re.search(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S).group(1)
+    promised = [line.removeprefix("# ") for line in block.splitlines() if line.startswith("# ")]
+    exec(compile(block, "README.md", "exec"), {})
+    assert capsys.readouterr().out.splitlines() == promised
