@@ -17,7 +17,7 @@ def adam(param, grad, state, *, lr, betas, eps, weight_decay, amsgrad, bug=None)
     g = grad + weight_decay * param if weight_decay and bug != "adamw" else grad
     m = b1 * state.exp_avg + (1 - b1) * g
     v = b2 * state.exp_avg_sq + (1 - b2) * g ** 2
-    vmax = np.maximum(state.max_exp_avg_sq, v) if amsgrad else state.max_exp_avg_sq
+    vmax = np.maximum(state.max_exp_avg_sq, v) if amsgrad or bug == "max_always" else state.max_exp_avg_sq
     vv = vmax if amsgrad and bug != "no_amsgrad" else v
     m_hat = m if bug == "no_bias" else m / (1 - b1 ** t)
     v_hat = vv if bug == "no_bias" else vv / (1 - b2 ** t)
@@ -45,6 +45,8 @@ def sgd(param, grad, state, *, lr, momentum, nesterov=False, bug=None):
     else:
         b = grad.copy() if b is None else momentum * b + grad
     d = grad + momentum * b if (nesterov or bug == "twice") else b
+    if nesterov and bug == "nesterov_old_buffer":
+        d = grad + momentum * (0 if state.momentum_buffer is None else state.momentum_buffer)
     new = param + lr * d if bug == "sign" else param - lr * d
     return new, SGDState(state.step + 1, b)
 
@@ -105,6 +107,23 @@ def batches_separate(X, y, bs, rng):
     ox, oy = rng.permutation(len(X)), rng.permutation(len(X))
     for s in range(0, len(X), bs):
         yield X[ox[s:s + bs]], y[oy[s:s + bs]]
+
+
+def numgrad_copy_unrestored(f, x, h=1e-5):
+    x = np.array(x, dtype=float)
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        x[i] += h
+        fp = f(x)
+        x[i] -= 2 * h
+        g[i] = (fp - f(x)) / (2 * h)
+    return g
+
+
+def batches_droplast(X, y, bs, rng):
+    order = rng.permutation(len(X))
+    for s in range(0, len(X) - bs + 1, bs):   # stops before the last, smaller batch
+        yield X[order[s:s + bs]], y[order[s:s + bs]]
 
 
 def batches_reseeded(X, y, bs, rng):
@@ -186,6 +205,10 @@ MISTAKES = [
      ["decoupled weight decay", "state.exp_avg (m)"]),
     ("adam: amsgrad ignored", checks.check_adam_update, bug(adam, "no_amsgrad"),
      ["AMSGrad maximum is stored but not used"]),
+    ("adam: max kept without amsgrad", checks.check_adam_update, bug(adam, "max_always"),
+     ["max_exp_avg_sq is updated although amsgrad=False"]),
+    ("sgd: nesterov with the old buffer", checks.check_sgd_momentum_update,
+     bug(sgd, "nesterov_old_buffer"), ["used the old buffer"]),
     ("adam: in place", checks.check_adam_update, bug(adam, "inplace"),
      ["changed its input `param` in place"]),
     ("sgd: sign", checks.check_sgd_momentum_update, bug(sgd, "sign"), ["wrong sign"]),
@@ -208,6 +231,8 @@ MISTAKES = [
     ("ce: sum", checks.check_softmax_cross_entropy, bug(ce, "sum"), ["summed over the examples"]),
     ("numgrad: forward differences", checks.check_numerical_gradient, numgrad_forward,
      ["forward differences"]),
+    ("numgrad: copy not restored", checks.check_numerical_gradient, numgrad_copy_unrestored,
+     ["not put back"]),
     ("numgrad: x not restored", checks.check_numerical_gradient, numgrad_unrestored,
      ["changed its input `x` in place"]),
     ("gd: same array", checks.check_gradient_descent, gd_same_array,
@@ -217,6 +242,8 @@ MISTAKES = [
      ["uphill"]),
     ("batches: pairs broken", checks.check_minibatches, batches_separate, ["pairs (x, y) are broken"]),
     ("batches: re-seeded", checks.check_minibatches, batches_reseeded, ["same order"]),
+    ("batches: last dropped", checks.check_minibatches, batches_droplast,
+     ["last, smaller batch is missing"]),
     ("max lr: 1/lambda", checks.check_max_stable_lr, lambda H: 1 / np.linalg.eigvalsh(H).max(),
      ["1/λ_max"]),
     ("max lr: diagonal", checks.check_max_stable_lr, lambda H: 2 / np.max(np.diag(H)),
@@ -368,3 +395,36 @@ def test_notebook_shows_the_message_without_checks_frames():
     assert "raised ValueError" in raised
     assert "at line 3: `return param - lr * np.linalg.solve(np.eye(2), m), state`" in raised, raised
     assert "does not match the reference" in mismatch or "raised TypeError" in mismatch, mismatch
+
+
+def _train_epochs(kind):
+    def train_epochs(model, params, optimizer, X, y, *, epochs, batch_size, rng):
+        n = len(X)
+        first = rng.permutation(n)
+        for epoch in range(epochs):
+            order = {"ok": first if epoch == 0 else rng.permutation(n),
+                     "shuffle": None, "global": np.random.permutation(n),
+                     "fixed": np.arange(n), "once": first}[kind]
+            if kind == "shuffle":          # another shuffle from the rng passed in: accepted
+                order = np.arange(n)
+                rng.shuffle(order)
+            for s in range(0, n, batch_size):
+                idx = order[s:s + batch_size]
+                params = optimizer.step(params, model.backward(params, X[idx], y[idx])[1])
+        return params
+    return train_epochs
+
+
+@pytest.mark.parametrize("kind", ["ok", "shuffle"])
+def test_training_loop_accepts_shuffles_from_the_rng(kind, capsys):
+    checks.check_training_loop(_train_epochs(kind))
+    assert "✓" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("kind, phrase", [("global", "two runs with the same `rng`"),
+                                          ("fixed", "stored order"),
+                                          ("once", "reuses that order in every epoch")])
+def test_training_loop_names_shuffling_mistakes(kind, phrase):
+    with pytest.raises(CheckFailed) as info:
+        checks.check_training_loop(_train_epochs(kind))
+    assert phrase in str(info.value)
