@@ -28,6 +28,7 @@ import argparse
 import html
 import json
 import pathlib
+import re
 import shutil
 import sys
 import time
@@ -269,6 +270,19 @@ def release_notebooks(release: pathlib.Path = RELEASE) -> list[pathlib.Path]:
     return sorted(release.glob("*/*.ipynb"))
 
 
+# A notebook links a problem set where it sits in the repo; on the site it sits at exercises/<name>.ipynb.
+RELEASE_LINK = re.compile(r"\.\./exercises/release/([\w.-]+)/\1\.ipynb")
+
+
+def site_links(nb: dict) -> dict:
+    """`nb` with its Markdown links to `../exercises/release/<ps>/<ps>.ipynb` pointing at the site's copy."""
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "markdown":
+            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            cell["source"] = RELEASE_LINK.sub(r"../exercises/\1.ipynb", source)
+    return nb
+
+
 def stage(src: pathlib.Path, notebooks: pathlib.Path = NOTEBOOKS, release: pathlib.Path = RELEASE) -> dict:
     """Lay out the site's sources in `src` (emptied first); return what was staged."""
     if src.exists():
@@ -279,7 +293,7 @@ def stage(src: pathlib.Path, notebooks: pathlib.Path = NOTEBOOKS, release: pathl
         shutil.copy2(page, src / page.name)
     staged = {"notebooks": [], "exercises": [], "widgets": 0}
     for path in course_notebooks(notebooks):
-        nb, count = static_widgets(json.loads(path.read_text(encoding="utf-8")))
+        nb, count = static_widgets(site_links(json.loads(path.read_text(encoding="utf-8"))))
         (src / "notebooks" / path.name).write_text(json.dumps(nb, indent=1, ensure_ascii=False), encoding="utf-8")
         staged["notebooks"].append(path.stem)
         staged["widgets"] += count
