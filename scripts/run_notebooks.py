@@ -11,6 +11,7 @@ import hashlib
 import json
 import pathlib
 import re
+import subprocess
 import sys
 import time
 
@@ -43,7 +44,7 @@ def execute(path, timeout=CELL_TIMEOUT):
                             coalesce_streams=True,  # one print is one output, however the kernel chunks it
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
-    client.execute()
+    client.execute(stderr=subprocess.DEVNULL)  # the kernel's own log (a TCP notice) is noise here
     return stable_model_ids(nb), time.perf_counter() - start
 
 
