@@ -1041,7 +1041,6 @@ class RateMap:
     betas: np.ndarray
     rate: np.ndarray          # (len(betas), len(lrs)): ρ per step; NaN where the run diverged
     diverged: np.ndarray      # (len(betas), len(lrs)) bool: the run left the window or blew up
-    log_gap: np.ndarray       # log10(f − f*) at the end; NaN where diverged
     steps: int
     nesterov: bool = False
     theory: MomentumTheory | None = None    # on a quadratic: (α*, β*) and the stability edge
@@ -1109,10 +1108,7 @@ def momentum_rate_map(landscape, key, steps, lr_range=(-4, 0), n_lr=48, n_beta=4
         last = ~done & ~diverged
         d_at[last] = dist(p)[last]
         rate = np.where(diverged, np.nan, (np.maximum(d_at, 1e-300) / d0) ** (1.0 / k_at))
-        f_star = plots._f_star(landscape) or 0.0
-        gap = landscape.value(p) - f_star
-    log_gap = np.where(diverged, np.nan, np.where(done, np.log10(1e-16), np.log10(np.maximum(gap, 1e-16))))
-    _RATE_MAPS[cache_key] = RateMap(lrs, betas, rate, diverged, log_gap, steps, bool(nesterov),
+    _RATE_MAPS[cache_key] = RateMap(lrs, betas, rate, diverged, steps, bool(nesterov),
                                     MomentumTheory.of(landscape, nesterov))
     return _RATE_MAPS[cache_key]
 

@@ -280,9 +280,9 @@ def test_batch_size_experiment_noise_and_full_batch():
 def test_momentum_experiment_heat_map_is_cached_and_marks_the_setting(no_warnings):
     exp = widgets.momentum_experiment()
     m = exp.result.rate_map
-    assert m.log_gap.shape == (len(m.betas), len(m.lrs))
-    assert np.isnan(m.log_gap[:, -1]).all()                       # lr = 1 diverges for every β
-    assert np.isfinite(m.log_gap[:, 0]).all()                     # lr = 1e-4 never does
+    assert m.rate.shape == m.diverged.shape == (len(m.betas), len(m.lrs))
+    assert m.diverged[:, -1].all() and np.isnan(m.rate[:, -1]).all()   # lr = 1 diverges for every β
+    assert not m.diverged[:, 0].any() and np.isfinite(m.rate[:, 0]).all()   # lr = 1e-4 never does
     exp.controls["momentum"].value = 0.5
     assert exp.result.rate_map is m                               # cached, not recomputed
     assert exp.here.get_xydata()[0].tolist() == pytest.approx([exp.result.lr, 0.5])   # log α axis
