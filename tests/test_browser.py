@@ -78,11 +78,9 @@ def lab(tmp_path):
     root.mkdir()
     shutil.copy(NOTEBOOK, root / "playground.ipynb")
     home = tmp_path / "jupyter"
-    # no "get notified about Jupyter news?" toast over the page (and no attempt to fetch news)
-    notification = home / "settings" / "@jupyterlab" / "apputils-extension"
-    notification.mkdir(parents=True)
-    (notification / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    # the learner's configuration that `make lab` uses: no news prompt, no grader's menus
     env = dict(os.environ,
+               JUPYTER_CONFIG_PATH=str(REPO / "jupyter-config"),
                JUPYTER_RUNTIME_DIR=str(home / "runtime"),
                JUPYTER_CONFIG_DIR=str(home / "config"),
                JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
@@ -95,8 +93,7 @@ def lab(tmp_path):
            "--ServerApp.port_retries=0", "--ServerApp.allow_root=True",
            f"--IdentityProvider.token={token}", "--LabApp.expose_app_in_browser=True",
            f"--ServerApp.root_dir={root}", f"--LabApp.user_settings_dir={home / 'settings'}",
-           f"--LabApp.workspaces_dir={home / 'workspaces'}",
-           "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+           f"--LabApp.workspaces_dir={home / 'workspaces'}"]
     log = open(tmp_path / "jupyterlab.log", "wb")
     proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
@@ -165,6 +162,11 @@ def test_playground_runs_and_answers_a_slider_in_the_browser(lab):
             message = page.inner_text(".optlessons-message")
             assert "Could not draw" not in message, message
             assert "GD" in page.inner_text(".optlessons-summary")
+            # JupyterLab as a learner meets it (jupyter-config/): no grader's menu, no news prompt
+            menus = page.inner_text("#jp-menu-panel")
+            assert "Nbgrader" not in menus and "Assignments" not in menus, menus
+            toasts = page.inner_text(".Toastify") if page.query_selector(".Toastify") else ""
+            assert "news" not in toasts.lower(), toasts
         finally:
             browser.close()
     assert NOTEBOOK.read_bytes() == committed          # the committed notebook was not touched

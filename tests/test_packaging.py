@@ -24,9 +24,16 @@ def pyproject():
 
 
 def test_environment_yml_names_the_same_dependencies_as_pyproject():
+    """The course's own packages and those that re-run its notebooks (the `check` extra)."""
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda = [d for d in env["dependencies"] if isinstance(d, str) and not d.startswith(("python", "pip"))]
-    assert sorted(map(requirement, conda)) == sorted(map(requirement, pyproject()["project"]["dependencies"]))
+    project = pyproject()["project"]
+    wanted = project["dependencies"] + project["optional-dependencies"]["check"]
+    assert sorted(map(requirement, conda)) == sorted(map(requirement, wanted))
+
+
+def test_the_test_extra_includes_what_re_runs_the_notebooks():
+    assert "optlessons[check]" in pyproject()["project"]["optional-dependencies"]["test"]
 
 
 def test_environment_yml_installs_the_package_itself_through_pip():
