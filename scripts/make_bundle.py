@@ -6,6 +6,7 @@ top folder `optlessons-workshop/` holding
     notebooks/            the course notebooks, outputs cleared (--keep-outputs keeps them)
     exercises/release/    the problem sets as students receive them (no solutions)
     optlessons/           the package source, so `pip install -e .` and `make lab` work
+    jupyter-config/       the learner's JupyterLab settings `make lab` uses (no news prompt)
     pyproject.toml  environment.yml  Makefile  LICENSE (when there is one)
     README.md             docs/workshop-README.md: what a participant does (not the repo's README)
 
@@ -35,7 +36,7 @@ TOP_FILES = ("pyproject.toml", "environment.yml", "Makefile")
 # Files stored under another name: the participant's README, not the developers'.
 RENAMED = {"docs/workshop-README.md": "README.md"}
 OPTIONAL_TOP_FILES = ("LICENSE",)
-TREES = ("notebooks", "exercises/release", "optlessons")
+TREES = ("notebooks", "exercises/release", "optlessons", "jupyter-config")
 SKIP_PARTS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".hypothesis"}
 SKIP_SUFFIXES = {".pyc", ".pyo"}
 FORBIDDEN = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")

@@ -40,7 +40,7 @@ def test_holds_what_a_learner_needs_and_nothing_else(bundles):
     inside = [n.removeprefix(f"{TOP}/") for n in names(bundles["cleared"])]
     assert all(n.startswith(f"{TOP}/") for n in names(bundles["cleared"])), "one top folder"
     allowed = re.compile(r"^(pyproject\.toml|environment\.yml|Makefile|README\.md|LICENSE|notebooks/[^/]+"
-                         r"|exercises/release/.+|optlessons/.+)$")
+                         r"|exercises/release/.+|optlessons/.+|jupyter-config/.+)$")
     stray = [n for n in inside if not allowed.match(n)]
     assert not stray, f"not for students: {stray}"
     forbidden = [n for n in inside if re.search(r"(^|/)(\.venv|tests|exercises/source|__pycache__|"
@@ -50,7 +50,7 @@ def test_holds_what_a_learner_needs_and_nothing_else(bundles):
         assert f"notebooks/{nb.name}" in inside, f"{nb.name} missing"
     for nb in sorted((ROOT / "exercises" / "release").glob("*/*.ipynb")):
         assert nb.relative_to(ROOT).as_posix() in inside, f"{nb} missing"
-    for py in sorted((ROOT / "optlessons").rglob("*")):
+    for py in sorted([*(ROOT / "optlessons").rglob("*"), *(ROOT / "jupyter-config").rglob("*")]):
         if py.is_file() and "__pycache__" not in py.parts and py.suffix != ".pyc":
             assert py.relative_to(ROOT).as_posix() in inside, f"{py} missing"
 
