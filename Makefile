@@ -41,7 +41,13 @@ lab: $(LAB_STAMP)
 	JUPYTER_CONFIG_PATH=$(CURDIR)/jupyter-config $(BIN)/jupyter lab --ServerApp.root_dir=. $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) \
 		notebooks/00_welcome.ipynb
 
-test: $(STAMP)
+# axe-core for the site's accessibility test, from the npm registry (skipped without npm).
+AXE := tests/a11y/node_modules/.installed
+$(AXE): tests/a11y/package.json tests/a11y/package-lock.json
+	if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/a11y --no-audit --no-fund --silent \
+		&& touch $(AXE); else echo "npm not found: the site's accessibility test will be skipped"; fi
+
+test: $(STAMP) $(AXE)
 	$(BIN)/python -m pytest
 
 # Everything but the tests marked slow (notebook re-runs, nbgrader, hub, browser): about a minute.

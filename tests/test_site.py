@@ -27,6 +27,9 @@ CHROMIUM = pathlib.Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCREENSHOTS = ROOT / "build" / "screenshots"
+# axe-core, the engine behind browsers' accessibility audits: `make test` installs it
+# from tests/a11y/package-lock.json (npm ci), and the test injects it into every page.
+AXE = ROOT / "tests" / "a11y" / "node_modules" / "axe-core" / "axe.min.js"
 
 
 @pytest.fixture(scope="module")
@@ -332,6 +335,41 @@ def test_site_in_chromium_math_and_figures_offline(site, browser, how):
         if server:
             server.shutdown()
             server.server_close()
+
+
+def test_theme_faults_are_fixed_and_nothing_else_changes():
+    search = ('<button class="btn search-button__button" title="Search" aria-label="Search" data-x="1">'
+              '  <i class="fa-solid fa-magnifying-glass"></i>  <span class="search-button__default-text">')
+    assert 'aria-label' not in build_site.accessible_theme(search)
+    icon_only = '<button class="btn" title="Search" aria-label="Search"> <i class="fa"></i> </button>'
+    assert build_site.accessible_theme(icon_only) == icon_only       # its label is its only name
+    folded = ('<a class="current reference internal" href="#">Exercises</a><details open="open">'
+              '<summary><span class="toctree-toggle" role="presentation"></span></summary>')
+    assert ('<summary aria-label="Show or hide the pages of Exercises">'
+            in build_site.accessible_theme(folded))
+
+
+@pytest.mark.browser
+def test_every_page_passes_axe_with_no_serious_or_critical_violation(site, browser):
+    if not AXE.is_file():
+        pytest.skip(f"axe-core is not installed at {AXE.relative_to(ROOT)}: `make test` runs "
+                    f"npm ci in tests/a11y (needs npm)")
+    axe = AXE.read_text(encoding="utf-8")
+    out = site["out"]
+    pages = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.html")
+                   if not {"_static", "_sources", "_images"} & set(p.relative_to(out).parts))
+    assert len(pages) >= len(NOTEBOOKS) + len(EXERCISES) + 2
+    found = []
+    for rel in pages:
+        page, _ = _open(browser, (out / rel).as_uri(), [])
+        page.add_script_tag(content=axe)
+        result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+        for v in result["violations"]:
+            if v["impact"] in ("serious", "critical"):
+                found.append(f"{rel}: {v['id']} ({v['impact']}) x{len(v['nodes'])}: "
+                             f"{v['nodes'][0]['html'][:120]}")
+        page.close()
+    assert not found, "accessibility violations:\n" + "\n".join(found)
 
 
 def test_every_widget_snapshot_shows_its_figure(site):

@@ -483,3 +483,16 @@ def test_the_cached_background_never_goes_stale(name):
     full = np.asarray(Image.open(buf).convert("RGB"))
     assert shown.shape == full.shape
     assert np.mean(np.any(shown != full, axis=-1)) < 0.002
+
+
+def test_status_text_colours_are_readable_on_white():
+    """WCAG AA: normal text needs a contrast ratio of at least 4.5:1 against its background."""
+    def luminance(hex_colour):
+        def linear(c):
+            return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+        r, g, b = (int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5))
+        return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b)
+
+    from optlessons.widgets import TEXT_COLOURS
+    for kind, colour in TEXT_COLOURS.items():
+        assert (1.0 + 0.05) / (luminance(colour) + 0.05) >= 4.5, (kind, colour)
