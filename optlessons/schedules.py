@@ -341,6 +341,11 @@ def sequential(schedules, milestones):
       (``base_lrs``), not from where the previous one stopped: give every
       schedule here the same lr to get torch's numbers (this function allows
       different ones);
+    * a OneCycleLR anywhere in torch's chain overwrites the optimizer's
+      initial lr with max_lr / div_factor when it is built, and SequentialLR
+      restarts the first scheduler from that: a warm-up chained before a
+      one-cycle runs in torch from max_lr / div_factor, whatever its own lr
+      (to get torch's numbers here, give the first schedule that lr);
     * after its first step at a milestone torch continues with the scheduler's
       recursive ("chainable") formula; it equals the closed form used here up
       to rounding, except CosineAnnealingLR past its T_max, which in torch rises
