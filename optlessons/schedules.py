@@ -244,8 +244,9 @@ def one_cycle(max_lr, total_steps, pct_start=0.3, anneal_strategy="cos", div_fac
     is lr₀ and schedule(T − 1) is lr_min. Each phase's fraction done is
     (t − phase start) / (phase end − phase start), with PyTorch's phase ends
     (float, and the −1 and −2 exactly as above). As in PyTorch, t = T (the
-    value after the last step) extends the last phase a little past lr_min,
-    and t > T raises ValueError ("Tried to step ... times"). PyTorch also
+    value after the last step) extends the last phase a little past lr_min
+    (above it for "cos"; below it, even below 0, for "linear"), and t > T
+    raises ValueError ("Tried to step ... times"). PyTorch also
     cycles the momentum (``cycle_momentum=True``); this is the learning rate
     alone. A phase of zero length (pct_start·T = 1), on which PyTorch divides
     by zero, is refused here.
