@@ -403,8 +403,9 @@ def clip_grad_norm(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):
         gᵢ = c · gᵢ
 
     as PyTorch computes it: the 1e-6 keeps the division finite, so a gradient
-    already shorter than `max_norm` is multiplied by exactly 1 and a longer one
-    ends a hair (a relative 1e-6 / total_norm) below `max_norm`. The direction
+    whose norm is at most max_norm − 1e-6 is multiplied by exactly 1 (left as
+    it is) and a longer one ends a hair (a relative 1e-6 / total_norm) below
+    `max_norm`. The direction
     of the whole gradient never changes. `norm_type` is any p > 0 or
     ``math.inf`` (the largest |entry|). Returns new arrays (the same kind of
     thing as `grads`, never written into) and `total_norm` before clipping,
@@ -431,7 +432,7 @@ def clip_grad_norm(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):
                                  "so they cannot be clipped (error_if_nonfinite=True)")
     clip_coef = max_norm / (total_norm + 1e-6)
     clip_coef_clamped = float(np.minimum(clip_coef, 1.0))        # np.minimum keeps a NaN, as torch.clamp does
-    clipped = {k: g * clip_coef_clamped for k, g in arrays.items()}
+    clipped = {k: np.asarray(g * clip_coef_clamped) for k, g in arrays.items()}   # asarray: 0-d stays an array
     return (clipped if is_dict else clipped[None]), total_norm
 
 

@@ -43,7 +43,7 @@ def test_clip_grad_norm_equals_torch(case):
     for k in case["keys"]:
         np.testing.assert_allclose(clipped[k], RECORDED[f"clipped_{case['name']}_{k}"], rtol=RTOL, atol=0)
         np.testing.assert_array_equal(inputs[k], before[k])          # the input is not written into
-    if case["total_norm"] <= case["max_norm"]:                       # below the threshold: unchanged
+    if case["total_norm"] + 1e-6 <= case["max_norm"]:                # below the threshold: unchanged
         for k in case["keys"]:
             np.testing.assert_array_equal(clipped[k], inputs[k])
 
