@@ -514,7 +514,7 @@ def radam_update(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, w
     With the default β₂ = 0.999 the first 5 steps (ρ_t ≤ 5) take the plain
     momentum step η m̂ and the rectified Adam step starts at t = 6 — a
     built-in warm-up (Liu et al. 2020). PyTorch's conventions: the threshold is
-    ρ_t > 5 (the paper's Algorithm 2 says 4; its code, and PyTorch, use 5); ε is
+    ρ_t > 5 (the paper's Algorithm 2 says ρ_t > 4, the authors' code ρ_t ≥ 5); ε is
     added to √v *before* the bias correction √(1 − β₂ᵗ) multiplies the step
     (Adam adds it to √v̂); `weight_decay` is L2 folded into the gradient unless
     `decoupled_weight_decay` (then it is AdamW's decay).

@@ -19,7 +19,8 @@ steps (handy for plotting ``schedule(np.arange(1000))``):
                                                    max_lr / div_factor / final_div_factor  (PyTorch OneCycleLR)
     cosine_warm_restarts(lr, T_0, T_mult=1, lr_min=0.0)
                                                    cosine from lr to lr_min over T_0 steps, restarting,
-                                                   each cycle T_mult times longer   (PyTorch CosineAnnealingWarmRestarts)
+                                                   each cycle T_mult times longer
+                                                   (PyTorch CosineAnnealingWarmRestarts)
     sequential(schedules, milestones)              schedules[i](t - milestones[i-1]) between milestones
                                                                                    (PyTorch SequentialLR)
 

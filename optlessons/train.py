@@ -405,11 +405,10 @@ def clip_grad_norm(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):
     as PyTorch computes it: the 1e-6 keeps the division finite, so a gradient
     whose norm is at most max_norm − 1e-6 is multiplied by exactly 1 (left as
     it is) and a longer one ends a hair (a relative 1e-6 / total_norm) below
-    `max_norm`. The direction
-    of the whole gradient never changes. `norm_type` is any p > 0 or
-    ``math.inf`` (the largest |entry|). Returns new arrays (the same kind of
-    thing as `grads`, never written into) and `total_norm` before clipping,
-    a float.
+    `max_norm`. The direction of the whole gradient never changes. `norm_type`
+    is any p > 0 or ``math.inf`` (the largest |entry|). Returns new arrays
+    (the same kind of thing as `grads`, never written into) and `total_norm`
+    before clipping, a float.
 
     A NaN or infinite gradient makes `total_norm` NaN or inf and, as in
     PyTorch, the clipped gradients NaN: with ``error_if_nonfinite=True`` it
@@ -605,7 +604,8 @@ def fit(model, params, optimizer, X, y=None, *, epochs=10, batch_size=None, rng=
             per_epoch[key].append(value)
         if ema is not None:
             # Before the first update the average is the initial model (AveragedModel copies it).
-            for key, value in zip(ema_per_epoch, _evaluate(model, p if ema.params is None else ema.params, X_val, y_val)):
+            averaged = p if ema.params is None else ema.params
+            for key, value in zip(ema_per_epoch, _evaluate(model, averaged, X_val, y_val)):
                 ema_per_epoch[key].append(value)
         return tl, vl
 

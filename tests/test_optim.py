@@ -245,7 +245,8 @@ def test_nadam_first_step_mixes_the_gradient_and_the_looked_ahead_momentum(g, lr
                                     momentum_decay=psi)
     mu1 = beta1 * (1 - 0.5 * 0.96 ** psi)
     mu2 = beta1 * (1 - 0.5 * 0.96 ** (2 * psi))
-    # v̂ = g², m = (1 − β₁) g: the first term is a whole step η g / (|g| + ε), the second adds the momentum's share.
+    # v̂ = g², m = (1 − β₁) g: the first term is a whole step η g / (|g| + ε),
+    # the second adds the momentum's share.
     expected = -lr * g / (np.abs(g) + 1e-8) * (1 + mu2 * (1 - beta1) / (1 - mu1 * mu2))
     np.testing.assert_allclose(new_param, expected, rtol=1e-10, atol=1e-300)
     assert state.mu_product == pytest.approx(mu1, rel=1e-15) and state.step == 1
