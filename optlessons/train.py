@@ -530,7 +530,8 @@ def fit(model, params, optimizer, X, y=None, *, epochs=10, batch_size=None, rng=
         ``optimizer.lr`` (``max_lr`` for ``"one_cycle"``) and the run's total
         number of steps; or a ``schedules.ReduceLROnPlateau``, which sets the lr
         at the start and steps once per epoch with the validation loss (the
-        training loss without validation data).
+        training loss without validation data); it keeps its state, so pass
+        a fresh one to each run, as with the optimizer.
     X_val, y_val : optional validation data, evaluated after each epoch.
     progress : True shows a progress bar when running in a Jupyter kernel.
     clip_grad_norm : None, or ``max_norm``: each step's gradients are clipped to

@@ -233,3 +233,24 @@ def test_reduce_lr_on_plateau_thresholds_min_lr_and_eps():
     nan = S.ReduceLROnPlateau(1.0, patience=0)
     assert [nan.step(m) for m in (1.0, float("nan"))] == [1.0, pytest.approx(0.1)]   # NaN: a bad epoch
     assert "best=" in repr(nan) and "patience=0" in repr(nan)
+
+
+@quick
+@given(metrics=st.lists(st.floats(-10, 10, allow_nan=False), min_size=1, max_size=60),
+       patience=st.integers(0, 4), cooldown=st.integers(0, 3), factor=st.floats(0.05, 0.9),
+       min_lr=st.sampled_from([0.0, 0.01, 0.2]), mode=st.sampled_from(["min", "max"]),
+       threshold_mode=st.sampled_from(["rel", "abs"]))
+def test_reduce_lr_on_plateau_only_ever_divides_and_waits_between_drops(metrics, patience, cooldown, factor,
+                                                                       min_lr, mode, threshold_mode):
+    p = S.ReduceLROnPlateau(1.0, mode=mode, factor=factor, patience=patience, cooldown=cooldown,
+                            min_lr=min_lr, threshold_mode=threshold_mode)
+    lrs = [1.0] + [p.step(m) for m in metrics]
+    drops = [epoch for epoch in range(1, len(lrs)) if lrs[epoch] != lrs[epoch - 1]]
+    for epoch in drops:
+        assert lrs[epoch] == max(lrs[epoch - 1] * factor, min_lr) < lrs[epoch - 1]
+    assert min(lrs) >= min_lr
+    # The first epoch always improves on best = ±inf; then patience + 1 bad epochs; after a drop,
+    # cooldown epochs that do not count, then patience + 1 bad ones again.
+    if drops:
+        assert drops[0] >= patience + 2
+    assert all(b - a >= cooldown + patience + 1 for a, b in zip(drops, drops[1:]))
