@@ -352,7 +352,10 @@ def sequential(schedules, milestones):
       recursive ("chainable") formula; it equals the closed form used here up
       to rounding, except CosineAnnealingLR past its T_max, which in torch rises
       again (period 2·T_max) while ``cosine`` here stays at lr_min;
-    * milestones must be strictly increasing integers >= 1 here (torch bisects
+    * a milestone 0 means the schedule before it is never used, in torch
+      2.13 as here (torch 2.12 and earlier started with the first scheduler's
+      lr for one step, pytorch issue 185872);
+    * milestones must be strictly increasing integers >= 0 here (torch bisects
       whatever it is given), and there is one fewer than schedules.
     """
     schedules = list(schedules)
@@ -366,7 +369,8 @@ def sequential(schedules, milestones):
         raise ValueError(f"milestones must have one entry fewer than schedules: got {len(schedules)} schedules "
                          f"and {len(milestones)} milestones")
     for i, milestone in enumerate(milestones):
-        _check_steps(milestone, f"milestones[{i}]")
+        if isinstance(milestone, bool) or not isinstance(milestone, (int, np.integer)) or milestone < 0:
+            raise ValueError(f"milestones[{i}] must be an integer >= 0, got {milestone!r}")
     if any(b <= a for a, b in zip(milestones, milestones[1:])):
         raise ValueError(f"milestones must be strictly increasing, got {milestones}")
     starts = [0] + milestones

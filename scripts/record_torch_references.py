@@ -247,6 +247,9 @@ SCHEDULE_RUNS = [
     ("sequential", {"schedules": [("linear", {"lr": 0.1, "start_factor": 0.01, "total_steps": 3}),
                                   ("one_cycle", {"max_lr": 0.1, "total_steps": 20, "div_factor": 5.0})],
                     "milestones": [3]}, 24),
+    ("sequential", {"schedules": [("linear", {"lr": 0.1, "start_factor": 0.5, "total_steps": 4}),
+                                  ("exponential", {"lr": 0.1, "gamma": 0.8})],
+                    "milestones": [0]}, 10),            # milestone 0: the first scheduler is never used
 ]
 
 # ReduceLROnPlateau: (keyword arguments, metric sequence name).
