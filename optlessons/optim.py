@@ -465,8 +465,9 @@ def nadam_update(param, grad, state, *, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, w
 
     The step mixes the current gradient and the momentum m "looked ahead" one
     step, each with its own bias correction (Dozat 2016). PyTorch's
-    conventions: m is averaged with the constant β₁, while the warming-up μ_t
-    (Dozat's schedule, with ψ = 0.004) only weighs the two terms; ε is added
+    conventions: m is averaged with the constant β₁ (Dozat averages it with
+    μ_t), while the warming-up μ_t (Dozat's schedule, with ψ = 0.004) only
+    weighs the two terms; ε is added
     after the square root of the bias-corrected v̂; `weight_decay` is L2 folded
     into the gradient unless `decoupled_weight_decay` (then it is AdamW's decay,
     NAdamW). Maximize negates the gradient first.
