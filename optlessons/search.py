@@ -25,11 +25,14 @@ Settings are chosen on the validation set only; the test numbers in a row are
 for reporting, never for choosing.
 """
 
+import copy
 import itertools
 import math
 from typing import NamedTuple
 
 import numpy as np
+
+from optlessons import schedules
 
 __all__ = ["Table", "grid_search", "random_search", "log_uniform", "uniform", "choice",
            "trainer", "tune_lr", "compare_optimizers", "Comparison", "log_grid", "lr_find", "RangeTest"]
@@ -217,7 +220,7 @@ def log_grid(low, high, num=7):
 
 # --------------------------------------------------------------------------- training runs
 
-_FIT_SETTINGS = ("epochs", "batch_size", "schedule")
+_FIT_SETTINGS = ("epochs", "batch_size", "schedule", "clip_grad_norm", "ema_decay")
 
 
 def trainer(model, data, make_optimizer, *, epochs=10, batch_size=None, schedule=None):
@@ -227,7 +230,9 @@ def trainer(model, data, make_optimizer, *, epochs=10, batch_size=None, schedule
     ``optimizer = make_optimizer(lr=lr, **other settings)``; ``train.fit(...)``
     on ``data`` (a ``data.Splits``: train on the training split, evaluate on
     validation). ``epochs``, ``batch_size`` and ``schedule`` may also be
-    settings of the search. The row holds the final train/val (and, when the
+    settings of the search, and so may fit's ``clip_grad_norm`` and
+    ``ema_decay``. A ``schedules.ReduceLROnPlateau`` given as the schedule is
+    copied for each run (it keeps state). The row holds the final train/val (and, when the
     data has a test split, test) loss and accuracy, ``diverged`` and ``wall_time``.
     """
     from optlessons import train  # train builds on optim and schedules; keep this module light
@@ -237,6 +242,8 @@ def trainer(model, data, make_optimizer, *, epochs=10, batch_size=None, schedule
         for name in _FIT_SETTINGS:
             if name in setting:
                 fit_kw[name] = setting.pop(name)
+        if isinstance(fit_kw["schedule"], schedules.ReduceLROnPlateau):
+            fit_kw["schedule"] = copy.deepcopy(fit_kw["schedule"])        # each run starts with a fresh plateau
         rng = np.random.default_rng(seed)
         params = model.init(rng)
         history = train.fit(model, params, make_optimizer(**setting), data.X_train, data.y_train,

@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
-from optlessons import data, models, optim, search, train
+from optlessons import data, models, optim, schedules, search, train
 
 
 @pytest.fixture(scope="module")
@@ -172,3 +172,13 @@ def test_lr_find_reports_a_loss_that_stops_being_finite(toy):
 def test_lr_find_bad_arguments(toy, kwargs, match):
     with pytest.raises(ValueError, match=match):
         search.lr_find(models.LinearRegression(3), toy, optim.SGD, **kwargs)
+
+
+def test_trainer_takes_clipping_as_a_setting_and_a_fresh_plateau_for_each_run(toy):
+    model = models.LinearRegression(3)
+    run = search.trainer(model, toy, optim.SGD, epochs=4, batch_size=16,
+                         schedule=schedules.ReduceLROnPlateau(0.05, patience=0, factor=0.5, threshold=0.5))
+    table = search.grid_search(run, {"lr": [0.05], "clip_grad_norm": [1e-3, 10.0]}, seeds=(0, 0))
+    assert table.column("clip_grad_norm").tolist() == [1e-3, 1e-3, 10.0, 10.0]
+    assert table[0]["val_loss"] > table[2]["val_loss"]           # a tiny max norm barely moves the weights
+    assert table[0]["val_loss"] == table[1]["val_loss"]          # same seed: the plateau restarted each run
