@@ -343,3 +343,9 @@ def test_weight_ema_edges_and_purity():
     assert train.ema_update(a, b, 0.75).tolist() == [0.25, 0.25] and a.tolist() == [0.0, 0.0]
     with pytest.raises(ValueError, match=r"decay must be a number in \[0, 1\]"):
         train.WeightEMA(-0.1)
+
+
+def test_one_cycle_by_name_takes_the_optimizers_lr_as_its_peak(blobs):
+    h = run(blobs, batch_size=24, schedule="one_cycle", opt=optim.SGD(lr=0.2))     # 4 epochs of 3 steps
+    np.testing.assert_allclose(h.lr, schedules.one_cycle(0.2, total_steps=12)(np.arange(12)), rtol=1e-12)
+    assert 0.19 < h.lr.max() <= 0.2 and h.lr[0] == pytest.approx(0.2 / 25)   # the peak falls between steps
