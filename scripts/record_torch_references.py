@@ -20,15 +20,15 @@ torch's default dtype is set to float64 first: NAdam keeps its `mu_product`
 (and every optimizer its `step`) in the default dtype, and a float32
 `mu_product` would differ from float64 arithmetic by 1e-7.
 
-Optimizer runs. Every run is float64: a torch
-optimizer takes STEPS steps on a problem whose gradient depends on the
-parameters; the gradient is computed here in numpy from the current parameter
-values (the functions below, which the test imports, so it replays the very
-same gradient), and the learning rate is halved after STEPS // 2 steps through
-`param_groups`. The runs are chosen out of chaotic regimes (no oscillating
-large steps), so rounding differences of 1e-16 stay near 1e-14 over all the
-steps instead of being amplified past the test's 1e-10. The file also holds each run's configuration, torch's version
-and torch's defaults for every class, as JSON strings.
+Optimizer runs. Every run is float64: a torch optimizer takes STEPS steps on a
+problem whose gradient depends on the parameters; the gradient is computed here
+in numpy from the current parameter values (the functions below, which the test
+imports, so it replays the very same gradient), and the learning rate is halved
+after STEPS // 2 steps through `param_groups`. The runs are chosen out of
+chaotic regimes (no oscillating large steps), so rounding differences of 1e-16
+stay near 1e-14 over all the steps instead of being amplified past the test's
+1e-10. Each file also holds its runs' configurations and torch's version (the
+optimizer file torch's defaults for every class too), as JSON strings.
 
 Importing this module does not import torch; only `main()` does.
 """
