@@ -31,6 +31,9 @@ CASES = [   # (label, class name, keyword arguments): the same for optlessons an
     ("Adam()", "Adam", {}),
     ("Adam(amsgrad=True)", "Adam", {"amsgrad": True}),
     ("AdamW()", "AdamW", {}),
+    ("NAdam()", "NAdam", {}),
+    ("RAdam()", "RAdam", {}),
+    ("Adamax()", "Adamax", {}),
 ]
 
 

@@ -5,12 +5,15 @@ One module per idea; import the one you need (``from optlessons.optim import Ada
     losses        MSE, MAE, Huber, binary and softmax cross-entropy, with their gradients
     functions     2-D landscapes (quadratic, Rosenbrock, Beale, Himmelblau, saddle, six-hump camel)
     gradcheck     finite-difference gradients and the relative-error check
-    optim         SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW: pure updates and classes, as torch.optim
-    schedules     learning-rate schedules (step, exponential, 1/t, cosine, warm-up)
+    optim         SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, NAdam, RAdam, Adamax: pure updates and
+                  classes, as torch.optim
+    schedules     learning-rate schedules (step, exponential, 1/t, cosine, warm-up, linear, one-cycle,
+                  warm restarts, chains) and ReduceLROnPlateau, as torch.optim.lr_scheduler
     data          synthetic data with a known answer, and the shipped handwritten digits
     models        linear and softmax regression and an MLP with hand-written backprop
-    train         minimize (a landscape, from a start point) and fit (a model on data)
-    search        grid and random search, tuning each optimizer's own learning rate
+    train         minimize (a landscape, from a start point) and fit (a model on data), gradient
+                  clipping and a moving average of the weights
+    search        grid and random search, tuning each optimizer's own learning rate, the lr range test
     plots         contour plots with trajectories, loss curves (matplotlib)
     widgets       the slider experiments and the optimizer playground (ipywidgets)
     checks        the exercises' checks, which name the mistake they find

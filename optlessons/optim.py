@@ -1,4 +1,4 @@
-"""Optimizers: SGD, Adagrad, RMSprop, Adadelta, Adam and AdamW, as torch.optim has them.
+"""Optimizers: SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, NAdam, RAdam and Adamax, as torch.optim has them.
 
 The names, keyword arguments, defaults and update equations are PyTorch's
 (checked step by step against torch 2.13 in ``tests/test_optim.py``), so a
@@ -31,15 +31,17 @@ learning rate ``lr``, λ ``weight_decay``, ε ``eps``, t the step number.
 """
 
 from collections.abc import Mapping
-from math import isfinite
+from math import isfinite, sqrt
 from typing import NamedTuple, Optional
 
 import numpy as np
 
 __all__ = [
-    "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW",
+    "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "NAdam", "RAdam", "Adamax",
     "sgd_update", "adagrad_update", "rmsprop_update", "adadelta_update", "adam_update", "adamw_update",
+    "nadam_update", "radam_update", "adamax_update",
     "SGDState", "AdagradState", "RMSpropState", "AdadeltaState", "AdamState",
+    "NAdamState", "RAdamState", "AdamaxState",
     "Optimizer",
 ]
 
@@ -131,6 +133,47 @@ class AdamState(NamedTuple):
     @classmethod
     def zeros_like(cls, param):
         """The state before the first step: every moment zero."""
+        return _zero_buffers(cls, param)
+
+
+class NAdamState(NamedTuple):
+    """State of NAdam for one parameter: `step` updates made, `mu_product` (the
+    product μ₁ μ₂ ⋯ μ_t of the momentum coefficients so far, 1.0 before the
+    first step), `exp_avg` (m) and `exp_avg_sq` (v)."""
+    step: int
+    mu_product: float
+    exp_avg: np.ndarray
+    exp_avg_sq: np.ndarray
+
+    @classmethod
+    def zeros_like(cls, param):
+        """The state before the first step: both moments zero, `mu_product` 1."""
+        param = _as_float_array(param)
+        return cls(step=0, mu_product=1.0, exp_avg=np.zeros_like(param), exp_avg_sq=np.zeros_like(param))
+
+
+class RAdamState(NamedTuple):
+    """State of RAdam for one parameter: `step` updates made, `exp_avg` (m) and `exp_avg_sq` (v)."""
+    step: int
+    exp_avg: np.ndarray
+    exp_avg_sq: np.ndarray
+
+    @classmethod
+    def zeros_like(cls, param):
+        """The state before the first step: both moments zero."""
+        return _zero_buffers(cls, param)
+
+
+class AdamaxState(NamedTuple):
+    """State of Adamax for one parameter: `step` updates made, `exp_avg` (m) and
+    `exp_inf` (u, the exponentially weighted infinity norm of the gradients)."""
+    step: int
+    exp_avg: np.ndarray
+    exp_inf: np.ndarray
+
+    @classmethod
+    def zeros_like(cls, param):
+        """The state before the first step: m and u zero."""
         return _zero_buffers(cls, param)
 
 
@@ -385,6 +428,153 @@ def adamw_update(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, w
     decayed = param * (1 - lr * weight_decay)
     return adam_update(decayed, grad, state, lr=lr, betas=betas, eps=eps, weight_decay=0.0,
                        amsgrad=amsgrad, maximize=maximize)
+
+
+def _gradient_with_decay(param, grad, lr, weight_decay, decoupled_weight_decay, maximize):
+    """The first lines of NAdam's and RAdam's updates: (θ, g) after weight decay.
+
+    L2 (the default) adds λ θ to the gradient; decoupled decay (AdamW's) shrinks
+    θ by the factor 1 − η λ instead and leaves the gradient alone."""
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        if decoupled_weight_decay:
+            param = param * (1 - lr * weight_decay)
+        else:
+            g = g + weight_decay * param
+    return param, g
+
+
+def nadam_update(param, grad, state, *, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                 momentum_decay=4e-3, decoupled_weight_decay=False, maximize=False):
+    """One step of NAdam (torch.optim.NAdam), as a pure function: Adam with Nesterov momentum.
+
+    Symbols: η = `lr`, (β₁, β₂) = `betas`, ε = `eps`, λ = `weight_decay`,
+    ψ = `momentum_decay`; m is `state.exp_avg`, v `state.exp_avg_sq`, and
+    Π_t = μ₁ ⋯ μ_t is `state.mu_product`.
+
+        for t = 1, 2, …
+            g = ∇f(θ) + λ θ                      (θ = θ (1 − η λ) instead, if decoupled_weight_decay)
+            μ_t = β₁ (1 − ½ · 0.96^(t ψ))        the momentum coefficient of step t
+            μ_{t+1} = β₁ (1 − ½ · 0.96^((t+1) ψ))
+            Π_t = Π_{t−1} μ_t
+            m = β₁ m + (1 − β₁) g
+            v = β₂ v + (1 − β₂) g²
+            v̂ = v / (1 − β₂ᵗ)
+            θ = θ − η (1 − μ_t) / (1 − Π_t) · g / (√v̂ + ε)
+                  − η μ_{t+1} / (1 − Π_t μ_{t+1}) · m / (√v̂ + ε)
+
+    The step mixes the current gradient and the momentum m "looked ahead" one
+    step, each with its own bias correction (Dozat 2016). PyTorch's
+    conventions: m is averaged with the constant β₁ (Dozat averages it with
+    μ_t), while the warming-up μ_t (Dozat's schedule, with ψ = 0.004) only
+    weighs the two terms; ε is added
+    after the square root of the bias-corrected v̂; `weight_decay` is L2 folded
+    into the gradient unless `decoupled_weight_decay` (then it is AdamW's decay,
+    NAdamW). Maximize negates the gradient first.
+
+    Returns (new_param, new_state); `param`, `grad` and `state` are not changed.
+    """
+    param, grad = _as_float_array(param), _as_float_array(grad)
+    _check_same_shape(param, grad)
+    beta1, beta2 = betas
+    t = state.step + 1
+    param, g = _gradient_with_decay(param, grad, lr, weight_decay, decoupled_weight_decay, maximize)
+    mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * momentum_decay))
+    mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
+    mu_product = state.mu_product * mu
+    m = beta1 * state.exp_avg + (1 - beta1) * g
+    v = beta2 * state.exp_avg_sq + (1 - beta2) * g * g
+    denom = np.sqrt(v / (1 - beta2 ** t)) + eps
+    new_param = (param
+                 - lr * (1 - mu) / (1 - mu_product) * g / denom
+                 - lr * mu_next / (1 - mu_product * mu_next) * m / denom)
+    return new_param, NAdamState(step=t, mu_product=mu_product, exp_avg=m, exp_avg_sq=v)
+
+
+def radam_update(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                 decoupled_weight_decay=False, maximize=False):
+    """One step of RAdam (torch.optim.RAdam), as a pure function: Adam whose
+    adaptive step is switched on only once the variance of v̂ is tractable.
+
+    Symbols: η = `lr`, (β₁, β₂) = `betas`, ε = `eps`, λ = `weight_decay`;
+    m is `state.exp_avg`, v `state.exp_avg_sq`.
+
+        ρ_∞ = 2 / (1 − β₂) − 1                   the longest "length" of the moving average
+        for t = 1, 2, …
+            g = ∇f(θ) + λ θ                      (θ = θ (1 − η λ) instead, if decoupled_weight_decay)
+            m = β₁ m + (1 − β₁) g
+            v = β₂ v + (1 − β₂) g²
+            m̂ = m / (1 − β₁ᵗ)
+            ρ_t = ρ_∞ − 2 t β₂ᵗ / (1 − β₂ᵗ)
+            if ρ_t > 5:                           the variance of the adaptive step is tractable
+                r_t = √( (ρ_t − 4)(ρ_t − 2) ρ_∞ / ((ρ_∞ − 4)(ρ_∞ − 2) ρ_t) )
+                θ = θ − η m̂ r_t √(1 − β₂ᵗ) / (√v + ε)
+            else:                                 the first few steps: SGD with momentum
+                θ = θ − η m̂
+
+    With the default β₂ = 0.999 the first 5 steps (ρ_t ≤ 5) take the plain
+    momentum step η m̂ and the rectified Adam step starts at t = 6 — a
+    built-in warm-up (Liu et al. 2020). PyTorch's conventions: the threshold is
+    ρ_t > 5 (the paper's Algorithm 2 says ρ_t > 4, the authors' code ρ_t ≥ 5); ε is
+    added to √v *before* the bias correction √(1 − β₂ᵗ) multiplies the step
+    (Adam adds it to √v̂); `weight_decay` is L2 folded into the gradient unless
+    `decoupled_weight_decay` (then it is AdamW's decay).
+
+    Returns (new_param, new_state); `param`, `grad` and `state` are not changed.
+    """
+    param, grad = _as_float_array(param), _as_float_array(grad)
+    _check_same_shape(param, grad)
+    beta1, beta2 = betas
+    t = state.step + 1
+    param, g = _gradient_with_decay(param, grad, lr, weight_decay, decoupled_weight_decay, maximize)
+    m = beta1 * state.exp_avg + (1 - beta1) * g
+    v = beta2 * state.exp_avg_sq + (1 - beta2) * g * g
+    bias_correction1 = 1 - beta1 ** t
+    bias_correction2 = 1 - beta2 ** t
+    m_hat = m / bias_correction1
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho_inf - 2 * t * beta2 ** t / bias_correction2
+    if rho_t > 5.0:
+        rect = sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+        adaptive_lr = sqrt(bias_correction2) / (np.sqrt(v) + eps)
+        new_param = param - m_hat * lr * adaptive_lr * rect
+    else:
+        new_param = param - m_hat * lr
+    return new_param, RAdamState(step=t, exp_avg=m, exp_avg_sq=v)
+
+
+def adamax_update(param, grad, state, *, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                  maximize=False):
+    """One step of Adamax (torch.optim.Adamax), as a pure function: Adam with the
+    infinity norm in place of the root mean square.
+
+    Symbols: η = `lr`, (β₁, β₂) = `betas`, ε = `eps`, λ = `weight_decay`;
+    m is `state.exp_avg`, u `state.exp_inf`.
+
+        for t = 1, 2, …
+            g = ∇f(θ) + λ θ                      (−∇f(θ) + λ θ if maximize)
+            m = β₁ m + (1 − β₁) g
+            u = max(β₂ u, |g| + ε)
+            θ = θ − η / (1 − β₁ᵗ) · m / u
+
+    PyTorch's convention: ε is added to |g| *inside* the maximum, so u ≥ ε and
+    never needs a bias correction; Kingma & Ba's Algorithm 2 has
+    u = max(β₂ u, |g|) and divides by u itself. Weight decay is L2 folded into
+    the gradient.
+
+    Returns (new_param, new_state); `param`, `grad` and `state` are not changed.
+    """
+    param, grad = _as_float_array(param), _as_float_array(grad)
+    _check_same_shape(param, grad)
+    beta1, beta2 = betas
+    t = state.step + 1
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        g = g + weight_decay * param
+    m = beta1 * state.exp_avg + (1 - beta1) * g
+    u = np.maximum(beta2 * state.exp_inf, np.abs(g) + eps)
+    new_param = param - lr / (1 - beta1 ** t) * m / u
+    return new_param, AdamaxState(step=t, exp_avg=m, exp_inf=u)
 
 
 # --------------------------------------------------------------------------
@@ -692,3 +882,83 @@ class AdamW(Adam):
                  maximize=False):
         super().__init__(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                          maximize=maximize)
+
+
+
+class NAdam(Optimizer):
+    """NAdam: Adam with Nesterov momentum and Dozat's momentum warm-up:
+    torch.optim.NAdam without its `params` argument.
+
+    Args:
+        lr: learning rate η, >= 0 (default 2e-3, as PyTorch's).
+        betas: (β₁, β₂), each in [0, 1).
+        eps: ε > 0, added to the square root.
+        weight_decay: λ >= 0 (L2 in the gradient, or decoupled, below).
+        momentum_decay: ψ >= 0, how fast μ_t warms up to β₁ (0.004 as Dozat).
+        decoupled_weight_decay: shrink θ by 1 − ηλ (AdamW's decay) instead of L2.
+        maximize: ascend instead of descend.
+    """
+
+    update = staticmethod(nadam_update)
+    State = NAdamState
+
+    def __init__(self, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3,
+                 decoupled_weight_decay=False, *, maximize=False):
+        super().__init__(lr=_at_least_zero("lr", lr),
+                         betas=_check_betas(betas),
+                         eps=_positive("eps", eps),
+                         weight_decay=_at_least_zero("weight_decay", weight_decay),
+                         momentum_decay=_at_least_zero("momentum_decay", momentum_decay),
+                         decoupled_weight_decay=bool(decoupled_weight_decay),
+                         maximize=bool(maximize))
+
+
+class RAdam(Optimizer):
+    """RAdam: Adam with the variance of its adaptive step rectified, plain
+    momentum steps until that variance is tractable: torch.optim.RAdam without
+    its `params` argument.
+
+    Args:
+        lr: learning rate η, >= 0.
+        betas: (β₁, β₂), each in [0, 1).
+        eps: ε > 0, added to √v.
+        weight_decay: λ >= 0 (L2 in the gradient, or decoupled, below).
+        decoupled_weight_decay: shrink θ by 1 − ηλ (AdamW's decay) instead of L2.
+        maximize: ascend instead of descend.
+    """
+
+    update = staticmethod(radam_update)
+    State = RAdamState
+
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                 decoupled_weight_decay=False, *, maximize=False):
+        super().__init__(lr=_at_least_zero("lr", lr),
+                         betas=_check_betas(betas),
+                         eps=_positive("eps", eps),
+                         weight_decay=_at_least_zero("weight_decay", weight_decay),
+                         decoupled_weight_decay=bool(decoupled_weight_decay),
+                         maximize=bool(maximize))
+
+
+class Adamax(Optimizer):
+    """Adamax: Adam with an exponentially weighted infinity norm of the
+    gradients in place of the root mean square: torch.optim.Adamax without its
+    `params` argument.
+
+    Args:
+        lr: learning rate η, >= 0 (default 2e-3, as PyTorch's).
+        betas: (β₁, β₂), each in [0, 1).
+        eps: ε > 0, added to |g| inside the maximum.
+        weight_decay: λ >= 0, L2 penalty added to the gradient.
+        maximize: ascend instead of descend.
+    """
+
+    update = staticmethod(adamax_update)
+    State = AdamaxState
+
+    def __init__(self, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *, maximize=False):
+        super().__init__(lr=_at_least_zero("lr", lr),
+                         betas=_check_betas(betas),
+                         eps=_positive("eps", eps),
+                         weight_decay=_at_least_zero("weight_decay", weight_decay),
+                         maximize=bool(maximize))

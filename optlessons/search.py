@@ -19,18 +19,23 @@ notebook can plot without pandas::
         # tunes each optimizer's own lr on validation loss, then reports the best of each:
         # the fair comparison is the easy one.
 
+    lr_find(model, data, optim.SGD)        # the learning-rate range test: one short run, lr ramped up
+
 Settings are chosen on the validation set only; the test numbers in a row are
 for reporting, never for choosing.
 """
 
+import copy
 import itertools
 import math
 from typing import NamedTuple
 
 import numpy as np
 
+from optlessons import schedules
+
 __all__ = ["Table", "grid_search", "random_search", "log_uniform", "uniform", "choice",
-           "trainer", "tune_lr", "compare_optimizers", "Comparison", "log_grid"]
+           "trainer", "tune_lr", "compare_optimizers", "Comparison", "log_grid", "lr_find", "RangeTest"]
 
 METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy")
 
@@ -215,7 +220,7 @@ def log_grid(low, high, num=7):
 
 # --------------------------------------------------------------------------- training runs
 
-_FIT_SETTINGS = ("epochs", "batch_size", "schedule")
+_FIT_SETTINGS = ("epochs", "batch_size", "schedule", "clip_grad_norm", "ema_decay")
 
 
 def trainer(model, data, make_optimizer, *, epochs=10, batch_size=None, schedule=None):
@@ -225,7 +230,9 @@ def trainer(model, data, make_optimizer, *, epochs=10, batch_size=None, schedule
     ``optimizer = make_optimizer(lr=lr, **other settings)``; ``train.fit(...)``
     on ``data`` (a ``data.Splits``: train on the training split, evaluate on
     validation). ``epochs``, ``batch_size`` and ``schedule`` may also be
-    settings of the search. The row holds the final train/val (and, when the
+    settings of the search, and so may fit's ``clip_grad_norm`` and
+    ``ema_decay``. A ``schedules.ReduceLROnPlateau`` given as the schedule is
+    copied for each run (it keeps state). The row holds the final train/val (and, when the
     data has a test split, test) loss and accuracy, ``diverged`` and ``wall_time``.
     """
     from optlessons import train  # train builds on optim and schedules; keep this module light
@@ -235,6 +242,8 @@ def trainer(model, data, make_optimizer, *, epochs=10, batch_size=None, schedule
         for name in _FIT_SETTINGS:
             if name in setting:
                 fit_kw[name] = setting.pop(name)
+        if isinstance(fit_kw["schedule"], schedules.ReduceLROnPlateau):
+            fit_kw["schedule"] = copy.deepcopy(fit_kw["schedule"])        # each run starts with a fresh plateau
         rng = np.random.default_rng(seed)
         params = model.init(rng)
         history = train.fit(model, params, make_optimizer(**setting), data.X_train, data.y_train,
@@ -302,3 +311,109 @@ def compare_optimizers(optimizers, model, data, *, lrs, epochs=10, batch_size=No
         best_rows.append({"optimizer": name, **best})
         tables[name] = table
     return Comparison(Table(best_rows, ["optimizer", "lr"]), tables)
+
+
+# --------------------------------------------------------------------------- the range test
+
+class RangeTest(NamedTuple):
+    """What ``lr_find`` measured, one entry per update step made.
+
+    ``lrs``: the learning rate of each step (rising exponentially);
+    ``losses``: the mini-batch loss of each step, computed before its update;
+    ``smoothed``: their bias-corrected exponential moving average, the curve to plot;
+    ``suggestion``: the learning rate the test suggests, ``lr_min / 10`` (see ``lr_find``);
+    ``lr_min``: the lr at the lowest smoothed loss; ``lr_steep``: the lr where the
+    smoothed loss falls fastest per unit of log lr (the other classic reading);
+    ``stopped_at``: the step at which the smoothed loss passed ``diverge_factor``
+    times its minimum so far (or the loss stopped being finite), None if the
+    ramp reached ``end_lr``.
+    """
+    lrs: np.ndarray
+    losses: np.ndarray
+    smoothed: np.ndarray
+    suggestion: float
+    lr_min: float
+    lr_steep: float
+    stopped_at: object
+
+
+def lr_find(model, data, make_optimizer, start_lr=1e-7, end_lr=10.0, num_steps=100, smooth=0.98,
+            diverge_factor=4.0, batch_size=64, rng=0, params=None):
+    """The learning-rate range test (Smith 2017; fastai's ``lr_find``) -> ``RangeTest``.
+
+    One short run of ``train.fit`` on ``data.X_train, data.y_train`` in
+    mini-batches, from ``params`` (default ``model.init(rng)``), with an
+    optimizer ``make_optimizer(lr=start_lr)`` whose learning rate grows
+    exponentially at every step, from ``start_lr`` at step 0 to ``end_lr`` at
+    step ``num_steps − 1``:
+
+        lr_t = start_lr · (end_lr / start_lr)^(t / (num_steps − 1))
+        avg_t = smooth · avg_{t−1} + (1 − smooth) · loss_t,    smoothed_t = avg_t / (1 − smooth^(t+1))
+        stop after step t if smoothed_t > diverge_factor · min(smoothed_0..t)   (or the loss is not finite)
+
+    As in fastai, loss_t is the mini-batch loss computed just before the update
+    made with lr_t, and the run stops once the smoothed loss has blown up to
+    four times its best. The parameters given are never changed: use the
+    suggestion to start a real run.
+
+    The suggestion is ``lr_min / 10``: a tenth of the learning rate at which the
+    smoothed loss was lowest. Why this rule rather than the steepest descent
+    (``lr_steep``, also returned): at the minimum the lr is already on the
+    edge of divergence, and a tenth of it sits safely below while still large;
+    and the location of a minimum of the smoothed curve moves little with the
+    noise of the mini-batches, while the steepest point is a derivative of a
+    noisy curve and can land anywhere on its long slope. Both are read, as
+    fastai does, on the curve without its first ``num_steps // 10`` and last 5
+    points (the smoothing's start-up and the blow-up). Compare the suggestion
+    with a grid search before trusting it: it is a guess from one run.
+    """
+    from optlessons import train  # train builds on optim and schedules; keep this module light
+
+    for name, value in (("start_lr", start_lr), ("end_lr", end_lr)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not (
+                0 < value < math.inf):
+            raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    if not start_lr < end_lr:
+        raise ValueError(f"start_lr must be < end_lr, got start_lr={start_lr!r}, end_lr={end_lr!r}")
+    if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or num_steps < 2:
+        raise ValueError(f"num_steps must be an integer >= 2, got {num_steps!r}")
+    if isinstance(smooth, bool) or not isinstance(smooth, (int, float, np.number)) or not 0 <= smooth < 1:
+        raise ValueError(f"smooth must be a number in [0, 1), got {smooth!r}")
+    if isinstance(diverge_factor, bool) or not isinstance(diverge_factor, (int, float, np.number)) or not (
+            diverge_factor > 1):
+        raise ValueError(f"diverge_factor must be a number > 1, got {diverge_factor!r}")
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        rng = np.random.default_rng(int(rng))
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError("rng must be a numpy.random.Generator or an int seed")
+    if params is None:
+        params = model.init(rng)
+    n = len(data.y_train)
+    batch_size = n if batch_size is None else min(batch_size, n)
+    epochs = -(-num_steps // -(-n // batch_size))
+
+    def ramp(t):
+        return start_lr * (end_lr / start_lr) ** (t / (num_steps - 1))
+
+    smoothed, state = [], {"avg": 0.0, "best": math.inf, "blew_up": False}
+
+    def watch(t, loss, _params):
+        state["avg"] = smooth * state["avg"] + (1 - smooth) * loss
+        smoothed.append(state["avg"] / (1 - smooth ** (t + 1)))
+        state["best"] = min(state["best"], smoothed[-1])
+        state["blew_up"] = not smoothed[-1] <= diverge_factor * state["best"]
+        return state["blew_up"] or t == num_steps - 1
+
+    history = train.fit(model, params, make_optimizer(lr=start_lr), data.X_train, data.y_train,
+                        epochs=epochs, batch_size=batch_size, rng=rng, schedule=ramp, callback=watch)
+    steps = len(smoothed)                      # a step whose loss was not finite was neither made nor watched
+    lrs, losses, smoothed = history.lr[:steps], history.loss[:steps], np.array(smoothed)
+    stopped_at = steps - 1 if state["blew_up"] else (steps if history.diverged else None)
+
+    keep = slice(num_steps // 10, steps - 5) if steps - 5 - num_steps // 10 >= 2 else slice(0, steps)
+    lr_kept, loss_kept = lrs[keep], smoothed[keep]
+    lr_min = float(lr_kept[np.argmin(loss_kept)])
+    slopes = np.diff(loss_kept) / np.diff(np.log(lr_kept))
+    lr_steep = float(lr_kept[np.argmin(slopes)]) if len(slopes) else lr_min
+    return RangeTest(lrs=lrs, losses=losses, smoothed=smoothed, suggestion=lr_min / 10, lr_min=lr_min,
+                     lr_steep=lr_steep, stopped_at=stopped_at)

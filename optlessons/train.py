@@ -232,7 +232,7 @@ import time as _time
 
 from optlessons import schedules as _schedules
 
-__all__ += ["History", "fit"]
+__all__ += ["History", "fit", "clip_grad_norm", "vector_norm", "ema_update", "WeightEMA"]
 
 
 @dataclass(eq=False)
@@ -248,7 +248,14 @@ class History:
         ``epoch``, ``train_loss``, ``train_accuracy``, ``val_loss``, ``val_accuracy``.
     ``params``: the parameters at the end (for a diverged run, the last ones
     whose loss was finite). ``wall_time`` in seconds; ``diverged`` and a
-    one-line ``message`` saying how the run ended.
+    one-line ``message`` saying how the run ended; ``stopped`` when the
+    callback ended the run (the last per-epoch entry is then taken where it
+    stopped, part-way through an epoch).
+    With ``fit(..., clip_grad_norm=c)``: ``grad_norm`` per update step, the
+    global gradient norm *before* clipping (None without clipping).
+    With ``fit(..., ema_decay=d)``: ``ema_params``, the exponential moving
+    average of the weights at the end, and per epoch ``ema_val_loss`` /
+    ``ema_val_accuracy`` of those averaged weights (None without an average).
     """
 
     loss: np.ndarray
@@ -264,6 +271,11 @@ class History:
     message: str
     batch_size: int
     steps_per_epoch: int
+    stopped: bool = False
+    grad_norm: np.ndarray | None = None
+    ema_params: dict | None = None
+    ema_val_loss: np.ndarray | None = None
+    ema_val_accuracy: np.ndarray | None = None
 
     @property
     def n_steps(self) -> int:
@@ -357,7 +369,7 @@ def _make_schedule(schedule, optimizer, total_steps):
     if fn is None:
         _schedules.get(schedule)             # raises ValueError listing the known names
     import inspect
-    known = {"lr": float(optimizer.lr), "total_steps": max(total_steps, 1)}
+    known = {"lr": float(optimizer.lr), "max_lr": float(optimizer.lr), "total_steps": max(total_steps, 1)}
     kwargs = {k: v for k, v in known.items() if k in inspect.signature(fn).parameters}
     try:
         return _schedules.get(schedule, **kwargs)
@@ -366,8 +378,123 @@ def _make_schedule(schedule, optimizer, total_steps):
                          f"e.g. schedule=schedules.{fn.__name__}{inspect.signature(fn)}") from None
 
 
+# ------------------------------------------------------------------ gradient clipping
+
+def vector_norm(x, norm_type=2.0) -> float:
+    """The p-norm of all the entries of `x`, p = `norm_type` (torch.linalg.vector_norm):
+    (Σ |xᵢ|ᵖ)^(1/p), and max |xᵢ| for p = inf."""
+    a = np.abs(np.ravel(np.asarray(x, dtype=float)))
+    if norm_type == math.inf:
+        return float(a.max()) if a.size else 0.0
+    if norm_type == 2:
+        return math.sqrt(np.vdot(a, a))
+    return float(np.sum(a ** norm_type) ** (1.0 / norm_type))
+
+
+def clip_grad_norm(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):
+    """Scale the gradients down so that their global norm is at most `max_norm`
+    (torch.nn.utils.clip_grad_norm_) -> (clipped_grads, total_norm).
+
+    `grads` is an array or a dict name -> array (all of a model's gradients:
+    the norm is taken over all of them together, never per array):
+
+        total_norm = ‖(‖g₁‖_p, ‖g₂‖_p, …)‖_p          the p-norm of every entry, p = norm_type
+        c = min(max_norm / (total_norm + 1e-6), 1)
+        gᵢ = c · gᵢ
+
+    as PyTorch computes it: the 1e-6 keeps the division finite, so a gradient
+    whose norm is at most max_norm − 1e-6 is multiplied by exactly 1 (left as
+    it is) and a longer one ends a hair (a relative 1e-6 / total_norm) below
+    `max_norm`. The direction of the whole gradient never changes. `norm_type`
+    is any p > 0 or ``math.inf`` (the largest |entry|). Returns new arrays
+    (the same kind of thing as `grads`, never written into) and `total_norm`
+    before clipping, a float.
+
+    A NaN or infinite gradient makes `total_norm` NaN or inf and, as in
+    PyTorch, the clipped gradients NaN: with ``error_if_nonfinite=True`` it
+    raises FloatingPointError instead.
+    """
+    try:
+        norm_type = float(norm_type)
+    except (TypeError, ValueError):
+        raise ValueError(f"norm_type must be a number > 0 or math.inf, got {norm_type!r}") from None
+    if not norm_type > 0:
+        raise ValueError(f"norm_type must be > 0 (or math.inf), got {norm_type!r}")
+    if isinstance(max_norm, bool) or not isinstance(max_norm, (int, float, np.number)) or not max_norm >= 0:
+        raise ValueError(f"max_norm must be a number >= 0, got {max_norm!r}")
+    is_dict = isinstance(grads, dict)
+    arrays = {k: np.asarray(g, dtype=float) for k, g in grads.items()} if is_dict else \
+        {None: np.asarray(grads, dtype=float)}
+    total_norm = vector_norm([vector_norm(g, norm_type) for g in arrays.values()], norm_type)
+    if error_if_nonfinite and not math.isfinite(total_norm):
+        raise FloatingPointError(f"the total norm of order {norm_type} of the gradients is {total_norm}, "
+                                 "so they cannot be clipped (error_if_nonfinite=True)")
+    clip_coef = max_norm / (total_norm + 1e-6)
+    clip_coef_clamped = float(np.minimum(clip_coef, 1.0))        # np.minimum keeps a NaN, as torch.clamp does
+    clipped = {k: np.asarray(g * clip_coef_clamped) for k, g in arrays.items()}   # asarray: 0-d stays an array
+    return (clipped if is_dict else clipped[None]), total_norm
+
+
+_clip_grad_norm = clip_grad_norm      # fit's keyword argument of the same name hides the function inside fit
+
+
+# ------------------------------------------------------------------ averaging the weights
+
+def ema_update(ema_params, params, decay):
+    """One step of the exponential moving average of the weights, a pure function:
+
+        θ̄ = θ̄ + (1 − decay) (θ − θ̄)        (= decay · θ̄ + (1 − decay) · θ)
+
+    for a dict name -> array (or one array). This is
+    ``torch.optim.swa_utils.get_ema_multi_avg_fn(decay)``, which uses torch.lerp
+    in that form. Returns new arrays; neither argument is written into."""
+    if isinstance(params, dict):
+        return {k: ema_params[k] + (1 - decay) * (params[k] - ema_params[k]) for k in params}
+    return ema_params + (1 - decay) * (params - ema_params)
+
+
+class WeightEMA:
+    """An exponential moving average of the weights, updated after each step:
+    ``torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay))``.
+
+        ema = WeightEMA(decay=0.999)
+        for each step:
+            params = optimizer.step(params, grads)
+            ema.update(params)
+        ema.params          # the averaged weights, to evaluate the model with
+
+    The first ``update`` copies the weights (torch's ``n_averaged == 0`` case);
+    each later one is ``ema_update``: θ̄ = θ̄ + (1 − decay)(θ − θ̄). With decay
+    d the average remembers about the last 1 / (1 − d) steps.
+
+    Attributes: ``decay``, ``params`` (None before the first update) and
+    ``n_averaged`` (torch's name: the number of updates so far).
+    """
+
+    def __init__(self, decay=0.999):
+        if isinstance(decay, bool) or not isinstance(decay, (int, float, np.number)) or not 0 <= decay <= 1:
+            raise ValueError(f"decay must be a number in [0, 1], got {decay!r}")
+        self.decay = float(decay)
+        self.params = None
+        self.n_averaged = 0
+
+    def update(self, params):
+        """Fold `params` (a dict name -> array, or an array) into the average; returns the average."""
+        if self.n_averaged == 0:
+            self.params = ({k: np.array(v, dtype=float) for k, v in params.items()} if isinstance(params, dict)
+                           else np.array(params, dtype=float))
+        else:
+            self.params = ema_update(self.params, params, self.decay)
+        self.n_averaged += 1
+        return self.params
+
+    def __repr__(self):
+        return f"WeightEMA(decay={self.decay}, n_averaged={self.n_averaged})"
+
+
 def fit(model, params, optimizer, X, y=None, *, epochs=10, batch_size=None, rng=None,
-        schedule=None, X_val=None, y_val=None, shuffle=True, progress=False) -> History:
+        schedule=None, X_val=None, y_val=None, shuffle=True, progress=False,
+        clip_grad_norm=None, ema_decay=None, callback=None) -> History:
     """Train ``model`` from ``params`` with ``optimizer`` on (X, y) -> :class:`History`.
 
     The loop, for each epoch::
@@ -376,8 +503,13 @@ def fit(model, params, optimizer, X, y=None, *, epochs=10, batch_size=None, rng=
         for each mini-batch (X_b, y_b) of batch_size rows (the last may be smaller):
             optimizer.lr = schedule(t)                # if a schedule is given; t counts updates from 0
             loss, grads = model.backward(params, X_b, y_b)
+            grads, _ = clip_grad_norm(grads, c)       # if clip_grad_norm=c is given
             params = optimizer.step(params, grads)
+            ema.update(params)                        # if ema_decay is given
+            if callback(t, loss, params): stop        # if a callback is given
         evaluate loss (and accuracy) on all of X, y and on X_val, y_val
+        (and on X_val, y_val with the averaged weights)
+        plateau.step(val_loss or train_loss)          # if schedule is a ReduceLROnPlateau
 
     Parameters
     ----------
@@ -395,9 +527,22 @@ def fit(model, params, optimizer, X, y=None, *, epochs=10, batch_size=None, rng=
         when batch_size < n_samples and shuffle is true.
     schedule : None (keep ``optimizer.lr``), a callable ``t -> lr`` (see
         :mod:`optlessons.schedules`), or a name such as ``"cosine"``, built from
-        ``optimizer.lr`` and the run's total number of steps.
+        ``optimizer.lr`` (``max_lr`` for ``"one_cycle"``) and the run's total
+        number of steps; or a ``schedules.ReduceLROnPlateau``, which sets the lr
+        at the start and steps once per epoch with the validation loss (the
+        training loss without validation data); it keeps its state, so pass
+        a fresh one to each run, as with the optimizer.
     X_val, y_val : optional validation data, evaluated after each epoch.
     progress : True shows a progress bar when running in a Jupyter kernel.
+    clip_grad_norm : None, or ``max_norm``: each step's gradients are clipped to
+        that global 2-norm by :func:`clip_grad_norm` (``History.grad_norm``
+        keeps the norms before clipping).
+    ema_decay : None, or a decay in [0, 1]: keep a :class:`WeightEMA` of the
+        weights, updated after every step (``History.ema_params``,
+        ``History.ema_val_loss``).
+    callback : None, or ``callback(t, loss, params)``, called after update t
+        with the mini-batch loss before it and the new parameters; a true
+        return value ends the run there (``History.stopped``).
 
     A run whose loss or gradient stops being finite stops there (no numpy
     warning) with ``diverged=True`` and a message saying when and why.
@@ -435,23 +580,40 @@ def fit(model, params, optimizer, X, y=None, *, epochs=10, batch_size=None, rng=
                              "(or shuffle=False)")
     if not hasattr(optimizer, "step"):
         raise TypeError(f"optimizer must have a step(params, grads) method, got {optimizer!r}")
+    if clip_grad_norm is not None and (isinstance(clip_grad_norm, bool) or not isinstance(
+            clip_grad_norm, (int, float, np.number)) or not clip_grad_norm > 0):
+        raise ValueError(f"clip_grad_norm must be None or a max norm > 0, got {clip_grad_norm!r}")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be a function callback(t, loss, params), got {callback!r}")
+    ema = None if ema_decay is None else WeightEMA(ema_decay)
     steps_per_epoch = -(-n // batch_size)
+    plateau = schedule if isinstance(schedule, _schedules.ReduceLROnPlateau) else None
+    if plateau is not None:
+        optimizer.lr = plateau.lr
+        schedule = None
     schedule = _make_schedule(schedule, optimizer, steps_per_epoch * epochs)
 
     start_time = _time.perf_counter()
-    step_losses, step_lrs = [], []
+    step_losses, step_lrs, step_grad_norms = [], [], []
     per_epoch = {"train_loss": [], "train_accuracy": [], "val_loss": [], "val_accuracy": []}
+    ema_per_epoch = {"val_loss": [], "val_accuracy": []}
 
     def record(p):
         tl, ta = _evaluate(model, p, X, y)
         vl, va = _evaluate(model, p, X_val, y_val)
         for key, value in zip(per_epoch, (tl, ta, vl, va)):
             per_epoch[key].append(value)
+        if ema is not None:
+            # Before the first update the average is the initial model (AveragedModel copies it).
+            averaged = p if ema.params is None else ema.params
+            for key, value in zip(ema_per_epoch, _evaluate(model, averaged, X_val, y_val)):
+                ema_per_epoch[key].append(value)
         return tl, vl
 
     record(params)
     bar = _ProgressBar(progress, epochs)
     problem = None
+    stopped = False
     t = 0
     epoch = 0
     for epoch in range(1, epochs + 1):
@@ -472,22 +634,34 @@ def fit(model, params, optimizer, X, y=None, *, epochs=10, batch_size=None, rng=
                     break
                 step_losses.append(float(loss))
                 step_lrs.append(float(optimizer.lr))
+                if clip_grad_norm is not None:
+                    grads, grad_norm = _clip_grad_norm(grads, clip_grad_norm)
+                    step_grad_norms.append(grad_norm)
                 try:
                     new_params = optimizer.step(params, grads)
                 except FloatingPointError as err:
                     problem = f"at epoch {epoch}, step {t}: the optimizer reported {err}"
                     break
             params = new_params
+            if ema is not None:
+                ema.update(params)
             t += 1
+            if callback is not None and callback(t - 1, step_losses[-1], params):
+                stopped = True
+                break
         if problem is not None:
             break
         train_loss, val_loss = record(params)
         if not math.isfinite(train_loss):
             problem = f"at the end of epoch {epoch}: the training loss is not finite"
-            for values in per_epoch.values():
+            for values in (*per_epoch.values(), *(ema_per_epoch.values() if ema is not None else ())):
                 values.pop()
             break
         bar.update(epoch, epochs, val_loss)
+        if stopped:
+            break
+        if plateau is not None:
+            optimizer.lr = plateau.step(train_loss if X_val is None else val_loss)
     bar.close(problem is not None)
     wall_time = _time.perf_counter() - start_time
 
@@ -497,6 +671,7 @@ def fit(model, params, optimizer, X, y=None, *, epochs=10, batch_size=None, rng=
         message = f"diverged {problem} (lr={lr_now:.3g}); try a smaller learning rate"
     else:
         parts = [f"{n_epochs} epochs, {t} steps of batch {batch_size}",
+                 *([f"stopped by the callback after step {t - 1}"] if stopped else []),
                  f"train loss {per_epoch['train_loss'][-1]:.4g}"]
         if not math.isnan(per_epoch["train_accuracy"][-1]):
             parts.append(f"train accuracy {per_epoch['train_accuracy'][-1]:.1%}")
@@ -516,4 +691,9 @@ def fit(model, params, optimizer, X, y=None, *, epochs=10, batch_size=None, rng=
         message=message,
         batch_size=batch_size,
         steps_per_epoch=steps_per_epoch,
+        stopped=stopped,
+        grad_norm=None if clip_grad_norm is None else _readonly(np.array(step_grad_norms, dtype=float)),
+        ema_params=None if ema is None else (dict(params) if ema.params is None else ema.params),
+        ema_val_loss=None if ema is None else _readonly(np.array(ema_per_epoch["val_loss"], dtype=float)),
+        ema_val_accuracy=None if ema is None else _readonly(np.array(ema_per_epoch["val_accuracy"], dtype=float)),
     )

@@ -1,4 +1,4 @@
-"""Record torch.optim trajectories that tests/test_optim.py replays with optlessons.optim.
+"""Record torch runs that the tests replay with optlessons, which then needs no torch.
 
 Run it with a Python that has torch (not a dependency of optlessons), e.g.
 
@@ -6,15 +6,29 @@ Run it with a Python that has torch (not a dependency of optlessons), e.g.
     /tmp/torchvenv/bin/pip install torch==2.13.0 numpy        # the CPU wheel
     /tmp/torchvenv/bin/python scripts/record_torch_references.py
 
-It writes tests/data/torch_references.npz. Every run is float64: a torch
-optimizer takes STEPS steps on a problem whose gradient depends on the
-parameters; the gradient is computed here in numpy from the current parameter
-values (the functions below, which the test imports, so it replays the very
-same gradient), and the learning rate is halved after STEPS // 2 steps through
-`param_groups`. The runs are chosen out of chaotic regimes (no oscillating
-large steps), so rounding differences of 1e-16 stay near 1e-14 over all the
-steps instead of being amplified past the test's 1e-10. The file also holds each run's configuration, torch's version
-and torch's defaults for every class, as JSON strings.
+It writes three files in tests/data/:
+
+* torch_references.npz: torch.optim trajectories (tests/test_optim_torch.py);
+* torch_schedules.npz: the learning rates of torch.optim.lr_scheduler
+  schedulers, and ReduceLROnPlateau fed recorded metric sequences
+  (tests/test_schedules_torch.py);
+* torch_clip_ema.npz: torch.nn.utils.clip_grad_norm_ on recorded gradients,
+  and torch.optim.swa_utils.AveragedModel with get_ema_multi_avg_fn on a
+  recorded sequence of weights (tests/test_train_torch.py).
+
+torch's default dtype is set to float64 first: NAdam keeps its `mu_product`
+(and every optimizer its `step`) in the default dtype, and a float32
+`mu_product` would differ from float64 arithmetic by 1e-7.
+
+Optimizer runs. Every run is float64: a torch optimizer takes STEPS steps on a
+problem whose gradient depends on the parameters; the gradient is computed here
+in numpy from the current parameter values (the functions below, which the test
+imports, so it replays the very same gradient), and the learning rate is halved
+after STEPS // 2 steps through `param_groups`. The runs are chosen out of
+chaotic regimes (no oscillating large steps), so rounding differences of 1e-16
+stay near 1e-14 over all the steps instead of being amplified past the test's
+1e-10. Each file also holds its runs' configurations and torch's version (the
+optimizer file torch's defaults for every class too), as JSON strings.
 
 Importing this module does not import torch; only `main()` does.
 """
@@ -115,9 +129,25 @@ RUNS = [
     ("AdamW", {}, "rosenbrock"),
     ("AdamW", {"lr": 1e-2, "amsgrad": True, "maximize": True}, "quadratic"),
     ("AdamW", {"lr": 1e-2, "weight_decay": 0.1, "betas": (0.8, 0.99), "eps": 1e-6}, "tanh_regression"),
+    ("NAdam", {}, "quadratic"),
+    ("NAdam", {"lr": 1e-2}, "rosenbrock"),
+    ("NAdam", {"lr": 1e-2, "weight_decay": 0.1}, "tanh_regression"),
+    ("NAdam", {"lr": 1e-2, "weight_decay": 0.1, "decoupled_weight_decay": True, "betas": (0.8, 0.99)}, "quadratic"),
+    ("NAdam", {"lr": 5e-3, "momentum_decay": 0.05, "eps": 1e-6, "maximize": True}, "rosenbrock"),
+    ("NAdam", {"lr": 1e-2, "momentum_decay": 0.0}, "tanh_regression"),
+    ("RAdam", {}, "quadratic"),
+    ("RAdam", {"lr": 1e-3}, "rosenbrock"),
+    ("RAdam", {"lr": 1e-2, "weight_decay": 0.1}, "tanh_regression"),
+    ("RAdam", {"lr": 1e-2, "weight_decay": 0.1, "decoupled_weight_decay": True, "eps": 1e-6}, "quadratic"),
+    ("RAdam", {"lr": 2e-3, "betas": (0.8, 0.9), "maximize": True}, "quadratic"),  # ρ_t > 5 from t = 6 on
+    ("RAdam", {"lr": 2e-2, "betas": (0.9, 0.6)}, "tanh_regression"),   # ρ_∞ = 4: never rectified
+    ("Adamax", {}, "quadratic"),
+    ("Adamax", {"lr": 1e-2}, "rosenbrock"),
+    ("Adamax", {"lr": 1e-2, "weight_decay": 0.1, "betas": (0.8, 0.99)}, "tanh_regression"),
+    ("Adamax", {"lr": 1e-2, "eps": 1e-3, "maximize": True}, "quadratic"),
 ]
 
-CLASS_NAMES = ["SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW"]
+CLASS_NAMES = ["SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "NAdam", "RAdam", "Adamax"]
 # The hyperparameters optlessons supports, whose torch defaults the test compares.
 SUPPORTED = {
     "SGD": ["lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize"],
@@ -126,6 +156,9 @@ SUPPORTED = {
     "Adadelta": ["lr", "rho", "eps", "weight_decay", "maximize"],
     "Adam": ["lr", "betas", "eps", "weight_decay", "amsgrad", "maximize"],
     "AdamW": ["lr", "betas", "eps", "weight_decay", "amsgrad", "maximize"],
+    "NAdam": ["lr", "betas", "eps", "weight_decay", "momentum_decay", "decoupled_weight_decay", "maximize"],
+    "RAdam": ["lr", "betas", "eps", "weight_decay", "decoupled_weight_decay", "maximize"],
+    "Adamax": ["lr", "betas", "eps", "weight_decay", "maximize"],
 }
 
 
@@ -176,9 +209,264 @@ def record_run(torch, class_name, kwargs, problem, data):
     return traj, schedule
 
 
+# ---------------------------------------------------------------------------
+# Schedules: (optlessons name, optlessons keyword arguments, number of values).
+# Value t is the group lr before the (t + 1)-th optimizer.step().
+# ---------------------------------------------------------------------------
+
+SCHEDULE_RUNS = [
+    ("step_decay", {"lr": 0.1, "step_size": 7, "gamma": 0.5}, 30),
+    ("exponential", {"lr": 0.3, "gamma": 0.95}, 40),
+    ("cosine", {"lr": 0.1, "total_steps": 30, "lr_min": 1e-3}, 31),
+    ("linear", {"lr": 0.1}, 10),
+    ("linear", {"lr": 0.5, "start_factor": 0.25, "end_factor": 1.0, "total_steps": 20}, 30),
+    ("linear", {"lr": 0.2, "start_factor": 1.0, "end_factor": 0.0, "total_steps": 40}, 50),
+    ("linear", {"lr": 1.0, "start_factor": 0.5, "end_factor": 0.1, "total_steps": 7}, 12),
+    ("one_cycle", {"max_lr": 0.1, "total_steps": 100}, 101),
+    ("one_cycle", {"max_lr": 1.0, "total_steps": 50, "pct_start": 0.25, "anneal_strategy": "linear"}, 51),
+    ("one_cycle", {"max_lr": 0.5, "total_steps": 80, "three_phase": True}, 81),
+    ("one_cycle", {"max_lr": 0.3, "total_steps": 37, "pct_start": 0.4, "div_factor": 10.0,
+                   "final_div_factor": 100.0, "three_phase": True, "anneal_strategy": "linear"}, 38),
+    ("cosine_warm_restarts", {"lr": 0.1, "T_0": 10}, 35),
+    ("cosine_warm_restarts", {"lr": 0.1, "T_0": 3, "T_mult": 2, "lr_min": 0.01}, 60),
+    ("cosine_warm_restarts", {"lr": 1.0, "T_0": 1, "T_mult": 3}, 50),
+    ("cosine_warm_restarts", {"lr": 0.05, "T_0": 7, "lr_min": 1e-3}, 30),
+    ("sequential", {"schedules": [("linear", {"lr": 0.1, "start_factor": 0.1, "end_factor": 1.0, "total_steps": 5}),
+                                  ("cosine", {"lr": 0.1, "total_steps": 20})],
+                    "milestones": [5]}, 26),
+    ("sequential", {"schedules": [("linear", {"lr": 0.1, "start_factor": 0.1, "end_factor": 1.0, "total_steps": 10}),
+                                  ("cosine", {"lr": 0.1, "total_steps": 20, "lr_min": 0.01})],
+                    "milestones": [5]}, 26),          # the warm-up cut short by its milestone
+    ("sequential", {"schedules": [("linear", {"lr": 0.2}),
+                                  ("exponential", {"lr": 0.2, "gamma": 0.9}),
+                                  ("step_decay", {"lr": 0.2, "step_size": 3, "gamma": 0.5})],
+                    "milestones": [4, 12]}, 25),
+    ("sequential", {"schedules": [("cosine_warm_restarts", {"lr": 0.2, "T_0": 4, "T_mult": 2}),
+                                  ("linear", {"lr": 0.2, "start_factor": 1.0, "end_factor": 0.0, "total_steps": 10})],
+                    "milestones": [12]}, 25),
+    ("sequential", {"schedules": [("linear", {"lr": 0.1, "start_factor": 0.01, "total_steps": 3}),
+                                  ("one_cycle", {"max_lr": 0.1, "total_steps": 20, "div_factor": 5.0})],
+                    "milestones": [3]}, 24),
+    ("sequential", {"schedules": [("linear", {"lr": 0.1, "start_factor": 0.5, "total_steps": 4}),
+                                  ("exponential", {"lr": 0.1, "gamma": 0.8})],
+                    "milestones": [0]}, 10),            # milestone 0: the first scheduler is never used
+]
+
+# ReduceLROnPlateau: (keyword arguments, metric sequence name).
+PLATEAU_RUNS = [
+    ({"lr": 0.1}, "loss"),
+    ({"lr": 0.1, "patience": 2, "factor": 0.5, "cooldown": 3}, "loss"),
+    ({"lr": 0.1, "threshold_mode": "abs", "threshold": 0.05, "patience": 3}, "loss"),
+    ({"lr": 1e-3, "factor": 0.5, "patience": 0, "min_lr": 4e-4, "eps": 1e-4}, "loss"),
+    ({"lr": 0.2, "patience": 1, "threshold": 0.0, "cooldown": 1, "factor": 0.7}, "loss_with_nan"),
+    ({"lr": 1.0, "mode": "max", "patience": 1, "threshold": 0.01, "threshold_mode": "abs", "min_lr": 0.05,
+      "factor": 0.3}, "accuracy"),
+    ({"lr": 0.1, "mode": "max", "threshold": 0.1, "patience": 0, "cooldown": 2}, "accuracy"),
+    ({"lr": 0.1, "mode": "max", "patience": 2}, "negative_score"),
+    ({"lr": 0.1, "patience": 2}, "negative_score"),
+]
+
+
+def make_metrics():
+    """Metric sequences with plateaus, a little noise, a spike and (one of them) a NaN."""
+    rng = np.random.default_rng(20261129)
+    n = 80
+    t = np.arange(n)
+    steps = np.floor(t / 15)                                    # improves in bursts: plateaus of 15 epochs
+    loss = 1.0 / (1 + steps) + 0.02 * rng.normal(size=n) * np.exp(-t / 40)
+    loss[33] += 0.5                                             # a spike
+    with_nan = loss.copy()
+    with_nan[20] = np.nan
+    accuracy = 0.5 + 0.4 * (1 - np.exp(-steps / 2)) + 0.005 * rng.normal(size=n)
+    negative = -loss                                            # a score below zero
+    return {"loss": loss, "loss_with_nan": with_nan, "accuracy": accuracy, "negative_score": negative}
+
+
+def torch_scheduler(torch, optimizer, name, kwargs):
+    """The torch scheduler equal to optlessons.schedules.<name>(**kwargs)."""
+    S = torch.optim.lr_scheduler
+    k = {key: value for key, value in kwargs.items() if key not in ("lr", "max_lr")}
+    if name == "step_decay":
+        return S.StepLR(optimizer, **k)
+    if name == "exponential":
+        return S.ExponentialLR(optimizer, **k)
+    if name == "cosine":
+        return S.CosineAnnealingLR(optimizer, T_max=k["total_steps"], eta_min=k.get("lr_min", 0.0))
+    if name == "linear":
+        return S.LinearLR(optimizer, start_factor=k.get("start_factor", 1 / 3), end_factor=k.get("end_factor", 1.0),
+                          total_iters=k.get("total_steps", 5))
+    if name == "one_cycle":
+        return S.OneCycleLR(optimizer, max_lr=kwargs["max_lr"], cycle_momentum=False, **k)
+    if name == "cosine_warm_restarts":
+        return S.CosineAnnealingWarmRestarts(optimizer, T_0=k["T_0"], T_mult=k.get("T_mult", 1),
+                                             eta_min=k.get("lr_min", 0.0))
+    if name == "sequential":
+        inner = [torch_scheduler(torch, optimizer, n, kw) for n, kw in k["schedules"]]
+        return S.SequentialLR(optimizer, inner, milestones=k["milestones"])
+    raise ValueError(name)
+
+
+def base_lr(name, kwargs):
+    if name == "sequential":
+        lrs = {base_lr(n, kw) for n, kw in kwargs["schedules"]}
+        assert len(lrs) == 1, "torch's chained schedulers all start from the optimizer's lr"
+        return lrs.pop()
+    return kwargs["max_lr"] if name == "one_cycle" else kwargs["lr"]
+
+
+def record_schedule(torch, name, kwargs, n):
+    """The group lr before each of n optimizer steps, scheduler.step() after each."""
+    import warnings
+    p = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+    opt = torch.optim.SGD([p], lr=base_lr(name, kwargs))
+    scheduler = torch_scheduler(torch, opt, name, kwargs)
+    lrs = []
+    for t in range(n):
+        lrs.append(opt.param_groups[0]["lr"])
+        p.grad = torch.zeros(1, dtype=torch.float64)
+        opt.step()
+        if t < n - 1:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                scheduler.step()
+    return np.array(lrs, dtype=np.float64)
+
+
+def record_plateau(torch, kwargs, metric):
+    """[lr before any step, lr after step 1, …]: ReduceLROnPlateau fed `metric` once per epoch."""
+    p = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+    opt = torch.optim.SGD([p], lr=kwargs["lr"])
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, **{k: v for k, v in kwargs.items() if k != "lr"})
+    lrs = [opt.param_groups[0]["lr"]]
+    for value in metric:
+        scheduler.step(float(value))
+        lrs.append(opt.param_groups[0]["lr"])
+    return np.array(lrs, dtype=np.float64)
+
+
+# ---------------------------------------------------------------------------
+# Gradient clipping and the moving average of the weights.
+# ---------------------------------------------------------------------------
+
+CLIP_SHAPES = {"w1": (3, 4), "b1": (4,), "w2": (2, 2, 2)}
+# (case name, gradient set, max_norm, norm_type); "array" is a single array, "dict" the three above.
+CLIP_RUNS = [
+    ("array_above", "array", 1.0, 2.0),
+    ("array_below", "array", 100.0, 2.0),
+    ("dict_above", "dict", 1.0, 2.0),
+    ("dict_below", "dict", 50.0, 2.0),
+    ("dict_l1_above", "dict", 2.0, 1.0),
+    ("dict_l1_below", "dict", 500.0, 1.0),
+    ("dict_inf_above", "dict", 0.5, "inf"),
+    ("dict_inf_below", "dict", 50.0, "inf"),
+    ("dict_p3", "dict", 1.5, 3.0),
+    ("dict_p_half", "dict", 30.0, 0.5),
+    ("dict_zero_max", "dict", 0.0, 2.0),
+    ("array_inf", "array", 0.1, "inf"),
+]
+EMA_DECAYS = [0.9, 0.999, 0.5, 0.3]
+EMA_STEPS = 60
+
+
+def make_clip_ema_data():
+    rng = np.random.default_rng(20261130)
+    out = {"clip_array": 3.0 * rng.normal(size=(5, 3))}
+    for name, shape in CLIP_SHAPES.items():
+        out[f"clip_dict_{name}"] = 2.0 * rng.normal(size=shape)
+    # A random walk of the weights of a tiny model (w (3, 2), b (2,)), as training would produce.
+    out["ema_w"] = np.cumsum(0.1 * rng.normal(size=(EMA_STEPS, 3, 2)), axis=0) + rng.normal(size=(3, 2))
+    out["ema_b"] = np.cumsum(0.1 * rng.normal(size=(EMA_STEPS, 2)), axis=0)
+    return out
+
+
+def clip_inputs(kind, data):
+    if kind == "array":
+        return {"array": data["clip_array"]}
+    return {name: data[f"clip_dict_{name}"] for name in CLIP_SHAPES}
+
+
+def record_clip(torch, kind, max_norm, norm_type, data):
+    """(total_norm, {name: clipped gradient}) from torch.nn.utils.clip_grad_norm_."""
+    grads = clip_inputs(kind, data)
+    params = {}
+    for name, g in grads.items():
+        params[name] = torch.nn.Parameter(torch.zeros(g.shape, dtype=torch.float64))
+        params[name].grad = torch.tensor(g, dtype=torch.float64)
+    total = torch.nn.utils.clip_grad_norm_(list(params.values()), max_norm, norm_type=norm_type, foreach=False)
+    return float(total), {name: p.grad.numpy().copy() for name, p in params.items()}
+
+
+def record_ema(torch, decay, data):
+    """AveragedModel(get_ema_multi_avg_fn(decay)) after each of the recorded weights: (steps, ...) per name."""
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+    module = torch.nn.Linear(3, 2).double()
+    averaged = AveragedModel(module, multi_avg_fn=get_ema_multi_avg_fn(decay))
+    out = {"w": [], "b": []}
+    for t in range(EMA_STEPS):
+        with torch.no_grad():
+            module.weight.copy_(torch.tensor(data["ema_w"][t].T))
+            module.bias.copy_(torch.tensor(data["ema_b"][t]))
+        averaged.update_parameters(module)
+        out["w"].append(averaged.module.weight.detach().numpy().T.copy())
+        out["b"].append(averaged.module.bias.detach().numpy().copy())
+    return {k: np.array(v) for k, v in out.items()}
+
+
 def main():
     import torch
     torch.set_num_threads(1)
+    torch.set_default_dtype(torch.float64)
+    record_optimizers(torch)
+    record_schedules(torch)
+    record_clip_ema(torch)
+
+
+def record_schedules(torch):
+    arrays = {}
+    runs = []
+    for i, (name, kwargs, n) in enumerate(SCHEDULE_RUNS):
+        key = f"schedule{i:02d}"
+        arrays[key] = record_schedule(torch, name, kwargs, n)
+        runs.append({"key": key, "name": name, "kwargs": kwargs})
+    metrics = make_metrics()
+    arrays.update({f"metric_{k}": v for k, v in metrics.items()})
+    plateau_runs = []
+    for i, (kwargs, metric) in enumerate(PLATEAU_RUNS):
+        key = f"plateau{i:02d}"
+        arrays[key] = record_plateau(torch, kwargs, metrics[metric])
+        plateau_runs.append({"key": key, "kwargs": kwargs, "metric": metric})
+    meta = {"torch_version": torch.__version__, "dtype": "float64", "schedules": runs, "plateaus": plateau_runs}
+    _save(OUT.parent / "torch_schedules.npz", arrays, meta, f"{len(runs)} schedules, {len(plateau_runs)} plateau runs")
+
+
+def record_clip_ema(torch):
+    data = make_clip_ema_data()
+    arrays = dict(data)
+    clips = []
+    for name, kind, max_norm, norm_type in CLIP_RUNS:
+        total, clipped = record_clip(torch, kind, max_norm, norm_type, data)
+        for k, v in clipped.items():
+            arrays[f"clipped_{name}_{k}"] = v
+        clips.append({"name": name, "kind": kind, "max_norm": max_norm, "norm_type": norm_type,
+                      "total_norm": total, "keys": list(clipped)})
+    emas = []
+    for i, decay in enumerate(EMA_DECAYS):
+        for k, v in record_ema(torch, decay, data).items():
+            arrays[f"ema{i}_{k}"] = v
+        emas.append({"key": f"ema{i}", "decay": decay})
+    meta = {"torch_version": torch.__version__, "dtype": "float64", "clip": clips, "ema": emas,
+            "ema_steps": EMA_STEPS}
+    _save(OUT.parent / "torch_clip_ema.npz", arrays, meta, f"{len(clips)} clips, {len(emas)} averages")
+
+
+def _save(path, arrays, meta, what):
+    arrays["meta"] = np.array(json.dumps(meta, default=_jsonable))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **arrays)
+    print(f"wrote {what} to {path} ({path.stat().st_size // 1024} KB)")
+
+
+def record_optimizers(torch):
     data = make_data()
     arrays = dict(data)
     runs = []

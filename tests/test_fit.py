@@ -171,3 +171,181 @@ def test_mismatched_data_raises_clear_errors(blobs):
         train.fit(model, p, optim.SGD(lr=0.1), np.zeros((72, 3)), blobs.y_train, epochs=1)
     with pytest.raises(ValueError, match=r"0\.\.2"):
         train.fit(model, p, optim.SGD(lr=0.1), blobs.X_train, blobs.y_train + 1, epochs=1)
+
+
+# ---------------------------------------------------------------------------
+# Gradient clipping, weight averaging, callbacks, ReduceLROnPlateau in fit
+# ---------------------------------------------------------------------------
+
+from hypothesis import given, settings, strategies as st          # noqa: E402
+from hypothesis.extra import numpy as hnp                          # noqa: E402
+
+quick = settings(deadline=None, max_examples=60)
+entries = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False)
+norm_types = st.sampled_from([1.0, 2.0, 3.0, 0.5, float("inf"), "inf"])
+
+
+@st.composite
+def gradient_sets(draw):
+    """An array, or a dict of 1 to 3 arrays of assorted shapes."""
+    shape = hnp.array_shapes(min_dims=0, max_dims=2, max_side=4)
+    if draw(st.booleans()):
+        return draw(hnp.arrays(np.float64, shape, elements=entries))
+    n = draw(st.integers(1, 3))
+    return {f"g{i}": draw(hnp.arrays(np.float64, shape, elements=entries)) for i in range(n)}
+
+
+def _as_dict(grads):
+    return grads if isinstance(grads, dict) else {"": grads}
+
+
+@quick
+@given(grads=gradient_sets(), max_norm=st.floats(0, 100), norm_type=norm_types)
+def test_clip_grad_norm_bounds_the_global_norm_keeps_the_direction_and_never_mutates(grads, max_norm, norm_type):
+    before = {k: v.copy() for k, v in _as_dict(grads).items()}
+    clipped, total = train.clip_grad_norm(grads, max_norm, norm_type)
+    assert type(clipped) is type(grads)
+    for k, v in _as_dict(grads).items():
+        np.testing.assert_array_equal(v, before[k])                      # the input is untouched
+        assert not np.shares_memory(_as_dict(clipped)[k], v)
+    p = float(norm_type)
+    flat = np.concatenate([np.ravel(v) for v in before.values()])
+    assert total == pytest.approx(np.linalg.norm(flat, ord=p) if flat.size else 0.0, rel=1e-9)
+    new_flat = np.concatenate([np.ravel(v) for v in _as_dict(clipped).values()])
+    new_norm = np.linalg.norm(new_flat, ord=p) if flat.size else 0.0
+    assert new_norm <= max_norm * (1 + 1e-6) + 1e-300
+    if total + 1e-6 <= max_norm:
+        np.testing.assert_array_equal(new_flat, flat)                    # below the threshold: unchanged
+    elif total > 0:
+        i = np.argmax(np.abs(flat))
+        scale = new_flat[i] / flat[i]                                    # one factor for every entry:
+        assert 0 <= scale < 1                                            # the direction is kept
+        np.testing.assert_allclose(new_flat, scale * flat, rtol=1e-12, atol=1e-300)
+
+
+def test_clip_grad_norm_is_global_not_per_array():
+    grads = {"a": np.array([3.0, 0.0]), "b": np.array([0.0, 4.0])}      # ‖a‖ = 3, ‖b‖ = 4, global 5
+    clipped, total = train.clip_grad_norm(grads, 1.0)
+    assert total == 5.0
+    np.testing.assert_allclose(clipped["a"], [0.6 / (1 + 2e-7), 0.0], rtol=1e-9)
+    np.testing.assert_allclose(clipped["b"], [0.0, 0.8 / (1 + 2e-7)], rtol=1e-9)
+    _, inf_norm = train.clip_grad_norm(grads, 1.0, norm_type=float("inf"))
+    assert inf_norm == 4.0
+
+
+def test_clip_grad_norm_non_finite_and_bad_arguments():
+    clipped, total = train.clip_grad_norm(np.array([1.0, np.nan]), 1.0)
+    assert np.isnan(total) and np.all(np.isnan(clipped))                # as torch, with error_if_nonfinite=False
+    with pytest.raises(FloatingPointError, match="error_if_nonfinite"):
+        train.clip_grad_norm({"w": np.array([np.inf])}, 1.0, error_if_nonfinite=True)
+    for bad in (0, -1.0, "two", float("nan")):
+        with pytest.raises(ValueError, match="norm_type"):
+            train.clip_grad_norm(np.ones(2), 1.0, norm_type=bad)
+    for bad in (-1.0, float("nan"), None):
+        with pytest.raises(ValueError, match="max_norm"):
+            train.clip_grad_norm(np.ones(2), bad)
+
+
+def test_fit_clips_every_step_like_the_hand_written_loop(blobs):
+    model = models.MLP(2, (8,), 3)
+    p0 = model.init(0)
+    h = train.fit(model, p0, optim.SGD(lr=0.5), blobs.X_train, blobs.y_train, epochs=3, clip_grad_norm=0.3)
+    p, opt, norms = p0, optim.SGD(lr=0.5), []
+    for _ in range(3):
+        _, g = model.backward(p, blobs.X_train, blobs.y_train)
+        g, n = train.clip_grad_norm(g, 0.3)
+        norms.append(n)
+        p = opt.step(p, g)
+    np.testing.assert_allclose(h.grad_norm, norms, rtol=1e-12)
+    assert np.any(h.grad_norm > 0.3)                                     # some steps were clipped
+    for k in p:
+        np.testing.assert_allclose(h.params[k], p[k], rtol=1e-12)
+    assert run(blobs, batch_size=8).grad_norm is None
+
+
+def test_clipping_tames_exploding_gradients():
+    d = data.linear_regression(np.random.default_rng(0), n_samples=64, n_features=3, noise=0.1)
+    X = 30.0 * d.X                                                       # a badly scaled input: huge gradients
+    model = models.LinearRegression(3)
+    plain = train.fit(model, model.init(0), optim.SGD(lr=0.01), X, d.y, epochs=200)
+    clipped = train.fit(model, model.init(0), optim.SGD(lr=0.01), X, d.y, epochs=200, clip_grad_norm=1.0)
+    assert plain.diverged and not clipped.diverged
+    assert clipped.train_loss[-1] < clipped.train_loss[0]
+    assert np.max(clipped.grad_norm) > 1e2                               # the gradients did explode
+
+
+def test_fit_keeps_an_ema_of_the_weights_equal_to_weight_ema(blobs):
+    model = models.SoftmaxRegression(2, 3)
+    seen = []
+    h = run(blobs, batch_size=8, ema_decay=0.9, callback=lambda t, loss, params: seen.append(params))
+    ema = train.WeightEMA(0.9)
+    for params in seen:
+        ema.update(params)
+    assert len(seen) == h.n_steps and not h.stopped
+    for k in ema.params:
+        np.testing.assert_allclose(h.ema_params[k], ema.params[k], rtol=1e-12)
+    assert h.ema_val_loss.shape == h.val_loss.shape
+    assert h.ema_val_loss[0] == h.val_loss[0]                            # before training: the initial model
+    assert h.ema_val_loss[-1] == pytest.approx(model.loss(h.ema_params, blobs.X_val, blobs.y_val))
+    assert run(blobs, batch_size=8).ema_params is None
+
+
+def test_the_average_of_noisy_sgd_weights_generalizes_better_than_the_last_weights():
+    """Measured: single-example SGD with a large lr jitters around the minimum; the EMA sits nearer it."""
+    d = data.blobs(np.random.default_rng(3), n_samples=300, n_classes=3, n_features=2, spread=1.5)
+    splits = data.split(d.X, d.y, 0, val_fraction=0.3, test_fraction=0.0)
+    model = models.SoftmaxRegression(2, 3)
+    gaps = []
+    for seed in range(3):
+        h = train.fit(model, model.init(seed), optim.SGD(lr=1.0), splits, epochs=5, batch_size=1,
+                      rng=seed, ema_decay=0.99)
+        gaps.append(h.val_loss[-1] - h.ema_val_loss[-1])
+    assert min(gaps) > 0, gaps
+
+
+def test_a_callback_can_stop_the_run(blobs):
+    h = run(blobs, batch_size=8, callback=lambda t, loss, params: t == 12)
+    assert h.stopped and h.n_steps == 13 and "stopped by the callback after step 12" in h.message
+    assert not h.diverged and len(h.train_loss) == 3                     # epoch 0, epoch 1, and where it stopped
+
+
+def test_reduce_lr_on_plateau_steps_once_per_epoch_with_the_validation_loss(blobs):
+    plateau = schedules.ReduceLROnPlateau(0.5, patience=0, factor=0.5, threshold=0.2)
+    h = run(blobs, batch_size=24, epochs=6, schedule=plateau)
+    replay = schedules.ReduceLROnPlateau(0.5, patience=0, factor=0.5, threshold=0.2)
+    expected = [replay.lr] + [replay.step(v) for v in h.val_loss[1:-1]]
+    np.testing.assert_allclose(h.lr, np.repeat(expected, 3))            # 3 steps per epoch
+    assert h.lr[-1] < h.lr[0]                                            # it did reduce
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"clip_grad_norm": 0.0}, ValueError, "clip_grad_norm"),
+    ({"clip_grad_norm": -1.0}, ValueError, "clip_grad_norm"),
+    ({"ema_decay": 1.5}, ValueError, "decay"),
+    ({"callback": 3}, TypeError, "callback"),
+])
+def test_bad_new_arguments_raise_clear_errors(blobs, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        run(blobs, **kwargs)
+
+
+def test_weight_ema_edges_and_purity():
+    ema = train.WeightEMA(0.5)
+    first = {"w": np.array([1.0, 2.0])}
+    ema.update(first)
+    first["w"][0] = 100.0                                                # the average holds a copy
+    assert ema.update({"w": np.array([3.0, 4.0])})["w"].tolist() == [2.0, 3.0]
+    assert train.WeightEMA(0.0).update(np.ones(2)).tolist() == [1.0, 1.0]
+    still = train.WeightEMA(1.0)
+    still.update(np.zeros(2))
+    assert still.update(np.ones(2)).tolist() == [0.0, 0.0] and still.n_averaged == 2
+    a, b = np.zeros(2), np.ones(2)
+    assert train.ema_update(a, b, 0.75).tolist() == [0.25, 0.25] and a.tolist() == [0.0, 0.0]
+    with pytest.raises(ValueError, match=r"decay must be a number in \[0, 1\]"):
+        train.WeightEMA(-0.1)
+
+
+def test_one_cycle_by_name_takes_the_optimizers_lr_as_its_peak(blobs):
+    h = run(blobs, batch_size=24, schedule="one_cycle", opt=optim.SGD(lr=0.2))     # 4 epochs of 3 steps
+    np.testing.assert_allclose(h.lr, schedules.one_cycle(0.2, total_steps=12)(np.arange(12)), rtol=1e-12)
+    assert 0.19 < h.lr.max() <= 0.2 and h.lr[0] == pytest.approx(0.2 / 25)   # the peak falls between steps

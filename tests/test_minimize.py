@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optlessons.functions import LANDSCAPES, quadratic, rosenbrock, saddle
-from optlessons.optim import SGD, Adadelta, Adagrad, Adam, AdamW, RMSprop
+from optlessons.optim import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, RAdam, RMSprop
 from optlessons.train import Trajectory, minimize
 
 
@@ -245,6 +245,9 @@ QUADRATIC_TABLE = [
     ("Adam", lambda: Adam(lr=0.1), 300),
     ("AdamW", lambda: AdamW(lr=0.1), 300),
     ("Adam amsgrad", lambda: Adam(lr=0.1, amsgrad=True), 300),
+    ("NAdam", lambda: NAdam(lr=0.1), 300),
+    ("RAdam", lambda: RAdam(lr=0.1), 300),
+    ("Adamax", lambda: Adamax(lr=0.1), 300),
 ]
 ROSENBROCK_TABLE = [
     ("SGD", lambda: SGD(lr=0.002), 4000),
@@ -260,6 +263,10 @@ ROSENBROCK_TABLE = [
     # towards 0: it settles near (0.9965, 0.9930), about 8e-3 from (1, 1).
     ("AdamW", lambda: AdamW(lr=0.01), 7000),
     ("Adam amsgrad", lambda: Adam(lr=0.1, amsgrad=True), 2000),
+    ("NAdam", lambda: NAdam(lr=0.01), 6000),
+    # RAdam's first 5 steps are plain momentum steps η m̂ (no 1/√v): a small lr keeps them short here.
+    ("RAdam", lambda: RAdam(lr=0.01), 8000),
+    ("Adamax", lambda: Adamax(lr=0.03), 4000),
 ]
 TABLE = [("quadratic", *row) for row in QUADRATIC_TABLE] + [("rosenbrock", *row) for row in ROSENBROCK_TABLE]
 

@@ -9,10 +9,11 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 from optlessons import optim
-from optlessons.optim import (SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW,
+from optlessons.optim import (SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, NAdam, RAdam, Adamax,
                               sgd_update, adagrad_update, rmsprop_update, adadelta_update,
-                              adam_update, adamw_update,
-                              SGDState, AdagradState, RMSpropState, AdadeltaState, AdamState)
+                              adam_update, adamw_update, nadam_update, radam_update, adamax_update,
+                              SGDState, AdagradState, RMSpropState, AdadeltaState, AdamState,
+                              NAdamState, RAdamState, AdamaxState)
 
 # Applied per test (not as a global profile, which would change other modules' tests).
 quick = settings(deadline=None, max_examples=40)
@@ -33,6 +34,14 @@ METHODS = {
         {}, {"amsgrad": True}, {"weight_decay": 0.1, "betas": (0.5, 0.9)}, {"maximize": True}]),
     "AdamW": (AdamW, adamw_update, AdamState, [
         {}, {"amsgrad": True, "weight_decay": 0.5}]),
+    "NAdam": (NAdam, nadam_update, NAdamState, [
+        {}, {"weight_decay": 0.1, "momentum_decay": 0.1}, {"weight_decay": 0.1, "decoupled_weight_decay": True},
+        {"maximize": True, "betas": (0.5, 0.9)}]),
+    "RAdam": (RAdam, radam_update, RAdamState, [
+        {}, {"betas": (0.5, 0.5), "weight_decay": 0.1}, {"weight_decay": 0.1, "decoupled_weight_decay": True},
+        {"maximize": True}]),
+    "Adamax": (Adamax, adamax_update, AdamaxState, [
+        {}, {"weight_decay": 0.1, "betas": (0.5, 0.9)}, {"eps": 1e-3, "maximize": True}]),
 }
 CASES = [(name, options) for name, (_, _, _, option_sets) in METHODS.items() for options in option_sets]
 CASE_IDS = [f"{name}-{options}" for name, options in CASES]
@@ -43,6 +52,9 @@ STATE_FIELDS = {
     "Adadelta": ("step", "square_avg", "acc_delta"),
     "Adam": ("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
     "AdamW": ("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
+    "NAdam": ("step", "mu_product", "exp_avg", "exp_avg_sq"),
+    "RAdam": ("step", "exp_avg", "exp_avg_sq"),
+    "Adamax": ("step", "exp_avg", "exp_inf"),
 }
 
 finite = st.floats(-10, 10, allow_nan=False, allow_infinity=False)
@@ -224,6 +236,88 @@ def test_adamw_decays_the_parameter_then_takes_an_adam_step(param, grad, wd, lr)
     np.testing.assert_array_equal(c, adam_update(param, grad, state, lr=lr)[0])
 
 
+@quick
+@given(g=arrays(3), lr=st.floats(1e-3, 1), betas=st.tuples(st.floats(0, 0.99), st.floats(0, 0.999)),
+       psi=st.floats(0, 0.1))
+def test_nadam_first_step_mixes_the_gradient_and_the_looked_ahead_momentum(g, lr, betas, psi):
+    beta1, _ = betas
+    new_param, state = nadam_update(np.zeros(3), g, NAdamState.zeros_like(np.zeros(3)), lr=lr, betas=betas,
+                                    momentum_decay=psi)
+    mu1 = beta1 * (1 - 0.5 * 0.96 ** psi)
+    mu2 = beta1 * (1 - 0.5 * 0.96 ** (2 * psi))
+    # v̂ = g², m = (1 − β₁) g: the first term is a whole step η g / (|g| + ε),
+    # the second adds the momentum's share.
+    expected = -lr * g / (np.abs(g) + 1e-8) * (1 + mu2 * (1 - beta1) / (1 - mu1 * mu2))
+    np.testing.assert_allclose(new_param, expected, rtol=1e-10, atol=1e-300)
+    assert state.mu_product == pytest.approx(mu1, rel=1e-15) and state.step == 1
+
+
+@quick
+@given(grads=st.lists(arrays(3), min_size=7, max_size=7), lr=st.floats(1e-3, 1))
+def test_radam_takes_momentum_steps_until_rho_t_exceeds_5(grads, lr):
+    """With β₂ = 0.999, ρ_t ≤ 5 for t ≤ 5: θ − η m̂, with no division by √v at all."""
+    param, state = np.zeros(3), RAdamState.zeros_like(np.zeros(3))
+    m = np.zeros(3)
+    for t, g in enumerate(grads, start=1):
+        new_param, state = radam_update(param, g, state, lr=lr)
+        m = 0.9 * m + 0.1 * g
+        plain = param - lr * m / (1 - 0.9 ** t)
+        if t <= 5:
+            np.testing.assert_allclose(new_param, plain, rtol=1e-12, atol=1e-300)
+        param = new_param
+    rho_inf = 2 / (1 - 0.999) - 1
+    rho = [rho_inf - 2 * t * 0.999 ** t / (1 - 0.999 ** t) for t in (5, 6)]
+    assert rho[0] <= 5 < rho[1]                        # the threshold falls exactly there
+
+
+def test_radam_with_a_short_second_moment_average_is_never_rectified():
+    """β₂ = 0.6 gives ρ_∞ = 4 < 5: RAdam is SGD with (bias-corrected) momentum for ever."""
+    rng = np.random.default_rng(0)
+    opt, param, m = RAdam(lr=0.1, betas=(0.8, 0.6)), np.zeros(4), np.zeros(4)
+    for t in range(1, 50):
+        g = rng.normal(size=4)
+        m = 0.8 * m + 0.2 * g
+        expected = param - 0.1 * m / (1 - 0.8 ** t)
+        param = opt.step(param, g)
+        np.testing.assert_allclose(param, expected, rtol=1e-12)
+
+
+@quick
+@given(g=arrays(3), lr=st.floats(1e-3, 1), beta1=st.floats(0, 0.99))
+def test_adamax_first_step_has_eps_inside_the_maximum(g, lr, beta1):
+    new_param, state = adamax_update(np.zeros(3), g, AdamaxState.zeros_like(np.zeros(3)), lr=lr,
+                                     betas=(beta1, 0.999))
+    np.testing.assert_allclose(state.exp_inf, np.abs(g) + 1e-8, rtol=1e-15)
+    np.testing.assert_allclose(new_param, -lr * g / (np.abs(g) + 1e-8), rtol=1e-10, atol=1e-300)
+
+
+@quick
+@given(grads=st.lists(arrays(3), min_size=1, max_size=12), beta2=st.floats(0, 0.999))
+def test_adamax_exp_inf_bounds_the_decayed_gradients(grads, beta2):
+    """u_t = max(β₂ u, |g_t| + ε) is the largest β₂^(t−s) (|g_s| + ε) over the past s (u ≥ ε, never 0)."""
+    state = AdamaxState.zeros_like(np.zeros(3))
+    param = np.zeros(3)
+    for g in grads:
+        param, state = adamax_update(param, g, state, betas=(0.9, beta2))
+    t = len(grads)
+    expected = np.max([beta2 ** (t - s) * (np.abs(g) + 1e-8) for s, g in enumerate(grads, start=1)], axis=0)
+    np.testing.assert_allclose(state.exp_inf, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("update, state_type", [(nadam_update, NAdamState), (radam_update, RAdamState)])
+@quick
+@given(param=arrays(3), grad=arrays(3), wd=st.floats(0, 1), lr=st.floats(0, 0.5))
+def test_decoupled_weight_decay_shrinks_the_parameter_before_the_step(update, state_type, param, grad, wd, lr):
+    state = state_type.zeros_like(param)
+    a, sa = update(param, grad, state, lr=lr, weight_decay=wd, decoupled_weight_decay=True)
+    b, sb = update(param * (1 - lr * wd), grad, state, lr=lr)
+    np.testing.assert_array_equal(a, b)
+    _assert_same(sa, sb)
+    c, sc = update(param, grad, state, lr=lr, weight_decay=wd)                # L2: folded into the gradient
+    d, sd = update(param, grad + wd * param, state, lr=lr)
+    np.testing.assert_allclose(c, d, rtol=1e-12, atol=1e-12)
+
+
 def test_amsgrad_keeps_the_maximum_of_the_uncorrected_second_moment():
     opt = Adam(lr=0.1, amsgrad=True, betas=(0.9, 0.5))
     p = opt.step(np.zeros(1), np.array([10.0]))
@@ -249,11 +343,10 @@ def test_maximize_is_minimizing_with_the_negated_gradient(name, options, param, 
     _assert_same(sa, sb)
 
 
-@pytest.mark.parametrize("update", [sgd_update, adagrad_update, rmsprop_update, adadelta_update,
-                                    adam_update, adamw_update])
-def test_pure_update_rejects_a_gradient_of_another_shape(update):
-    state = {"sgd_update": SGDState, "adagrad_update": AdagradState, "rmsprop_update": RMSpropState,
-             "adadelta_update": AdadeltaState}.get(update.__name__, AdamState).zeros_like(np.zeros(3))
+@pytest.mark.parametrize("name", METHODS)
+def test_pure_update_rejects_a_gradient_of_another_shape(name):
+    _, update, state_type, _ = METHODS[name]
+    state = state_type.zeros_like(np.zeros(3))
     with pytest.raises(ValueError, match=r"\(2,\).*\(3,\)"):
         update(np.zeros(3), np.zeros(2), state)
 
@@ -304,11 +397,13 @@ def test_state_fields_carry_pytorch_names(name):
     assert set(d.state) == {"w"} and d.state["w"]._fields == STATE_FIELDS[name]
 
 
-@pytest.mark.parametrize("state_type", [RMSpropState, AdadeltaState, AdamState])
+@pytest.mark.parametrize("state_type", [RMSpropState, AdadeltaState, AdamState, NAdamState, RAdamState,
+                                        AdamaxState])
 def test_initial_state_buffers_are_separate_arrays(state_type):
     state = state_type.zeros_like(np.ones((2, 2)))
     buffers = [v for v in state if isinstance(v, np.ndarray)]
     assert state.step == 0 and all(b.shape == (2, 2) and not b.any() for b in buffers)
+    assert len(buffers) == len(state) - 1 - (state_type is NAdamState)    # NAdam's mu_product is a number
     assert not any(np.shares_memory(a, b) for i, a in enumerate(buffers) for b in buffers[i + 1:])
 
 
@@ -375,6 +470,24 @@ BAD = [
     (AdamW, {"betas": (0.9, 1.0)}, "betas[1]", "[0, 1)"),
     (AdamW, {"eps": -1.0}, "eps", "> 0"),
     (AdamW, {"weight_decay": -0.01}, "weight_decay", ">= 0"),
+    (NAdam, {"lr": -2e-3}, "lr", ">= 0"),
+    (NAdam, {"betas": (1.0, 0.999)}, "betas[0]", "[0, 1)"),
+    (NAdam, {"betas": (0.9, 1.5)}, "betas[1]", "[0, 1)"),
+    (NAdam, {"eps": 0.0}, "eps", "> 0"),
+    (NAdam, {"weight_decay": -0.1}, "weight_decay", ">= 0"),
+    (NAdam, {"momentum_decay": -4e-3}, "momentum_decay", ">= 0"),
+    (NAdam, {"momentum_decay": float("inf")}, "momentum_decay", ">= 0"),
+    (RAdam, {"lr": -1e-3}, "lr", ">= 0"),
+    (RAdam, {"betas": (-0.1, 0.999)}, "betas[0]", "[0, 1)"),
+    (RAdam, {"betas": (0.9, 1.0)}, "betas[1]", "[0, 1)"),
+    (RAdam, {"betas": 0.9}, "betas", "[0, 1)"),
+    (RAdam, {"eps": -1e-8}, "eps", "> 0"),
+    (RAdam, {"weight_decay": -1.0}, "weight_decay", ">= 0"),
+    (Adamax, {"lr": float("nan")}, "lr", ">= 0"),
+    (Adamax, {"betas": (1.2, 0.999)}, "betas[0]", "[0, 1)"),
+    (Adamax, {"betas": (0.9, 1.0)}, "betas[1]", "[0, 1)"),
+    (Adamax, {"eps": 0}, "eps", "> 0"),
+    (Adamax, {"weight_decay": -0.5}, "weight_decay", ">= 0"),
 ]
 
 
@@ -400,7 +513,7 @@ def test_a_non_number_hyperparameter_raises_type_error():
         Adam().lr = None
 
 
-@pytest.mark.parametrize("cls", [SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW])
+@pytest.mark.parametrize("cls", [SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, NAdam, RAdam, Adamax])
 def test_shape_mismatch_names_both_shapes(cls):
     with pytest.raises(ValueError, match=r"\(3,\).*\(2,\)"):
         cls().step(np.zeros(2), np.zeros(3))
@@ -431,7 +544,7 @@ def test_mixing_arrays_and_dicts_raises():
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-@pytest.mark.parametrize("cls", [SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW])
+@pytest.mark.parametrize("cls", [SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, NAdam, RAdam, Adamax])
 def test_non_finite_gradient_raises_naming_the_parameter(cls, bad):
     opt = cls(momentum=0.9) if cls is SGD else cls()
     params = {"w": np.zeros(3), "b": np.zeros(2)}
@@ -446,7 +559,7 @@ def test_non_finite_gradient_raises_naming_the_parameter(cls, bad):
         cls().step(np.zeros(2), np.array([bad, 0.0]))
 
 
-@pytest.mark.parametrize("cls", [SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW])
+@pytest.mark.parametrize("cls", [SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, NAdam, RAdam, Adamax])
 def test_a_huge_but_finite_gradient_is_not_mistaken_for_a_nan(cls):
     # The quick check is ‖g‖² = g·g, which overflows here; the closer look must then accept g.
     grad = np.array([1e200, -1e300, 1.0])
@@ -465,9 +578,11 @@ def test_docstrings_map_symbols_and_give_the_update(name):
 
 
 def test_public_names():
-    for name in ["SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "sgd_update", "adagrad_update",
-                 "rmsprop_update", "adadelta_update", "adam_update", "adamw_update", "SGDState",
-                 "AdagradState", "RMSpropState", "AdadeltaState", "AdamState"]:
+    for name in ["SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "NAdam", "RAdam", "Adamax",
+                 "sgd_update", "adagrad_update", "rmsprop_update", "adadelta_update", "adam_update",
+                 "adamw_update", "nadam_update", "radam_update", "adamax_update", "SGDState",
+                 "AdagradState", "RMSpropState", "AdadeltaState", "AdamState", "NAdamState", "RAdamState",
+                 "AdamaxState"]:
         assert name in optim.__all__ and hasattr(optim, name)
 
 

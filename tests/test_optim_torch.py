@@ -40,7 +40,8 @@ def test_references_cover_every_class_and_option():
     used = {}
     for run in META["runs"]:
         used.setdefault(run["class"], set()).update(run["kwargs"])
-    assert set(used) == {"SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW"}
+    assert set(used) == {"SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "NAdam", "RAdam", "Adamax"}
+    assert set(used) == set(recorder.SUPPORTED) == set(META["defaults"])
     for class_name, supported in recorder.SUPPORTED.items():
         assert set(supported) <= used[class_name], f"{class_name}: no reference run uses {set(supported) - used[class_name]}"
     assert META["torch_version"].startswith("2.13.0")
@@ -80,4 +81,5 @@ def test_defaults_equal_torch(class_name):
 
 
 def test_reference_file_is_small():
-    assert (ROOT / "tests" / "data" / "torch_references.npz").stat().st_size < 400_000
+    # 46 runs of 300 float64 steps: about 450 KB compressed.
+    assert (ROOT / "tests" / "data" / "torch_references.npz").stat().st_size < 600_000

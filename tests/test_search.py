@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
-from optlessons import data, models, optim, search
+from optlessons import data, models, optim, schedules, search, train
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +102,83 @@ def test_a_huge_finite_loss_summarises_without_numpy_warnings():
         warnings.simplefilter("error")
         summary = search.Table(rows, ["lr"]).summary(metrics=("val_loss",))
     assert summary[0]["val_loss_mean"] == pytest.approx(2e290) and summary[0]["val_loss_std"] == math.inf
+
+
+# --------------------------------------------------------------------------- the range test
+
+import time                                                     # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load_digits(0)
+
+
+def test_lr_find_on_the_digits_is_quick_and_stops_at_divergence(digits):
+    model = models.MLP(64, (32,), 10)
+    start = time.perf_counter()
+    result = search.lr_find(model, digits, optim.SGD, rng=0)
+    assert time.perf_counter() - start < 5.0                     # measured about 0.1 s
+    n = len(result.lrs)
+    assert result.stopped_at == n - 1 and n < 100                # SGD blows up before lr = 10
+    assert len(result.losses) == len(result.smoothed) == n
+    np.testing.assert_allclose(result.lrs, 1e-7 * (10 / 1e-7) ** (np.arange(n) / 99), rtol=1e-12)
+    best = np.minimum.accumulate(result.smoothed)
+    assert result.smoothed[-1] > 4 * best[-1]                    # it stopped because the loss blew up ...
+    assert np.all(result.smoothed[:-1] <= 4 * best[:-1])         # ... and not before
+    assert result.suggestion == result.lr_min / 10
+    assert 1e-2 < result.suggestion < result.lr_min < result.lrs[-1]
+    kept = slice(10, n - 5)
+    assert result.lr_min == result.lrs[kept][np.argmin(result.smoothed[kept])]
+
+
+def test_lr_find_smooths_the_losses_of_fits_steps(toy):
+    model = models.LinearRegression(3)
+    p0 = model.init(0)
+    before = {k: v.copy() for k, v in p0.items()}
+    result = search.lr_find(model, toy, optim.SGD, start_lr=1e-4, end_lr=1e-2, num_steps=30, batch_size=8,
+                            rng=1, params=p0, smooth=0.9)
+    assert result.stopped_at is None and len(result.lrs) == 30 and result.lrs[-1] == pytest.approx(1e-2)
+    avg, expected = 0.0, []
+    for t, loss in enumerate(result.losses):
+        avg = 0.9 * avg + 0.1 * loss
+        expected.append(avg / (1 - 0.9 ** (t + 1)))
+    np.testing.assert_allclose(result.smoothed, expected, rtol=1e-12)
+    assert result.smoothed[0] == result.losses[0]                # the bias correction: no start-up from 0
+    # The same steps as fit with that ramp: the range test is fit with a schedule and a callback.
+    h = train.fit(model, p0, optim.SGD(lr=1e-4), toy.X_train, toy.y_train, epochs=6, batch_size=8,
+                  rng=np.random.default_rng(1), schedule=lambda t: 1e-4 * 100 ** (t / 29))
+    np.testing.assert_allclose(result.losses, h.loss[:30], rtol=1e-12)
+    for k in p0:
+        np.testing.assert_array_equal(p0[k], before[k])
+
+
+def test_lr_find_reports_a_loss_that_stops_being_finite(toy):
+    model = models.LinearRegression(3)
+    result = search.lr_find(model, toy, optim.SGD, start_lr=1e-3, end_lr=1e12, num_steps=200, batch_size=8,
+                            diverge_factor=1e300, rng=0)
+    assert result.stopped_at == len(result.lrs) < 200
+    assert np.all(np.isfinite(result.losses))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"start_lr": 0.0}, "start_lr"),
+    ({"end_lr": float("inf")}, "end_lr"),
+    ({"start_lr": 1.0, "end_lr": 0.1}, "start_lr must be < end_lr"),
+    ({"num_steps": 1}, "num_steps"),
+    ({"smooth": 1.0}, r"smooth must be a number in \[0, 1\)"),
+    ({"diverge_factor": 1.0}, "diverge_factor must be a number > 1"),
+])
+def test_lr_find_bad_arguments(toy, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        search.lr_find(models.LinearRegression(3), toy, optim.SGD, **kwargs)
+
+
+def test_trainer_takes_clipping_as_a_setting_and_a_fresh_plateau_for_each_run(toy):
+    model = models.LinearRegression(3)
+    run = search.trainer(model, toy, optim.SGD, epochs=4, batch_size=16,
+                         schedule=schedules.ReduceLROnPlateau(0.05, patience=0, factor=0.5, threshold=0.5))
+    table = search.grid_search(run, {"lr": [0.05], "clip_grad_norm": [1e-3, 10.0]}, seeds=(0, 0))
+    assert table.column("clip_grad_norm").tolist() == [1e-3, 1e-3, 10.0, 10.0]
+    assert table[0]["val_loss"] > table[2]["val_loss"]           # a tiny max norm barely moves the weights
+    assert table[0]["val_loss"] == table[1]["val_loss"]          # same seed: the plateau restarted each run
