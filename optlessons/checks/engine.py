@@ -9,8 +9,8 @@ and where, and which known :class:`Mistake` the result looks like.
 learner sees in the released notebook) or a list of case specs, plus ``seed``:
 
     check_adam_update(fn)                                   # the visible cases
-    check_adam_update(fn, cases=[dict(shape=(6,), steps=50, lr=0.003, betas=(0.9, 0.999),
-                                      eps=1e-8, weight_decay=0.01, amsgrad=False)], seed=1009)
+    check_adam_update(fn, cases=[dict(shape=(4,), steps=2, lr=0.05, betas=(0.9, 0.99),
+                                      eps=1e-8, weight_decay=0.0, amsgrad=True)], seed=123)
 
 A spec is a dict of plain values (numbers, tuples, lists) in the same form as the
 check's ``VISIBLE`` specs (``optlessons.checks.ps3.ADAM_VISIBLE`` ...); random
