@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from exercise_notebooks import HIDDEN
-from optlessons import checks, losses, optim
+from optlessons import checks, optim
 from optlessons.checks import CheckFailed, ps3
 from optlessons.optim import AdamState, SGDState
 

@@ -463,12 +463,6 @@ def run_quietly(fn, case: Case):
         return None
 
 
-def not_written(name: str, part: str = "") -> CheckFailed:
-    """The CheckFailed for a function (or `part` of a class) that raised NotImplementedError."""
-    return CheckFailed(f"`{name}` is not written yet: {part or 'it'} raised NotImplementedError. "
-                       f"Replace `raise NotImplementedError()` with your code.")
-
-
 def guarded(check: str, name: str, label: str, call: Callable, signature: str = ""):
     """`call()` (which runs the learner's code) inside `learner_call`; NotImplementedError and
     any other exception become a CheckFailed sentence naming `name`, `label` and the learner's line."""
@@ -476,7 +470,8 @@ def guarded(check: str, name: str, label: str, call: Callable, signature: str = 
         with learner_call(check, name, label):
             return call()
     except NotImplementedError:
-        raise not_written(name) from None
+        raise CheckFailed(f"`{name}` is not written yet: it raised NotImplementedError. "
+                          f"Replace `raise NotImplementedError()` with your code.") from None
     except CheckFailed:
         raise
     except Exception as exc:   # the learner's bug, reported in a sentence

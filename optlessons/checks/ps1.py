@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from optlessons.checks.engine import (Case, Mistake, ScalarUnpack, case_specs, run_check,
-                                      spec_value)
+from optlessons.checks.engine import (Case, Mistake, ScalarUnpack, Variant, case_specs, run_check,
+                                      spec_value, variant_mistakes)
 from optlessons.gradcheck import numerical_gradient
 from optlessons.losses import mse, mse_grad, softmax_cross_entropy, softmax_cross_entropy_grad
 
@@ -333,29 +333,20 @@ def numgrad_model(f, x, h, *, kind="central", rows=False, dtype=float, restore=T
     return g
 
 
-class _NumgradVariant:
-    def __init__(self, **tweaks):
-        self.tweaks = tweaks
-
-    def __call__(self, f, x, h):
-        return numgrad_model(f, x, h, **self.tweaks)
-
-
-NUMGRAD_MISTAKES = [
-    Mistake("forward", "you used forward differences (f(x+h) − f(x))/h, whose error "
-            "grows like h; use central differences (f(x+h) − f(x−h))/(2h), error ~h².",
-            _NumgradVariant(kind="forward")),
-    Mistake("h", "you divided by h instead of 2h: the central difference is "
-            "(f(x+h) − f(x−h))/(2h).", _NumgradVariant(kind="h")),
-    Mistake("not_restored", "x[i] is not put back after the two nudges, so the later "
-            "entries are measured at a shifted point: remember old = x[i] and set "
-            "x[i] = old before moving on.", _NumgradVariant(restore=False)),
-    Mistake("rows", "you looped over the first axis only (x[i] is a whole row when x is "
-            "2-D); loop over every entry with np.ndindex(x.shape).", _NumgradVariant(rows=True)),
-    Mistake("int_copy", "x is an integer array here and your copy kept its integer dtype, so "
-            "x[i] + h was truncated back to an integer (x.copy() and np.array(x) keep the "
-            "dtype): work on `x = np.array(x, dtype=float)`.", _NumgradVariant(dtype=None)),
-]
+NUMGRAD_VARIANTS = {
+    "forward": Variant("you used forward differences (f(x+h) − f(x))/h, whose error grows like h; "
+                       "use central differences (f(x+h) − f(x−h))/(2h), error ~h².", dict(kind="forward")),
+    "h": Variant("you divided by h instead of 2h: the central difference is (f(x+h) − f(x−h))/(2h).",
+                 dict(kind="h")),
+    "not_restored": Variant("x[i] is not put back after the two nudges, so the later entries are "
+                            "measured at a shifted point: remember old = x[i] and set x[i] = old "
+                            "before moving on.", dict(restore=False)),
+    "rows": Variant("you looped over the first axis only (x[i] is a whole row when x is 2-D); loop "
+                    "over every entry with np.ndindex(x.shape).", dict(rows=True)),
+    "int_copy": Variant("x is an integer array here and your copy kept its integer dtype, so x[i] + h "
+                        "was truncated back to an integer (x.copy() and np.array(x) keep the dtype): "
+                        "work on `x = np.array(x, dtype=float)`.", dict(dtype=None)),
+}
 
 
 def check_numerical_gradient(fn, cases="visible", seed=None):
@@ -363,4 +354,5 @@ def check_numerical_gradient(fn, cases="visible", seed=None):
     run_check(fn, check="check_numerical_gradient", name="numerical_gradient",
               what="optlessons.gradcheck.numerical_gradient", cases=_ng_cases(cases, seed),
               signature="numerical_gradient(f, x, h=1e-5)", reference=numerical_gradient,
-              unpack=ScalarUnpack("gradient"), mistakes=NUMGRAD_MISTAKES)
+              unpack=ScalarUnpack("gradient"),
+              mistakes=variant_mistakes(numgrad_model, NUMGRAD_VARIANTS))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from optlessons.checks.engine import (Case, CheckFailed, Mistake, ScalarUnpack, Variant,
+from optlessons.checks.engine import (Case, CheckFailed, ScalarUnpack, Variant,
                                       case_specs, run_check, short, spec_value, variant_mistakes)
 
 __all__ = ["check_gradient_descent", "check_minibatches", "check_max_stable_lr",
