@@ -551,3 +551,26 @@ def test_integer_inputs_to_mse_are_graded(capsys):
     assert any("y_pred" in c for c in HIDDEN["check_mse"]["cases"])
     checks.check_mse(SOLVED["mse"], **HIDDEN["check_mse"])
     assert "✓" in capsys.readouterr().out
+
+
+def test_untrained_parameters_name_every_cause():
+    with pytest.raises(CheckFailed) as info:
+        checks.check_accuracy(None, None, None, None, target=0.95)
+    msg = str(info.value)
+    assert "time limit" in msg and "did not assign `trained_params`" in msg
+
+
+def thread_cheat(param, grad, state, **hyper):
+    """The reference run in a thread the learner's code starts."""
+    import threading
+    out = []
+    t = threading.Thread(target=lambda: out.append(optim.adam_update(param, grad, state, **hyper)))
+    t.start()
+    t.join()
+    return out[0] if out else (param, state)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_reference_called_in_a_thread_is_caught():
+    with pytest.raises(CheckFailed, match="calls the course's `optlessons.optim.adam_update`"):
+        checks.check_adam_update(thread_cheat)

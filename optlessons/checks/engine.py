@@ -42,6 +42,7 @@ import inspect
 import os
 import sys
 import sysconfig
+import threading
 import traceback
 import types
 import warnings
@@ -206,12 +207,14 @@ def _tripwire(function: str, references: tuple[str, ...]):
             called.append(codes[frame.f_code])
             raise ReferenceCalled(function, called[0])
 
-    previous = sys.getprofile()
+    previous, previous_threads = sys.getprofile(), threading.getprofile()
     sys.setprofile(profile)
+    threading.setprofile(profile)   # threads the learner's code starts
     try:
         yield
     finally:
         sys.setprofile(previous)
+        threading.setprofile(previous_threads)
     if called:
         raise ReferenceCalled(function, called[0])
 

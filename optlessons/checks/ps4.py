@@ -247,8 +247,9 @@ def check_training_loop(fn, cases="visible", seed=None):
 def check_accuracy(model, params, X, y, target):
     """Check that `params` reach at least `target` accuracy on (X, y)."""
     if params is None:
-        raise CheckFailed("the training is not written yet: the trained parameters are None "
-                          "(assign the result of your training run)")
+        raise CheckFailed("the trained parameters are None: the training cell is not written yet, "
+                          "or it stopped before its end (at the time limit? keep the run under "
+                          "~10 seconds), or it did not assign `trained_params`")
     try:
         acc = float(model.accuracy(params, X, y))
     except Exception as exc:
