@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from exercise_notebooks import ASSIGNMENTS, HIDDEN, solutions
 from optlessons import checks, gradcheck, losses, optim, train
@@ -574,3 +575,44 @@ def thread_cheat(param, grad, state, **hyper):
 def test_a_reference_called_in_a_thread_is_caught():
     with pytest.raises(CheckFailed, match="calls the course's `optlessons.optim.adam_update`"):
         checks.check_adam_update(thread_cheat)
+
+
+def swallowed_then_broken(param, grad, state, **hyper):
+    try:
+        optim.adam_update(param, grad, state, **hyper)
+    except BaseException:
+        pass
+    return {}["the learner's own bug afterwards"]
+
+
+def test_a_caught_reference_call_is_still_reported():
+    with pytest.raises(CheckFailed, match="calls the course's `optlessons.optim.adam_update`"):
+        checks.check_adam_update(swallowed_then_broken)
+
+
+# --------------------------------------------------------------------------- properties
+
+adam_specs = st.fixed_dictionaries({
+    "shape": st.sampled_from([(1,), (3,), (2, 3)]), "steps": st.integers(0, 30),
+    "lr": st.floats(1e-4, 1.0), "betas": st.tuples(st.floats(0.0, 0.99), st.floats(0.5, 0.9999)),
+    "eps": st.floats(1e-8, 0.1), "weight_decay": st.sampled_from([0.0, 0.01, 0.5]),
+    "amsgrad": st.booleans()})
+
+
+@settings(max_examples=30, deadline=None)
+@given(specs=st.lists(adam_specs, min_size=1, max_size=3), seed=st.integers(0, 2**32 - 1))
+def test_any_cases_honest_adam_passes_through_pickle(specs, seed):
+    """Whatever cases a hidden test cell writes, the honest solution passes, also when its
+    arguments and results travel through the judge's pickle round trip."""
+    adam_update = SOLVED["adam_update"]
+    checks.check_adam_update(adam_update, cases=specs, seed=seed)
+    checks.check_adam_update(through_pickle(adam_update), cases=specs, seed=seed)
+
+
+@settings(max_examples=30, deadline=None)
+@given(x=st.lists(st.integers(-5, 5), min_size=1, max_size=4), h=st.sampled_from([1e-3, 1e-4]))
+def test_any_integer_x_names_the_integer_copy(x, h):
+    spec = [dict(f="cubic", x=x, h=h)]
+    checks.check_numerical_gradient(SOLVED["numerical_gradient"], cases=spec)
+    with pytest.raises(CheckFailed, match="kept its integer dtype"):
+        checks.check_numerical_gradient(numgrad_int_copy, cases=spec)

@@ -212,6 +212,10 @@ def _tripwire(function: str, references: tuple[str, ...]):
     threading.setprofile(profile)   # threads the learner's code starts
     try:
         yield
+    except BaseException:
+        if called:   # whatever the learner's code raised after it caught the first one
+            raise ReferenceCalled(function, called[0]) from None
+        raise
     finally:
         sys.setprofile(previous)
         threading.setprofile(previous_threads)
