@@ -29,7 +29,12 @@ the learner's process (see ``optlessons.grading``); both, and a
 ``KeyboardInterrupt`` (nbgrader stops a cell that runs too long with SIGINT),
 become a :class:`CheckFailed` sentence. Every argument a check passes to the
 learner's code pickles by value (arrays, records, ``np.random.Generator``,
-module-level functions and instances of module-level classes).
+module-level functions and instances of module-level classes), and the checks
+read the arguments' state after the call (an input changed in place, the state
+of the ``rng`` passed to PS2's ``minibatches``, the calls counted by PS4's
+``CountingOptimizer``). A learner's function that returns a generator
+(``minibatches``) must be run out where it runs, before its arguments' state is
+read: two calls with one ``rng`` must give two epochs.
 """
 
 from __future__ import annotations
