@@ -346,6 +346,11 @@ def test_a_spec_without_a_needed_key_is_named():
         checks.check_adam_update(adam, cases=[dict(shape=(3,), lr=0.1)])
 
 
+def test_a_misspelt_key_is_named_not_blamed_on_the_learner():
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['momentm'\]"):
+        checks.check_sgd_momentum_update(sgd, cases=[dict(shape=(3,), steps=1, lr=0.1, momentm=0.9)])
+
+
 # --------------------------------------------------------------------------- hints say the right thing
 
 def test_no_bias_correction_hint_gets_the_size_right():

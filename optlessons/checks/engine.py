@@ -259,11 +259,12 @@ def learner_call(check: str, function: str, label: str):
 # --------------------------------------------------------------------------- choosing the cases
 
 
-def case_specs(cases, seed, visible: list[dict], visible_seed: int) -> tuple[list[dict], np.random.Generator]:
+def case_specs(cases, seed, visible: list[dict], visible_seed: int,
+               keys: set[str]) -> tuple[list[dict], np.random.Generator]:
     """The specs to run and the generator their random inputs are drawn from.
 
     `cases` is "visible" (the check's `visible` specs; `seed` defaults to `visible_seed`)
-    or a non-empty list of spec dicts (`seed` defaults to 0)."""
+    or a non-empty list of spec dicts using only `keys` (`seed` defaults to 0)."""
     if isinstance(cases, str) and cases == "visible":
         specs, seed = visible, (visible_seed if seed is None else seed)
     elif isinstance(cases, (list, tuple)) and cases and all(isinstance(c, dict) for c in cases):
@@ -272,6 +273,11 @@ def case_specs(cases, seed, visible: list[dict], visible_seed: int) -> tuple[lis
         raise ValueError(f'cases must be "visible" or a non-empty list of case dicts, got {cases!r} '
                          f"(the graded notebooks' hidden test cells pass their own: "
                          f"cases=[dict(...), ...], seed=...)")
+    for spec in specs:
+        unknown = sorted(set(spec) - keys)
+        if unknown:
+            raise ValueError(f"the case {spec!r} has the unknown key(s) {unknown}; "
+                             f"the keys are {sorted(keys)}")
     return specs, np.random.default_rng(0 if seed is None else seed)
 
 

@@ -29,10 +29,11 @@ __all__ = ["check_mse", "check_mse_grad", "check_softmax_cross_entropy",
 MSE_VISIBLE = [dict(y_pred=[1.0, 2.0, 3.0, 4.0], y=[1.5, 2.0, 2.0, 5.0]),
                dict(shape=(5, 3)), dict(shape=(7,))]
 MSE_SEED = 1
+MSE_KEYS = {"y_pred", "y", "shape"}
 
 
 def _mse_cases(cases, seed):
-    specs, rng = case_specs(cases, seed, MSE_VISIBLE, MSE_SEED)
+    specs, rng = case_specs(cases, seed, MSE_VISIBLE, MSE_SEED, MSE_KEYS)
     out = []
     for spec in specs:
         if "shape" in spec:
@@ -146,10 +147,11 @@ CE_VISIBLE = [dict(logits=[[2.0, 1.0, 0.1, -1.0], [0.0, 0.0, 0.0, 0.0], [-1.0, 3
                    labels=[0, 3, 1]),
               dict(n=5, k=3, scale=1.0), dict(n=4, k=10, scale=1.0), dict(n=3, k=4, scale=1000.0)]
 CE_SEED = 2
+CE_KEYS = {"logits", "labels", "n", "k", "scale", "offset"}
 
 
 def _ce_cases(cases, seed):
-    specs, rng = case_specs(cases, seed, CE_VISIBLE, CE_SEED)
+    specs, rng = case_specs(cases, seed, CE_VISIBLE, CE_SEED, CE_KEYS)
     out = []
     for spec in specs:
         if "logits" in spec:
@@ -297,10 +299,11 @@ NUMGRAD_VISIBLE = [dict(f="cubic", x=[0.5, -1.0, 2.0], h=1e-3),
                    dict(f="mixed", shape=(2, 3), h=1e-4),
                    dict(f="softmax_loss", shape=(3, 4), h=1e-5)]
 NUMGRAD_SEED = 3
+NUMGRAD_KEYS = {"f", "x", "shape", "h"}
 
 
 def _ng_cases(cases, seed):
-    specs, rng = case_specs(cases, seed, NUMGRAD_VISIBLE, NUMGRAD_SEED)
+    specs, rng = case_specs(cases, seed, NUMGRAD_VISIBLE, NUMGRAD_SEED, NUMGRAD_KEYS)
     out = []
     for spec in specs:
         name = spec_value(spec, "f")

@@ -85,10 +85,11 @@ GD_VISIBLE = [dict(grad="quadratic", eigenvalues=(1.0, 10.0), angle=0.0, x0=[1.0
               dict(grad="quadratic", eigenvalues=(0.5, 4.0), angle=0.5, x0="random", lr=0.2, steps=10),
               dict(grad="rosenbrock", x0=[-1.0, 1.0], lr=1e-3, steps=20)]
 GD_SEED = 4
+GD_KEYS = {"grad", "eigenvalues", "angle", "x0", "lr", "steps"}
 
 
 def _gd_cases(cases, seed):
-    specs, rng = case_specs(cases, seed, GD_VISIBLE, GD_SEED)
+    specs, rng = case_specs(cases, seed, GD_VISIBLE, GD_SEED, GD_KEYS)
     out = []
     for spec in specs:
         kind = spec_value(spec, "grad")
@@ -154,6 +155,7 @@ BATCHES_VARIANTS = {
 BATCHES_VISIBLE = [dict(n=10, d=3, batch_size=4), dict(n=12, d=4, batch_size=3),
                    dict(n=7, d=2, batch_size=7)]
 BATCHES_SEED = 5
+BATCHES_KEYS = {"n", "d", "batch_size"}
 
 
 def two_epochs(fn, inputs, kwargs):
@@ -167,7 +169,7 @@ def two_epochs(fn, inputs, kwargs):
 
 
 def _batches_cases(cases, seed):
-    specs, rng = case_specs(cases, seed, BATCHES_VISIBLE, BATCHES_SEED)
+    specs, rng = case_specs(cases, seed, BATCHES_VISIBLE, BATCHES_SEED, BATCHES_KEYS)
     out = []
     for spec in specs:
         n, d, bs = spec_value(spec, "n"), spec_value(spec, "d"), spec_value(spec, "batch_size")
@@ -243,10 +245,11 @@ MAX_LR_VISIBLE = [dict(eigenvalues=(1.0, 10.0), angle=0.0),
                   dict(eigenvalues=(4.0, 0.5), angle=0.0),
                   dict(random=3, low=0.2, high=5.0)]
 MAX_LR_SEED = 6
+MAX_LR_KEYS = {"eigenvalues", "angle", "random", "low", "high"}
 
 
 def _max_lr_cases(cases, seed):
-    specs, rng = case_specs(cases, seed, MAX_LR_VISIBLE, MAX_LR_SEED)
+    specs, rng = case_specs(cases, seed, MAX_LR_VISIBLE, MAX_LR_SEED, MAX_LR_KEYS)
     out = []
     for spec in specs:
         if "random" in spec:

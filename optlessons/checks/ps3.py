@@ -128,6 +128,7 @@ SGD_VISIBLE = [dict(shape=(3,), steps=0, lr=0.1, momentum=0.9),
                dict(shape=(2, 2), steps=0, lr=0.2, momentum=0.8, nesterov=True),
                dict(shape=(5,), steps=4, lr=0.03, momentum=0.99)]
 SGD_SEED = 7
+SGD_KEYS = {"shape", "steps", "lr", "momentum", "nesterov"}
 
 
 def check_sgd_momentum_update(fn, cases="visible", seed=None):
@@ -138,7 +139,7 @@ def check_sgd_momentum_update(fn, cases="visible", seed=None):
     momentum_buffer is None), else b = μ·b + g; θ ← θ − lr·b
     (Nesterov: θ ← θ − lr·(g + μ·b)).
     """
-    specs, rng = case_specs(cases, seed, SGD_VISIBLE, SGD_SEED)
+    specs, rng = case_specs(cases, seed, SGD_VISIBLE, SGD_SEED, SGD_KEYS)
     run_check(fn, check="check_sgd_momentum_update", name="sgd_momentum_update",
               what="PyTorch's SGD with momentum", cases=_warm_cases(sgd_update, SGDState, specs, rng),
               signature="sgd_momentum_update(param, grad, state, *, lr, momentum, nesterov=False)",
@@ -188,6 +189,7 @@ RMSPROP_VISIBLE = [dict(shape=(3,), steps=0, lr=0.01, alpha=0.99, eps=1e-8),
                    dict(shape=(2, 2), steps=10, lr=0.05, alpha=0.95, eps=0.1),
                    dict(shape=(5,), steps=1, lr=0.02, alpha=0.8, eps=1e-8)]
 RMSPROP_SEED = 8
+RMSPROP_KEYS = {"shape", "steps", "lr", "alpha", "eps"}
 
 
 def check_rmsprop_update(fn, cases="visible", seed=None):
@@ -196,7 +198,7 @@ def check_rmsprop_update(fn, cases="visible", seed=None):
     PyTorch's RMSprop (momentum=0, centered=False): v = α·v + (1 − α)·g²,
     θ ← θ − lr·g/(√v + ε); returns (new_param, state with step + 1 and square_avg v).
     """
-    specs, rng = case_specs(cases, seed, RMSPROP_VISIBLE, RMSPROP_SEED)
+    specs, rng = case_specs(cases, seed, RMSPROP_VISIBLE, RMSPROP_SEED, RMSPROP_KEYS)
     run_check(fn, check="check_rmsprop_update", name="rmsprop_update", what="PyTorch's RMSprop",
               cases=_warm_cases(rmsprop_update, RMSpropState, specs, rng),
               signature="rmsprop_update(param, grad, state, *, lr, alpha=0.99, eps=1e-8)",
@@ -331,6 +333,7 @@ ADAM_VISIBLE = [dict(shape=(3,), steps=0, lr=0.1, betas=(0.9, 0.999), eps=1e-8, 
                      amsgrad=False),
                 dict(shape=(5,), steps=1, lr=0.3, betas=(0.5, 0.9), eps=0.01, **_ADAM_BASE)]
 ADAM_SEED = 9
+ADAM_KEYS = {"shape", "steps", "lr", "betas", "eps", "weight_decay", "amsgrad"}
 
 
 def check_adam_update(fn, cases="visible", seed=None):
@@ -340,7 +343,7 @@ def check_adam_update(fn, cases="visible", seed=None):
     v = β2·v + (1 − β2)·g²; (AMSGrad: v_max = max(v_max, v), used for v below);
     m̂ = m/(1 − β1^t); v̂ = v/(1 − β2^t); θ ← θ − lr·m̂/(√v̂ + ε).
     """
-    specs, rng = case_specs(cases, seed, ADAM_VISIBLE, ADAM_SEED)
+    specs, rng = case_specs(cases, seed, ADAM_VISIBLE, ADAM_SEED, ADAM_KEYS)
     # gradients that shrink over the warm-up, so that the AMSGrad maximum differs from v
     run_check(fn, check="check_adam_update", name="adam_update", what="PyTorch's Adam",
               cases=_warm_cases(adam_update, AdamState, specs, rng, shrink=0.5),

@@ -44,6 +44,7 @@ def _params_problem(params, like, what):
 OPTIMIZER_CLASS_VISIBLE = [dict(lr=0.01, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False),
                            dict(lr=0.1, betas=(0.8, 0.99), eps=1e-3, weight_decay=0.0, amsgrad=True)]
 OPTIMIZER_CLASS_SEED = 10
+OPTIMIZER_CLASS_KEYS = {"lr", "betas", "eps", "weight_decay", "amsgrad"}
 STEPS = 5
 
 
@@ -62,7 +63,8 @@ def check_optimizer_class(cls, cases="visible", seed=None):
     """Check an Adam-like class: `opt = cls(lr=..., betas=..., eps=..., weight_decay=...,
     amsgrad=...)`, `params = opt.step(params, grads)` on a dict of arrays, several steps,
     against optlessons.optim.Adam (state kept per parameter between steps)."""
-    settings, rng = case_specs(cases, seed, OPTIMIZER_CLASS_VISIBLE, OPTIMIZER_CLASS_SEED)
+    settings, rng = case_specs(cases, seed, OPTIMIZER_CLASS_VISIBLE, OPTIMIZER_CLASS_SEED,
+                               OPTIMIZER_CLASS_KEYS)
     name = getattr(cls, "__name__", "your class")
     for kw in settings:
         params = {"W1": rng.normal(size=(3, 2)), "b1": np.zeros(2)}
@@ -194,13 +196,14 @@ def _shuffle_problem(fn, model, params, out, X, y, epochs, bs, lr, seed, label):
 
 TRAINING_VISIBLE = [dict(epochs=2, batch_size=100, lr=0.01), dict(epochs=1, batch_size=64, lr=0.005)]
 TRAINING_SEED = 2
+TRAINING_KEYS = {"epochs", "batch_size", "lr"}
 
 
 def check_training_loop(fn, cases="visible", seed=None):
     """Check `train_epochs(model, params, optimizer, X, y, *, epochs, batch_size, rng) -> params`:
     one optimizer step per mini-batch, every epoch reshuffled, the loss going down.
     (`seed` seeds the rng passed to `fn`; the data and the network are fixed.)"""
-    specs, _ = case_specs(cases, seed, TRAINING_VISIBLE, TRAINING_SEED)
+    specs, _ = case_specs(cases, seed, TRAINING_VISIBLE, TRAINING_SEED, TRAINING_KEYS)
     seed = TRAINING_SEED if seed is None else seed
     digits = load_digits(0)
     X, y = digits.X_train, digits.y_train
