@@ -616,3 +616,37 @@ def test_any_integer_x_names_the_integer_copy(x, h):
     checks.check_numerical_gradient(SOLVED["numerical_gradient"], cases=spec)
     with pytest.raises(CheckFailed, match="kept its integer dtype"):
         checks.check_numerical_gradient(numgrad_int_copy, cases=spec)
+
+
+REMOTE_TRACEBACK = '''Traceback (most recent call last):
+  File "<learner cell 3>", line 5, in adam_update
+    step = np.linalg.solve(np.eye(2), m)
+           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+  File "/usr/lib/python3/dist-packages/numpy/linalg/_linalg.py", line 451, in solve
+    r = gufunc(a, b, signature=signature)
+ValueError: solve1: size 3 is different from 2
+'''
+
+
+def test_an_exception_from_the_learners_process_names_the_learners_line():
+    """A grading proxy re-raises the learner's exception with the traceback text of the
+    learner's process (`learner_traceback`); the message names the learner's line in it."""
+    def proxy(*args, **kwargs):
+        exc = ValueError("solve1: size 3 is different from 2")
+        exc.learner_traceback = REMOTE_TRACEBACK
+        raise exc
+    with pytest.raises(CheckFailed) as info:
+        checks.check_adam_update(proxy)
+    assert "raised ValueError: solve1: size 3 is different from 2 at line 5: " \
+           "`step = np.linalg.solve(np.eye(2), m)`" in str(info.value), str(info.value)
+
+
+def test_no_line_is_named_when_none_is_the_learners():
+    def proxy(*args, **kwargs):
+        exc = ValueError("boom")
+        exc.learner_traceback = REMOTE_TRACEBACK.split('  File "/usr')[0].replace(
+            "<learner cell 3>", "/usr/lib/python3/dist-packages/numpy/x.py")
+        raise exc
+    with pytest.raises(CheckFailed) as info:
+        checks.check_adam_update(proxy)
+    assert "raised ValueError: boom\n" in str(info.value) and "at line" not in str(info.value)

@@ -45,6 +45,7 @@ import functools
 import importlib
 import inspect
 import os
+import re
 import sys
 import sysconfig
 import threading
@@ -333,20 +334,32 @@ def _library_file(filename: str) -> bool:
     roots = {os.path.realpath(sysconfig.get_paths()[k])
              for k in ("stdlib", "platstdlib", "purelib", "platlib")}
     roots.add(str(_PACKAGE))
-    return any(f.startswith(r + os.sep) for r in roots)
+    parts = Path(f).parts
+    return any(f.startswith(r + os.sep) for r in roots) or "site-packages" in parts or "dist-packages" in parts
+
+
+_FRAME = re.compile(r'^  File "(?P<file>[^"]+)", line (?P<line>\d+), in [^\n]*\n    (?P<code>[^\n]+)', re.M)
+
+
+def _frames(exc: BaseException) -> list[tuple[str, int, str]]:
+    """(file, line, code) of the frames that raised `exc`: its own traceback's, or, for an
+    exception re-raised from the learner's process by a grading proxy, the frames of the
+    traceback text it carries (`learner_traceback`)."""
+    text = getattr(exc, "learner_traceback", "")
+    if isinstance(text, str) and text:
+        return [(m["file"], int(m["line"]), m["code"]) for m in _FRAME.finditer(text)]
+    return [(f.filename, f.lineno, f.line or "") for f in traceback.extract_tb(exc.__traceback__)]
 
 
 def where(exc: BaseException) -> str:
     """Where the learner's own code raised: the last frame outside Python, its libraries
     and optlessons (a numpy call in their code names their line, not numpy's),
-    e.g. " at line 4: `m = beta1 * m + g[0]`"."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if not f.filename.startswith(str(Path(__file__).parent))]
-    own = [f for f in frames if not _library_file(f.filename)]
-    frame = (own or frames or [None])[-1]
-    if frame is None or not frame.line:
+    e.g. " at line 4: `m = beta1 * m + g[0]`"; "" when no frame is theirs."""
+    own = [(line, code) for file, line, code in _frames(exc) if not _library_file(file) and code.strip()]
+    if not own:
         return ""
-    return f" at line {frame.lineno}: `{frame.line.strip()}`"
+    line, code = own[-1]
+    return f" at line {line}: `{code.strip()}`"
 
 
 # --------------------------------------------------------------------------- comparing
