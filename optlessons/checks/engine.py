@@ -509,7 +509,7 @@ def guarded(check: str, name: str, label: str, call: Callable, signature: str = 
         msg = f"`{name}` raised {type(exc).__name__}: {exc}{where(exc)}\n  on {label}"
         if signature and isinstance(exc, TypeError) and "argument" in str(exc):
             msg += f"\n  Keep the signature given in the exercise: {signature}"
-        if isinstance(exc, TypeError) and "Cannot cast ufunc" in str(exc):
+        if "Cannot cast ufunc" in str(exc):   # numpy's UFuncTypeError, also when re-raised by a proxy
             msg += ("\n  An input here is an integer array: an in-place `x -= ...` or `x[i] += h` "
                     "cannot store floats in it. Work on `np.array(x, dtype=float)`.")
         raise CheckFailed(msg) from None
