@@ -650,3 +650,46 @@ def test_no_line_is_named_when_none_is_the_learners():
     with pytest.raises(CheckFailed) as info:
         checks.check_adam_update(proxy)
     assert "raised ValueError: boom\n" in str(info.value) and "at line" not in str(info.value)
+
+
+def test_a_timeout_while_naming_the_mistake_keeps_the_difference():
+    """The other cases are called again to choose between mistakes; if one of those calls is
+    stopped, the message is still the difference found, and no more calls are made."""
+    calls = []
+
+    def wrong_then_slow(param, grad, state, **hyper):
+        calls.append(1)
+        if len(calls) > 1:
+            raise KeyboardInterrupt
+        return ps3.adam_model(param, grad, state, **hyper, direction=+1)
+    with pytest.raises(CheckFailed) as info:
+        checks.check_adam_update(wrong_then_slow)
+    assert "does not match the reference on case 1 of 6" in str(info.value)
+    assert len(calls) == 2
+    assert info.value._render_traceback_()[0].startswith("CheckFailed: ")
+
+
+def test_a_training_loop_stopped_while_its_shuffle_is_examined_fails():
+    calls = []
+
+    def fixed_order_then_slow(model, params, optimizer, X, y, *, epochs, batch_size, rng):
+        calls.append(1)
+        if len(calls) > 1:
+            raise KeyboardInterrupt
+        for _ in range(epochs):
+            for s in range(0, len(X), batch_size):
+                params = optimizer.step(params, model.backward(params, X[s:s + batch_size],
+                                                               y[s:s + batch_size])[1])
+        return params
+    with pytest.raises(CheckFailed, match="stored order"):
+        checks.check_training_loop(fixed_order_then_slow)
+
+    def reseeded_then_slow(model, params, optimizer, X, y, *, epochs, batch_size, rng):
+        calls.append(1)
+        if len(calls) > 1:
+            raise KeyboardInterrupt
+        return SOLVED["train_epochs"](model, params, optimizer, X, y, epochs=epochs,
+                                      batch_size=batch_size, rng=np.random.default_rng(99))
+    calls.clear()
+    with pytest.raises(CheckFailed, match="was interrupted"):
+        checks.check_training_loop(reseeded_then_slow)

@@ -71,7 +71,11 @@ class CheckFailed(AssertionError):
 
     def _render_traceback_(self) -> list[str]:
         # IPython shows this list instead of the traceback (InteractiveShell.showtraceback).
-        return f"{type(self).__name__}: {self}".splitlines()
+        return f"CheckFailed: {self}".splitlines()
+
+
+class CallStopped(CheckFailed):
+    """A learner call stopped by a time limit or an interrupt: the check stops calling."""
 
 
 class LearnerTimeout(Exception):
@@ -249,10 +253,10 @@ def learner_call(check: str, function: str, label: str):
         raise CheckFailed(f"`{function}` calls the course's `{exc.reference}`: write {what} "
                           f"yourself.") from None
     except LearnerTimeout as exc:
-        raise CheckFailed(_timeout_sentence(function, label, exc.seconds, "ran out of time")) from None
+        raise CallStopped(_timeout_sentence(function, label, exc.seconds, "ran out of time")) from None
     except KeyboardInterrupt:
-        raise CheckFailed(_timeout_sentence(function, label, CALL_TIMEOUT.get(),
-                                            "was interrupted (stopped for taking too long)")) from None
+        raise CallStopped(_timeout_sentence(function, label, CALL_TIMEOUT.get(),
+                                         "was interrupted (stopped for taking too long)")) from None
     finally:
         FORBIDDEN.reset(token)
 
@@ -603,6 +607,8 @@ def run_check(fn, *, check: str, name: str, what: str, signature: str, cases: li
                 try:
                     oout, _ = call_learner(fn, check, name, oc, signature)
                     others.append((oc, unpack(run_quietly(reference, oc)), unpack(oout)))
+                except CallStopped:   # out of time: report the difference found so far
+                    break
                 except CheckFailed:
                     continue
             found = name_mistakes(mistakes, case, expected, got, unpack, others)

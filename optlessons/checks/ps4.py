@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from optlessons.checks.engine import (CheckFailed, case_specs, compare, copy_value, guarded,
-                                      is_number_like, kw_text, short, spec_value)
+from optlessons.checks.engine import (CallStopped, CheckFailed, case_specs, compare, copy_value,
+                                      guarded, is_number_like, kw_text, short, spec_value)
 from optlessons.data import load_digits
 from optlessons.models import MLP
 from optlessons.optim import Adam
@@ -178,6 +178,8 @@ def _shuffle_problem(fn, model, params, out, X, y, epochs, bs, lr, seed, label):
                                 epochs, bs, seed, label)
         other_seed = _train_call(fn, model, copy_value(params), CountingOptimizer(Adam(lr=lr)), X, y,
                                  epochs, bs, seed + 1, label)
+    except CallStopped:
+        raise
     except CheckFailed:
         return None
     if not _same_params(out, same_seed):
