@@ -119,37 +119,28 @@ class CountingOptimizer:
         return self.opt.step(params, grads)
 
 
-def _train_reference(model, params, X, y, epochs, bs, lr, orders):
-    """Adam(lr) over the mini-batches of each epoch, in the order orders(epoch) gives."""
+def _train_reference(model, params, X, y, bs, lr, orders):
+    """Adam(lr) over the mini-batches of each epoch, the examples in that epoch's order."""
     opt = Adam(lr=lr)
-    for epoch in range(epochs):
-        order = orders(epoch)
+    for order in orders:
         for start in range(0, len(X), bs):
             idx = order[start:start + bs]
             params = opt.step(params, model.backward(params, X[idx], y[idx])[1])
     return params
 
 
+def _epoch_orders(kind, seed, n, epochs):
+    """Each epoch's order of the n examples: "new" (rng.permutation(n) drawn every epoch from
+    np.random.default_rng(seed)), "once" (the first permutation in every epoch) or "stored"."""
+    if kind == "stored":
+        return [np.arange(n)] * epochs
+    rng = np.random.default_rng(seed)
+    first = rng.permutation(n)
+    return [first] + [first if kind == "once" else rng.permutation(n) for _ in range(epochs - 1)]
+
+
 def _same_params(a, b) -> bool:
     return set(a) == set(b) and all(np.allclose(a[k], b[k], rtol=1e-9, atol=1e-12) for k in a)
-
-
-class _Permutations:
-    """orders(epoch): a new rng.permutation(n) each epoch, or the first one again (`reuse`)."""
-
-    def __init__(self, seed, n, reuse=False):
-        self.rng, self.n, self.reuse, self.first = np.random.default_rng(seed), n, reuse, None
-
-    def __call__(self, epoch):
-        if self.reuse and self.first is not None:
-            return self.first
-        order = self.rng.permutation(self.n)
-        self.first = order if self.first is None else self.first
-        return order
-
-
-def _stored_order(epoch, n):
-    return np.arange(n)
 
 
 def _train_call(fn, model, params, opt, X, y, epochs, bs, seed, label):
@@ -166,11 +157,12 @@ def _shuffle_problem(fn, model, params, out, X, y, epochs, bs, lr, seed, label):
 
     The task asks for `rng.permutation(n)` each epoch; another shuffle drawn from
     the rng passed in is accepted, a fixed order or another source of randomness is not."""
-    n = len(X)
-    if _same_params(out, _train_reference(model, params, X, y, epochs, bs, lr, _Permutations(seed, n))):
+    def trained(kind):
+        return _train_reference(model, params, X, y, bs, lr, _epoch_orders(kind, seed, len(X), epochs))
+
+    if _same_params(out, trained("new")):
         return None
-    if _same_params(out, _train_reference(model, params, X, y, epochs, bs, lr,
-                                          lambda epoch: _stored_order(epoch, n))):
+    if _same_params(out, trained("stored")):
         return ("takes the examples in their stored order: shuffle every epoch with "
                 "`order = rng.permutation(n)` (the rng passed in) and index X and y with it.")
     try:
@@ -189,8 +181,7 @@ def _shuffle_problem(fn, model, params, out, X, y, epochs, bs, lr, seed, label):
         return ("gave the same result for two different `rng`s: the rng passed in is not used; "
                 "draw each epoch's order with `order = rng.permutation(n)`, don't create a "
                 "generator of your own.")
-    if epochs > 1 and _same_params(out, _train_reference(model, params, X, y, epochs, bs, lr,
-                                                         _Permutations(seed, n, reuse=True))):
+    if epochs > 1 and _same_params(out, trained("once")):
         return ("shuffles once and reuses that order in every epoch: draw a new "
                 "`order = rng.permutation(n)` at the start of each epoch.")
     return None
