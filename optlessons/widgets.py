@@ -1338,8 +1338,9 @@ class _AdamRecorder:
 
 class AdamExperiment(Experiment):
     title = "Adam's moments"
-    help = ("β₁ averages the gradient (m), β₂ its square (v); the step is lr · m̂ / (√v̂ + ε) per coordinate, "
-            "so it stays near lr whatever the gradient's size.")
+    help = ("β₁ averages the gradient (m), β₂ its square (v); the step is lr · m̂ / (√v̂ + ε) per coordinate: "
+            "its size is set by lr, not by the gradient's — usually about lr, but after a jump in the gradient "
+            "up to lr (1 − β₁)/√(1 − β₂) (3.16 × lr with the defaults).")
 
     def __init__(self, landscape="rosenbrock", lr=0.05, betas=(0.9, 0.999), steps=200):
         super().__init__(11.0, 5.0)
@@ -1418,8 +1419,11 @@ class AdamExperiment(Experiment):
         t = result.trajectory
         s = result.steps_taken
         big = float(np.max(s)) if s.size else 0.0
-        return _note(f"{_esc(t.message)}. Largest step in one coordinate: {big:.3g} (lr = {result.lr:.3g}).",
-                     "warn" if t.diverged else "info")
+        b1, b2 = float(self.controls["beta1"].value), float(self.controls["beta2"].value)
+        bound = (1 - b1) / np.sqrt(1 - b2)      # Kingma & Ba's step after a jump from zero gradients
+        return _note(f"{_esc(t.message)}. Largest step in one coordinate: {big:.3g} = {big / result.lr:.2f} × lr "
+                     f"(lr = {result.lr:.3g}; a jump from zero gradients gives (1 − β₁)/√(1 − β₂) = "
+                     f"{bound:.2f} × lr).", "warn" if t.diverged else "info")
 
 
 def adam_experiment(landscape="rosenbrock", lr=0.05, betas=(0.9, 0.999), steps=200):

@@ -446,6 +446,17 @@ def test_adam_experiment_records_moments_and_step_sizes():
     assert exp.error is None
 
 
+def test_adam_experiment_reports_the_largest_step_as_a_multiple_of_lr():
+    exp = widgets.adam_experiment(lr=0.05, steps=200)
+    exp.controls["beta1"].value = 0.0                  # RMSprop with a bias correction: steps above lr
+    r = exp.result
+    ratio = float(np.max(r.steps_taken)) / r.lr
+    assert ratio > 1.5
+    text = exp.message.value
+    assert f"= {ratio:.2f} × lr" in text
+    assert f"{1 / np.sqrt(1 - 0.999):.2f} × lr" in text    # (1 − β₁)/√(1 − β₂) with β₁ = 0: 31.62
+
+
 def test_adaptive_experiment_rotation_and_gd_limit():
     exp = widgets.adaptive_experiment()
     assert set(exp.result.trajectories) == {"GD", "Adagrad", "RMSprop", "Adadelta"}
