@@ -984,19 +984,19 @@ def measured_rate(distances, floor=RATE_FLOOR):
 
 @dataclass(frozen=True)
 class MomentumTheory:
-    """The optimal (α, β) and the stability edge of SGD with momentum on a quadratic.
+    """The optimal (η, β) and the stability edge of SGD with momentum on a quadratic.
 
-    Heavy ball (PyTorch's ``SGD(momentum=β)``), curvatures μ ≤ λ ≤ L, κ = L/μ:
-    α* = 4/(√L + √μ)², β* = ((√κ − 1)/(√κ + 1))², rate √β* = (√κ − 1)/(√κ + 1); stable for every λ
-    while α L < 2 + 2β. Nesterov (``nesterov=True``): α* = 4/(3L + μ),
+    Heavy ball (PyTorch's ``SGD(momentum=β)``), curvatures λ_min ≤ λ ≤ λ_max, κ = λ_max/λ_min:
+    η* = 4/(√λ_max + √λ_min)², β* = ((√κ − 1)/(√κ + 1))², rate √β* = (√κ − 1)/(√κ + 1); stable for
+    every λ while η λ_max < 2 + 2β. Nesterov (``nesterov=True``): η* = 4/(3λ_max + λ_min),
     β* = (√(3κ + 1) − 2)/(√(3κ + 1) + 2), rate 1 − 2/√(3κ + 1) (Lessard, Recht & Packard 2016);
-    stable while α L < (2 + 2β)/(1 + 2β).
+    stable while η λ_max < (2 + 2β)/(1 + 2β). (Fields ``mu`` and ``L`` hold λ_min and λ_max.)
     """
-    lr: float           # α*
+    lr: float           # η*
     momentum: float     # β*
-    rate: float         # the best rate per step, at (α*, β*)
-    mu: float
-    L: float
+    rate: float         # the best rate per step, at (η*, β*)
+    mu: float           # λ_min
+    L: float            # λ_max
     nesterov: bool
 
     @classmethod
@@ -1013,13 +1013,14 @@ class MomentumTheory:
         return cls(4 / (np.sqrt(L) + np.sqrt(mu)) ** 2, r ** 2, r, mu, L, False)
 
     def edge_lr(self, beta):
-        """The largest stable α for momentum β: (2 + 2β)/L, or (2 + 2β)/((1 + 2β) L) for Nesterov."""
+        """The largest stable η for momentum β: (2 + 2β)/λ_max, or (2 + 2β)/((1 + 2β) λ_max) for Nesterov."""
         beta = np.asarray(beta, dtype=float)
         return (2 + 2 * beta) / ((1 + 2 * beta) * self.L if self.nesterov else self.L)
 
     @property
     def edge_label(self):
-        return "stability edge αL = (2 + 2β)/(1 + 2β)" if self.nesterov else "stability edge αL = 2 + 2β"
+        return ("stability edge ηλ$_{max}$ = (2 + 2β)/(1 + 2β)" if self.nesterov
+                else "stability edge ηλ$_{max}$ = 2 + 2β")
 
 
 @dataclass
@@ -1043,7 +1044,7 @@ class RateMap:
     diverged: np.ndarray      # (len(betas), len(lrs)) bool: the run left the window or blew up
     steps: int
     nesterov: bool = False
-    theory: MomentumTheory | None = None    # on a quadratic: (α*, β*) and the stability edge
+    theory: MomentumTheory | None = None    # on a quadratic: (η*, β*) and the stability edge
 
     @property
     def best(self):
@@ -1132,7 +1133,7 @@ def _edges(centres, log=False):
 
 class MomentumExperiment(Experiment):
     title = "Momentum"
-    help = ("set the learning rate α and the momentum β. The heat map shows, for every (α, β), the measured "
+    help = ("set the learning rate η and the momentum β. The heat map shows, for every (η, β), the measured "
             "convergence rate per step (darker = faster; hatched grey = diverged); the ringed dot is you, "
             "the star the theoretical optimum.")
 
@@ -1147,7 +1148,7 @@ class MomentumExperiment(Experiment):
                             "rosenbrock": LANDSCAPES["rosenbrock"]()}
         self.controls["landscape"] = W.Dropdown(options=list(self.CHOICES.items()), value=landscape,
                                                 description="landscape", style=_WIDE)
-        self.controls["lr"] = log_slider("learning rate α", lr, -4, 0)
+        self.controls["lr"] = log_slider("learning rate η", lr, -4, 0)
         self.controls["momentum"] = float_slider("momentum β", momentum, 0.0, 0.99, 0.01)
         self.controls["steps"] = int_slider("steps", steps, 10, 300, 10)
         self.controls["nesterov"] = W.Checkbox(value=bool(nesterov), description="Nesterov", indent=False,
@@ -1246,13 +1247,13 @@ class MomentumExperiment(Experiment):
         self._colorbar.minorticks_off()
         self.ax_map.set_xlim(_edges(m.lrs, log=True)[[0, -1]])
         self.ax_map.set_ylim(_edges(m.betas)[[0, -1]])
-        self.ax_map.set_xlabel("learning rate α")
+        self.ax_map.set_xlabel("learning rate η")
         self.ax_map.set_ylabel("momentum β")
         kind = "Nesterov" if m.nesterov else "heavy ball"
         self.ax_map.set_title(f"Rate per step, {kind}, {m.steps} steps")
         from matplotlib.lines import Line2D
         handles = [(self.here, self.here_dot), Patch(**self.DIVERGED)]
-        labels = ["you (α, β)", "diverged"]
+        labels = ["you (η, β)", "diverged"]
         th = m.theory
         if th is not None:
             self.optimum.set_data([th.lr], [th.momentum])
@@ -1260,7 +1261,7 @@ class MomentumExperiment(Experiment):
             self.edge_line.set_data(th.edge_lr(b), b)
             # the edge in the legend: a plain dashed line (the outlined one reads as "=" that small)
             handles[1:1] = [self.optimum, Line2D([], [], color="black", linestyle="--", linewidth=1.4)]
-            labels[1:1] = [f"optimum (α*, β*), rate {th.rate:.3f}", th.edge_label]
+            labels[1:1] = [f"optimum (η*, β*), rate {th.rate:.3f}", th.edge_label]
         for a in (self.optimum, self.edge_line):
             a.set_visible(th is not None)
         if self._map_legend is not None:
@@ -1285,21 +1286,21 @@ class MomentumExperiment(Experiment):
         th = result.rate_map.theory
         best = ""
         if th is not None:
-            best = (f"<br>Theory on this bowl: α* = {th.lr:.3g}, β* = {th.momentum:.3g} give "
+            best = (f"<br>Theory on this bowl: η* = {th.lr:.3g}, β* = {th.momentum:.3g} give "
                     f"{th.rate:.3f} per step; GD's best is {(th.L - th.mu) / (th.L + th.mu):.3f}.")
         kind = "warn" if t.diverged else "info"
         return _note(f"{name}: {_esc(t.message)}{rate}<br>without: {_esc(p.message)}{best}", kind)
 
 
 def momentum_experiment(landscape="quadratic50", lr=0.01, momentum=0.9, steps=100, nesterov=False):
-    """SGD with momentum (α, β) on an ill-conditioned quadratic (κ = 50) or Rosenbrock.
+    """SGD with momentum (η, β) on an ill-conditioned quadratic (κ = 50) or Rosenbrock.
 
-    Left: the path with momentum and the plain-GD path at the same α; middle: their
-    losses; right: a heat map over (α, β) of the measured convergence rate per step,
+    Left: the path with momentum and the plain-GD path at the same η; middle: their
+    losses; right: a heat map over (η, β) of the measured convergence rate per step,
     ρ = (‖θ_n − θ*‖/‖θ_0 − θ*‖)^(1/n) (``measured_rate``; lower is faster, hatched grey =
     diverged), computed once per landscape, step count and Nesterov setting
     (``momentum_rate_map``) and cached. On the quadratic the theoretical optimum
-    (α*, β*) is starred and the stability edge drawn (``MomentumTheory``).
+    (η*, β*) is starred and the stability edge drawn (``MomentumTheory``).
     Controls ``landscape`` ("quadratic50" or "rosenbrock"), ``lr``, ``momentum``, ``steps``,
     ``nesterov`` (``SGD(nesterov=True)``, dampening 0).
     """

@@ -285,7 +285,7 @@ def test_momentum_experiment_heat_map_is_cached_and_marks_the_setting(no_warning
     assert not m.diverged[:, 0].any() and np.isfinite(m.rate[:, 0]).all()   # lr = 1e-4 never does
     exp.controls["momentum"].value = 0.5
     assert exp.result.rate_map is m                               # cached, not recomputed
-    assert exp.here.get_xydata()[0].tolist() == pytest.approx([exp.result.lr, 0.5])   # log α axis
+    assert exp.here.get_xydata()[0].tolist() == pytest.approx([exp.result.lr, 0.5])   # log η axis
     assert not exp.result.trajectory.diverged
     exp.controls["landscape"].value = "rosenbrock"
     assert exp.result.rate_map is not m and exp.result.landscape.name == "Rosenbrock"
@@ -331,19 +331,19 @@ def test_momentum_heat_map_shows_the_measured_rate_per_step(no_warnings):
     best_lr, best_beta, best_rate = m.best
     assert m.theory.rate - 1e-9 <= best_rate < m.theory.rate + 0.06     # finite n: a little slower
     assert abs(np.log10(best_lr / a_star)) < 0.2 and abs(best_beta - b_star) < 0.1
-    # the stability edge α L = 2 + 2β, drawn, separates the converged cells from the diverged ones
+    # the stability edge η λ_max = 2 + 2β, drawn, separates the converged cells from the diverged ones
     edge = exp.edge_line.get_xydata()
     np.testing.assert_allclose(edge[:, 0] * L, 2 + 2 * edge[:, 1])
     stable = m.lrs[None, :] * L < 0.9 * (2 + 2 * m.betas[:, None])
     unstable = m.lrs[None, :] * L > 1.1 * (2 + 2 * m.betas[:, None])
     assert not m.diverged[stable].any() and np.all(np.nan_to_num(m.rate[unstable], nan=1.0) >= 1.0)
     legend = [t.get_text() for t in exp._map_legend.get_texts()]
-    assert legend[0] == "you (α, β)" and "diverged" in legend and "stability edge αL = 2 + 2β" in legend
-    assert any(t.startswith("optimum (α*, β*)") for t in legend)
+    assert legend[0] == "you (η, β)" and "diverged" in legend and "stability edge ηλ$_{max}$ = 2 + 2β" in legend
+    assert any(t.startswith("optimum (η*, β*)") for t in legend)
     # Rosenbrock is no quadratic: no star, no edge, the rest stays
     exp.controls["landscape"].value = "rosenbrock"
     assert exp.result.rate_map.theory is None and not exp.optimum.get_visible()
-    assert [t.get_text() for t in exp._map_legend.get_texts()] == ["you (α, β)", "diverged"]
+    assert [t.get_text() for t in exp._map_legend.get_texts()] == ["you (η, β)", "diverged"]
 
 
 def test_momentum_heat_map_marks_diverged_cells_as_minimize_does():
