@@ -614,11 +614,21 @@ class AdaptiveExperiment(Race):
     def shared_hypers(self, name):
         return {"eps": float(self.controls["eps"].value)} if name in self.EPS_METHODS else {}
 
+    @staticmethod
+    def kappa_after_diagonal_scaling(landscape):
+        """κ of D^(-1/2) A D^(-1/2) with D = diag(A) (A the Hessian): what a diagonal preconditioner can reach."""
+        A = landscape.hessian(landscape.minima[0])
+        d = 1 / np.sqrt(np.diag(A))
+        eig = np.linalg.eigvalsh(A * np.outer(d, d))
+        return float(eig[-1] / eig[0])
+
     def describe(self, result):
         f = result.landscape
         base = super().describe(result)
-        return base + _note(f"<br>GD is stable only for lr &lt; 2/L = {2 / f.L:.3g} "
-                            f"(L = {f.L:.3g}, the steepest curvature). "
+        return base + _note(f"<br>GD is stable only for lr &lt; 2/λ<sub>max</sub> = {2 / f.L:.3g} "
+                            f"(λ<sub>max</sub> = {f.L:.3g}, the steepest curvature). "
+                            f"κ = {f.L / f.mu:.3g}; after the best diagonal rescaling (what the per-coordinate "
+                            f"methods can reach) κ = {self.kappa_after_diagonal_scaling(f):.3g}. "
                             f"ε = {self.controls['eps'].value:.1e} for Adagrad, RMSprop and Adadelta "
                             "(PyTorch's defaults: 1e-10, 1e-8, 1e-6).")
 

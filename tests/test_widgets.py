@@ -468,7 +468,15 @@ def test_adaptive_experiment_rotation_and_gd_limit():
     assert steps_axis["Adagrad"] is not None
     assert steps_rot["Adagrad"] is None or steps_rot["Adagrad"] > steps_axis["Adagrad"]
     exp.controls["GD.lr"].value = 2.2 / exp.result.landscape.L
-    assert "GD" in exp.result.diverged and "2/L" in exp.message.value
+    assert "GD" in exp.result.diverged and "2/λ<sub>max</sub>" in exp.message.value
+
+
+def test_adaptive_experiment_reports_kappa_after_diagonal_scaling():
+    exp = widgets.adaptive_experiment(condition_number=50.0, angle_degrees=0.0)
+    assert "after the best diagonal rescaling (what the per-coordinate methods can reach) κ = 1. " in exp.message.value
+    exp.controls["angle"].value = 45.0                  # the valley along the diagonal: no help
+    assert exp.kappa_after_diagonal_scaling(exp.result.landscape) == pytest.approx(50.0)
+    assert "methods can reach) κ = 50." in exp.message.value
 
 
 @pytest.mark.parametrize("name", ["playground", "momentum_experiment", "batch_size_experiment"])
