@@ -40,7 +40,7 @@ import contextlib
 import html
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import ipywidgets as W
@@ -258,7 +258,7 @@ OPTIMIZERS = {
     "Momentum": OptimizerSpec(SGD, (_LR(1e-3), Hyper("momentum", "float", 0.9, 0.0, 0.99, 0.01, "momentum β"),
                                     Hyper("nesterov", "bool", False, label="Nesterov"))),
     "Adagrad": OptimizerSpec(Adagrad, (_LR(0.5, -4, 1),)),
-    "RMSprop": OptimizerSpec(RMSprop, (_LR(0.01, -4, 1), Hyper("alpha", "float", 0.99, 0.0, 0.999, 0.001, "α"),
+    "RMSprop": OptimizerSpec(RMSprop, (_LR(0.01, -4, 1), Hyper("alpha", "float", 0.99, 0.0, 0.999, 0.001, "α (smoothing)"),
                                        Hyper("momentum", "float", 0.0, 0.0, 0.99, 0.01, "momentum"))),
     "Adadelta": OptimizerSpec(Adadelta, (_LR(1.0, -3, 2), Hyper("rho", "float", 0.9, 0.0, 0.999, 0.001, "ρ"))),
     "Adam": OptimizerSpec(Adam, (_LR(0.05, -4, 1), _BETA1, _BETA2,
@@ -298,13 +298,34 @@ def _hyper_control(h, prefix):
 
 @dataclass(frozen=True)
 class SummaryRow:
-    """How one run ended: where, at what value, and when it got close (or blew up)."""
+    """How one run ended: where, at what value, and when it got close (or blew up).
+
+    ``escaped``: it left the picture on a landscape without a minimum while its loss kept
+    falling (leaving a saddle, the expected outcome — not a divergence to fix). ``oscillating``:
+    it ended farther than ``tol`` from every minimum while its loss still rose at a quarter or
+    more of its last steps. ``settings``: the optimizer's hyperparameters, e.g. "lr 0.001, β 0.9".
+    """
     name: str
     end: tuple | None
     value: float | None
     steps_to_tol: int | None
     diverged_at: int | None
     status: str
+    escaped: bool = False
+    oscillating: bool = False
+    settings: str = ""
+
+
+#: A run "oscillates" when its loss rose at this share (or more) of its last steps.
+OSCILLATION_SHARE = 0.25
+
+
+def _rising_share(values):
+    """The share of the last max(10, min(50, n/4)) steps at which the loss went up."""
+    v = np.asarray(values, dtype=float)
+    k = max(10, min(50, (len(v) - 1) // 4))
+    tail = v[-(k + 1):]
+    return float(np.mean(np.diff(tail) > 0)) if len(tail) > 1 else 0.0
 
 
 def summarize(name, trajectory, tol):
@@ -313,19 +334,32 @@ def summarize(name, trajectory, tol):
         return SummaryRow(name, None, None, None, None, str(trajectory))
     end = tuple(float(v) for v in trajectory.points[-1])
     value = float(trajectory.values[-1])
-    reached = trajectory.steps_to(tol) if len(trajectory.minima) else None
-    diverged_at = None
+    has_minima = len(trajectory.minima) > 0
+    reached = trajectory.steps_to(tol) if has_minima else None
+    near_at_end = has_minima and float(np.min(np.hypot(*(trajectory.minima - trajectory.points[-1]).T))) <= tol
+    diverged_at, escaped, oscillating = None, False, False
     if trajectory.diverged:
         m = re.search(r"diverged at step (\d+)", trajectory.message)
         diverged_at = int(m.group(1)) if m else trajectory.n_steps + 1
-        status = f"diverged at step {diverged_at}"
+        finite = trajectory.values[np.isfinite(trajectory.values)]
+        escaped = not has_minima and len(finite) > 1 and finite[-1] < finite[0]
+        if escaped:
+            status = (f"escaped the saddle: left the picture at step {diverged_at}, the loss still falling "
+                      "(expected: this surface has no minimum)")
+        else:
+            status = f"diverged at step {diverged_at}"
+    elif has_minima and not near_at_end and _rising_share(trajectory.values) >= OSCILLATION_SHARE:
+        oscillating = True
+        status = "oscillating, not converging"
+        if reached is not None:
+            status += f" (passed within {tol:g} of a minimum at step {reached}, then left)"
     elif reached is not None:
         status = f"within {tol:g} of a minimum after {reached} steps"
-    elif len(trajectory.minima) == 0:
+    elif not has_minima:
         status = "no minimum to reach"
     else:
         status = f"not within {tol:g} of a minimum after {trajectory.n_steps} steps"
-    return SummaryRow(name, end, value, reached, diverged_at, status)
+    return SummaryRow(name, end, value, reached, diverged_at, status, escaped, oscillating)
 
 
 @dataclass
@@ -341,7 +375,13 @@ class RaceResult:
 
     @property
     def diverged(self):
-        return [name for name, t in self.trajectories.items() if t.diverged]
+        """The optimizers that blew up (leaving a saddle's picture with a falling loss is not one)."""
+        escaped = {r.name for r in self.rows if r.escaped}
+        return [name for name, t in self.trajectories.items() if t.diverged and name not in escaped]
+
+    @property
+    def escaped(self):
+        return [r.name for r in self.rows if r.escaped]
 
 
 class Race(Experiment):
@@ -453,12 +493,33 @@ class Race(Experiment):
                 rows.append(summarize(name, errors[name], tol))
                 continue
             trajectories[name] = minimize(landscape, opt, start=start, steps=steps)
-            rows.append(summarize(name, trajectories[name], tol))
+            rows.append(replace(summarize(name, trajectories[name], tol), settings=self.settings(name)))
         return RaceResult(landscape, start, trajectories, errors, rows, steps, tol)
+
+    def settings(self, name):
+        """The raced optimizer's key settings as the table shows them, e.g. "lr 0.001, momentum β 0.9"."""
+        parts = []
+        for h in OPTIMIZERS[name].hypers:
+            value = self.controls[f"{name}.{h.name}"].value
+            label = h.label or h.name
+            if h.kind == "bool":
+                if value:
+                    parts.append(label)
+            else:
+                parts.append(f"{label} {value:.3g}")
+        parts += [f"{k} {v:.3g}" for k, v in self.shared_hypers(name).items()]
+        return ", ".join(parts)
 
     def draw(self, result):
         self._make_panels(result.landscape)
         self.paths.update(result.trajectories, start=result.start)
+        # the shorter a path, the higher it is drawn: a slow optimizer's short path is not hidden
+        # under a fast one's long path over the same ground (GD under Adam on Rosenbrock)
+        lengths = {n: float(np.sum(np.hypot(*np.diff(self.paths.lines[n].get_xydata(), axis=0).T)))
+                   for n in result.trajectories}
+        for rank, n in enumerate(sorted(lengths, key=lengths.get, reverse=True)):
+            self.paths.lines[n].set_zorder(4 + 0.01 * rank)
+            self.paths.ends[n].set_zorder(5 + 0.01 * rank)
         self.losses.update(result.trajectories)
         self._figure_legend([n for n in self.names if n in result.trajectories], result.landscape)
         self.summary.value = self.summary_html(result)
@@ -466,16 +527,16 @@ class Race(Experiment):
     def summary_html(self, result):
         if not result.rows:
             return "<i>Tick at least one optimizer to race.</i>"
-        head = ("<tr><th align=left>optimizer</th><th align=left>ended at (x, y)</th>"
-                "<th align=right>f</th><th align=left>&nbsp;outcome</th></tr>")
+        head = ("<tr><th align=left>optimizer</th><th align=left>settings</th><th align=left>ended at (x, y)</th>"
+                "<th align=right>L</th><th align=left>&nbsp;outcome</th></tr>")
         body = []
         for row in result.rows:
             i = self.names.index(row.name)
             end = "—" if row.end is None else f"({row.end[0]:.4g}, {row.end[1]:.4g})"
             val = "—" if row.value is None else f"{row.value:.4g}"
-            colour = "#D55E00" if row.diverged_at is not None or row.end is None else (
-                "#009E73" if row.steps_to_tol is not None else "#333")
-            body.append(f"<tr><td>{_swatch(i)} {_esc(row.name)}</td><td>{end}</td>"
+            bad = (row.diverged_at is not None and not row.escaped) or row.end is None or row.oscillating
+            colour = "#D55E00" if bad else ("#009E73" if row.steps_to_tol is not None else "#333")
+            body.append(f"<tr><td>{_swatch(i)} {_esc(row.name)}</td><td>{_esc(row.settings)}</td><td>{end}</td>"
                         f"<td align=right>{val}</td><td style='color:{colour}'>&nbsp;{_esc(row.status)}</td></tr>")
         return f"<table style='font-size:90%'>{head}{''.join(body)}</table>"
 
@@ -484,6 +545,11 @@ class Race(Experiment):
             names = ", ".join(result.diverged)
             return _note(f"⚠ {names} diverged — the path is drawn up to where it left the picture; "
                          "try a smaller learning rate.", "warn")
+        if result.escaped:
+            names = ", ".join(result.escaped)
+            return _note(f"{names} escaped the saddle and left the picture, the loss still falling: on a surface "
+                         "with no minimum that is the expected outcome, not a divergence. The path is drawn up to "
+                         "where it left the picture.")
         if result.errors:
             return _note("; ".join(f"{n}: {e}" for n, e in result.errors.items()), "warn")
         if not result.trajectories:
@@ -557,6 +623,37 @@ class Playground(Race):
         if change["owner"] is self.controls["landscape"]:
             return          # handled (with one refresh) by _landscape_changed
         super()._on_change(change)
+
+    @staticmethod
+    def stability_limits(result):
+        """GD's stability limit 2/λ_max (λ_max the Hessian's largest eigenvalue) where it exists.
+
+        A list of (where, point, 2/λ_max): at the start, and at the known minimum nearest to where
+        the first raced optimizer ended. A point whose largest curvature is not positive is left out.
+        """
+        f = result.landscape
+        places = [("at the start", np.asarray(result.start, dtype=float))]
+        if len(f.minima):
+            ends = [t.points[-1] for t in result.trajectories.values() if np.all(np.isfinite(t.points[-1]))]
+            near = ends[0] if ends else result.start
+            places.append(("at the minimum", f.minima[np.argmin(np.hypot(*(f.minima - near).T))]))
+        out = []
+        for where, p in places:
+            lam_max = float(np.linalg.eigvalsh(f.hessian(p))[-1])
+            if lam_max > 0:
+                out.append((where, p, 2 / lam_max))
+        return out
+
+    def describe(self, result):
+        base = super().describe(result)
+        limits = self.stability_limits(result)
+        if not limits:
+            return base
+        parts = [f"{lr:.3g} {where} ({p[0]:.3g}, {p[1]:.3g})" for where, p, lr in limits]
+        return base + _note("<br>GD's stability limit 2/λ<sub>max</sub> (λ<sub>max</sub>: the largest curvature, "
+                            "the Hessian's largest eigenvalue): " + "; ".join(parts) +
+                            ". Above that lr, GD overshoots along the steepest direction there: near a minimum "
+                            "it oscillates or diverges instead of settling.")
 
 
 def playground(landscape="rosenbrock", optimizers=("GD", "Momentum", "Adam"), steps=200, tol=1e-2):

@@ -220,6 +220,56 @@ def test_summarize_reports_steps_to_tolerance():
     assert exp.result.rows[0].steps_to_tol > row.steps_to_tol
 
 
+def test_playground_table_shows_every_raced_optimizers_settings():
+    pg = widgets.playground()
+    pg.controls["Momentum.lr"].value = 0.003
+    settings = {r.name: r.settings for r in pg.result.rows}
+    assert settings == {"GD": "lr 0.001", "Momentum": "lr 0.003, momentum β 0.9", "Adam": "lr 0.1, β₁ 0.9, β₂ 0.999"}
+    pg.controls["Momentum.nesterov"].value = True
+    assert next(r.settings for r in pg.result.rows if r.name == "Momentum").endswith(", Nesterov")
+    for text in settings.values():
+        assert text in pg.summary.value or "Nesterov" in text
+    assert widgets.OPTIMIZERS["RMSprop"].hypers[1].label == "α (smoothing)"    # not a learning rate
+
+
+def test_playground_shows_gds_stability_limit_where_it_exists():
+    pg = widgets.playground(landscape="rosenbrock")
+    f = pg.result.landscape
+    limits = {where: (tuple(p), lr) for where, p, lr in widgets.Playground.stability_limits(pg.result)}
+    assert limits["at the minimum"][0] == (1.0, 1.0)
+    assert limits["at the minimum"][1] == pytest.approx(2 / np.linalg.eigvalsh(f.hessian(np.array([1.0, 1.0])))[-1])
+    assert limits["at the start"][1] == pytest.approx(2 / np.linalg.eigvalsh(f.hessian(f.start))[-1])
+    assert f"{limits['at the minimum'][1]:.3g} at the minimum (1, 1)" in pg.message.value
+    assert "2/λ<sub>max</sub>" in pg.message.value
+
+
+def test_playground_says_oscillating_when_gd_bounces_above_its_limit():
+    pg = widgets.playground(landscape="himmelblau", optimizers=("GD",))
+    limit = dict((w, lr) for w, p, lr in widgets.Playground.stability_limits(pg.result))["at the minimum"]
+    pg.controls["GD.lr"].value = 0.02                         # below 2/λ_max = 0.0243: converges
+    assert pg.result.rows[0].steps_to_tol is not None and not pg.result.rows[0].oscillating
+    pg.controls["GD.lr"].value = 0.03                         # above it, below divergence
+    row = pg.result.rows[0]
+    assert 0.02 < limit < 0.03 and row.oscillating and row.diverged_at is None
+    assert row.status.startswith("oscillating, not converging") and "oscillating, not converging" in pg.summary.value
+
+
+def test_leaving_an_unbounded_saddle_is_an_escape_not_a_divergence():
+    pg = widgets.playground(landscape="saddle", optimizers=("Momentum",))
+    row = pg.result.rows[0]
+    assert row.escaped and row.diverged_at is not None and row.status.startswith("escaped the saddle")
+    assert pg.result.diverged == [] and pg.result.escaped == ["Momentum"]
+    assert "expected outcome" in pg.message.value and "smaller learning rate" not in pg.message.value
+    assert "style='color:#D55E00'" not in pg.summary.value          # the outcome is not coloured as a failure
+
+
+def test_a_short_path_is_drawn_above_a_long_one(pg):
+    _reset(pg)                                   # the default Rosenbrock race: GD's path is the shortest
+    z = {n: pg.paths.lines[n].get_zorder() for n in pg.result.trajectories}
+    assert z["GD"] > z["Adam"] and z["GD"] > z["Momentum"]
+    assert pg.paths.ends["GD"].get_zorder() > pg.paths.lines["GD"].get_zorder()
+
+
 def test_playground_rejects_unknown_names():
     with pytest.raises(ValueError, match="landscape"):
         widgets.playground(landscape="everest")
