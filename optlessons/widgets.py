@@ -96,6 +96,11 @@ def _swatch(i):
     return f'<span style="color:{plots.style(i)["color"]};font-weight:bold">■</span>'
 
 
+def _loss_ylabel(panel):
+    """The course's notation on a loss panel: the gap L − L* (log scale) or, with no minimum, L itself."""
+    panel.ax.set_ylabel("L(θ) − L*   (log scale)" if panel.log else "L(θ)")
+
+
 def _note(text, kind="info"):
     colour = {"info": "#333", "warn": "#D55E00", "ok": "#009E73"}[kind]
     return f'<span style="color:{colour}">{text}</span>'
@@ -264,7 +269,7 @@ OPTIMIZERS = {
     "Adam": OptimizerSpec(Adam, (_LR(0.05, -4, 1), _BETA1, _BETA2,
                                  Hyper("amsgrad", "bool", False, label="AMSGrad"))),
     "AdamW": OptimizerSpec(AdamW, (_LR(0.05, -4, 1), _BETA1, _BETA2,
-                                   Hyper("weight_decay", "float", 0.01, 0.0, 0.5, 0.005, "weight decay λ"))),
+                                   Hyper("weight_decay", "float", 0.01, 0.0, 0.5, 0.005, "weight decay ω"))),
 }
 
 #: Learning rates that make a good first race on each landscape (set when the landscape changes).
@@ -441,6 +446,7 @@ class Race(Experiment):
             self.paths.set_landscape(landscape)
             self.losses.set_f_star(plots._f_star(landscape))
             self.renderer.invalidate()
+        _loss_ylabel(self.losses)
         self._figure_landscape = landscape
 
     def _figure_legend(self, names, landscape):
@@ -1318,6 +1324,7 @@ class MomentumExperiment(Experiment):
             else:
                 self.paths.set_landscape(f)
                 self.losses.set_f_star(plots._f_star(f))
+            _loss_ylabel(self.losses)
             self._shown = f
             self.renderer.invalidate()
         m = result.rate_map

@@ -263,6 +263,16 @@ def test_leaving_an_unbounded_saddle_is_an_escape_not_a_divergence():
     assert "style='color:#D55E00'" not in pg.summary.value          # the outcome is not coloured as a failure
 
 
+def test_race_and_momentum_loss_panels_use_the_courses_notation():
+    pg = widgets.playground(landscape="rosenbrock", optimizers=("GD",))
+    assert pg.ax_loss.get_ylabel() == "L(θ) − L*   (log scale)"
+    pg.controls["landscape"].value = "saddle"                 # no minimum: the loss itself, linear
+    assert pg.ax_loss.get_ylabel() == "L(θ)"
+    assert widgets.OPTIMIZERS["AdamW"].hypers[-1].label == "weight decay ω"
+    exp = widgets.momentum_experiment()
+    assert exp.ax_loss.get_ylabel() == "L(θ) − L*   (log scale)" and exp.ax_map.get_xlabel() == "learning rate η"
+
+
 def test_a_short_path_is_drawn_above_a_long_one(pg):
     _reset(pg)                                   # the default Rosenbrock race: GD's path is the shortest
     z = {n: pg.paths.lines[n].get_zorder() for n in pg.result.trajectories}
