@@ -668,7 +668,10 @@ def playground(landscape="rosenbrock", optimizers=("GD", "Momentum", "Adam"), st
     ``landscape``: a key of ``optlessons.functions.LANDSCAPES``; ``optimizers``:
     names from ``OPTIMIZERS`` ticked at the start (the others can be ticked in
     the widget). Returns a :class:`Playground`; its ``result`` is a
-    ``RaceResult`` (``trajectories``, ``rows`` — one ``SummaryRow`` each).
+    ``RaceResult`` (``trajectories``, ``rows`` — one ``SummaryRow`` each, with the optimizer's
+    ``settings`` and whether it ``oscillating`` or ``escaped`` a saddle). The status line gives
+    GD's stability limit 2/λ_max at the start and at the minimum the race heads for
+    (``Playground.stability_limits``).
     """
     return Playground(landscape, optimizers, steps, tol)
 
