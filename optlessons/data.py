@@ -19,12 +19,14 @@ train/validation/test split, standardised with training statistics only) and
 """
 
 import importlib.resources
+import json
 from typing import NamedTuple
 
 import numpy as np
 
 __all__ = ["RegressionData", "ClassificationData", "Splits", "linear_regression", "blobs",
-           "split", "standardize", "load_digits", "load_digits_raw", "DIGITS_CREDIT"]
+           "split", "standardize", "load_digits", "load_digits_raw", "DIGITS_CREDIT",
+           "TorchReference", "load_torch_reference"]
 
 
 # --------------------------------------------------------------------------- records
@@ -254,3 +256,28 @@ def load_digits(rng_or_seed=0, val_fraction=0.15, test_fraction=0.15):
     return split(images.reshape(len(images), -1), labels, _generator(rng_or_seed, "rng_or_seed"),
                  val_fraction=val_fraction, test_fraction=test_fraction, stratify=True,
                  min_std=1.0, description=DIGITS_CREDIT)
+
+
+# --------------------------------------------------------------------------- a recorded torch run
+
+class TorchReference(NamedTuple):
+    """One trajectory recorded from ``torch.optim`` (float64), to replay with ``optlessons.optim``."""
+    optimizer: str         # the torch.optim class, e.g. "Adam"
+    kwargs: dict           # its keyword arguments, e.g. {"lr": 0.01}
+    lr_schedule: list      # [(steps done, lr from then on)]: the lr set through param_groups
+    points: np.ndarray     # (steps + 1, 2): θ_0 (the start) … θ_T on Rosenbrock (1 − x)² + 100 (y − x²)²
+    torch_version: str
+
+
+def load_torch_reference():
+    """torch 2.13's ``Adam(lr=0.01)`` on Rosenbrock from (−1.2, 1), 300 steps, lr halved after 150.
+
+    A copy of one run of ``tests/data/torch_references.npz`` (written by
+    ``scripts/record_torch_references.py``; a test keeps the two equal), shipped so
+    that a notebook can show PyTorch's own numbers without torch installed.
+    """
+    with _data_file("torch_adam_rosenbrock.npz").open("rb") as f, np.load(f) as npz:
+        meta = json.loads(str(npz["meta"]))
+        points = npz["xy"].copy()
+    return TorchReference(meta["optimizer"], meta["kwargs"], [tuple(s) for s in meta["lr_schedule"]],
+                          points, meta["torch_version"])

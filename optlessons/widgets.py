@@ -40,7 +40,7 @@ import contextlib
 import html
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import ipywidgets as W
@@ -100,6 +100,11 @@ def _swatch(i):
 # keeps a contrast of at least 4.5:1 on white (WCAG AA; the figure colours are 3.4–3.9:1).
 # The words say the same thing: colour is never the only cue.
 TEXT_COLOURS = {"info": "#333333", "warn": "#B34D00", "ok": "#007A5A"}
+
+
+def _loss_ylabel(panel):
+    """The course's notation on a loss panel: the gap L − L* (log scale) or, with no minimum, L itself."""
+    panel.ax.set_ylabel("L(θ) − L*   (log scale)" if panel.log else "L(θ)")
 
 
 def _note(text, kind="info"):
@@ -263,13 +268,13 @@ OPTIMIZERS = {
     "Momentum": OptimizerSpec(SGD, (_LR(1e-3), Hyper("momentum", "float", 0.9, 0.0, 0.99, 0.01, "momentum β"),
                                     Hyper("nesterov", "bool", False, label="Nesterov"))),
     "Adagrad": OptimizerSpec(Adagrad, (_LR(0.5, -4, 1),)),
-    "RMSprop": OptimizerSpec(RMSprop, (_LR(0.01, -4, 1), Hyper("alpha", "float", 0.99, 0.0, 0.999, 0.001, "α"),
+    "RMSprop": OptimizerSpec(RMSprop, (_LR(0.01, -4, 1), Hyper("alpha", "float", 0.99, 0.0, 0.999, 0.001, "α (smoothing)"),
                                        Hyper("momentum", "float", 0.0, 0.0, 0.99, 0.01, "momentum"))),
     "Adadelta": OptimizerSpec(Adadelta, (_LR(1.0, -3, 2), Hyper("rho", "float", 0.9, 0.0, 0.999, 0.001, "ρ"))),
     "Adam": OptimizerSpec(Adam, (_LR(0.05, -4, 1), _BETA1, _BETA2,
                                  Hyper("amsgrad", "bool", False, label="AMSGrad"))),
     "AdamW": OptimizerSpec(AdamW, (_LR(0.05, -4, 1), _BETA1, _BETA2,
-                                   Hyper("weight_decay", "float", 0.01, 0.0, 0.5, 0.005, "weight decay λ"))),
+                                   Hyper("weight_decay", "float", 0.01, 0.0, 0.5, 0.005, "weight decay ω"))),
 }
 
 #: Learning rates that make a good first race on each landscape (set when the landscape changes).
@@ -303,13 +308,34 @@ def _hyper_control(h, prefix):
 
 @dataclass(frozen=True)
 class SummaryRow:
-    """How one run ended: where, at what value, and when it got close (or blew up)."""
+    """How one run ended: where, at what value, and when it got close (or blew up).
+
+    ``escaped``: it left the picture on a landscape without a minimum while its loss kept
+    falling (leaving a saddle, the expected outcome — not a divergence to fix). ``oscillating``:
+    it ended farther than ``tol`` from every minimum while its loss still rose at a quarter or
+    more of its last steps. ``settings``: the optimizer's hyperparameters, e.g. "lr 0.001, β 0.9".
+    """
     name: str
     end: tuple | None
     value: float | None
     steps_to_tol: int | None
     diverged_at: int | None
     status: str
+    escaped: bool = False
+    oscillating: bool = False
+    settings: str = ""
+
+
+#: A run "oscillates" when its loss rose at this share (or more) of its last steps.
+OSCILLATION_SHARE = 0.25
+
+
+def _rising_share(values):
+    """The share of the last max(10, min(50, n/4)) steps at which the loss went up."""
+    v = np.asarray(values, dtype=float)
+    k = max(10, min(50, (len(v) - 1) // 4))
+    tail = v[-(k + 1):]
+    return float(np.mean(np.diff(tail) > 0)) if len(tail) > 1 else 0.0
 
 
 def summarize(name, trajectory, tol):
@@ -318,19 +344,32 @@ def summarize(name, trajectory, tol):
         return SummaryRow(name, None, None, None, None, str(trajectory))
     end = tuple(float(v) for v in trajectory.points[-1])
     value = float(trajectory.values[-1])
-    reached = trajectory.steps_to(tol) if len(trajectory.minima) else None
-    diverged_at = None
+    has_minima = len(trajectory.minima) > 0
+    reached = trajectory.steps_to(tol) if has_minima else None
+    near_at_end = has_minima and float(np.min(np.hypot(*(trajectory.minima - trajectory.points[-1]).T))) <= tol
+    diverged_at, escaped, oscillating = None, False, False
     if trajectory.diverged:
         m = re.search(r"diverged at step (\d+)", trajectory.message)
         diverged_at = int(m.group(1)) if m else trajectory.n_steps + 1
-        status = f"diverged at step {diverged_at}"
+        finite = trajectory.values[np.isfinite(trajectory.values)]
+        escaped = not has_minima and len(finite) > 1 and finite[-1] < finite[0]
+        if escaped:
+            status = (f"escaped the saddle: left the picture at step {diverged_at}, the loss still falling "
+                      "(expected: this surface has no minimum)")
+        else:
+            status = f"diverged at step {diverged_at}"
+    elif has_minima and not near_at_end and _rising_share(trajectory.values) >= OSCILLATION_SHARE:
+        oscillating = True
+        status = "oscillating, not converging"
+        if reached is not None:
+            status += f" (passed within {tol:g} of a minimum at step {reached}, then left)"
     elif reached is not None:
         status = f"within {tol:g} of a minimum after {reached} steps"
-    elif len(trajectory.minima) == 0:
+    elif not has_minima:
         status = "no minimum to reach"
     else:
         status = f"not within {tol:g} of a minimum after {trajectory.n_steps} steps"
-    return SummaryRow(name, end, value, reached, diverged_at, status)
+    return SummaryRow(name, end, value, reached, diverged_at, status, escaped, oscillating)
 
 
 @dataclass
@@ -346,7 +385,13 @@ class RaceResult:
 
     @property
     def diverged(self):
-        return [name for name, t in self.trajectories.items() if t.diverged]
+        """The optimizers that blew up (leaving a saddle's picture with a falling loss is not one)."""
+        escaped = {r.name for r in self.rows if r.escaped}
+        return [name for name, t in self.trajectories.items() if t.diverged and name not in escaped]
+
+    @property
+    def escaped(self):
+        return [r.name for r in self.rows if r.escaped]
 
 
 class Race(Experiment):
@@ -406,6 +451,7 @@ class Race(Experiment):
             self.paths.set_landscape(landscape)
             self.losses.set_f_star(plots._f_star(landscape))
             self.renderer.invalidate()
+        _loss_ylabel(self.losses)
         self._figure_landscape = landscape
 
     def _figure_legend(self, names, landscape):
@@ -458,12 +504,33 @@ class Race(Experiment):
                 rows.append(summarize(name, errors[name], tol))
                 continue
             trajectories[name] = minimize(landscape, opt, start=start, steps=steps)
-            rows.append(summarize(name, trajectories[name], tol))
+            rows.append(replace(summarize(name, trajectories[name], tol), settings=self.settings(name)))
         return RaceResult(landscape, start, trajectories, errors, rows, steps, tol)
+
+    def settings(self, name):
+        """The raced optimizer's key settings as the table shows them, e.g. "lr 0.001, momentum β 0.9"."""
+        parts = []
+        for h in OPTIMIZERS[name].hypers:
+            value = self.controls[f"{name}.{h.name}"].value
+            label = h.label or h.name
+            if h.kind == "bool":
+                if value:
+                    parts.append(label)
+            else:
+                parts.append(f"{label} {value:.3g}")
+        parts += [f"{k} {v:.3g}" for k, v in self.shared_hypers(name).items()]
+        return ", ".join(parts)
 
     def draw(self, result):
         self._make_panels(result.landscape)
         self.paths.update(result.trajectories, start=result.start)
+        # the shorter a path, the higher it is drawn: a slow optimizer's short path is not hidden
+        # under a fast one's long path over the same ground (GD under Adam on Rosenbrock)
+        lengths = {n: float(np.sum(np.hypot(*np.diff(self.paths.lines[n].get_xydata(), axis=0).T)))
+                   for n in result.trajectories}
+        for rank, n in enumerate(sorted(lengths, key=lengths.get, reverse=True)):
+            self.paths.lines[n].set_zorder(4 + 0.01 * rank)
+            self.paths.ends[n].set_zorder(5 + 0.01 * rank)
         self.losses.update(result.trajectories)
         self._figure_legend([n for n in self.names if n in result.trajectories], result.landscape)
         self.summary.value = self.summary_html(result)
@@ -471,16 +538,16 @@ class Race(Experiment):
     def summary_html(self, result):
         if not result.rows:
             return "<i>Tick at least one optimizer to race.</i>"
-        head = ("<tr><th align=left>optimizer</th><th align=left>ended at (x, y)</th>"
-                "<th align=right>f</th><th align=left>&nbsp;outcome</th></tr>")
+        head = ("<tr><th align=left>optimizer</th><th align=left>settings</th><th align=left>ended at (x, y)</th>"
+                "<th align=right>L</th><th align=left>&nbsp;outcome</th></tr>")
         body = []
         for row in result.rows:
             i = self.names.index(row.name)
             end = "—" if row.end is None else f"({row.end[0]:.4g}, {row.end[1]:.4g})"
             val = "—" if row.value is None else f"{row.value:.4g}"
-            kind = "warn" if row.diverged_at is not None or row.end is None else (
-                "ok" if row.steps_to_tol is not None else "info")
-            body.append(f"<tr><td>{_swatch(i)} {_esc(row.name)}</td><td>{end}</td>"
+            bad = (row.diverged_at is not None and not row.escaped) or row.end is None or row.oscillating
+            kind = "warn" if bad else ("ok" if row.steps_to_tol is not None else "info")
+            body.append(f"<tr><td>{_swatch(i)} {_esc(row.name)}</td><td>{_esc(row.settings)}</td><td>{end}</td>"
                         f"<td align=right>{val}</td><td style='color:{TEXT_COLOURS[kind]}'>&nbsp;{_esc(row.status)}</td></tr>")
         return f"<table style='font-size:90%'>{head}{''.join(body)}</table>"
 
@@ -489,6 +556,11 @@ class Race(Experiment):
             names = ", ".join(result.diverged)
             return _note(f"⚠ {names} diverged — the path is drawn up to where it left the picture; "
                          "try a smaller learning rate.", "warn")
+        if result.escaped:
+            names = ", ".join(result.escaped)
+            return _note(f"{names} escaped the saddle and left the picture, the loss still falling: on a surface "
+                         "with no minimum that is the expected outcome, not a divergence. The path is drawn up to "
+                         "where it left the picture.")
         if result.errors:
             return _note("; ".join(f"{n}: {e}" for n, e in result.errors.items()), "warn")
         if not result.trajectories:
@@ -563,6 +635,37 @@ class Playground(Race):
             return          # handled (with one refresh) by _landscape_changed
         super()._on_change(change)
 
+    @staticmethod
+    def stability_limits(result):
+        """GD's stability limit 2/λ_max (λ_max the Hessian's largest eigenvalue) where it exists.
+
+        A list of (where, point, 2/λ_max): at the start, and at the known minimum nearest to where
+        the first raced optimizer ended. A point whose largest curvature is not positive is left out.
+        """
+        f = result.landscape
+        places = [("at the start", np.asarray(result.start, dtype=float))]
+        if len(f.minima):
+            ends = [t.points[-1] for t in result.trajectories.values() if np.all(np.isfinite(t.points[-1]))]
+            near = ends[0] if ends else result.start
+            places.append(("at the minimum", f.minima[np.argmin(np.hypot(*(f.minima - near).T))]))
+        out = []
+        for where, p in places:
+            lam_max = float(np.linalg.eigvalsh(f.hessian(p))[-1])
+            if lam_max > 0:
+                out.append((where, p, 2 / lam_max))
+        return out
+
+    def describe(self, result):
+        base = super().describe(result)
+        limits = self.stability_limits(result)
+        if not limits:
+            return base
+        parts = [f"{lr:.3g} {where} ({p[0]:.3g}, {p[1]:.3g})" for where, p, lr in limits]
+        return base + _note("<br>GD's stability limit 2/λ<sub>max</sub> (λ<sub>max</sub>: the largest curvature, "
+                            "the Hessian's largest eigenvalue): " + "; ".join(parts) +
+                            ". Above that lr, GD overshoots along the steepest direction there: near a minimum "
+                            "it oscillates or diverges instead of settling.")
+
 
 def playground(landscape="rosenbrock", optimizers=("GD", "Momentum", "Adam"), steps=200, tol=1e-2):
     """The optimizer playground: race optimizers on a landscape, see paths, losses and a summary.
@@ -570,7 +673,10 @@ def playground(landscape="rosenbrock", optimizers=("GD", "Momentum", "Adam"), st
     ``landscape``: a key of ``optlessons.functions.LANDSCAPES``; ``optimizers``:
     names from ``OPTIMIZERS`` ticked at the start (the others can be ticked in
     the widget). Returns a :class:`Playground`; its ``result`` is a
-    ``RaceResult`` (``trajectories``, ``rows`` — one ``SummaryRow`` each).
+    ``RaceResult`` (``trajectories``, ``rows`` — one ``SummaryRow`` each, with the optimizer's
+    ``settings`` and whether it ``oscillating`` or ``escaped`` a saddle). The status line gives
+    GD's stability limit 2/λ_max at the start and at the minimum the race heads for
+    (``Playground.stability_limits``).
     """
     return Playground(landscape, optimizers, steps, tol)
 
@@ -619,11 +725,21 @@ class AdaptiveExperiment(Race):
     def shared_hypers(self, name):
         return {"eps": float(self.controls["eps"].value)} if name in self.EPS_METHODS else {}
 
+    @staticmethod
+    def kappa_after_diagonal_scaling(landscape):
+        """κ of D^(-1/2) A D^(-1/2) with D = diag(A) (A the Hessian): what a diagonal preconditioner can reach."""
+        A = landscape.hessian(landscape.minima[0])
+        d = 1 / np.sqrt(np.diag(A))
+        eig = np.linalg.eigvalsh(A * np.outer(d, d))
+        return float(eig[-1] / eig[0])
+
     def describe(self, result):
         f = result.landscape
         base = super().describe(result)
-        return base + _note(f"<br>GD is stable only for lr &lt; 2/L = {2 / f.L:.3g} "
-                            f"(L = {f.L:.3g}, the steepest curvature). "
+        return base + _note(f"<br>GD is stable only for lr &lt; 2/λ<sub>max</sub> = {2 / f.L:.3g} "
+                            f"(λ<sub>max</sub> = {f.L:.3g}, the steepest curvature). "
+                            f"κ = {f.L / f.mu:.3g}; after the best diagonal rescaling (what the per-coordinate "
+                            f"methods can reach) κ = {self.kappa_after_diagonal_scaling(f):.3g}. "
                             f"ε = {self.controls['eps'].value:.1e} for Adagrad, RMSprop and Adadelta "
                             "(PyTorch's defaults: 1e-10, 1e-8, 1e-6).")
 
@@ -989,19 +1105,19 @@ def measured_rate(distances, floor=RATE_FLOOR):
 
 @dataclass(frozen=True)
 class MomentumTheory:
-    """The optimal (α, β) and the stability edge of SGD with momentum on a quadratic.
+    """The optimal (η, β) and the stability edge of SGD with momentum on a quadratic.
 
-    Heavy ball (PyTorch's ``SGD(momentum=β)``), curvatures μ ≤ λ ≤ L, κ = L/μ:
-    α* = 4/(√L + √μ)², β* = ((√κ − 1)/(√κ + 1))², rate √β* = (√κ − 1)/(√κ + 1); stable for every λ
-    while α L < 2 + 2β. Nesterov (``nesterov=True``): α* = 4/(3L + μ),
+    Heavy ball (PyTorch's ``SGD(momentum=β)``), curvatures λ_min ≤ λ ≤ λ_max, κ = λ_max/λ_min:
+    η* = 4/(√λ_max + √λ_min)², β* = ((√κ − 1)/(√κ + 1))², rate √β* = (√κ − 1)/(√κ + 1); stable for
+    every λ while η λ_max < 2 + 2β. Nesterov (``nesterov=True``): η* = 4/(3λ_max + λ_min),
     β* = (√(3κ + 1) − 2)/(√(3κ + 1) + 2), rate 1 − 2/√(3κ + 1) (Lessard, Recht & Packard 2016);
-    stable while α L < (2 + 2β)/(1 + 2β).
+    stable while η λ_max < (2 + 2β)/(1 + 2β). (Fields ``mu`` and ``L`` hold λ_min and λ_max.)
     """
-    lr: float           # α*
+    lr: float           # η*
     momentum: float     # β*
-    rate: float         # the best rate per step, at (α*, β*)
-    mu: float
-    L: float
+    rate: float         # the best rate per step, at (η*, β*)
+    mu: float           # λ_min
+    L: float            # λ_max
     nesterov: bool
 
     @classmethod
@@ -1018,13 +1134,14 @@ class MomentumTheory:
         return cls(4 / (np.sqrt(L) + np.sqrt(mu)) ** 2, r ** 2, r, mu, L, False)
 
     def edge_lr(self, beta):
-        """The largest stable α for momentum β: (2 + 2β)/L, or (2 + 2β)/((1 + 2β) L) for Nesterov."""
+        """The largest stable η for momentum β: (2 + 2β)/λ_max, or (2 + 2β)/((1 + 2β) λ_max) for Nesterov."""
         beta = np.asarray(beta, dtype=float)
         return (2 + 2 * beta) / ((1 + 2 * beta) * self.L if self.nesterov else self.L)
 
     @property
     def edge_label(self):
-        return "stability edge αL = (2 + 2β)/(1 + 2β)" if self.nesterov else "stability edge αL = 2 + 2β"
+        return ("stability edge ηλ$_{max}$ = (2 + 2β)/(1 + 2β)" if self.nesterov
+                else "stability edge ηλ$_{max}$ = 2 + 2β")
 
 
 @dataclass
@@ -1048,7 +1165,7 @@ class RateMap:
     diverged: np.ndarray      # (len(betas), len(lrs)) bool: the run left the window or blew up
     steps: int
     nesterov: bool = False
-    theory: MomentumTheory | None = None    # on a quadratic: (α*, β*) and the stability edge
+    theory: MomentumTheory | None = None    # on a quadratic: (η*, β*) and the stability edge
 
     @property
     def best(self):
@@ -1137,7 +1254,7 @@ def _edges(centres, log=False):
 
 class MomentumExperiment(Experiment):
     title = "Momentum"
-    help = ("set the learning rate α and the momentum β. The heat map shows, for every (α, β), the measured "
+    help = ("set the learning rate η and the momentum β. The heat map shows, for every (η, β), the measured "
             "convergence rate per step (darker = faster; hatched grey = diverged); the ringed dot is you, "
             "the star the theoretical optimum.")
 
@@ -1152,7 +1269,7 @@ class MomentumExperiment(Experiment):
                             "rosenbrock": LANDSCAPES["rosenbrock"]()}
         self.controls["landscape"] = W.Dropdown(options=list(self.CHOICES.items()), value=landscape,
                                                 description="landscape", style=_WIDE)
-        self.controls["lr"] = log_slider("learning rate α", lr, -4, 0)
+        self.controls["lr"] = log_slider("learning rate η", lr, -4, 0)
         self.controls["momentum"] = float_slider("momentum β", momentum, 0.0, 0.99, 0.01)
         self.controls["steps"] = int_slider("steps", steps, 10, 300, 10)
         self.controls["nesterov"] = W.Checkbox(value=bool(nesterov), description="Nesterov", indent=False,
@@ -1215,6 +1332,7 @@ class MomentumExperiment(Experiment):
             else:
                 self.paths.set_landscape(f)
                 self.losses.set_f_star(plots._f_star(f))
+            _loss_ylabel(self.losses)
             self._shown = f
             self.renderer.invalidate()
         m = result.rate_map
@@ -1251,13 +1369,13 @@ class MomentumExperiment(Experiment):
         self._colorbar.minorticks_off()
         self.ax_map.set_xlim(_edges(m.lrs, log=True)[[0, -1]])
         self.ax_map.set_ylim(_edges(m.betas)[[0, -1]])
-        self.ax_map.set_xlabel("learning rate α")
+        self.ax_map.set_xlabel("learning rate η")
         self.ax_map.set_ylabel("momentum β")
         kind = "Nesterov" if m.nesterov else "heavy ball"
         self.ax_map.set_title(f"Rate per step, {kind}, {m.steps} steps")
         from matplotlib.lines import Line2D
         handles = [(self.here, self.here_dot), Patch(**self.DIVERGED)]
-        labels = ["you (α, β)", "diverged"]
+        labels = ["you (η, β)", "diverged"]
         th = m.theory
         if th is not None:
             self.optimum.set_data([th.lr], [th.momentum])
@@ -1265,7 +1383,7 @@ class MomentumExperiment(Experiment):
             self.edge_line.set_data(th.edge_lr(b), b)
             # the edge in the legend: a plain dashed line (the outlined one reads as "=" that small)
             handles[1:1] = [self.optimum, Line2D([], [], color="black", linestyle="--", linewidth=1.4)]
-            labels[1:1] = [f"optimum (α*, β*), rate {th.rate:.3f}", th.edge_label]
+            labels[1:1] = [f"optimum (η*, β*), rate {th.rate:.3f}", th.edge_label]
         for a in (self.optimum, self.edge_line):
             a.set_visible(th is not None)
         if self._map_legend is not None:
@@ -1290,21 +1408,21 @@ class MomentumExperiment(Experiment):
         th = result.rate_map.theory
         best = ""
         if th is not None:
-            best = (f"<br>Theory on this bowl: α* = {th.lr:.3g}, β* = {th.momentum:.3g} give "
+            best = (f"<br>Theory on this bowl: η* = {th.lr:.3g}, β* = {th.momentum:.3g} give "
                     f"{th.rate:.3f} per step; GD's best is {(th.L - th.mu) / (th.L + th.mu):.3f}.")
         kind = "warn" if t.diverged else "info"
         return _note(f"{name}: {_esc(t.message)}{rate}<br>without: {_esc(p.message)}{best}", kind)
 
 
 def momentum_experiment(landscape="quadratic50", lr=0.01, momentum=0.9, steps=100, nesterov=False):
-    """SGD with momentum (α, β) on an ill-conditioned quadratic (κ = 50) or Rosenbrock.
+    """SGD with momentum (η, β) on an ill-conditioned quadratic (κ = 50) or Rosenbrock.
 
-    Left: the path with momentum and the plain-GD path at the same α; middle: their
-    losses; right: a heat map over (α, β) of the measured convergence rate per step,
+    Left: the path with momentum and the plain-GD path at the same η; middle: their
+    losses; right: a heat map over (η, β) of the measured convergence rate per step,
     ρ = (‖θ_n − θ*‖/‖θ_0 − θ*‖)^(1/n) (``measured_rate``; lower is faster, hatched grey =
     diverged), computed once per landscape, step count and Nesterov setting
     (``momentum_rate_map``) and cached. On the quadratic the theoretical optimum
-    (α*, β*) is starred and the stability edge drawn (``MomentumTheory``).
+    (η*, β*) is starred and the stability edge drawn (``MomentumTheory``).
     Controls ``landscape`` ("quadratic50" or "rosenbrock"), ``lr``, ``momentum``, ``steps``,
     ``nesterov`` (``SGD(nesterov=True)``, dampening 0).
     """
@@ -1343,8 +1461,9 @@ class _AdamRecorder:
 
 class AdamExperiment(Experiment):
     title = "Adam's moments"
-    help = ("β₁ averages the gradient (m), β₂ its square (v); the step is lr · m̂ / (√v̂ + ε) per coordinate, "
-            "so it stays near lr whatever the gradient's size.")
+    help = ("β₁ averages the gradient (m), β₂ its square (v); the step is lr · m̂ / (√v̂ + ε) per coordinate: "
+            "its size is set by lr, not by the gradient's — usually about lr, but after a jump in the gradient "
+            "up to lr (1 − β₁)/√(1 − β₂) (3.16 × lr with the defaults).")
 
     def __init__(self, landscape="rosenbrock", lr=0.05, betas=(0.9, 0.999), steps=200):
         super().__init__(11.0, 5.0)
@@ -1423,8 +1542,11 @@ class AdamExperiment(Experiment):
         t = result.trajectory
         s = result.steps_taken
         big = float(np.max(s)) if s.size else 0.0
-        return _note(f"{_esc(t.message)}. Largest step in one coordinate: {big:.3g} (lr = {result.lr:.3g}).",
-                     "warn" if t.diverged else "info")
+        b1, b2 = float(self.controls["beta1"].value), float(self.controls["beta2"].value)
+        bound = (1 - b1) / np.sqrt(1 - b2)      # Kingma & Ba's step after a jump from zero gradients
+        return _note(f"{_esc(t.message)}. Largest step in one coordinate: {big:.3g} = {big / result.lr:.2f} × lr "
+                     f"(lr = {result.lr:.3g}; a jump from zero gradients gives (1 − β₁)/√(1 − β₂) = "
+                     f"{bound:.2f} × lr).", "warn" if t.diverged else "info")
 
 
 def adam_experiment(landscape="rosenbrock", lr=0.05, betas=(0.9, 0.999), steps=200):

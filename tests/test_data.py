@@ -95,3 +95,25 @@ def test_split_of_regression_targets_is_not_stratified():
     s = data.split(d.X, d.y, 0, val_fraction=0.2, test_fraction=0.1)
     assert (len(s.y_train), len(s.y_val), len(s.y_test)) == (70, 20, 10)
     assert s.n_classes == 0
+
+
+def test_shipped_torch_reference_is_the_recorded_run_and_replays():
+    """The notebooks' copy of torch's Adam run equals the tests' recording, and optlessons replays it."""
+    import json
+    import pathlib
+
+    from optlessons.functions import rosenbrock
+    from optlessons.optim import Adam
+
+    ref = data.load_torch_reference()
+    recorded = np.load(pathlib.Path(__file__).parent / "data" / "torch_references.npz")
+    run = next(r for r in json.loads(str(recorded["meta"]))["runs"] if r["key"] == "run23")
+    assert (ref.optimizer, ref.kwargs, run["class"], run["problem"]) == ("Adam", {"lr": 0.01}, "Adam", "rosenbrock")
+    assert ref.lr_schedule == [tuple(s) for s in run["lr_schedule"]]
+    np.testing.assert_array_equal(ref.points, recorded["run23_xy"])
+    opt, theta, f = Adam(**ref.kwargs), ref.points[0], rosenbrock()
+    schedule = dict(ref.lr_schedule)
+    for t in range(len(ref.points) - 1):
+        opt.lr = schedule.get(t, opt.lr)
+        theta = opt.step(theta, f.gradient(theta))
+        np.testing.assert_allclose(theta, ref.points[t + 1], rtol=0, atol=1e-12)

@@ -220,6 +220,66 @@ def test_summarize_reports_steps_to_tolerance():
     assert exp.result.rows[0].steps_to_tol > row.steps_to_tol
 
 
+def test_playground_table_shows_every_raced_optimizers_settings():
+    pg = widgets.playground()
+    pg.controls["Momentum.lr"].value = 0.003
+    settings = {r.name: r.settings for r in pg.result.rows}
+    assert settings == {"GD": "lr 0.001", "Momentum": "lr 0.003, momentum β 0.9", "Adam": "lr 0.1, β₁ 0.9, β₂ 0.999"}
+    pg.controls["Momentum.nesterov"].value = True
+    assert next(r.settings for r in pg.result.rows if r.name == "Momentum").endswith(", Nesterov")
+    for text in settings.values():
+        assert text in pg.summary.value or "Nesterov" in text
+    assert widgets.OPTIMIZERS["RMSprop"].hypers[1].label == "α (smoothing)"    # not a learning rate
+
+
+def test_playground_shows_gds_stability_limit_where_it_exists():
+    pg = widgets.playground(landscape="rosenbrock")
+    f = pg.result.landscape
+    limits = {where: (tuple(p), lr) for where, p, lr in widgets.Playground.stability_limits(pg.result)}
+    assert limits["at the minimum"][0] == (1.0, 1.0)
+    assert limits["at the minimum"][1] == pytest.approx(2 / np.linalg.eigvalsh(f.hessian(np.array([1.0, 1.0])))[-1])
+    assert limits["at the start"][1] == pytest.approx(2 / np.linalg.eigvalsh(f.hessian(f.start))[-1])
+    assert f"{limits['at the minimum'][1]:.3g} at the minimum (1, 1)" in pg.message.value
+    assert "2/λ<sub>max</sub>" in pg.message.value
+
+
+def test_playground_says_oscillating_when_gd_bounces_above_its_limit():
+    pg = widgets.playground(landscape="himmelblau", optimizers=("GD",))
+    limit = dict((w, lr) for w, p, lr in widgets.Playground.stability_limits(pg.result))["at the minimum"]
+    pg.controls["GD.lr"].value = 0.02                         # below 2/λ_max = 0.0243: converges
+    assert pg.result.rows[0].steps_to_tol is not None and not pg.result.rows[0].oscillating
+    pg.controls["GD.lr"].value = 0.03                         # above it, below divergence
+    row = pg.result.rows[0]
+    assert 0.02 < limit < 0.03 and row.oscillating and row.diverged_at is None
+    assert row.status.startswith("oscillating, not converging") and "oscillating, not converging" in pg.summary.value
+
+
+def test_leaving_an_unbounded_saddle_is_an_escape_not_a_divergence():
+    pg = widgets.playground(landscape="saddle", optimizers=("Momentum",))
+    row = pg.result.rows[0]
+    assert row.escaped and row.diverged_at is not None and row.status.startswith("escaped the saddle")
+    assert pg.result.diverged == [] and pg.result.escaped == ["Momentum"]
+    assert "expected outcome" in pg.message.value and "smaller learning rate" not in pg.message.value
+    assert "style='color:#D55E00'" not in pg.summary.value          # the outcome is not coloured as a failure
+
+
+def test_race_and_momentum_loss_panels_use_the_courses_notation():
+    pg = widgets.playground(landscape="rosenbrock", optimizers=("GD",))
+    assert pg.ax_loss.get_ylabel() == "L(θ) − L*   (log scale)"
+    pg.controls["landscape"].value = "saddle"                 # no minimum: the loss itself, linear
+    assert pg.ax_loss.get_ylabel() == "L(θ)"
+    assert widgets.OPTIMIZERS["AdamW"].hypers[-1].label == "weight decay ω"
+    exp = widgets.momentum_experiment()
+    assert exp.ax_loss.get_ylabel() == "L(θ) − L*   (log scale)" and exp.ax_map.get_xlabel() == "learning rate η"
+
+
+def test_a_short_path_is_drawn_above_a_long_one(pg):
+    _reset(pg)                                   # the default Rosenbrock race: GD's path is the shortest
+    z = {n: pg.paths.lines[n].get_zorder() for n in pg.result.trajectories}
+    assert z["GD"] > z["Adam"] and z["GD"] > z["Momentum"]
+    assert pg.paths.ends["GD"].get_zorder() > pg.paths.lines["GD"].get_zorder()
+
+
 def test_playground_rejects_unknown_names():
     with pytest.raises(ValueError, match="landscape"):
         widgets.playground(landscape="everest")
@@ -285,7 +345,7 @@ def test_momentum_experiment_heat_map_is_cached_and_marks_the_setting(no_warning
     assert not m.diverged[:, 0].any() and np.isfinite(m.rate[:, 0]).all()   # lr = 1e-4 never does
     exp.controls["momentum"].value = 0.5
     assert exp.result.rate_map is m                               # cached, not recomputed
-    assert exp.here.get_xydata()[0].tolist() == pytest.approx([exp.result.lr, 0.5])   # log α axis
+    assert exp.here.get_xydata()[0].tolist() == pytest.approx([exp.result.lr, 0.5])   # log η axis
     assert not exp.result.trajectory.diverged
     exp.controls["landscape"].value = "rosenbrock"
     assert exp.result.rate_map is not m and exp.result.landscape.name == "Rosenbrock"
@@ -331,19 +391,19 @@ def test_momentum_heat_map_shows_the_measured_rate_per_step(no_warnings):
     best_lr, best_beta, best_rate = m.best
     assert m.theory.rate - 1e-9 <= best_rate < m.theory.rate + 0.06     # finite n: a little slower
     assert abs(np.log10(best_lr / a_star)) < 0.2 and abs(best_beta - b_star) < 0.1
-    # the stability edge α L = 2 + 2β, drawn, separates the converged cells from the diverged ones
+    # the stability edge η λ_max = 2 + 2β, drawn, separates the converged cells from the diverged ones
     edge = exp.edge_line.get_xydata()
     np.testing.assert_allclose(edge[:, 0] * L, 2 + 2 * edge[:, 1])
     stable = m.lrs[None, :] * L < 0.9 * (2 + 2 * m.betas[:, None])
     unstable = m.lrs[None, :] * L > 1.1 * (2 + 2 * m.betas[:, None])
     assert not m.diverged[stable].any() and np.all(np.nan_to_num(m.rate[unstable], nan=1.0) >= 1.0)
     legend = [t.get_text() for t in exp._map_legend.get_texts()]
-    assert legend[0] == "you (α, β)" and "diverged" in legend and "stability edge αL = 2 + 2β" in legend
-    assert any(t.startswith("optimum (α*, β*)") for t in legend)
+    assert legend[0] == "you (η, β)" and "diverged" in legend and "stability edge ηλ$_{max}$ = 2 + 2β" in legend
+    assert any(t.startswith("optimum (η*, β*)") for t in legend)
     # Rosenbrock is no quadratic: no star, no edge, the rest stays
     exp.controls["landscape"].value = "rosenbrock"
     assert exp.result.rate_map.theory is None and not exp.optimum.get_visible()
-    assert [t.get_text() for t in exp._map_legend.get_texts()] == ["you (α, β)", "diverged"]
+    assert [t.get_text() for t in exp._map_legend.get_texts()] == ["you (η, β)", "diverged"]
 
 
 def test_momentum_heat_map_marks_diverged_cells_as_minimize_does():
@@ -446,6 +506,17 @@ def test_adam_experiment_records_moments_and_step_sizes():
     assert exp.error is None
 
 
+def test_adam_experiment_reports_the_largest_step_as_a_multiple_of_lr():
+    exp = widgets.adam_experiment(lr=0.05, steps=200)
+    exp.controls["beta1"].value = 0.0                  # RMSprop with a bias correction: steps above lr
+    r = exp.result
+    ratio = float(np.max(r.steps_taken)) / r.lr
+    assert ratio > 1.5
+    text = exp.message.value
+    assert f"= {ratio:.2f} × lr" in text
+    assert f"{1 / np.sqrt(1 - 0.999):.2f} × lr" in text    # (1 − β₁)/√(1 − β₂) with β₁ = 0: 31.62
+
+
 def test_adaptive_experiment_rotation_and_gd_limit():
     exp = widgets.adaptive_experiment()
     assert set(exp.result.trajectories) == {"GD", "Adagrad", "RMSprop", "Adadelta"}
@@ -457,7 +528,15 @@ def test_adaptive_experiment_rotation_and_gd_limit():
     assert steps_axis["Adagrad"] is not None
     assert steps_rot["Adagrad"] is None or steps_rot["Adagrad"] > steps_axis["Adagrad"]
     exp.controls["GD.lr"].value = 2.2 / exp.result.landscape.L
-    assert "GD" in exp.result.diverged and "2/L" in exp.message.value
+    assert "GD" in exp.result.diverged and "2/λ<sub>max</sub>" in exp.message.value
+
+
+def test_adaptive_experiment_reports_kappa_after_diagonal_scaling():
+    exp = widgets.adaptive_experiment(condition_number=50.0, angle_degrees=0.0)
+    assert "after the best diagonal rescaling (what the per-coordinate methods can reach) κ = 1. " in exp.message.value
+    exp.controls["angle"].value = 45.0                  # the valley along the diagonal: no help
+    assert exp.kappa_after_diagonal_scaling(exp.result.landscape) == pytest.approx(50.0)
+    assert "methods can reach) κ = 50." in exp.message.value
 
 
 @pytest.mark.parametrize("name", ["playground", "momentum_experiment", "batch_size_experiment"])
