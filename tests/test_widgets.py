@@ -233,7 +233,7 @@ def test_line_fit_residuals_and_loss():
     exp = widgets.line_fit()
     r = exp.result
     assert r.slope == 0 and r.intercept == 0
-    np.testing.assert_allclose(r.residuals, exp.y)
+    np.testing.assert_allclose(r.residuals, -exp.y)                     # r = ŷ − y with ŷ = 0
     assert r.loss == pytest.approx(np.mean(exp.y ** 2))
     with exp.hold():
         exp.controls["slope"].value = round(r.best_slope / 0.05) * 0.05
@@ -483,3 +483,14 @@ def test_the_cached_background_never_goes_stale(name):
     full = np.asarray(Image.open(buf).convert("RGB"))
     assert shown.shape == full.shape
     assert np.mean(np.any(shown != full, axis=-1)) < 0.002
+
+
+def test_learning_rate_readout_shows_enough_digits_near_the_limit_and_names_the_plot_floor():
+    exp = widgets.learning_rate_experiment("quadratic", steps=50)
+    exp.controls["lr"].value = 10 ** -0.7                     # the slider's notch just below 2/λmax = 0.2
+    assert exp.controls["lr"].readout_format == ".4g"         # shows 0.1995, not 0.2
+    assert "η = 0.1995 is 0.998 × the stability limit" in exp.message.value
+    assert "largest curvature" in exp.message.value and "floor" not in exp.message.value
+    exp.controls["lr"].value = 0.1
+    exp.controls["steps"].value = 300                        # converged far below what a log axis draws
+    assert "drawn flat at 1e-16" in exp.message.value
