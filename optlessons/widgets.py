@@ -672,8 +672,8 @@ class LearningRateExperiment(Experiment):
         (x0, x1), (y0, y1) = self.landscape.window
         self.controls["lr"] = log_slider("learning rate η", lr, -4, 0.5, readout_format=".4g")   # 0.1995, not 0.2
         self.controls["lr"].add_class("optlessons-lr")
-        self.controls["x0"] = float_slider("start x", float(self.landscape.start[0]), x0, x1, (x1 - x0) / 200)
-        self.controls["y0"] = float_slider("start y", float(self.landscape.start[1]), y0, y1, (y1 - y0) / 200)
+        self.controls["x0"] = float_slider("start θ₁", float(self.landscape.start[0]), x0, x1, (x1 - x0) / 100)
+        self.controls["y0"] = float_slider("start θ₂", float(self.landscape.start[1]), y0, y1, (y1 - y0) / 100)
         self.controls["steps"] = int_slider("steps", steps, 10, 300, 10)      # 29 key presses end to end
         ax1 = self.figure.add_subplot(1, 2, 1)
         ax2 = self.figure.add_subplot(1, 2, 2)
@@ -681,7 +681,8 @@ class LearningRateExperiment(Experiment):
         self.paths = ContourPanel(ax1, self.landscape, ["gradient descent"], legend=True,
                                   legend_loc="upper right", animated=True)
         self.losses = LossPanel(ax2, ["gradient descent"], f_star=plots._f_star(self.landscape),
-                                animated=True)
+                                ylabel="L(θ) − L(θ*)   (log scale)", animated=True)
+        ax1.set(xlabel="θ₁", ylabel="θ₂")
         self._start([W.HBox([self.controls["lr"], self.controls["steps"]]),
                      W.HBox([self.controls["x0"], self.controls["y0"]])])
 
@@ -899,7 +900,7 @@ class BatchSizeExperiment(Experiment):
         self.paths = ContourPanel(ax1, self.loss_landscape, labels, legend=True, legend_loc="upper right",
                                   animated=True)
         self.losses = LossPanel(ax2, labels, f_star=plots._f_star(self.loss_landscape),
-                                title="Full-data loss", animated=True)
+                                title="Full-data loss", ylabel="L(θ) − L(θ*)   (log scale)", animated=True)
         for panel in (self.paths.lines, self.paths.ends, self.losses.lines):
             panel["full batch"].set_color("0.35")
             panel["full batch"].set_linestyle("--")
