@@ -179,3 +179,18 @@ def test_each_rule_catches_its_mistake(nb, rule):
 ])
 def test_the_table_s_own_symbols_pass(nb):
     assert violations(nb, "example.ipynb") == []
+
+
+def test_notebook_00_carries_the_table_of_docs_notation_md():
+    """The reference table is in two places (docs/notation.md and notebook 00): they must be the same table."""
+    doc = (ROOT / "docs" / "notation.md").read_text(encoding="utf-8")
+    rows = [line for line in doc.splitlines() if line.startswith("|")]
+    assert len(rows) > 20 and rows[0].startswith("| symbol |")
+    welcome = json.loads((ROOT / "notebooks" / "00_welcome.ipynb").read_text(encoding="utf-8"))
+    markdown = "\n".join("".join(c["source"]) for c in welcome["cells"] if c["cell_type"] == "markdown")
+    missing = [row for row in rows if row.replace("](glossary.md#", "](../docs/glossary.md#") not in markdown]
+    assert not missing, "rows of docs/notation.md missing from 00_welcome.ipynb:\n" + "\n".join(missing)
+    for source, target in (("PyTorch", "γ → η"), ("PyTorch", "μ → β"), ("PyTorch", "λ → ω")):
+        greek = target.replace(" → ", " \\to ").replace("γ", "\\gamma").replace("η", "\\eta").replace(
+            "μ", "\\mu").replace("β", "\\beta").replace("λ", "\\lambda").replace("ω", "\\omega")
+        assert greek in markdown and greek in doc, f"the {source} translation {target} is missing"
