@@ -683,6 +683,9 @@ class LearningRateExperiment(Experiment):
         self.losses = LossPanel(ax2, ["gradient descent"], f_star=plots._f_star(self.landscape),
                                 ylabel="L(θ) − L(θ*)   (log scale)", animated=True)
         ax1.set(xlabel="θ₁", ylabel="θ₂")
+        self.floor_note = ax2.text(0.98, 0.96, "", transform=ax2.transAxes, ha="right", va="top", fontsize=9,
+                                   color="0.25", animated=True,      # says so when the curve sits on the plot's floor
+                                   bbox=dict(boxstyle="round", fc="white", ec="0.7", alpha=0.9))
         self._start([W.HBox([self.controls["lr"], self.controls["steps"]]),
                      W.HBox([self.controls["x0"], self.controls["y0"]])])
 
@@ -692,9 +695,22 @@ class LearningRateExperiment(Experiment):
         traj = minimize(self.landscape, SGD(lr=lr), start=start, steps=int(self.controls["steps"].value))
         return LearningRateResult(self.landscape, lr, start, traj, _stability_limit(self.landscape, traj.points[-1]))
 
+    PLOT_FLOOR = 1e-16    # the loss panel draws a gap L − L* below this at this value (a log axis cannot show 0)
+
+    def gap_below_plot_floor(self, result):
+        """The final gap L − L* when it is below what the loss panel can draw, else None."""
+        f_star = plots._f_star(result.landscape)
+        t = result.trajectory
+        if f_star is None or t.diverged or not t.values[-1] - f_star < self.PLOT_FLOOR:
+            return None
+        return float(t.values[-1] - f_star)
+
     def draw(self, result):
         self.paths.update({"gradient descent": result.trajectory}, start=result.start)
         self.losses.update({"gradient descent": result.trajectory})
+        gap = self.gap_below_plot_floor(result)
+        self.floor_note.set_text("" if gap is None else
+                                 f"flat line = the plot's floor 1e-16;\nthe loss gap itself is {gap:.1e}")
 
     def describe(self, result):
         t = result.trajectory
@@ -705,9 +721,9 @@ class LearningRateExperiment(Experiment):
                      f"{result.stability_limit:.4g} (λ<sub>max</sub>: the largest curvature, the Hessian's largest "
                      f"eigenvalue, at the nearest minimum; gradient descent diverges above 2/λ<sub>max</sub>).")
         floor = ""
-        f_star = plots._f_star(result.landscape)
-        if f_star is not None and not t.diverged and t.values[-1] - f_star < 1e-16:
-            floor = (f" The loss gap is {t.values[-1] - f_star:.1e}: the loss plot is drawn flat at 1e-16, "
+        gap = self.gap_below_plot_floor(result)
+        if gap is not None:
+            floor = (f" The loss gap is {gap:.1e}: the loss plot is drawn flat at 1e-16, "
                      f"the lowest it shows; the run has not stalled.")
         kind = "warn" if t.diverged else "info"
         return _note(_esc(t.message) + "." + limit + floor, kind)

@@ -494,3 +494,6 @@ def test_learning_rate_readout_shows_enough_digits_near_the_limit_and_names_the_
     exp.controls["lr"].value = 0.1
     exp.controls["steps"].value = 300                        # converged far below what a log axis draws
     assert "drawn flat at 1e-16" in exp.message.value
+    assert "floor 1e-16" in exp.floor_note.get_text()        # said on the plot too
+    exp.controls["steps"].value = 10
+    assert exp.floor_note.get_text() == "" and "floor" not in exp.message.value
