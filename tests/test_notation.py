@@ -194,3 +194,23 @@ def test_notebook_00_carries_the_table_of_docs_notation_md():
         greek = target.replace(" → ", " \\to ").replace("γ", "\\gamma").replace("η", "\\eta").replace(
             "μ", "\\mu").replace("β", "\\beta").replace("λ", "\\lambda").replace("ω", "\\omega")
         assert greek in markdown and greek in doc, f"the {source} translation {target} is missing"
+
+
+def _slug(heading: str) -> str:
+    """The anchor GitHub and MyST (myst_heading_anchors) give a heading: lower case, spaces to '-', punctuation dropped."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_link_into_the_glossary_and_notation_pages_lands_on_a_heading():
+    pages = {name: {_slug(line.lstrip("#")) for line in (ROOT / "docs" / name).read_text(encoding="utf-8").splitlines()
+                    if line.startswith("#")} for name in ("glossary.md", "notation.md")}
+    link = re.compile(r"\]\((?:\.\./docs/)?(glossary|notation)\.md(?:#([\w-]+))?\)")
+    sources = [(p.name, "".join(c["source"])) for p in NOTEBOOKS
+               for c in json.loads(p.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "markdown"]
+    sources += [(name, (ROOT / "docs" / name).read_text(encoding="utf-8")) for name in pages]
+    broken = [f"{where}: {page}.md#{anchor}" for where, text in sources for page, anchor in link.findall(text)
+              if anchor and anchor not in pages[f"{page}.md"]]
+    assert not broken, "links to missing headings:\n" + "\n".join(broken)
+    linked = {anchor for _, text in sources for page, anchor in link.findall(text) if page == "glossary"}
+    assert {"hessian", "eigenvalue-and-eigenvector", "condition-number", "partial-derivative", "jacobian",
+            "iverson-bracket", "normal-equations", "expectation-and-variance"} <= linked   # issue 16's list, all used
