@@ -42,7 +42,7 @@ RULES = [
     ("mu", "text", re.compile(r"μ"), "the smallest curvature is λ_min and the momentum is β"),
     ("mu", "code", re.compile(r"μ"), "the smallest curvature is λ_min and the momentum is β"),
     ("smoothness-L", "math", re.compile(r"(?<![A-Za-z\\])(2|1)\s*/\s*L(?![A-Za-z(_])|\\frac\s*\{?\s*[12]\s*\}?\s*\{\s*L\s*\}"
-                                        r"|\\mu\s*\+\s*L\b|\b[κ]\s*=\s*L\s*/"),
+                                        r"|\\mu\s*\+\s*L\b|\\kappa\s*=\s*L\s*/"),
      "the largest curvature is λ_max: the bound is 2/λ_max"),
     ("smoothness-L", "code", re.compile(r"(?<![A-Za-z_])[21]/L(?![A-Za-z(_])|αL|ηL\b|/\(μ ?\+ ?L\)"),
      "the largest curvature is λ_max: the bound is 2/λ_max"),
@@ -151,6 +151,7 @@ def _code(text):
     (_md(r"The loss $\mathcal{L}$ of the batch."), "loss-mathcal"),
     (_md(r"Stable iff $\eta < 2/L$."), "smoothness-L"),
     (_md(r"The best step $2/(\mu + L)$."), "smoothness-L"),
+    (_md(r"with $\kappa = L/\mu$"), "smoothness-L"),
     (_md(r"The smallest curvature $\mu = 1$."), "mu"),
     (_md(r"with the learning rate $\gamma$"), "lr-gamma"),
     (_md(r"round-off: $\varepsilon^{1/3} \approx 6\times10^{-6}$"), "eps-mach"),
