@@ -70,13 +70,26 @@ def check_course_package():
     return Check("optlessons package", not failed, detail, REINSTALL)
 
 
+def where(path, prefix=None, home=None):
+    """`path` said without where this machine keeps things: relative to the Python environment
+    (``sys.prefix``) or to the home folder (``~``) when inside them, else as it is (a system folder)."""
+    path = pathlib.Path(path)
+    for base, name in ((pathlib.Path(prefix or sys.prefix), "the Python environment's {}"),
+                       (pathlib.Path(home or pathlib.Path.home()), "~/{}")):
+        try:
+            return name.format(path.relative_to(base).as_posix())
+        except ValueError:
+            continue
+    return str(path)
+
+
 def check_widget_extension():
     """JupyterLab shows sliders only if the ipywidgets front-end extension is installed where Lab looks."""
     from jupyter_core.paths import jupyter_path
 
     found = [p for p in map(pathlib.Path, jupyter_path("labextensions"))
              if (p / "@jupyter-widgets" / "jupyterlab-manager").is_dir()]
-    detail = f"found in {found[0]}" if found else "the @jupyter-widgets/jupyterlab-manager extension is missing"
+    detail = f"found in {where(found[0])}" if found else "the @jupyter-widgets/jupyterlab-manager extension is missing"
     return Check("JupyterLab widget extension", bool(found), detail,
                  "`pip install --upgrade ipywidgets jupyterlab_widgets` in the environment JupyterLab runs from, "
                  "then restart JupyterLab")

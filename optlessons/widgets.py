@@ -791,18 +791,22 @@ class LearningRateExperiment(Experiment):
         if lr is None:
             lr = 0.4 * limit if limit else 1e-3
         (x0, x1), (y0, y1) = self.landscape.window
-        self.controls["lr"] = log_slider("learning rate", lr, -4, 0.5, readout_format=".3g")
+        self.controls["lr"] = log_slider("learning rate η", lr, -4, 0.5, readout_format=".4g")   # 0.1995, not 0.2
         self.controls["lr"].add_class("optlessons-lr")
-        self.controls["x0"] = float_slider("start x", float(self.landscape.start[0]), x0, x1, (x1 - x0) / 200)
-        self.controls["y0"] = float_slider("start y", float(self.landscape.start[1]), y0, y1, (y1 - y0) / 200)
-        self.controls["steps"] = int_slider("steps", steps, 1, 300)
+        self.controls["x0"] = float_slider("start θ₁", float(self.landscape.start[0]), x0, x1, (x1 - x0) / 100)
+        self.controls["y0"] = float_slider("start θ₂", float(self.landscape.start[1]), y0, y1, (y1 - y0) / 100)
+        self.controls["steps"] = int_slider("steps", steps, 10, 300, 10)      # 29 key presses end to end
         ax1 = self.figure.add_subplot(1, 2, 1)
         ax2 = self.figure.add_subplot(1, 2, 2)
         self.figure.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.92, wspace=0.22)
         self.paths = ContourPanel(ax1, self.landscape, ["gradient descent"], legend=True,
                                   legend_loc="upper right", animated=True)
         self.losses = LossPanel(ax2, ["gradient descent"], f_star=plots._f_star(self.landscape),
-                                animated=True)
+                                ylabel="L(θ) − L(θ*)   (log scale)", animated=True)
+        ax1.set(xlabel="θ₁", ylabel="θ₂")
+        self.floor_note = ax2.text(0.98, 0.96, "", transform=ax2.transAxes, ha="right", va="top", fontsize=9,
+                                   color="0.25", animated=True,      # says so when the curve sits on the plot's floor
+                                   bbox=dict(boxstyle="round", fc="white", ec="0.7", alpha=0.9))
         self._start([W.HBox([self.controls["lr"], self.controls["steps"]]),
                      W.HBox([self.controls["x0"], self.controls["y0"]])])
 
@@ -812,19 +816,38 @@ class LearningRateExperiment(Experiment):
         traj = minimize(self.landscape, SGD(lr=lr), start=start, steps=int(self.controls["steps"].value))
         return LearningRateResult(self.landscape, lr, start, traj, _stability_limit(self.landscape, traj.points[-1]))
 
+    PLOT_FLOOR = 1e-16    # the loss panel draws a gap L − L* below this at this value (a log axis cannot show 0)
+
+    def gap_below_plot_floor(self, result):
+        """The final gap L − L* when it is below what the loss panel can draw, else None."""
+        f_star = plots._f_star(result.landscape)
+        t = result.trajectory
+        if f_star is None or t.diverged or not t.values[-1] - f_star < self.PLOT_FLOOR:
+            return None
+        return float(t.values[-1] - f_star)
+
     def draw(self, result):
         self.paths.update({"gradient descent": result.trajectory}, start=result.start)
         self.losses.update({"gradient descent": result.trajectory})
+        gap = self.gap_below_plot_floor(result)
+        self.floor_note.set_text("" if gap is None else
+                                 f"flat line = the plot's floor 1e-16;\nthe loss gap itself is {gap:.1e}")
 
     def describe(self, result):
         t = result.trajectory
         limit = ""
         if result.stability_limit:
             ratio = result.lr / result.stability_limit
-            limit = (f" lr is {ratio:.2g} × the stability limit 2/λ<sub>max</sub> = "
-                     f"{result.stability_limit:.3g} at the nearest minimum.")
+            limit = (f" η = {result.lr:.4g} is {ratio:.3f} × the stability limit 2/λ<sub>max</sub> = "
+                     f"{result.stability_limit:.4g} (λ<sub>max</sub>: the largest curvature, the Hessian's largest "
+                     f"eigenvalue, at the nearest minimum; gradient descent diverges above 2/λ<sub>max</sub>).")
+        floor = ""
+        gap = self.gap_below_plot_floor(result)
+        if gap is not None:
+            floor = (f" The loss gap is {gap:.1e}: the loss plot is drawn flat at 1e-16, "
+                     f"the lowest it shows; the run has not stalled.")
         kind = "warn" if t.diverged else "info"
-        return _note(_esc(t.message) + "." + limit, kind)
+        return _note(_esc(t.message) + "." + limit + floor, kind)
 
 
 def learning_rate_experiment(landscape="quadratic", lr=None, steps=50):
@@ -843,7 +866,7 @@ def learning_rate_experiment(landscape="quadratic", lr=None, steps=50):
 class LineFitResult:
     slope: float
     intercept: float
-    residuals: np.ndarray          # y - (slope x + intercept)
+    residuals: np.ndarray          # r = ŷ − y = (slope x + intercept) − y, prediction minus target
     loss: float                    # mean squared residual
     best_slope: float
     best_intercept: float
@@ -868,15 +891,19 @@ class _MSELandscape:
         self.window = window or ((best[0] - 3, best[0] + 3), (best[1] - 3, best[1] + 3))
         self.start = np.array([best[0] - 2.5, best[1] + 2.0])
 
-    def value(self, p):
+    def residuals(self, p):
+        """r = ŷ − y for the line p = (w, b) (or an array of lines, shape (..., 2))."""
         p = np.asarray(p, dtype=float)
-        r = self.y - (p[..., 0, None] * self.x + p[..., 1, None])
-        return np.mean(r ** 2, axis=-1)
+        return p[..., 0, None] * self.x + p[..., 1, None] - self.y
+
+    def value(self, p):
+        """L(w, b) = mean of r²."""
+        return np.mean(self.residuals(p) ** 2, axis=-1)
 
     def gradient(self, p):
-        p = np.asarray(p, dtype=float)
-        r = self.y - (p[..., 0, None] * self.x + p[..., 1, None])
-        return np.stack([-2 * np.mean(r * self.x, axis=-1), -2 * np.mean(r, axis=-1)], axis=-1)
+        """∇L = (2 mean(r x), 2 mean(r))."""
+        r = self.residuals(p)
+        return np.stack([2 * np.mean(r * self.x, axis=-1), 2 * np.mean(r, axis=-1)], axis=-1)
 
 
 class LineFit(Experiment):
@@ -901,7 +928,7 @@ class LineFit(Experiment):
         self.xs = np.array([self.x.min() - pad, self.x.max() + pad])
         self.fit_line, = ax1.plot([], [], color="black", linewidth=2, label="your line ŷ = w x + b")
         self.residual_lines = LineCollection([], colors=plots.OKABE_ITO["vermillion"], linewidths=1.5,
-                                             label="residuals y − ŷ")
+                                             label="residuals r = ŷ − y")
         ax1.add_collection(self.residual_lines)
         ax1.set_xlim(self.xs)
         span = self.y.max() - self.y.min()
@@ -922,7 +949,7 @@ class LineFit(Experiment):
 
     def compute(self):
         w, b = float(self.controls["slope"].value), float(self.controls["intercept"].value)
-        r = self.y - (w * self.x + b)
+        r = self.loss_landscape.residuals([w, b])
         bw, bb = self.loss_landscape.minima[0]
         best = float(self.loss_landscape.value(self.loss_landscape.minima[0]))
         return LineFitResult(w, b, r, float(np.mean(r ** 2)), float(bw), float(bb), best)
@@ -999,8 +1026,8 @@ class BatchSizeExperiment(Experiment):
         self.controls["batch_size"] = W.SelectionSlider(options=list(self.BATCH_SIZES), value=batch_size,
                                                         description="batch size", continuous_update=False,
                                                         style=_WIDE)
-        self.controls["lr"] = log_slider("learning rate", lr, -3, 0.3)
-        self.controls["steps"] = int_slider("steps", steps, 10, 500, 10)
+        self.controls["lr"] = log_slider("learning rate η", lr, -3, 0.3, readout_format=".3g")
+        self.controls["steps"] = int_slider("steps", steps, 20, 500, 20)    # 24 key presses end to end
         self.controls["seed"] = W.IntText(value=seed, description="sampling seed", style=_WIDE,
                                           layout=W.Layout(width="160px"))
         ax1 = self.figure.add_subplot(1, 2, 1)
@@ -1010,7 +1037,7 @@ class BatchSizeExperiment(Experiment):
         self.paths = ContourPanel(ax1, self.loss_landscape, labels, legend=True, legend_loc="upper right",
                                   animated=True)
         self.losses = LossPanel(ax2, labels, f_star=plots._f_star(self.loss_landscape),
-                                title="Full-data loss", animated=True)
+                                title="Full-data loss", ylabel="L(θ) − L(θ*)   (log scale)", animated=True)
         for panel in (self.paths.lines, self.paths.ends, self.losses.lines):
             panel["full batch"].set_color("0.35")
             panel["full batch"].set_linestyle("--")

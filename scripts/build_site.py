@@ -12,6 +12,7 @@ folder (`build/site-src/` by default) and runs Sphinx there with the
 configuration in docs/site/:
 
     index.md, exercises.md          copied from docs/site/
+    docs/notation.md, glossary.md   copied from docs/ (the notebooks link them as ../docs/…)
     notebooks/<name>.ipynb          the course notebooks, widget outputs made static (below)
     exercises/<assignment>.ipynb    exercises/release/<assignment>/<assignment>.ipynb
 
@@ -38,6 +39,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 CONF_DIR = ROOT / "docs" / "site"
 NOTEBOOKS = ROOT / "notebooks"
 RELEASE = ROOT / "exercises" / "release"
+#: reference pages in docs/ that the notebooks link to (as ../docs/<name>), staged at the same relative place
+REFERENCE_PAGES = ("notation.md", "glossary.md")
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
@@ -291,6 +294,9 @@ def stage(src: pathlib.Path, notebooks: pathlib.Path = NOTEBOOKS, release: pathl
     (src / "exercises").mkdir()
     for page in CONF_DIR.glob("*.md"):
         shutil.copy2(page, src / page.name)
+    (src / "docs").mkdir()
+    for name in REFERENCE_PAGES:
+        shutil.copy2(ROOT / "docs" / name, src / "docs" / name)
     staged = {"notebooks": [], "exercises": [], "widgets": 0}
     for path in course_notebooks(notebooks):
         nb, count = static_widgets(site_links(json.loads(path.read_text(encoding="utf-8"))))

@@ -8,6 +8,7 @@ top folder `optlessons-workshop/` holding
     optlessons/           the package source, so `pip install -e .` and `make lab` work
     jupyter-config/       the learner's JupyterLab settings `make lab` uses (no news prompt)
     pyproject.toml  environment.yml  Makefile  LICENSE (when there is one)
+    docs/notation.md  docs/glossary.md   the pages the notebooks link to (../docs/…)
     README.md             docs/workshop-README.md: what a participant does (not the repo's README)
 
 and nothing else: no .venv, no tests, no exercises/source (solutions and hidden
@@ -32,7 +33,7 @@ import zipfile
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TOP = "optlessons-workshop"
 DEFAULT_OUT = ROOT / "build" / f"{TOP}.zip"
-TOP_FILES = ("pyproject.toml", "environment.yml", "Makefile")
+TOP_FILES = ("pyproject.toml", "environment.yml", "Makefile", "docs/notation.md", "docs/glossary.md")
 # Files stored under another name: the participant's README, not the developers'.
 RENAMED = {"docs/workshop-README.md": "README.md"}
 OPTIONAL_TOP_FILES = ("LICENSE",)

@@ -40,7 +40,7 @@ def test_holds_what_a_learner_needs_and_nothing_else(bundles):
     inside = [n.removeprefix(f"{TOP}/") for n in names(bundles["cleared"])]
     assert all(n.startswith(f"{TOP}/") for n in names(bundles["cleared"])), "one top folder"
     allowed = re.compile(r"^(pyproject\.toml|environment\.yml|Makefile|README\.md|LICENSE|notebooks/[^/]+"
-                         r"|exercises/release/.+|optlessons/.+|jupyter-config/.+)$")
+                         r"|docs/notation\.md|docs/glossary\.md|exercises/release/.+|optlessons/.+|jupyter-config/.+)$")
     stray = [n for n in inside if not allowed.match(n)]
     assert not stray, f"not for students: {stray}"
     forbidden = [n for n in inside if re.search(r"(^|/)(\.venv|tests|exercises/source|__pycache__|"
@@ -150,3 +150,14 @@ def test_the_readme_is_the_participants_and_its_links_resolve(bundles):
     assert "make setup-check" in readme and "make lab" in readme and "exercises/release/" in readme
     for target in re.findall(r"`((?:notebooks|exercises)/[^`]*)`", readme):
         assert any(n.startswith(target) for n in inside), f"README names {target}, not in the bundle"
+
+
+def test_every_page_a_notebook_links_in_docs_is_in_the_bundle(bundles):
+    """The notebooks link the notation table and the glossary as ../docs/<page>: a participant has them too."""
+    import re
+    with zipfile.ZipFile(bundles["cleared"]) as zf:
+        names = set(zf.namelist())
+        linked = {page for name in names if name.endswith(".ipynb") and "/notebooks/" in name
+                  for page in re.findall(r"\]\(\.\./(docs/[\w.-]+\.md)", zf.read(name).decode("utf-8"))}
+    assert {"docs/notation.md", "docs/glossary.md"} <= linked
+    assert not {f"{TOP}/{page}" for page in linked} - names

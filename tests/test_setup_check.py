@@ -39,3 +39,16 @@ def test_the_command_line_entry_point_runs():
                             timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "✓ JupyterLab widget extension" in result.stdout
+
+
+def test_paths_are_said_without_the_machine_s_folders(tmp_path):
+    env, home = tmp_path / "clone" / ".venv", tmp_path / "home"
+    labext = env / "share" / "jupyter" / "labextensions"
+    assert setup_check.where(labext, prefix=env, home=home) == "the Python environment's share/jupyter/labextensions"
+    assert setup_check.where(home / ".local" / "x", prefix=env, home=home) == "~/.local/x"
+    assert setup_check.where("/usr/share/jupyter/labextensions", prefix=env, home=home) == "/usr/share/jupyter/labextensions"
+
+
+def test_the_widget_check_names_no_folder_of_this_clone():
+    check = setup_check.check_widget_extension()
+    assert check.ok and sys.prefix not in str(check) and str(setup_check.pathlib.Path.home()) not in str(check)

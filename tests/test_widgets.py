@@ -293,7 +293,7 @@ def test_line_fit_residuals_and_loss():
     exp = widgets.line_fit()
     r = exp.result
     assert r.slope == 0 and r.intercept == 0
-    np.testing.assert_allclose(r.residuals, exp.y)
+    np.testing.assert_allclose(r.residuals, -exp.y)                     # r = ŷ − y with ŷ = 0
     assert r.loss == pytest.approx(np.mean(exp.y ** 2))
     with exp.hold():
         exp.controls["slope"].value = round(r.best_slope / 0.05) * 0.05
@@ -575,3 +575,17 @@ def test_status_text_colours_are_readable_on_white():
     from optlessons.widgets import TEXT_COLOURS
     for kind, colour in TEXT_COLOURS.items():
         assert (1.0 + 0.05) / (luminance(colour) + 0.05) >= 4.5, (kind, colour)
+
+
+def test_learning_rate_readout_shows_enough_digits_near_the_limit_and_names_the_plot_floor():
+    exp = widgets.learning_rate_experiment("quadratic", steps=50)
+    exp.controls["lr"].value = 10 ** -0.7                     # the slider's notch just below 2/λmax = 0.2
+    assert exp.controls["lr"].readout_format == ".4g"         # shows 0.1995, not 0.2
+    assert "η = 0.1995 is 0.998 × the stability limit" in exp.message.value
+    assert "largest curvature" in exp.message.value and "floor" not in exp.message.value
+    exp.controls["lr"].value = 0.1
+    exp.controls["steps"].value = 300                        # converged far below what a log axis draws
+    assert "drawn flat at 1e-16" in exp.message.value
+    assert "floor 1e-16" in exp.floor_note.get_text()        # said on the plot too
+    exp.controls["steps"].value = 10
+    assert exp.floor_note.get_text() == "" and "floor" not in exp.message.value
