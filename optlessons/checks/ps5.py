@@ -53,10 +53,10 @@ class Steps:
 
 
 class ScheduleUnpack:
-    """unpack([lr_0, lr_1, ...]) -> {"<name>(t) for t = 0, 1, …": array}, so an index is a t."""
+    """unpack([lr_0, …, lr_n]) -> {"[<name>(t) for t in range(n + 1)]": array}: an index is a t."""
 
     def __init__(self, name: str):
-        self.qname = f"{name}(t) at index t"
+        self.name = name
 
     def __call__(self, out) -> dict:
         for t, value in enumerate(out):
@@ -65,7 +65,7 @@ class ScheduleUnpack:
             if not is_number_like(value) or np.ndim(value) != 0:
                 raise CheckFailed(f"returned {short(value)} for t = {t}; return the learning rate, "
                                   f"one number")
-        return {self.qname: np.array(out, dtype=float)}
+        return {f"[{self.name}(t) for t in range({len(out)})]": np.array(out, dtype=float)}
 
 
 def warmup_reference(t, *, lr, start_factor, total_steps):
@@ -203,11 +203,6 @@ def check_warmup_cosine(fn, cases="visible", seed=None):
 # --------------------------------------------------------------------------- clipping
 
 
-def clip_reference(grads, max_norm):
-    """torch.nn.utils.clip_grad_norm_ on a dict of arrays: ``optlessons.train.clip_grad_norm``."""
-    return train.clip_grad_norm(grads, max_norm)
-
-
 def _l2(g) -> float:
     return float(np.sqrt(np.sum(np.square(g))))
 
@@ -218,10 +213,8 @@ def clip_model(grads, max_norm, *, norm="global", eps=1e-6, capped=True, report=
     (each array clipped by its own norm), "sum" (the norms added, not √Σ‖gᵢ‖²) or "squared"
     (no square root); eps; no cap (scaled up too); report "after" (the norm after clipping)."""
     norms = {k: _l2(g) for k, g in grads.items()}
-    total = {"global": lambda: math.sqrt(sum(n * n for n in norms.values())),
-             "per_tensor": lambda: math.sqrt(sum(n * n for n in norms.values())),
-             "sum": lambda: sum(norms.values()),
-             "squared": lambda: sum(n * n for n in norms.values())}[norm]()
+    squares = sum(n * n for n in norms.values())
+    total = {"sum": sum(norms.values()), "squared": squares}.get(norm, math.sqrt(squares))
 
     def coef(n):
         c = max_norm / (n + eps)
@@ -296,7 +289,7 @@ def check_clip_grad_norm(fn, cases="visible", seed=None):
     specs, rng = case_specs(cases, seed, CLIP_VISIBLE, CLIP_SEED, CLIP_KEYS)
     run_check(fn, check="check_clip_grad_norm", name="clip_grad_norm",
               what="torch's clip_grad_norm_", cases=_clip_cases(specs, rng),
-              signature="clip_grad_norm(grads, max_norm)", reference=clip_reference,
+              signature="clip_grad_norm(grads, max_norm)", reference=train.clip_grad_norm,
               unpack=_clip_unpack, mistakes=variant_mistakes(clip_model, CLIP_VARIANTS))
 
 
@@ -357,30 +350,26 @@ def range_test_model(loss_and_grad, params, lrs, *, update, smooth=0.98, diverge
     `late` more steps, the step that stopped left out, no debiasing (ℓ_t = a_t), the raw loss
     (ℓ_t = L_t), comparing with ℓ_0 instead of the minimum, recording the loss after the update."""
     used, losses = [], []
-    avg, best, first, extra = 0.0, math.inf, None, None
+    avg, best, first = 0.0, math.inf, None
+    left = None   # the steps still recorded once divergence was seen (`late`)
     for t, lr in enumerate(lrs):
         loss, grads = loss_and_grad(params)
         new = update(params, grads, lr)
-        recorded = loss_and_grad(new)[0] if loss_after else loss
         used.append(lr)
-        losses.append(recorded)
-        if extra is not None:
-            extra -= 1
-            if extra == 0:
-                break
-            params = new
-            continue
-        avg = smooth * avg + (1 - smooth) * loss
-        ell = (avg / (1 - smooth ** (t + 1)) if debias else avg) if smoothed_loss else loss
-        first = ell if first is None else first
-        best = min(best, ell)
-        if stop and not ell <= diverge_factor * (best if against == "min" else first):
-            if not keep_last:
-                used.pop()
-                losses.pop()
-            if not late:
-                break
-            extra = late
+        losses.append(loss_and_grad(new)[0] if loss_after else loss)
+        if left is None:
+            avg = smooth * avg + (1 - smooth) * loss
+            ell = (avg / (1 - smooth ** (t + 1)) if debias else avg) if smoothed_loss else loss
+            first = ell if first is None else first
+            best = min(best, ell)
+            if stop and not ell <= diverge_factor * (best if against == "min" else first):
+                if not keep_last:
+                    del used[-1], losses[-1]
+                left = late
+        if left == 0:
+            break
+        if left is not None:
+            left -= 1
         params = new
     return np.array(used, dtype=float), np.array(losses, dtype=float)
 
