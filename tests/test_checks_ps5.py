@@ -22,7 +22,8 @@ TABLES = [   # check, model, variants
     ("check_clip_grad_norm", ps5.clip_model, ps5.CLIP_VARIANTS),
     ("check_range_test", ps5.range_test_model, ps5.RANGE_TEST_VARIANTS),
 ]
-VARIANTS = [(check, model, name, v) for check, model, table in TABLES for name, v in table.items()]
+VARIANTS = [(check, mistake, table[mistake.name]) for check, model, table in TABLES
+            for mistake in engine.variant_mistakes(model, table)]
 
 
 # --------------------------------------------------------------------------- the models are the references
@@ -86,7 +87,7 @@ def test_range_test_model_is_lr_find_on_full_batches(smooth, diverge_factor, end
 
 def test_the_visible_range_tests_stop_and_one_does_not():
     """The cases tell a test that stops from one that does not, and from one a step late."""
-    cases = ps5._range_test_cases(ps5.RANGE_TEST_VISIBLE, np.random.default_rng(ps5.RANGE_TEST_SEED))
+    cases = ps5.range_test_cases(ps5.RANGE_TEST_VISIBLE, np.random.default_rng(ps5.RANGE_TEST_SEED))
     lengths = [(len(ps5.range_test_model(*c.inputs.values(), **c.kwargs)[0]), len(c.inputs["lrs"]))
                for c in cases]
     assert sum(used < total - 1 for used, total in lengths) >= 3, lengths
@@ -101,10 +102,10 @@ def test_the_range_test_stops_on_a_nan_loss():
 # --------------------------------------------------------------------------- every known mistake is named
 
 
-@pytest.mark.parametrize("check, model, name, variant", VARIANTS, ids=[f"{v[0]}-{v[2]}" for v in VARIANTS])
-def test_every_known_mistake_is_named_first(check, model, name, variant):
+@pytest.mark.parametrize("check, mistake, variant", VARIANTS, ids=[f"{v[0]}-{v[1].name}" for v in VARIANTS])
+def test_every_known_mistake_is_named_first(check, mistake, variant):
     with pytest.raises(CheckFailed) as info:
-        getattr(checks, check)(engine._Tweaked(model, variant.tweaks))
+        getattr(checks, check)(mistake.compute)
     msg = str(info.value)
     assert "This looks like a known mistake: " + variant.hint in msg, msg
 

@@ -33,7 +33,7 @@ from optlessons.checks.engine import (Case, CheckFailed, Variant, case_specs, is
 
 __all__ = ["check_warmup", "check_warmup_cosine", "check_clip_grad_norm", "check_range_test",
            "warmup_model", "warmup_cosine_model", "clip_model", "range_test_model",
-           "warmup_reference", "warmup_cosine_reference", "Quadratic", "LeastSquares", "SGDStep",
+           "warmup_reference", "warmup_cosine_reference", "range_test_cases", "Quadratic", "LeastSquares", "SGDStep",
            "SignStep", "WARMUP_VARIANTS", "WARMUP_COSINE_VARIANTS", "CLIP_VARIANTS",
            "RANGE_TEST_VARIANTS", "WARMUP_VISIBLE", "WARMUP_COSINE_VISIBLE", "CLIP_VISIBLE",
            "RANGE_TEST_VISIBLE"]
@@ -408,7 +408,8 @@ RANGE_TEST_KEYS = {"problem", "eigenvalues", "n", "d", "start_lr", "end_lr", "nu
                    "diverge_factor"}
 
 
-def _range_test_cases(specs, rng):
+def range_test_cases(specs, rng) -> list[Case]:
+    """The range-test cases of `specs` (see the module's docstring), drawn from `rng`."""
     out = []
     for spec in specs:
         kind = spec_value(spec, "problem")
@@ -462,7 +463,7 @@ def check_range_test(fn, cases="visible", seed=None):
     (see :func:`range_test_model`)."""
     specs, rng = case_specs(cases, seed, RANGE_TEST_VISIBLE, RANGE_TEST_SEED, RANGE_TEST_KEYS)
     run_check(fn, check="check_range_test", name="range_test", what="the range test of lr_find",
-              cases=_range_test_cases(specs, rng),
+              cases=range_test_cases(specs, rng),
               signature="range_test(loss_and_grad, params, lrs, *, update, smooth=0.98, diverge_factor=4.0)",
               reference=range_test_model, unpack=_range_test_unpack,
               mistakes=variant_mistakes(range_test_model, RANGE_TEST_VARIANTS), aliasing=False)
