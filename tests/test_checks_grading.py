@@ -34,6 +34,8 @@ LEARNER = {   # check -> the name of what the learner writes
     "check_sgd_momentum_update": "sgd_momentum_update", "check_rmsprop_update": "rmsprop_update",
     "check_adam_update": "adam_update", "check_optimizer_class": "MyAdam",
     "check_training_loop": "train_epochs",
+    "check_warmup": "warmup", "check_warmup_cosine": "warmup_cosine",
+    "check_clip_grad_norm": "clip_grad_norm", "check_range_test": "range_test",
 }
 
 
@@ -100,6 +102,7 @@ FUNCTION_REFERENCES = [   # check, the reference, module, name
     ("check_rmsprop_update", optim.rmsprop_update, "optim", "rmsprop_update"),
     ("check_adam_update", optim.adam_update, "optim", "adam_update"),
     ("check_training_loop", train.fit, "train", "fit"),
+    ("check_clip_grad_norm", train.clip_grad_norm, "train", "clip_grad_norm"),
 ]
 FORMS = {"direct": lambda f, m, n, a: f, "alias": lambda f, m, n, a: aliased(m, n, a),
          "wrapped": lambda f, m, n, a: wrapped(f), "copied code": lambda f, m, n, a: copied(f),
@@ -241,7 +244,8 @@ def test_forbidden_references_are_data_that_resolve():
     assert set(engine.FORBIDDEN_REFERENCES) == {f"check_{n}" for n in (
         "mse", "mse_grad", "softmax_cross_entropy", "softmax_cross_entropy_grad",
         "numerical_gradient", "gradient_descent", "minibatches", "max_stable_lr",
-        "sgd_momentum_update", "rmsprop_update", "adam_update", "optimizer_class", "training_loop")}
+        "sgd_momentum_update", "rmsprop_update", "adam_update", "optimizer_class", "training_loop",
+        "warmup", "warmup_cosine", "clip_grad_norm", "range_test")}
     for check in engine.FORBIDDEN_REFERENCES:
         refs = checks.forbidden_references(check)
         assert len(engine.reference_codes(refs)) >= len(refs)   # each resolves to code objects

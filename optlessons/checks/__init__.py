@@ -26,7 +26,7 @@ graded notebooks' hidden test cells pass their own ``cases=[...]`` and ``seed=``
     >>> check_adam_update(my_adam_update)                  # doctest: +SKIP
     ✓ adam_update matches PyTorch's Adam on 6 cases
 
-One module per problem set (``ps1`` … ``ps4``), on the shared ``engine``.
+One module per problem set (``ps1`` … ``ps5``), on the shared ``engine``.
 """
 
 from optlessons.checks.engine import (CALL_TIMEOUT, FORBIDDEN, CheckFailed, LearnerTimeout,
@@ -37,6 +37,7 @@ from optlessons.checks.ps2 import check_gradient_descent, check_max_stable_lr, c
 from optlessons.checks.ps3 import (KNOWN_MISTAKES, check_adam_update, check_rmsprop_update,
                                    check_sgd_momentum_update)
 from optlessons.checks.ps4 import check_accuracy, check_optimizer_class, check_training_loop
+from optlessons.checks.ps5 import check_clip_grad_norm, check_range_test, check_warmup, check_warmup_cosine
 
 __all__ = [
     "CheckFailed",
@@ -61,4 +62,8 @@ __all__ = [
     "check_optimizer_class",
     "check_training_loop",
     "check_accuracy",
+    "check_warmup",
+    "check_warmup_cosine",
+    "check_clip_grad_norm",
+    "check_range_test",
 ]

@@ -126,6 +126,8 @@ _LOSS_CE = ("optlessons.losses.softmax_cross_entropy", "optlessons.losses.softma
             "optlessons.losses.log_softmax", "optlessons.losses.softmax", "optlessons.losses.logsumexp")
 _TRAINING = ("optlessons.train.fit", "optlessons.train.minimize", "optlessons.search.trainer",
              "optlessons.search.tune_lr", "optlessons.search.compare_optimizers")
+_SCHEDULES = tuple(f"optlessons.schedules.{name}" for name in (
+    "linear", "cosine", "sequential", "warmup", "one_cycle", "cosine_warm_restarts"))
 
 FORBIDDEN_REFERENCES: dict[str, tuple[tuple[str, ...], str]] = {
     "check_mse": (("optlessons.losses.mse",), "the loss"),
@@ -147,6 +149,10 @@ FORBIDDEN_REFERENCES: dict[str, tuple[tuple[str, ...], str]] = {
     # PS4's locked cell imports adam_update for MyAdam to call: only the classes are off limits
     "check_optimizer_class": (("optlessons.optim.Adam", "optlessons.optim.AdamW"), "the class"),
     "check_training_loop": (_TRAINING, "the loop"),
+    "check_warmup": (_SCHEDULES, "the schedule"),
+    "check_warmup_cosine": (_SCHEDULES, "the schedule"),
+    "check_clip_grad_norm": (("optlessons.train.clip_grad_norm",), "the clipping"),
+    "check_range_test": (("optlessons.search.lr_find", "optlessons.train.fit"), "the loop"),
 }
 
 
