@@ -48,6 +48,7 @@ import os
 import re
 import sys
 import sysconfig
+import textwrap
 import threading
 import traceback
 import types
@@ -69,9 +70,18 @@ class CheckFailed(AssertionError):
     own code raised, the message names their line (see :func:`where`).
     """
 
+    WIDTH = 88   # characters a line may take before it is wrapped, at a space
+
     def _render_traceback_(self) -> list[str]:
         # IPython shows this list instead of the traceback (InteractiveShell.showtraceback).
-        return f"CheckFailed: {self}".splitlines()
+        # JupyterLab breaks an over-long output line anywhere, even mid-word ("di / ffer"):
+        # wrap each line at a space first, continuing under its own indentation.
+        lines = []
+        for line in f"CheckFailed: {self}".splitlines():
+            indent = line[:len(line) - len(line.lstrip())]
+            lines += textwrap.wrap(line, width=self.WIDTH, subsequent_indent=indent + "  ",
+                                   break_long_words=False, break_on_hyphens=False) or [""]
+        return lines
 
 
 class CallStopped(CheckFailed):
