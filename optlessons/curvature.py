@@ -114,8 +114,10 @@ def _symmetric(H, name="H") -> np.ndarray:
     H = np.asarray(H, dtype=float)
     if H.ndim != 2 or H.shape[0] != H.shape[1] or H.shape[0] == 0:
         raise ValueError(f"{name} must be a square matrix, got shape {H.shape}")
-    if not np.all(np.isfinite(H)):
+    if not np.isfinite(H).all():
         raise ValueError(f"{name} holds a NaN or an infinity")
+    if np.array_equal(H, H.T):
+        return H
     if not np.allclose(H, H.T, rtol=1e-8, atol=1e-12 * max(1.0, float(np.abs(H).max()))):
         raise ValueError(f"{name} must be symmetric (a Hessian is); symmetrise it with (H + H.T) / 2")
     return (H + H.T) / 2
