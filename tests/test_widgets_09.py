@@ -105,3 +105,16 @@ def test_untick_everything_is_a_sentence(race):
         for name in widgets.CURVATURE_OPTIMIZERS:
             race.controls[f"{name}.on"].value = False
     assert race.error is None and "Tick at least one" in race.message.value
+
+
+def test_damping_below_the_negative_curvature_still_finds_the_saddle_and_above_it_escapes(race):
+    # at the saddle H = diag(−1, c): H + δI is indefinite for δ < 1 and positive definite for δ > 1
+    assert _reset(race, **{"Newton.damping": 0.5}).outcomes["Newton"].kind == "saddle"
+    assert _reset(race, **{"Newton.damping": 1.5}).outcomes["Newton"].kind == "minimum"
+
+
+def test_a_steeper_valley_makes_the_default_gd_diverge_but_not_newton(race):
+    result = _reset(race, curvature=30.0)                             # 2/c = 0.067 < GD's lr 0.1
+    assert result.outcomes["GD"].kind == "diverged"
+    assert result.outcomes["Newton"].kind == "saddle"
+    assert result.outcomes["Adam"].kind == "minimum"
