@@ -1525,6 +1525,8 @@ class CurvatureRace(Race):
         self.controls["seed"] = int_slider("noise seed", seed, 0, 9)
         for key in ("curvature", "x0", "y0", "noise", "seed"):
             self.controls[key].add_class(f"optlessons-{key}")
+        for key in ("curvature", "x0"):             # long labels: room for the slider itself
+            self.controls[key].layout = W.Layout(width="440px")
         self.markers = self.ax_path.plot([self.saddle[0]], [self.saddle[1]], linestyle="none", marker="X",
                                          markersize=10, color="white", markeredgecolor="black", zorder=3,
                                          label="saddle")
