@@ -105,9 +105,8 @@ class EigenvalueSigns(NamedTuple):
 
     @property
     def index(self) -> float:
-        """The fraction of non-zero eigenvalues that are negative (0 at a minimum, 1 at a maximum)."""
-        nonzero = self.negative + self.positive
-        return self.negative / nonzero if nonzero else float("nan")
+        """The fraction of eigenvalues that are negative: a critical point's index (0 at a minimum, 1 at a maximum)."""
+        return self.negative / (self.negative + self.zero + self.positive)
 
 
 def _symmetric(H, name="H") -> np.ndarray:
