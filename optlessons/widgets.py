@@ -40,7 +40,7 @@ import contextlib
 import html
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import ipywidgets as W
@@ -1562,6 +1562,10 @@ class CurvatureRace(Race):
         result = super().compute()
         result.outcomes = {name: outcome(name, traj, result.landscape, self.saddle, result.optimizers[name])
                            for name, traj in result.trajectories.items()}
+        # a Newton run stopped by a singular Hessian did not diverge: say so in the table too
+        result.rows = [replace(row, status=f"stopped at step {row.diverged_at}: singular Hessian")
+                       if row.name in result.outcomes and result.outcomes[row.name].kind == "singular" else row
+                       for row in result.rows]
         return result
 
     def describe(self, result):

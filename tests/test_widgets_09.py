@@ -96,6 +96,9 @@ def test_a_singular_hessian_gives_a_sentence_not_a_traceback(race):
     assert race.error is None
     assert result.outcomes["Newton"].kind == "singular"
     assert "singular" in race.message.value and "damping" in race.message.value
+    newton_row, = [row for row in result.rows if row.name == "Newton"]
+    assert newton_row.status == "stopped at step 1: singular Hessian"
+    assert "singular Hessian" in race.summary.value
     assert _reset(race, x0=1 / np.sqrt(3), y0=0.0, **{"Newton.damping": 0.5}).outcomes["Newton"].kind == "minimum"
 
 
