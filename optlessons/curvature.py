@@ -185,9 +185,11 @@ def newton_update(param, grad, hessian, *, lr: float = 1.0, damping: float = 0.0
     lam = lam + damping
     smallest = np.min(np.abs(lam))
     if smallest == 0 or np.max(np.abs(lam)) / smallest > SINGULAR_CONDITION:
+        remedy = ("use damping > 0" if not damping else
+                  f"change the damping: δ = {damping:g} cancels a curvature of −{damping:g} here")
         raise SingularHessianError(
             f"the Hessian{' + damping·I' if damping else ''} is singular (eigenvalues from {lam.min():.3g} "
-            f"to {lam.max():.3g}): Newton's step (H + δI)⁻¹g is undefined here; use damping > 0")
+            f"to {lam.max():.3g}): Newton's step (H + δI)⁻¹g is undefined here; {remedy}")
     step = Q @ ((Q.T @ grad) / lam)          # (H + δI)⁻¹ g through the eigendecomposition H = QΛQᵀ
     return param - lr * step
 

@@ -147,6 +147,8 @@ def test_a_singular_hessian_is_a_clear_error_and_damping_fixes_it():
     with pytest.raises(ValueError):                 # it is a ValueError too
         newton_update(np.ones(2), np.ones(2), np.diag([1.0, 1e-14]))
     assert np.allclose(newton_update(np.ones(2), np.ones(2), H, damping=1.0), [0.5, 0.0])
+    with pytest.raises(SingularHessianError, match="δ = 2 cancels a curvature of −2"):
+        newton_update(np.ones(2), np.ones(2), np.diag([1.0, -2.0]), damping=2.0)
     for bad in (dict(lr=-1.0), dict(damping=-0.1), dict(lr=float("nan"))):
         with pytest.raises(ValueError, match=next(iter(bad))):
             newton_update(np.ones(2), np.ones(2), np.eye(2), **bad)
