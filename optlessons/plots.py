@@ -715,28 +715,3 @@ def plot_moments(m, v, *, axes=None, names=("x", "y"), title="Adam's moment esti
         ax.legend(fontsize="small")
     return axes
 
-
-# ============================================================================ figures with alt text
-
-__all__ += ["show_figure"]
-
-
-def show_figure(fig, alt, *, dpi=100):
-    """Show ``fig`` in Jupyter as a PNG that carries its alt text, then close it.
-
-    The PNG is displayed with output metadata ``{"image/png": {"alt": alt}}``, so the
-    saved notebook keeps the description next to the image, where a renderer (the
-    course site, a screen-reader-aware front end) can find it. ``alt`` says what the
-    figure shows and what to take from it, in a sentence or two. Returns the PNG bytes.
-    """
-    from IPython.display import Image, display       # only in a notebook: plots needs no IPython
-
-    if not isinstance(alt, str) or not alt.strip():
-        raise ValueError("alt must be a non-empty sentence saying what the figure shows")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
-    import matplotlib.pyplot as plt
-    plt.close(fig)
-    png = buf.getvalue()
-    display(Image(data=png, format="png"), metadata={"image/png": {"alt": alt.strip()}})
-    return png
