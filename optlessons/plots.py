@@ -30,6 +30,7 @@ from matplotlib.lines import Line2D
 
 __all__ = [
     "OKABE_ITO", "PALETTE", "MARKERS", "LINESTYLES", "style", "new_figure", "figure_to_png",
+    "figure_bundle", "show",
     "contour_levels", "visible_path", "loss_gap", "draw_landscape", "log10_axis",
     "ContourPanel", "LossPanel", "FigureRenderer",
     "plot_trajectories", "plot_losses", "plot_race",
@@ -79,6 +80,44 @@ def figure_to_png(fig, dpi=None):
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi or fig.dpi)
     return buf.getvalue()
+
+
+def figure_bundle(png: bytes, alt: str) -> tuple[dict, dict]:
+    """A display bundle ``(data, metadata)`` for a PNG that carries its alt text.
+
+    Two forms of the same picture: ``text/html``, an ``<img>`` whose ``alt`` a screen
+    reader reads (JupyterLab and the course site render it), and ``image/png`` with the
+    alt text in its metadata, for readers that show only the image (GitHub, nbviewer).
+    ``alt`` says what the figure shows and what to take from it, in sentences.
+    """
+    import base64
+    import html
+
+    alt = " ".join(str(alt).split())
+    if len(alt.split()) < 6 or not alt.endswith((".", "!", "?")):
+        raise ValueError(f"alt text must be at least one sentence of six words or more that "
+                         f"says what the figure shows, ending with a full stop; got {alt!r}")
+    b64 = base64.b64encode(png).decode("ascii")
+    data = {"text/html": f'<img src="data:image/png;base64,{b64}" alt="{html.escape(alt)}"/>',
+            "image/png": b64,
+            "text/plain": f"<Figure: {alt}>"}
+    return data, {"image/png": {"alt": alt}}
+
+
+def show(alt: str, fig=None) -> None:
+    """Display ``fig`` (default: pyplot's current figure) with its alt text, then close it.
+
+    Use it instead of ``plt.show()`` in a notebook cell; the PNG is the one the inline
+    backend would show (same size, dpi and tight bounding box).
+    """
+    from IPython.core.pylabtools import print_figure
+    from IPython.display import display
+    import matplotlib.pyplot as plt
+
+    fig = plt.gcf() if fig is None else fig
+    data, metadata = figure_bundle(print_figure(fig, "png", bbox_inches="tight"), alt)
+    display(data, raw=True, metadata=metadata)
+    plt.close(fig)
 
 
 class FigureRenderer:

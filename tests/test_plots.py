@@ -254,3 +254,37 @@ def test_small_figures():
     m = np.random.default_rng(1).normal(size=(30, 2))
     axes = plots.plot_moments(m, m ** 2)
     assert axes[0].get_title().startswith("first moment") and axes[1].get_yscale() == "log"
+
+
+def test_figure_bundle_carries_the_alt_text_in_html_and_in_the_png_metadata():
+    import base64
+    import html as html_module
+
+    png = plots.figure_to_png(plots.new_figure(2, 1))
+    alt = 'Two lines "A" & B: the loss falls by ten times in 100 steps.'
+    data, metadata = plots.figure_bundle(png, alt)
+    assert base64.b64decode(data["image/png"]) == png
+    assert metadata == {"image/png": {"alt": alt}}
+    assert f'alt="{html_module.escape(alt)}"' in data["text/html"]
+    assert data["image/png"] in data["text/html"]
+
+
+@pytest.mark.parametrize("alt", ["", "figure.png", "A plot of the loss", "   "])
+def test_figure_bundle_refuses_alt_text_that_says_nothing(alt):
+    with pytest.raises(ValueError, match="alt text must be at least one sentence"):
+        plots.figure_bundle(b"png", alt)
+
+
+def test_show_displays_the_inline_png_with_its_alt_text_and_closes_the_figure(monkeypatch):
+    import matplotlib.pyplot as plt
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display",
+                        lambda data, raw, metadata: shown.append((data, metadata)))
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot([0, 1], [1, 0])
+    plots.show("A falling line from one to zero: the loss goes down.", fig)
+    (data, metadata), = shown
+    assert data["image/png"] and metadata["image/png"]["alt"].startswith("A falling line")
+    assert not plt.fignum_exists(fig.number)
