@@ -753,4 +753,3 @@ def plot_moments(m, v, *, axes=None, names=("x", "y"), title="Adam's moment esti
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize="small")
     return axes
-
