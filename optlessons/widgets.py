@@ -1548,8 +1548,13 @@ class CurvatureRace(Race):
     def current_start(self, landscape):
         return np.array([self.controls["x0"].value, self.controls["y0"].value])
 
-    def shared_hypers(self, name):
-        return {"hessian": self.current_landscape().hessian} if name == "Newton" else {}
+    def optimizer(self, name):
+        """As ``Race.optimizer``; Newton also gets the landscape's Hessian (a function, not a control)."""
+        if name != "Newton":
+            return super().optimizer(name)
+        spec = self.specs[name]
+        values = {h.name: self.controls[f"{name}.{h.name}"].value for h in spec.hypers}
+        return spec.make(values, hessian=self.current_landscape().hessian)
 
     def run_landscape(self, landscape):
         """Every run sees the same noise sequence (one seed), so the optimizers are compared fairly."""
