@@ -5,6 +5,7 @@ One module per idea; import the one you need (``from optlessons.optim import Ada
     losses        MSE, MAE, Huber, binary and softmax cross-entropy, with their gradients
     functions     2-D landscapes (quadratic, Rosenbrock, Beale, Himmelblau, saddle, six-hump camel)
     gradcheck     finite-difference gradients and the relative-error check
+    curvature     finite-difference Hessians, eigenvalue signs, Newton's step (plain, damped, saddle-free)
     optim         SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, NAdam, RAdam, Adamax: pure updates and
                   classes, as torch.optim
     schedules     learning-rate schedules (step, exponential, 1/t, cosine, warm-up, linear, one-cycle,

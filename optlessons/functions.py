@@ -21,7 +21,10 @@ key                function                                    minima
 ``himmelblau``     (x² + y − 11)² + (x + y² − 7)²              four, all f = 0
 ``saddle``         x² − y²                                     none (saddle at 0)
 ``six_hump_camel`` (4 − 2.1x² + x⁴/3) x² + xy + (4y² − 4) y²   six, three depths
+``double_well``    ¼ (x² − 1)² + (c/2) y²                      (±1, 0); saddle at 0
 =================  ==========================================  =====================
+
+``double_well`` (notebook 09) is not in ``LANDSCAPES``: call it directly.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ __all__ = [
     "himmelblau",
     "saddle",
     "six_hump_camel",
+    "double_well",
+    "NoisyGradient",
     "LANDSCAPES",
 ]
 
@@ -417,6 +422,71 @@ def six_hump_camel() -> Landscape:
         start=(-2.0, -0.5),
         description="(4 − 2.1x² + x⁴/3) x² + xy + (4y² − 4) y²",
     )
+
+
+def double_well(curvature: float = 8.0) -> Landscape:
+    """Two valleys and a saddle between them: f = ¼ (x² − 1)² + (c/2) y², c = ``curvature``.
+
+    Minima f = 0 at (±1, 0), Hessian diag(2, c); a saddle at (0, 0) with
+    f = ¼ and Hessian diag(−1, c): curving up across the valleys (y), down along
+    the ridge between them (x). Where |x| < 1/√3 the x-curvature 3x² − 1 is
+    negative, so there Newton's method steps towards the saddle, not away.
+    Start (0.01, 1.2): just off the ridge x = 0, so gradient descent first
+    slides down to the saddle and lingers there before it rolls into the
+    valley at (1, 0).
+    """
+    if not (math.isfinite(curvature) and curvature > 0):
+        raise ValueError(f"curvature must be a finite number > 0, got {curvature!r}")
+    c = float(curvature)
+
+    def value(x, y):
+        return 0.25 * (x**2 - 1) ** 2 + 0.5 * c * y**2
+
+    def gradient(x, y):
+        return x**3 - x, c * y
+
+    def hessian(x, y):
+        return 3 * x**2 - 1, 0 * x, c + 0 * x
+
+    return Landscape(
+        name="Double well",
+        value=value,
+        gradient=gradient,
+        hessian=hessian,
+        minima=[(-1.0, 0.0), (1.0, 0.0)],
+        window=((-2.0, 2.0), (-1.5, 1.5)),
+        start=(0.01, 1.2),
+        description=f"¼ (x² − 1)² + {c / 2:g} y²",
+    )
+
+
+class NoisyGradient:
+    """A landscape whose gradient carries Gaussian noise: g(p) = ∇f(p) + σ ξ, ξ ~ N(0, I).
+
+    A fresh ξ is drawn from ``rng`` (a ``numpy.random.Generator``) at every
+    call of ``gradient`` for one point; the value, the Hessian, the window, the
+    minima and the start are the wrapped landscape's. A stand-in for the
+    mini-batch noise of SGD (notebook 04) on a 2-D landscape.
+    """
+
+    def __init__(self, landscape, sigma: float, rng: np.random.Generator):
+        if not (math.isfinite(sigma) and sigma >= 0):
+            raise ValueError(f"sigma must be a finite number >= 0, got {sigma!r}")
+        if not isinstance(rng, np.random.Generator):
+            raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        self.landscape = landscape
+        self.sigma = float(sigma)
+        self.rng = rng
+
+    def gradient(self, p) -> np.ndarray:
+        g = np.asarray(self.landscape.gradient(p), dtype=float)
+        return g + self.sigma * self.rng.standard_normal(g.shape)
+
+    def __getattr__(self, name):          # value, hessian, window, minima, start, name, grid …
+        return getattr(self.landscape, name)
+
+    def __repr__(self) -> str:
+        return f"<NoisyGradient σ = {self.sigma:g} on {self.landscape!r}>"
 
 
 LANDSCAPES: dict[str, Callable[[], Landscape]] = {

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from packaging.requirements import Requirement
 
 MIN_PYTHON = (3, 10)
-COURSE_MODULES = ("losses", "functions", "gradcheck", "optim", "schedules", "data",
+COURSE_MODULES = ("losses", "functions", "gradcheck", "curvature", "optim", "schedules", "data",
                   "models", "train", "search", "plots", "widgets", "checks")
 REINSTALL = "run `make setup` in the course folder (or `pip install -e .` in your environment)"
 

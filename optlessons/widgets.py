@@ -31,7 +31,7 @@ no kernel-side Output capture, so tests can read ``image.value`` directly.
 Public functions, each returning an :class:`Experiment`:
 ``playground``, ``line_fit``, ``learning_rate_experiment``,
 ``batch_size_experiment``, ``momentum_experiment``, ``adam_experiment``,
-``adaptive_experiment``.
+``adaptive_experiment``, ``curvature_race``.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ import numpy as np
 import ipywidgets as W
 
 from . import plots
-from .functions import LANDSCAPES, quadratic
+from .curvature import Newton, critical_point_kind
+from .functions import LANDSCAPES, NoisyGradient, double_well, quadratic
 from .optim import SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, AdamState, adam_update
 from .plots import ContourPanel, FigureRenderer, LossPanel, new_figure, style
 from .train import Trajectory, minimize
@@ -55,7 +56,7 @@ __all__ = [
     "Experiment", "playground", "Playground", "line_fit", "learning_rate_experiment",
     "batch_size_experiment", "momentum_experiment", "adam_experiment", "adaptive_experiment",
     "OPTIMIZERS", "summarize", "SummaryRow", "measured_rate", "momentum_rate_map", "RateMap",
-    "MomentumTheory",
+    "MomentumTheory", "curvature_race", "CurvatureRace", "CURVATURE_OPTIMIZERS", "Outcome", "outcome",
 ]
 
 _WIDE = {"description_width": "initial"}
@@ -382,6 +383,8 @@ class RaceResult:
     rows: list                    # SummaryRow per optimizer raced (and per error)
     steps: int
     tol: float
+    optimizers: dict = field(default_factory=dict)   # name -> the optimizer object each run used
+    outcomes: dict = field(default_factory=dict)     # name -> Outcome (filled by CurvatureRace)
 
     @property
     def diverged(self):
@@ -402,6 +405,7 @@ class Race(Experiment):
     """
 
     names = tuple(OPTIMIZERS)
+    specs = OPTIMIZERS            # name -> OptimizerSpec: the optimizers this race can build
 
     def __init__(self, names, enabled, *, steps=200, tol=1e-2, width=10.5, height=4.5):
         super().__init__(width, height)
@@ -411,7 +415,7 @@ class Race(Experiment):
         self.toggles = {}
         pages = []
         for i, name in enumerate(self.names):
-            spec = OPTIMIZERS[name]
+            spec = self.specs[name]
             toggle = W.Checkbox(value=name in enabled, description=name, indent=False,
                                 layout=W.Layout(width="auto", margin="0 14px 0 0"))
             toggle.add_class(f"optlessons-toggle-{name}".lower())
@@ -436,6 +440,7 @@ class Race(Experiment):
         ax_loss = self.figure.add_subplot(1, 2, 2)
         self.figure.subplots_adjust(left=0.06, right=0.98, bottom=0.21, top=0.93, wspace=0.2)
         self.ax_path, self.ax_loss = ax_path, ax_loss
+        self.markers = []          # extra static markers on the contour panel, listed in the legend
         self._legend = None
         self._legend_key = None
 
@@ -463,7 +468,7 @@ class Race(Experiment):
             return
         if self._legend is not None:
             self._legend.remove()
-        handles = [self.paths.lines[n] for n in names] + [self.paths.start] + minima
+        handles = [self.paths.lines[n] for n in names] + [self.paths.start] + minima + self.markers
         self._legend = self.figure.legend(handles=handles, loc="lower center", ncol=len(handles),
                                           fontsize="small", frameon=False, bbox_to_anchor=(0.5, 0.0))
         self._legend_key = key
@@ -481,7 +486,7 @@ class Race(Experiment):
     # -- the cycle
     def optimizer(self, name):
         """A fresh optimizer ``name`` built from the controls (may raise ValueError)."""
-        spec = OPTIMIZERS[name]
+        spec = self.specs[name]
         values = {h.name: self.controls[f"{name}.{h.name}"].value for h in spec.hypers}
         return spec.make(values, **self.shared_hypers(name))
 
@@ -489,11 +494,15 @@ class Race(Experiment):
         """Keywords set by controls shared by several optimizers (none here; see ``AdaptiveExperiment``)."""
         return {}
 
+    def run_landscape(self, landscape):
+        """The landscape one optimizer's run sees (the same one here; ``CurvatureRace`` adds noise)."""
+        return landscape
+
     def compute(self):
         landscape = self.current_landscape()
         start = np.asarray(self.current_start(landscape), dtype=float)
         steps, tol = int(self.controls["steps"].value), float(self.controls["tol"].value)
-        trajectories, errors, rows = {}, {}, []
+        trajectories, errors, rows, optimizers = {}, {}, [], {}
         for name in self.names:
             if not self.toggles[name].value:
                 continue
@@ -503,14 +512,15 @@ class Race(Experiment):
                 errors[name] = f"not run: {err}"
                 rows.append(summarize(name, errors[name], tol))
                 continue
-            trajectories[name] = minimize(landscape, opt, start=start, steps=steps)
+            optimizers[name] = opt
+            trajectories[name] = minimize(self.run_landscape(landscape), opt, start=start, steps=steps)
             rows.append(replace(summarize(name, trajectories[name], tol), settings=self.settings(name)))
-        return RaceResult(landscape, start, trajectories, errors, rows, steps, tol)
+        return RaceResult(landscape, start, trajectories, errors, rows, steps, tol, optimizers)
 
     def settings(self, name):
         """The raced optimizer's key settings as the table shows them, e.g. "lr 0.001, momentum β 0.9"."""
         parts = []
-        for h in OPTIMIZERS[name].hypers:
+        for h in self.specs[name].hypers:
             value = self.controls[f"{name}.{h.name}"].value
             label = h.label or h.name
             if h.kind == "bool":
@@ -1583,3 +1593,165 @@ def adam_experiment(landscape="rosenbrock", lr=0.05, betas=(0.9, 0.999), steps=2
     ``m``, ``v``, ``steps_taken`` — arrays (n, 2), one row per step).
     """
     return AdamExperiment(landscape, lr, betas, steps)
+
+
+# ============================================================================ beyond the bowl (09)
+
+#: The racers of notebook 09: three first-order methods and Newton's method.
+CURVATURE_OPTIMIZERS = {
+    "GD": OptimizerSpec(SGD, (_LR(0.1, -4, 0),)),
+    "Momentum": OptimizerSpec(SGD, (_LR(0.02, -4, 0), Hyper("momentum", "float", 0.9, 0.0, 0.99, 0.01,
+                                                             "momentum β"))),
+    "Adam": OptimizerSpec(Adam, (_LR(0.05, -4, 0), _BETA1, _BETA2)),
+    "Newton": OptimizerSpec(Newton, (Hyper("lr", "float", 1.0, 0.05, 1.0, 0.05, "lr η"),
+                                     Hyper("damping", "float", 0.0, 0.0, 5.0, 0.05, "damping δ"),
+                                     Hyper("saddle_free", "bool", False, label="saddle-free |H|"))),
+}
+
+#: How far below the saddle's height a run must get to count as having left it.
+ESCAPE_MARGIN = 0.05
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Where one run of the curvature race ended, in words and numbers."""
+    name: str
+    kind: str                  # "minimum", "saddle", "moving" (neither), "diverged", "singular"
+    escaped_at: int | None     # first step with L < L(saddle) − ESCAPE_MARGIN (None: never)
+    text: str                  # one plain sentence for the status line
+
+
+def outcome(name, trajectory, landscape, saddle, optimizer=None, near=0.05):
+    """The :class:`Outcome` of one run on a landscape with a saddle at ``saddle``.
+
+    A run that ends within ``near`` of a known minimum or of the saddle is said to be
+    there (with gradient noise it hovers rather than stops); the saddle is named by the
+    signs of the Hessian's eigenvalues there (``optlessons.curvature.critical_point_kind``).
+    """
+    saddle = np.asarray(saddle, dtype=float)
+    level = float(landscape.value(saddle)) - ESCAPE_MARGIN
+    below = np.flatnonzero(trajectory.values < level)
+    escaped_at = int(below[0]) if below.size else None
+    end = trajectory.points[-1]
+    where = f"({end[0]:.3g}, {end[1]:.3g})"
+    if getattr(optimizer, "failure", None) is not None:
+        return Outcome(name, "singular", escaped_at,
+                       f"{name} stopped at step {trajectory.n_steps + 1}: the Hessian at {where} is singular, "
+                       "so Newton's step is undefined there — raise the damping δ above 0.")
+    if trajectory.diverged:
+        return Outcome(name, "diverged", escaped_at,
+                       f"{name} diverged at step {trajectory.n_steps + 1} (the path is drawn up to where it "
+                       "left the picture): its learning rate is too large for the valley's curvature.")
+    minima = np.asarray(landscape.minima, dtype=float).reshape(-1, 2)
+    if len(minima) and np.min(np.linalg.norm(minima - end, axis=1)) <= near:
+        m = minima[np.argmin(np.linalg.norm(minima - end, axis=1))]
+        return Outcome(name, "minimum", escaped_at, f"{name} reached the minimum ({m[0]:g}, {m[1]:g}).")
+    if np.linalg.norm(end - saddle) <= near:
+        H = landscape.hessian(saddle)
+        curv = " and ".join(f"{v:.3g}" for v in np.linalg.eigvalsh(H))
+        return Outcome(name, "saddle", escaped_at,
+                       f"{name} is at the {critical_point_kind(H)} ({saddle[0]:g}, {saddle[1]:g}) "
+                       f"after {trajectory.n_steps} steps (curvatures there {curv}: one of each sign).")
+    grad_norm = float(np.linalg.norm(landscape.gradient(end)))
+    return Outcome(name, "moving", escaped_at,
+                   f"{name} is still on its way after {trajectory.n_steps} steps, at {where} "
+                   f"(‖∇L‖ = {grad_norm:.2g}).")
+
+
+class CurvatureRace(Race):
+    """GD, momentum, Adam and Newton on the double well: a saddle between two valleys."""
+
+    title = "A saddle between two valleys"
+    help = ("start near the ridge and watch who lingers at the saddle, who escapes, and where Newton's "
+            "method goes; add gradient noise to kick the runs off the ridge.")
+    specs = CURVATURE_OPTIMIZERS
+    saddle = (0.0, 0.0)            # the double well's saddle point
+
+    def __init__(self, curvature=8.0, x0=1e-3, y0=1.2, noise=0.0, seed=0, steps=200):
+        names = tuple(CURVATURE_OPTIMIZERS)
+        super().__init__(names, set(names), steps=steps, tol=1e-2)
+        self.controls["curvature"] = W.FloatLogSlider(value=curvature, base=10, min=0, max=2, step=0.05,
+                                                      description="valley curvature c", readout_format=".3g",
+                                                      continuous_update=False, style=_WIDE)
+        self.controls["x0"] = log_slider("start x₀ (distance from the ridge)", x0, -8, 0, readout_format=".1e")
+        self.controls["y0"] = float_slider("start y₀", y0, -1.4, 1.4, 0.05)
+        self.controls["noise"] = float_slider("gradient noise σ", noise, 0.0, 0.5, 0.005)
+        self.controls["seed"] = int_slider("noise seed", seed, 0, 9)
+        for key in ("curvature", "x0", "y0", "noise", "seed"):
+            self.controls[key].add_class(f"optlessons-{key}")
+        for key in ("curvature", "x0"):             # long labels: room for the slider itself
+            self.controls[key].layout = W.Layout(width="440px")
+        self.markers = self.ax_path.plot([self.saddle[0]], [self.saddle[1]], linestyle="none", marker="X",
+                                         markersize=10, color="white", markeredgecolor="black", zorder=3,
+                                         label="saddle")
+        self._cache = {}
+        rows = [W.HBox([self.controls["curvature"], self.controls["steps"]]),
+                W.HBox([self.controls["x0"], self.controls["y0"]]),
+                W.HBox([self.controls["noise"], self.controls["seed"]]),
+                self._toggle_row(), self.tabs]
+        self._start(rows)
+        self.widget.children = tuple(self.widget.children) + (self.summary,)
+
+    def current_landscape(self):
+        c = float(self.controls["curvature"].value)
+        if c not in self._cache:
+            self._cache.clear()
+            self._cache[c] = double_well(curvature=c)
+        return self._cache[c]
+
+    def current_start(self, landscape):
+        return np.array([self.controls["x0"].value, self.controls["y0"].value])
+
+    def optimizer(self, name):
+        """As ``Race.optimizer``; Newton also gets the landscape's Hessian (a function, not a control)."""
+        if name != "Newton":
+            return super().optimizer(name)
+        spec = self.specs[name]
+        values = {h.name: self.controls[f"{name}.{h.name}"].value for h in spec.hypers}
+        return spec.make(values, hessian=self.current_landscape().hessian)
+
+    def run_landscape(self, landscape):
+        """Every run sees the same noise sequence (one seed), so the optimizers are compared fairly."""
+        sigma = float(self.controls["noise"].value)
+        if sigma == 0:
+            return landscape
+        return NoisyGradient(landscape, sigma, np.random.default_rng(int(self.controls["seed"].value)))
+
+    def compute(self):
+        result = super().compute()
+        result.outcomes = {name: outcome(name, traj, result.landscape, self.saddle, result.optimizers[name])
+                           for name, traj in result.trajectories.items()}
+        # a Newton run stopped by a singular Hessian did not diverge: say so in the table too
+        result.rows = [replace(row, status=f"stopped at step {row.diverged_at}: singular Hessian")
+                       if row.name in result.outcomes and result.outcomes[row.name].kind == "singular" else row
+                       for row in result.rows]
+        return result
+
+    def describe(self, result):
+        if result.errors:
+            return _note("; ".join(f"{n}: {_esc(e)}" for n, e in result.errors.items()), "warn")
+        if not result.trajectories:
+            return _note("Tick at least one optimizer to race.", "warn")
+        escaped = [f"{n} at step {o.escaped_at}" for n, o in result.outcomes.items() if o.escaped_at is not None]
+        lines = [("Fell below the saddle's height: " + ", ".join(escaped) + ".") if escaped
+                 else "No run fell below the saddle's height."]
+        lines += [o.text for o in result.outcomes.values() if o.kind != "minimum"]
+        sigma = float(self.controls["noise"].value)
+        if sigma:
+            lines.append(f"Every gradient carries noise of σ = {sigma:g} (seed {self.controls['seed'].value}).")
+        bad = any(o.kind in ("diverged", "singular") for o in result.outcomes.values())
+        return _note("<br>".join(_esc(line) for line in lines), "warn" if bad else "info")
+
+
+def curvature_race(curvature=8.0, x0=1e-3, y0=1.2, noise=0.0, seed=0, steps=200):
+    """GD, momentum, Adam and Newton racing on ``double_well(curvature)``: ¼(x² − 1)² + (c/2) y².
+
+    Controls: ``curvature`` (c, the valleys' steepness across), ``x0`` (the start's
+    distance from the ridge x = 0, log slider), ``y0``, ``noise`` (σ of Gaussian noise added
+    to every gradient), ``seed``, ``steps``, each optimizer's ``<name>.lr`` and
+    ``Momentum.momentum``, ``Adam.beta1/beta2``, ``Newton.damping``, ``Newton.saddle_free``.
+    The result (a ``RaceResult``) also holds ``outcomes``: name -> :class:`Outcome`
+    (where the run ended — a minimum, the saddle, still moving, diverged — and the
+    step at which it fell below the saddle's height).
+    """
+    return CurvatureRace(curvature, x0, y0, noise, seed, steps)

@@ -26,6 +26,7 @@ FACTORIES = {
     "momentum_experiment": widgets.momentum_experiment,
     "adam_experiment": widgets.adam_experiment,
     "adaptive_experiment": widgets.adaptive_experiment,
+    "curvature_race": widgets.curvature_race,
 }
 
 
@@ -539,7 +540,7 @@ def test_adaptive_experiment_reports_kappa_after_diagonal_scaling():
     assert "methods can reach) κ = 50." in exp.message.value
 
 
-@pytest.mark.parametrize("name", ["playground", "momentum_experiment", "batch_size_experiment"])
+@pytest.mark.parametrize("name", ["playground", "momentum_experiment", "batch_size_experiment", "curvature_race"])
 def test_the_cached_background_never_goes_stale(name):
     """After changes that move the axes (lr, steps, landscape), the PNG shown equals a full redraw."""
     import io
@@ -547,7 +548,8 @@ def test_the_cached_background_never_goes_stale(name):
     exp = FACTORIES[name]()
     changes = {"playground": [("Adam.lr", 0.5), ("steps", 50), ("landscape", "beale"), ("GD.lr", 0.2)],
                "momentum_experiment": [("lr", 0.05), ("steps", 40), ("landscape", "rosenbrock")],
-               "batch_size_experiment": [("lr", 0.5), ("batch_size", 1), ("steps", 300)]}[name]
+               "batch_size_experiment": [("lr", 0.5), ("batch_size", 1), ("steps", 300)],
+               "curvature_race": [("curvature", 30.0), ("steps", 50), ("x0", 1e-6), ("noise", 0.05)]}[name]
     for control, value in changes:
         exp.controls[control].value = value
         assert exp.error is None
