@@ -15,7 +15,9 @@ UCI "Optical Recognition of Handwritten Digits", E. Alpaydin and C. Kaynak
 
 Helpers that work on any arrays: ``split(X, y, rng, ...)`` (stratified
 train/validation/test split, standardised with training statistics only) and
-``standardize``.
+``standardize``. ``with_label_noise(splits, fraction, rng)`` makes a harder task
+from a classification split: a fraction of the training and validation labels
+replaced by wrong ones, the test labels left clean.
 """
 
 import importlib.resources
@@ -26,7 +28,7 @@ import numpy as np
 
 __all__ = ["RegressionData", "ClassificationData", "Splits", "linear_regression", "blobs",
            "split", "standardize", "load_digits", "load_digits_raw", "DIGITS_CREDIT",
-           "TorchReference", "load_torch_reference"]
+           "TorchReference", "load_torch_reference", "flip_labels", "with_label_noise"]
 
 
 # --------------------------------------------------------------------------- records
@@ -281,3 +283,38 @@ def load_torch_reference():
         points = npz["xy"].copy()
     return TorchReference(meta["optimizer"], meta["kwargs"], [tuple(s) for s in meta["lr_schedule"]],
                           points, meta["torch_version"])
+
+
+# --------------------------------------------------------------------------- label noise
+
+def flip_labels(y, fraction, n_classes, rng):
+    """Labels with about ``fraction`` of them replaced by a *different* class, chosen uniformly.
+
+    Each label is flipped with probability ``fraction`` (independently); a flipped label k
+    becomes (k + j) mod n_classes with j uniform in 1 .. n_classes − 1. Returns a new array.
+    """
+    rng = _generator(rng)
+    fraction = _fraction(fraction, "fraction")
+    n_classes = _positive_int(n_classes, "n_classes", minimum=2)
+    y = np.asarray(y)
+    flip = rng.random(len(y)) < fraction
+    other = (y + rng.integers(1, n_classes, len(y))) % n_classes
+    return np.where(flip, other, y).astype(y.dtype)
+
+
+def with_label_noise(splits, fraction, rng):
+    """``splits`` with noisy training and validation labels (``flip_labels``) and clean test labels.
+
+    Training and validation are what you would collect, so both carry the noise; the
+    test labels stay clean, so the test accuracy measures how well the model learned the
+    true classes. The description says how many labels were flipped.
+    """
+    rng = _generator(rng)
+    if not splits.n_classes:
+        raise ValueError("with_label_noise needs a classification split (n_classes >= 2)")
+    y_train = flip_labels(splits.y_train, fraction, splits.n_classes, rng)
+    y_val = flip_labels(splits.y_val, fraction, splits.n_classes, rng)
+    flipped = int(np.sum(y_train != splits.y_train) + np.sum(y_val != splits.y_val))
+    note = (f"label noise: {flipped} of {len(y_train) + len(y_val)} training and validation labels "
+            f"flipped (fraction {fraction:g}); test labels clean")
+    return splits._replace(y_train=y_train, y_val=y_val, description=f"{splits.description}\n{note}")

@@ -697,3 +697,54 @@ def fit(model, params, optimizer, X, y=None, *, epochs=10, batch_size=None, rng=
         ema_val_loss=None if ema is None else _readonly(np.array(ema_per_epoch["val_loss"], dtype=float)),
         ema_val_accuracy=None if ema is None else _readonly(np.array(ema_per_epoch["val_accuracy"], dtype=float)),
     )
+
+
+# ------------------------------------------------------------------ early stopping
+
+__all__ += ["EpochSnapshots", "early_stopping"]
+
+
+class EpochSnapshots:
+    """A ``fit`` callback that keeps the parameters at the end of every epoch.
+
+        snap = EpochSnapshots(steps_per_epoch=-(-n_train // batch_size), initial=params)
+        history = fit(..., callback=snap)
+        snap.params[e]       # the parameters after epoch e (snap.params[0] = initial), as History's epochs
+
+    It never stops the run (it returns False). Each snapshot is the dict ``fit``
+    passed, which ``fit`` never writes into, so nothing is copied."""
+
+    def __init__(self, steps_per_epoch, initial=None):
+        if isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, (int, np.integer)) or (
+                steps_per_epoch < 1):
+            raise ValueError(f"steps_per_epoch must be an integer >= 1, got {steps_per_epoch!r}")
+        self.steps_per_epoch = int(steps_per_epoch)
+        self.params = [] if initial is None else [initial]
+
+    def __call__(self, t, loss, params):
+        if (t + 1) % self.steps_per_epoch == 0:
+            self.params.append(params)
+        return False
+
+
+def early_stopping(val_loss, patience=5, min_delta=0.0):
+    """Where the patience rule stops on a validation curve -> ``(stopped_at, best)`` epochs.
+
+    Walking through the epochs e = 1, 2, …: an epoch whose loss is below the best so far
+    by more than ``min_delta`` becomes the best; once ``patience`` epochs have passed
+    since the best, training stops at that epoch (``stopped_at``; None if it never
+    happens) and the best epoch's weights are the ones to keep (Keras's EarlyStopping
+    with ``restore_best_weights=True``). ``best`` is the best epoch up to the stop.
+    """
+    if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 1:
+        raise ValueError(f"patience must be an integer >= 1, got {patience!r}")
+    if not min_delta >= 0:
+        raise ValueError(f"min_delta must be a number >= 0, got {min_delta!r}")
+    val_loss = np.asarray(val_loss, dtype=float)
+    best = 0
+    for e in range(1, len(val_loss)):
+        if val_loss[e] < val_loss[best] - min_delta:
+            best = e
+        elif e - best >= patience:
+            return e, best
+    return None, best
