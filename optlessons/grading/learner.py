@@ -1,0 +1,363 @@
+"""The learner process: runs the learner's cells and calls, answering the grading kernel.
+
+Started as ``python -m optlessons.grading.learner`` with the protocol on its stdin and
+stdout (``optlessons.grading.protocol``: length-prefixed pickles). It first moves the
+two pipes away from file descriptors 0/1/2, then points 1 and 2 at in-memory files, so
+anything the learner's code prints (``print``, C extensions, child processes) is
+captured per request and sent back with the reply, never mixed with the protocol.
+
+Requests (dicts, ``op`` says which):
+
+* ``exec``: run one cell's source in the learner's ``__main__`` (the value of a final
+  expression is printed, as Jupyter would show it). ``locked`` cells record the names
+  they bind to something other than None: those are never synced to the kernel.
+* ``call``: call a handle (or its method ``method``) with ``args``/``kwargs``; reply
+  ``(result, args, kwargs)`` in one pickle. While it runs, the references named in
+  ``forbidden`` are tripwired: a ``sys.setprofile`` tracer that recognises their code
+  objects, and every function object running one of those code objects (aliases,
+  wrappers' targets, functions rebuilt from a saved ``__code__``) gets a ``__code__``
+  that reports the call.
+* ``getattr``: an attribute of a handle, by value when it pickles by value.
+* ``global``: the handle of a name in ``__main__`` (to find it again after a restart).
+* ``sync``: the names bound or rebound since the last sync, and those deleted.
+
+Objects that do not travel by value (functions, classes, modules, instances of the
+learner's classes, generators ...) travel as handles: a persistent id
+``(kind, handle, description...)``; the learner's own namedtuples as ``record`` with
+their fields.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import collections
+import contextlib
+import gc
+import io
+import os
+import pickle
+import sys
+import threading
+import traceback
+import types
+
+import numpy as np
+
+from optlessons.grading.engine_link import reference_codes
+from optlessons.grading.protocol import allowed_global, receive, send, walk
+
+OUTPUT_LIMIT = 1 << 20    # characters of captured output sent back per request
+PLAIN_TYPES = {int, float, complex, bool, str, bytes, type(None), list, tuple, dict, set,
+               frozenset, collections.OrderedDict, slice, range, bytearray, pickle.PickleBuffer}
+CODE_TYPES = (type, types.FunctionType, types.BuiltinFunctionType)
+NUMPY_TYPES = (np.generic, np.dtype, np.random.Generator, np.random.BitGenerator,
+               np.random.SeedSequence)
+TRACER_SWITCHES = (sys.setprofile, sys.settrace, threading.setprofile, threading.settrace)
+
+
+def by_value(obj) -> bool:
+    """Whether `obj` is sent as a copy: Python's plain data, numpy's arrays, scalars,
+    dtypes and random generators, and the instances of the course package's classes
+    (its state records). The judge's restricted unpickler accepts exactly these."""
+    if isinstance(obj, CODE_TYPES):   # by reference: only what the judge's allow-list names
+        return allowed_global(getattr(obj, "__module__", None) or "", obj.__qualname__)
+    t = type(obj)
+    module = getattr(t, "__module__", None) or ""
+    if t in PLAIN_TYPES or t is np.ndarray:
+        return True
+    if module == "numpy" or module.startswith("numpy."):
+        return isinstance(obj, NUMPY_TYPES)
+    return module.startswith("optlessons.") and not module.startswith("optlessons.grading")
+
+
+class Tripped(BaseException):
+    """A forbidden reference ran (a BaseException: `except Exception` does not hide it)."""
+
+
+_HITS: list[str] = []
+
+
+def tripped(reference: str):
+    """Called by the code that replaces a forbidden reference's for the duration of a call."""
+    _HITS.append(reference)
+    raise Tripped(reference)
+
+
+def _tripwire_code(reference: str) -> types.CodeType:
+    source = (f"def tripwire(*args, **kwargs):\n"
+              f"    raise __import__('optlessons.grading.learner', fromlist=['tripped'])"
+              f".tripped({reference!r})\n")
+    scope: dict = {}
+    exec(compile(source, f"<forbidden {reference}>", "exec"), scope)
+    return scope["tripwire"].__code__
+
+
+@contextlib.contextmanager
+def tripwire(references: tuple[str, ...]):
+    """While the block runs, calling any of `references` records it in the yielded list."""
+    del _HITS[:]
+    codes = dict(reference_codes(tuple(references))) if references else {}
+    if not codes:
+        yield _HITS
+        return
+    swapped = []
+    for f in gc.get_referrers(*codes):
+        if isinstance(f, types.FunctionType) and f.__code__ in codes and not f.__code__.co_freevars:
+            wire = _tripwire_code(codes[f.__code__])
+            codes[wire] = codes[f.__code__]
+            swapped.append((f, f.__code__))
+            f.__code__ = wire
+
+    def profile(frame, event, arg):
+        if event == "call" and frame.f_code in codes:
+            tripped(codes[frame.f_code])
+        elif event == "c_call" and any(arg is switch for switch in TRACER_SWITCHES):
+            _HITS.append("")   # the learner's code touched the tracer
+            raise Tripped("the call tracer")
+
+    threading.setprofile(profile)
+    sys.setprofile(profile)
+    try:
+        yield _HITS
+    finally:
+        sys.setprofile(None)
+        threading.setprofile(None)
+        for f, code in swapped:
+            f.__code__ = code
+
+
+class Learner:
+    """The learner's namespace, its handles, and the request handlers."""
+
+    def __init__(self, out_fd: int, err_fd: int):
+        self.main = types.ModuleType("__main__")
+        self.main.__dict__["display"] = lambda *objs, **kwargs: [print(repr(o)) for o in objs]
+        sys.modules["__main__"] = self.main
+        self.ns = self.main.__dict__
+        self.synced: dict[str, int] = {k: id(v) for k, v in self.ns.items()}
+        self.protected: set[str] = set()
+        self.handles: dict[int, object] = {}
+        self.handle_of: dict[int, int] = {}
+        self.out_fd, self.err_fd = out_fd, err_fd
+
+    # ---------------------------------------------------------------- handles and pickles
+    def handle(self, obj) -> int:
+        h = self.handle_of.get(id(obj))
+        if h is None or self.handles[h] is not obj:
+            h = len(self.handles) + 1
+            self.handles[h] = obj
+            self.handle_of[id(obj)] = h
+        return h
+
+    def describe(self, obj):
+        """The persistent id of an object sent as a handle."""
+        if isinstance(obj, types.ModuleType):
+            return ("module", obj.__name__)
+        name = getattr(obj, "__qualname__", None) or type(obj).__qualname__
+        if isinstance(obj, type):
+            return ("class", self.handle(obj), name)
+        if isinstance(obj, tuple) and hasattr(type(obj), "_fields"):
+            return ("record", self.handle(obj), type(obj).__qualname__,
+                    tuple(type(obj)._fields), tuple(obj))
+        if callable(obj) and isinstance(obj, (types.FunctionType, types.MethodType,
+                                              types.BuiltinFunctionType, types.MethodWrapperType,
+                                              types.BuiltinMethodType)):
+            return ("function", self.handle(obj), name)
+        return ("object", self.handle(obj), type(obj).__qualname__)
+
+    def dumps(self, value, received: dict[int, int] | None = None, as_handle: bool = False) -> bytes:
+        """`value` pickled for the judge (`as_handle`: the value itself as a handle)."""
+        learner = self
+
+        class Pickler(pickle.Pickler):
+            def persistent_id(self, obj):
+                if as_handle and obj is value:
+                    return learner.describe(obj)
+                if received and id(obj) in received and not by_value(obj):
+                    return ("arg", received[id(obj)])
+                return None if by_value(obj) else learner.describe(obj)
+
+        buffer = io.BytesIO()
+        Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+        return buffer.getvalue()
+
+    def loads(self, data: bytes):
+        learner = self
+
+        class Unpickler(pickle.Unpickler):
+            def persistent_load(self, pid):
+                kind, h = pid
+                if kind != "handle" or h not in learner.handles:
+                    raise pickle.UnpicklingError(f"unknown handle {pid!r}")
+                return learner.handles[h]
+
+        return Unpickler(io.BytesIO(data)).load()
+
+    # ---------------------------------------------------------------- output capture
+    def captured(self) -> tuple[str, str]:
+        """What fds 1 and 2 received since the last call (then emptied)."""
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        texts = []
+        for fd, target in ((self.out_fd, 1), (self.err_fd, 2)):
+            size = os.fstat(fd).st_size
+            data = os.pread(fd, min(size, OUTPUT_LIMIT), 0)
+            os.ftruncate(fd, 0)
+            os.lseek(target, 0, os.SEEK_SET)
+            text = data.decode("utf-8", "replace")
+            if size > OUTPUT_LIMIT:
+                text += f"\n… ({size - OUTPUT_LIMIT} more bytes of output not shown)\n"
+            texts.append(text)
+        return texts[0], texts[1]
+
+    # ---------------------------------------------------------------- requests
+    def run_cell(self, source: str, filename: str) -> None:
+        if any(line.lstrip().startswith(("%", "!")) for line in source.splitlines()):
+            from IPython.core.inputtransformer2 import TransformerManager
+            source = TransformerManager().transform_cell(source)
+            self.ns.setdefault("get_ipython", _NoShell)
+        tree = ast.parse(source, filename)
+        last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        exec(compile(tree, filename, "exec"), self.ns)
+        if last is not None:
+            value = eval(compile(ast.Expression(last.value), filename, "eval"), self.ns)
+            if value is not None:
+                print(repr(value))
+
+    def op_exec(self, msg):
+        before = {k: id(v) for k, v in self.ns.items()}
+        try:
+            self.run_cell(msg["source"], f"<cell {msg['cell']}>")
+            error = None
+        except BaseException as exc:  # the learner's error, reported like Jupyter would
+            error = _error(exc, skip=1)
+        if msg.get("locked"):
+            self.protected |= {k for k, v in self.ns.items()
+                               if before.get(k) != id(v) and v is not None}
+        return {"status": "ok" if error is None else "error", "error": error}
+
+    def op_call(self, msg):
+        target = self.handles[msg["target"]]
+        if msg.get("method"):
+            target = getattr(target, msg["method"])
+        args, kwargs = msg["args"], msg["kwargs"]
+        handled = {id(o) for o in self.handles.values()}
+        received = {id(o): n for n, o in enumerate(walk((args, kwargs),
+                                                         leaf=lambda o: id(o) in handled))}
+        try:
+            with tripwire(tuple(msg.get("forbidden", ()))) as hits:
+                result = target(*args, **kwargs)
+        except Tripped:
+            result = None
+        except BaseException as exc:
+            if _HITS:
+                return _reference_reply(_HITS)
+            return {"status": "error", "error": _error(exc, skip=2)}
+        if hits:
+            return _reference_reply(hits)
+        return {"status": "ok", "value": self.dumps((result, args, kwargs), received)}
+
+    def op_getattr(self, msg):
+        value = getattr(self.handles[msg["target"]], msg["name"])
+        return {"status": "ok", "value": self.dumps(value)}
+
+    def op_global(self, msg):
+        if msg["name"] not in self.ns:
+            return {"status": "error", "error": _error(NameError(f"name {msg['name']!r} is not "
+                                                                 f"defined"), skip=0)}
+        return {"status": "ok", "value": self.dumps(self.ns[msg["name"]])}
+
+    def op_sync(self, msg):
+        names, gone = {}, []
+        for name, value in self.ns.items():
+            if name.startswith("__") or name in self.protected or self.synced.get(name) == id(value):
+                continue
+            try:   # a function or class is always the learner's own (a handle), even an alias
+                names[name] = self.dumps(value, as_handle=isinstance(value, CODE_TYPES))
+            except Exception:  # pickles partly by value but not all the way: send a handle
+                names[name] = self.dumps(value, as_handle=True)
+        gone = [n for n in self.synced if n not in self.ns and n not in self.protected]
+        self.synced = {k: id(v) for k, v in self.ns.items()}
+        return {"status": "ok", "names": names, "deleted": gone}
+
+
+class _NoShell:
+    """`get_ipython()` of a cell that uses a magic: there is no IPython shell here."""
+
+    def __getattr__(self, name):
+        def method(magic="", *args, **kwargs):
+            if magic == "matplotlib":
+                return None
+            raise NotImplementedError(f"IPython's `{magic}` magic is not available while grading")
+        return method
+
+
+def _error(exc: BaseException, skip: int) -> dict:
+    """What the judge needs to re-raise the learner's exception (its frames inside this
+    module, `skip` of them, left out)."""
+    tb = exc.__traceback__
+    for _ in range(skip):
+        if tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+    cls = type(exc)
+    return {"type": cls.__qualname__, "module": cls.__module__, "message": str(exc),
+            "traceback": "".join(traceback.format_exception(cls, exc, tb))}
+
+
+def _reference_reply(hits: list[str]) -> dict:
+    references = [h for h in hits if h]
+    if references:
+        return {"status": "reference", "reference": references[0]}
+    return {"status": "error", "error": {
+        "type": "RuntimeError", "module": "builtins", "traceback": "",
+        "message": "the function switched the grader's call tracer off or on "
+                   "(sys.setprofile / sys.settrace): that is not allowed while it is checked"}}
+
+
+def serve(rfd: int, wfd: int, learner: Learner) -> None:
+    """Answer requests until the kernel closes the pipe."""
+    handlers = {"exec": learner.op_exec, "call": learner.op_call, "getattr": learner.op_getattr,
+                "global": learner.op_global, "sync": learner.op_sync}
+    while True:
+        try:
+            data = receive(rfd)
+        except Exception:
+            return
+        try:
+            msg = learner.loads(data)
+            reply = handlers[msg["op"]](msg)
+        except BaseException as exc:
+            reply = {"status": "error", "error": _error(exc, skip=1)}
+        try:
+            payload = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
+        except BaseException as exc:
+            payload = pickle.dumps({"status": "error", "error": _error(exc, skip=0)})
+        reply_out = learner.captured()
+        send(wfd, pickle.dumps((payload, reply_out), protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def main() -> None:
+    rfd, wfd = os.dup(0), os.dup(1)
+    for fd in (rfd, wfd):
+        os.set_inheritable(fd, False)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    out_fd, err_fd = os.memfd_create("stdout", 0), os.memfd_create("stderr", 0)
+    os.dup2(out_fd, 1)
+    os.dup2(err_fd, 2)
+    import signal
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # a file too large fails to write, not kills
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8",
+                                  errors="backslashreplace", line_buffering=True)
+    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8",
+                                  errors="backslashreplace", line_buffering=True)
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    learner = Learner(out_fd, err_fd)
+    send(wfd, pickle.dumps({"ready": True}))
+    serve(rfd, wfd, learner)
+
+
+if __name__ == "__main__":
+    main()
