@@ -2,3 +2,7 @@
 
 See SPEC-grading.md. :class:`GradingSandbox` is what ``exercises/grade.py`` uses.
 """
+
+from optlessons.grading.notebook import GradingSandbox
+
+__all__ = ["GradingSandbox"]
