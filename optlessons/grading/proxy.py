@@ -22,6 +22,7 @@ original object again, so "changed its input in place" and aliasing stay visible
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import pickle
@@ -37,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from optlessons.grading.engine_link import CALL_TIMEOUT, FORBIDDEN, LearnerTimeout, ReferenceCalled
+from optlessons.grading.learner import REMOTE_DUNDERS
 from optlessons.grading.protocol import (HEADER, MAX_MESSAGE, ProtocolError, allowed_global,
                                          send, walk)
 
@@ -60,12 +62,16 @@ class LearnerError(Exception):
     learner_traceback = ""
 
 
-class RestrictedUnpickler(pickle.Unpickler):
-    """Loads a reply of the learner's process: an allow-list of classes, nothing else."""
+class RestrictedUnpickler(pickle._Unpickler):
+    """Loads a reply of the learner's process: an allow-list of classes, nothing else,
+    and only those are ever called (a proxy on the stack is never called by REDUCE)."""
 
     def __init__(self, data: bytes, persistent_load=None):
         super().__init__(io.BytesIO(data))
         self._persistent = persistent_load
+        self._found: set[int] = set()
+        self.dispatch = dict(pickle._Unpickler.dispatch)
+        self.dispatch[pickle.REDUCE[0]] = type(self)._load_reduce
 
     def find_class(self, module, name):
         if not allowed_global(module, name):
@@ -73,7 +79,15 @@ class RestrictedUnpickler(pickle.Unpickler):
                 f"the learner's process sent back a {module}.{name}, which the grader does not "
                 f"accept from it: only numbers, strings, arrays, lists, tuples, dicts, numpy's "
                 f"random generators and the course's own records come back by value")
-        return super().find_class(module, name)
+        found = super().find_class(module, name)
+        self._found.add(id(found))
+        return found
+
+    def _load_reduce(self):
+        if id(self.stack[-2]) not in self._found:
+            raise pickle.UnpicklingError("the learner's process sent an answer that calls "
+                                         "something the grader did not allow")
+        pickle._Unpickler.load_reduce(self)
 
     def persistent_load(self, pid):
         if self._persistent is None:
@@ -147,7 +161,8 @@ def _remote_method(name):
 
 
 class RemoteObject(Remote):
-    """An object of the learner's: attributes and methods are fetched from there."""
+    """An object of the learner's: attributes and methods are fetched from there; the
+    operators its class has (``iter``, ``next``, ``len``, ``[]``, calls ...) run there."""
 
     __slots__ = ()
 
@@ -160,15 +175,13 @@ class RemoteObject(Remote):
         raise AttributeError(f"{self!r} lives in the learner's process: its attributes are "
                              f"read-only from the grader")
 
-    def __next__(self):
-        return self._ref.process.call(self, "__next__", (), {}, name=f"next({self._label})")
-
-
-for _name in ("__call__", "__iter__", "__len__", "__getitem__", "__contains__", "__bool__",
-              "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__float__",
-              "__int__", "__index__", "__array__"):
-    setattr(RemoteObject, _name, _remote_method(_name))
-RemoteObject.__hash__ = object.__hash__
+    @classmethod
+    @functools.lru_cache(maxsize=None)
+    def with_operators(cls, dunders: tuple[str, ...]) -> type:
+        """The RemoteObject class forwarding exactly `dunders`."""
+        namespace = {"__slots__": ()}
+        namespace.update({d: _remote_method(d) for d in dunders if d in REMOTE_DUNDERS})
+        return type("RemoteObject", (cls,), namespace)
 
 
 class RemoteRecord(tuple):
@@ -200,7 +213,6 @@ class RemoteRecord(tuple):
         raise TypeError(f"{self._typename} lives in the learner's process: it cannot be copied")
 
 
-_KINDS = {"function": RemoteFunction, "class": RemoteClass, "object": RemoteObject}
 
 
 # ------------------------------------------------------------------------------ write-back
@@ -437,8 +449,10 @@ class LearnerProcess:
             ref = Ref(self, self.generation, pid[1], name)
             if kind == "record":
                 return RemoteRecord(ref, pid[2], pid[3], pid[4])
-            if kind in _KINDS:
-                return _KINDS[kind](ref, pid[2])
+            if kind == "object":
+                return RemoteObject.with_operators(tuple(pid[3]))(ref, pid[2])
+            if kind in ("function", "class"):
+                return (RemoteFunction if kind == "function" else RemoteClass)(ref, pid[2])
             raise pickle.UnpicklingError(f"unknown reference {kind!r} from the learner's process")
         return restricted_loads(data, persistent_load)
 

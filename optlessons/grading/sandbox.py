@@ -129,7 +129,7 @@ def kernel_argv(scratch: Path, python: str, *, ipc_dir: Path | None = None,
             "--bind", str(scratch), str(scratch)]
     if ipc_dir is not None:
         argv += ["--bind", str(Path(ipc_dir).resolve()), str(Path(ipc_dir).resolve())]
-    argv += ["--ro-bind", "{connection_file}", "{connection_file}"]
+    argv += ["--ro-bind", "{connection_file}", "{connection_file}", "--remount-ro", "/"]
     return argv + limited([python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
                           limits, python)
 
@@ -150,7 +150,7 @@ def learner_argv(scratch: Path, python: str, *, hide: tuple[Path, ...] = (),
     return [bwrap, *_common(scratch, home), "--setenv", SANDBOX_ENV, "learner",
             *_filesystem(python, (scratch, *hide)),
             *(["--tmpfs", "/proc"] if nested else ["--proc", "/proc"]),
-            "--bind", str(home), str(home),
+            "--bind", str(home), str(home), "--remount-ro", "/",
             *limited([python, "-I", "-m", "optlessons.grading.learner"], limits, python)]
 
 

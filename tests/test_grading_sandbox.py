@@ -1,0 +1,416 @@
+"""The grading sandbox: the learner process, its proxies and tripwires, bubblewrap, nbgrader."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import optlessons
+from optlessons.grading import GradingSandbox
+from optlessons.grading.engine_link import LearnerTimeout, ReferenceCalled
+from optlessons.grading.proxy import (LearnerCrashed, LearnerProcess, RemoteObject, RemoteRecord,
+                                      restricted_loads)
+from optlessons.grading.sandbox import (bwrap_path, kernel_argv, learner_argv,
+                                        unsandboxed_learner_argv)
+
+REPO = Path(__file__).resolve().parents[1]
+PS3 = "ps3_momentum_rmsprop_adam"
+needs_bwrap = pytest.mark.skipif(bwrap_path() is None,
+                                 reason="bubblewrap is not installed (apt-get install bubblewrap)")
+
+
+def _argv(scratch: Path) -> list[str]:
+    if bwrap_path() is None:
+        return unsandboxed_learner_argv(scratch, sys.executable)
+    return learner_argv(scratch, sys.executable)
+
+
+@pytest.fixture
+def learner(tmp_path):
+    process = LearnerProcess(_argv(tmp_path), cwd=tmp_path / "learner", cell_timeout=20)
+    yield process
+    process.close()
+
+
+def define(process: LearnerProcess, source: str) -> dict:
+    out = process.exec_cell(len(process.finished) + 1, source)
+    assert out.error is None, out
+    return process.sync()[0]
+
+
+# ------------------------------------------------------------------------- the round trip
+
+
+def test_call_writes_back_in_place_changes_and_keeps_a_returned_argument(learner):
+    names = define(learner, "def double(x):\n    x *= 2\n    print('doubled')\n    return x\n")
+    x = np.arange(3.0)
+    result = names["double"](x)
+    np.testing.assert_array_equal(x, [0.0, 2.0, 4.0])   # the judge's own array changed
+    assert result is x                                     # the returned argument is the original
+
+
+def test_write_back_reaches_generators_dicts_and_objects(learner):
+    names = define(learner, "def consume(rng, params):\n"
+                            "    params['w'][:] = rng.normal(size=2)\n"
+                            "    params['extra'] = 1\n")
+    rng, twin = np.random.default_rng(5), np.random.default_rng(5)
+    w = np.zeros(2)
+    params = {"w": w}
+    names["consume"](rng, params)
+    np.testing.assert_array_equal(w, twin.normal(size=2))   # the same array, refilled
+    assert params["w"] is w and params["extra"] == 1
+    assert rng.bit_generator.state == twin.bit_generator.state
+
+
+def test_learner_output_is_kept_apart_from_the_protocol(learner, capsys):
+    names = define(learner, "import os\ndef noisy():\n    print('to stdout')\n"
+                            "    os.write(1, b'raw fd 1\\n')\n    return 7\n")
+    assert names["noisy"]() == 7
+    assert capsys.readouterr().out == "to stdout\nraw fd 1\n"
+
+
+def test_learner_namedtuple_comes_back_as_a_record_and_goes_back_as_itself(learner):
+    names = define(learner, "from collections import namedtuple\nimport numpy as np\n"
+                            "State = namedtuple('State', 'step avg')\n"
+                            "def start():\n    return State(0, np.ones(2))\n"
+                            "def advance(s):\n    return s._replace(step=s.step + 1)\n")
+    state = names["start"]()
+    assert isinstance(state, RemoteRecord) and state._fields == ("step", "avg")
+    assert state.step == state[0] == 0
+    np.testing.assert_array_equal(state.avg, [1.0, 1.0])
+    assert names["advance"](state).step == 1
+
+
+def test_learner_class_gives_remote_objects_with_remote_methods(learner):
+    names = define(learner, "class Counter:\n    def __init__(self):\n        self.n = 0\n"
+                            "    def step(self, k):\n        self.n += k\n        return self.n\n"
+                            "def gen(n):\n    yield from range(n)\n")
+    counter = names["Counter"]()
+    assert isinstance(counter, RemoteObject)
+    assert counter.step(2) == 2 and counter.step(3) == 5 and counter.n == 5
+    assert list(names["gen"](3)) == [0, 1, 2]
+
+
+def test_learner_exceptions_keep_their_type(learner):
+    names = define(learner, "def todo():\n    raise NotImplementedError()\n"
+                            "class Oops(Exception):\n    pass\n"
+                            "def mine():\n    raise Oops('mine')\n")
+    with pytest.raises(NotImplementedError):
+        names["todo"]()
+    with pytest.raises(Exception, match="mine") as info:
+        names["mine"]()
+    assert type(info.value).__name__ == "Oops" and "raise Oops" in info.value.learner_traceback
+
+
+def test_restricted_unpickler_refuses_what_is_not_data():
+    class Evil:
+        def __reduce__(self):
+            return (subprocess.call, (["true"],))
+
+    with pytest.raises(pickle.UnpicklingError, match="subprocess.call, which the grader does not"):
+        restricted_loads(pickle.dumps(Evil()))
+    value = (np.arange(3), np.random.default_rng(1), {"a": [1.5, None]}, np.float32(2))
+    loaded = restricted_loads(pickle.dumps(value, protocol=5))
+    np.testing.assert_array_equal(loaded[0], value[0])
+    assert loaded[1].bit_generator.state == value[1].bit_generator.state
+
+
+def test_a_learner_that_sends_a_malicious_pickle_is_refused(learner, tmp_path):
+    # The learner's code can rewrite the learner process's own rules: the judge's
+    # unpickler is what keeps it out.
+    marker = tmp_path / "pwned"
+    names = define(learner, "import gc, os\n"
+                            "for g in gc.get_objects():\n"
+                            "    if isinstance(g, dict) and 'by_value' in g and 'Learner' in g:\n"
+                            "        g['by_value'] = lambda obj: True\n"
+                            f"class Evil:\n    def __reduce__(self):\n"
+                            f"        return (os.system, ('touch {marker}',))\n"
+                            "class Mine:\n    pass\n"
+                            "def evil():\n    return Evil()\n"
+                            "def mine():\n    return Mine()\n")
+    with pytest.raises(pickle.UnpicklingError, match="posix.system, which the grader does not"):
+        names["evil"]()
+    assert not marker.exists()
+    with pytest.raises(pickle.UnpicklingError, match="__main__.Mine, which the grader does not"):
+        names["mine"]()
+
+
+# ------------------------------------------------------------------------- limits and restarts
+
+
+def test_a_call_that_loops_forever_times_out_and_the_next_call_works(learner):
+    names = define(learner, "def spin():\n    while True:\n        pass\n"
+                            "def ok(x):\n    return x + 1\n")
+    start = time.monotonic()
+    with pytest.raises(LearnerTimeout) as info:
+        learner.call(names["spin"], None, (), {}, name="spin", timeout=1.5)
+    assert 1.5 <= time.monotonic() - start < 5 and info.value.function == "spin"
+    assert names["ok"](1) == 2          # restarted, the cells replayed, the name found again
+
+
+def test_os_exit_in_a_call_is_a_sentence_and_the_process_comes_back(learner):
+    names = define(learner, "import os\ndef leave():\n    os._exit(1)\n"
+                            "def ok():\n    return 'back'\n")
+    with pytest.raises(LearnerCrashed, match="ended with exit code 1 .*during the call of `leave`"):
+        names["leave"]()
+    assert names["ok"]() == "back"
+
+
+def test_a_cell_that_loops_forever_is_stopped_and_not_replayed(learner):
+    out = learner.exec_cell(1, "while True:\n    pass\n", timeout=1.0)
+    assert isinstance(out.error, LearnerTimeout)
+    names = define(learner, "x = 41 + 1\n")
+    assert names["x"] == 42 and [s for _, s, _ in learner.finished] == ["x = 41 + 1\n"]
+
+
+# ------------------------------------------------------------------------- tripwires
+
+FORBIDDEN = ("optlessons.optim.adam_update", "optlessons.optim.Adam")
+CHEATS = """
+import types
+import numpy as np
+from optlessons.optim import AdamState, Adam, adam_update as f
+saved = f.__code__
+def aliased(p, g, s, **h):
+    return f(p, g, s, **h)
+
+def wrapped(p, g, s, **h):
+    try:
+        return aliased(p, g, s, **h)
+    except BaseException:           # hiding the tripwire does not help
+        return p, s
+
+def with_class(p, g, s, **h):
+    return Adam(lr=h['lr']).step(p, g), s
+
+def rebuilt(p, g, s, **h):
+    again = types.FunctionType(saved, f.__globals__)
+    again.__kwdefaults__ = f.__kwdefaults__
+    return again(p, g, s, **h)
+
+def honest(p, g, s, **h):
+    return p - h['lr'] * g, s
+"""
+
+
+@pytest.mark.parametrize("name", ["aliased", "wrapped", "with_class", "rebuilt"])
+def test_tripwire_catches_every_way_of_calling_the_reference(learner, name):
+    names = define(learner, CHEATS + "s0 = AdamState(0, np.zeros(2), np.zeros(2), np.zeros(2))\n")
+    state = names["s0"]
+    hyper = dict(lr=0.1, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False)
+    with pytest.raises(ReferenceCalled) as info:
+        learner.call(names[name], None, (np.ones(2), np.ones(2), state), hyper,
+                     name=name, forbidden=FORBIDDEN)
+    assert info.value.reference in FORBIDDEN and info.value.function == name
+    # Outside a check's call nothing is forbidden, and an honest function passes inside one.
+    try:
+        learner.call(names[name], None, (np.ones(2), np.ones(2), state), hyper, name=name,
+                     forbidden=())
+    except ReferenceCalled:
+        pytest.fail(f"{name} tripped with nothing forbidden")
+    except Exception:   # Adam(...).step does not take an AdamState: a plain error, not a trip
+        pass
+    new, _ = learner.call(names["honest"], None, (np.ones(2), np.ones(2), state), hyper,
+                          name="honest", forbidden=FORBIDDEN)
+    np.testing.assert_allclose(new, [0.9, 0.9])
+
+
+# ------------------------------------------------------------------------- the sandbox itself
+
+PROBE = """
+import os, socket, pathlib
+results = {}
+def attempt(label, action):
+    try:
+        action()
+        results[label] = "done"
+    except Exception as exc:
+        results[label] = type(exc).__name__
+attempt("write package", lambda: open(PACKAGE_FILE, "a").write("# poisoned"))
+attempt("write repo", lambda: open(REPO + "/poisoned.txt", "w").write("x"))
+attempt("read source", lambda: os.listdir(REPO + "/exercises/source"))
+attempt("read gradebook", lambda: open(COURSE + "/gradebook.db", "rb").read(1))
+attempt("read git", lambda: os.listdir(REPO + "/.git"))
+attempt("network", lambda: socket.create_connection(("1.1.1.1", 53), timeout=2))
+attempt("write tmp", lambda: open("/tmp/optlessons-probe", "w").write("x"))
+results["tmp readable"] = open("/tmp/optlessons-probe").read() if results["write tmp"] == "done" else ""
+print(results)
+"""
+
+
+def _probe_source(course: Path) -> str:
+    package_file = Path(optlessons.__file__).resolve()
+    return (f"PACKAGE_FILE = {str(package_file)!r}\nREPO = {str(REPO)!r}\n"
+            f"COURSE = {str(course)!r}\n" + PROBE)
+
+
+def _check_probe(results: dict) -> None:
+    for label in ("write package", "write repo", "read source", "read gradebook", "read git",
+                  "network"):
+        assert results[label] != "done", label
+    assert not (REPO / "poisoned.txt").exists()
+    assert results["write tmp"] == "done" and results["tmp readable"] == "x"
+    assert not Path("/tmp/optlessons-probe").exists()    # its /tmp is private
+
+
+@needs_bwrap
+def test_learner_sandbox_hides_the_course_and_the_repo(learner, tmp_path):
+    course = tmp_path / "course"
+    (course / "source").mkdir(parents=True)
+    (course / "gradebook.db").write_bytes(b"SQLite")
+    names = define(learner, _probe_source(course))
+    _check_probe(names["results"])
+
+
+@needs_bwrap
+def test_kernel_sandbox_hides_the_course_and_the_repo(tmp_path):
+    course = REPO / "exercises"
+    scratch, ipc = tmp_path / "scratch", tmp_path / "ipc"
+    (scratch / "kernel").mkdir(parents=True)
+    ipc.mkdir()
+    connection = tmp_path / "connection.json"
+    connection.write_text("{}")
+    argv = [a.replace("{connection_file}", str(connection))
+            for a in kernel_argv(scratch, sys.executable, ipc_dir=ipc)]
+    assert argv[-4:] == ["-m", "ipykernel_launcher", "-f", str(connection)]
+    script = _probe_source(course) + "import json; print(json.dumps(results))\n"
+    out = subprocess.run(argv[:-4] + ["-c", script], capture_output=True, text=True, timeout=60)
+    _check_probe(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert out.returncode == 0, out.stderr
+
+
+@needs_bwrap
+def test_nested_learner_sandbox_starts_inside_the_kernel_sandbox(tmp_path):
+    """bubblewrap nests here: the kernel's sandbox starts the learner's, whose /proc is empty."""
+    scratch, ipc = tmp_path / "scratch", tmp_path / "ipc"
+    (scratch / "kernel").mkdir(parents=True)
+    ipc.mkdir()
+    connection = tmp_path / "connection.json"
+    connection.write_text("{}")
+    argv = [a.replace("{connection_file}", str(connection))
+            for a in kernel_argv(scratch, sys.executable, ipc_dir=ipc)]
+    cell = (f"import os\ntry:\n    secret = open({str(connection)!r}).read()\n"
+            f"except OSError:\n    secret = 'unreadable'\n"
+            f"print(sorted(os.listdir('/proc')), os.getpid(), "
+            f"os.path.exists({str(scratch / 'kernel' / 'x')!r}), secret or 'empty')")
+    script = ("import sys; from pathlib import Path\n"
+              "from optlessons.grading.proxy import LearnerProcess\n"
+              "from optlessons.grading.sandbox import learner_argv\n"
+              f"p = LearnerProcess(learner_argv(Path({str(scratch)!r}), sys.executable, "
+              f"hide=(Path({str(connection)!r}), Path({str(ipc)!r}))))\n"
+              f"out = p.exec_cell(1, {cell!r})\n"
+              "print(out.stdout.strip() if out.error is None else out.error)\n")
+    (scratch / "kernel" / "x").write_text("kernel's")
+    out = subprocess.run(argv[:-4] + ["-c", script], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip().splitlines()[-1:] == ["[] 2 False unreadable"], out.stdout + out.stderr
+
+
+def test_grading_sandbox_without_bubblewrap_says_how_to_install_it(tmp_path, monkeypatch):
+    monkeypatch.setattr("optlessons.grading.notebook.bwrap_path", lambda: None)
+    with pytest.raises(RuntimeError, match="apt-get install bubblewrap.*--unsafe-no-sandbox"):
+        GradingSandbox(tmp_path)
+    with GradingSandbox(tmp_path, unsafe_no_sandbox=True) as sandbox:
+        assert sandbox.nbgrader_args() == ["--Execute.kernel_name=optlessons-sandbox"]
+
+
+# ------------------------------------------------------------------------- prepare / restore
+
+
+def _notebook(assignment: str, folder: str = "source") -> Path:
+    return REPO / "exercises" / folder / assignment / f"{assignment}.ipynb"
+
+
+def test_prepare_rewrites_the_learner_cells_and_plans_them(tmp_path):
+    source = _notebook(PS3)
+    submitted = json.loads(source.read_text())
+    submitted["cells"][1]["source"] = "import os  # a student's edit of a locked cell"
+    submitted["cells"].insert(5, {"cell_type": "code", "metadata": {}, "outputs": [],
+                                  "execution_count": None, "source": "extra = 1"})
+    sub_path = tmp_path / "sub.ipynb"
+    sub_path.write_text(json.dumps(submitted))
+    with GradingSandbox(tmp_path, unsafe_no_sandbox=True) as sandbox:
+        sandbox.prepare("alice", sub_path, source, tmp_path / "out.ipynb")
+        out = json.loads((tmp_path / "out.ipynb").read_text())
+        plan = json.loads((sandbox.scratch("alice") / "plan.json").read_text())
+        kinds = [(c["cell"], c["locked"]) for c in plan["cells"]]
+        assert kinds == [(1, True), (3, False), (5, False), (7, False), (10, False), (13, False)]
+        assert "from optlessons import checks" in plan["cells"][0]["source"]   # from SOURCE
+        assert plan["cells"][2]["source"] == "extra = 1"
+        assert all("check_" not in c["source"] for c in plan["cells"])          # no test cell
+        assert "".join(out["cells"][3]["source"]).startswith("__import__(")
+        assert "checks.check_sgd_momentum_update" in "".join(out["cells"][4]["source"])
+        sandbox.restore_sources(tmp_path / "out.ipynb", sub_path)
+        restored = json.loads((tmp_path / "out.ipynb").read_text())
+        assert [c["source"] for c in restored["cells"][2:]] == [c["source"] for c in submitted["cells"][2:]]
+
+
+# ------------------------------------------------------------------------- nbgrader, end to end
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    root = tmp_path_factory.mktemp("course")
+    shutil.copytree(REPO / "exercises" / "source", root / "source")
+    shutil.copy(REPO / "exercises" / "nbgrader_config.py", root)
+    _nbgrader(root, ["generate_assignment", PS3, "--force"])
+    return root
+
+
+def _nbgrader(course: Path, args: list[str], env: dict | None = None):
+    env = dict(os.environ if env is None else env)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")  # alembic
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+def grade(course: Path, student: str, notebook: dict, workdir: Path) -> tuple[float, dict]:
+    """Grade `notebook` as `student` through GradingSandbox; (score, autograded notebook)."""
+    from nbgrader.api import Gradebook
+    given = workdir / f"{student}.ipynb"
+    given.write_text(json.dumps(notebook))
+    target = course / "submitted" / student / PS3 / f"{PS3}.ipynb"
+    with GradingSandbox(workdir, unsafe_no_sandbox=bwrap_path() is None) as sandbox:
+        sandbox.prepare(student, given, course / "source" / PS3 / f"{PS3}.ipynb", target)
+        _nbgrader(course, ["autograde", PS3, "--student", student, "--force",
+                           *sandbox.nbgrader_args()], env=sandbox.env(student))
+        graded = course / "autograded" / student / PS3 / f"{PS3}.ipynb"
+        sandbox.restore_sources(graded, given)
+    with Gradebook(f"sqlite:///{course}/gradebook.db") as gradebook:
+        score = gradebook.find_submission(PS3, student).score
+    return score, json.loads(graded.read_text())
+
+
+@pytest.mark.slow
+def test_an_honest_submission_gets_full_marks(course, tmp_path):
+    score, graded = grade(course, "honest", json.loads(_notebook(PS3).read_text()), tmp_path)
+    assert score == 10
+    texts = ["".join(o.get("text", "")) for c in graded["cells"] for o in c.get("outputs", [])]
+    assert any("Adam            ends at [1. 1.]" in t for t in texts)   # the learner's print
+    assert "### BEGIN SOLUTION" in "".join(graded["cells"][3]["source"])   # sources restored
+
+
+@pytest.mark.slow
+def test_overwriting_the_checks_in_the_learner_cells_scores_zero(course, tmp_path):
+    notebook = json.loads(_notebook(PS3, "release").read_text())
+    attack = ("from optlessons import checks\n"
+              "for name in dir(checks):\n"
+              "    if name.startswith('check_'):\n"
+              "        setattr(checks, name, lambda *a, **k: print('✓'))\n")
+    notebook["cells"].insert(2, {"cell_type": "code", "metadata": {}, "outputs": [],
+                                 "execution_count": None, "source": attack})
+    score, graded = grade(course, "faker", notebook, tmp_path)
+    assert score == 0
+    errors = [o for c in graded["cells"] for o in c.get("outputs", []) if o["output_type"] == "error"]
+    assert any("NotImplementedError" in "".join(o["traceback"]) + o["ename"] + o["evalue"]
+               or "not written" in "".join(o["traceback"]) for o in errors)
