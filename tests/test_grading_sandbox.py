@@ -71,6 +71,17 @@ def test_write_back_reaches_generators_dicts_and_objects(learner):
     assert rng.bit_generator.state == twin.bit_generator.state
 
 
+def test_a_generator_draws_from_the_judges_rng_as_it_runs(learner):
+    # minibatches: the generator uses the rng only when iterated, after its call returned
+    names = define(learner, "def batches(n, rng):\n"
+                            "    for i in rng.permutation(n):\n"
+                            "        yield int(i)\n")
+    rng, twin = np.random.default_rng(3), np.random.default_rng(3)
+    first, second = list(names["batches"](6, rng)), list(names["batches"](6, rng))
+    assert first == twin.permutation(6).tolist() and second == twin.permutation(6).tolist()
+    assert rng.bit_generator.state == twin.bit_generator.state
+
+
 def test_learner_output_is_kept_apart_from_the_protocol(learner, capsys):
     names = define(learner, "import os\ndef noisy():\n    print('to stdout')\n"
                             "    os.write(1, b'raw fd 1\\n')\n    return 7\n")
@@ -98,6 +109,15 @@ def test_learner_class_gives_remote_objects_with_remote_methods(learner):
     assert isinstance(counter, RemoteObject)
     assert counter.step(2) == 2 and counter.step(3) == 5 and counter.n == 5
     assert list(names["gen"](3)) == [0, 1, 2]
+
+
+def test_an_argument_that_cannot_travel_is_a_sentence(learner):
+    names = define(learner, "def apply(f, x):\n    return f(x)\n")
+    assert names["apply"](np.negative, 2.0) == -2.0          # a module-level function travels
+    with pytest.raises(TypeError, match="cannot send this to the learner's process during the "
+                                        "call of `apply`.*top of a module"):
+        names["apply"](lambda x: x, 1.0)
+    assert names["apply"](abs, -3) == 3                       # and the process is still fine
 
 
 def test_learner_exceptions_keep_their_type(learner):

@@ -148,6 +148,11 @@ class Learner:
         self.handles: dict[int, object] = {}
         self.handle_of: dict[int, int] = {}
         self.out_fd, self.err_fd = out_fd, err_fd
+        # A handle made while answering a call keeps that call's arguments (a generator
+        # that will draw from the rng it was given): every later call on the handle sends
+        # their state back too, so the judge's originals follow (see proxy.LearnerProcess).
+        self.linked: dict[int, tuple] = {}
+        self._link: tuple | None = None
 
     # ---------------------------------------------------------------- handles and pickles
     def handle(self, obj) -> int:
@@ -168,16 +173,24 @@ class Learner:
         if isinstance(obj, tuple) and hasattr(type(obj), "_fields"):
             return ("record", self.handle(obj), type(obj).__qualname__,
                     tuple(type(obj)._fields), tuple(obj))
+        new = id(obj) not in self.handle_of or self.handles[self.handle_of[id(obj)]] is not obj
+        h = self.handle(obj)
+        linked_now = new and self._link is not None
+        if linked_now:
+            self.linked[h] = self._link
         if callable(obj) and isinstance(obj, (types.FunctionType, types.MethodType,
                                               types.BuiltinFunctionType, types.MethodWrapperType,
                                               types.BuiltinMethodType)):
-            return ("function", self.handle(obj), name)
-        return ("object", self.handle(obj), type(obj).__qualname__,
-                tuple(d for d in REMOTE_DUNDERS if hasattr(type(obj), d)))
+            return ("function", h, name, linked_now)
+        return ("object", h, type(obj).__qualname__,
+                tuple(d for d in REMOTE_DUNDERS if hasattr(type(obj), d)), linked_now)
 
-    def dumps(self, value, received: dict[int, int] | None = None, as_handle: bool = False) -> bytes:
-        """`value` pickled for the judge (`as_handle`: the value itself as a handle)."""
+    def dumps(self, value, received: dict[int, int] | None = None, as_handle: bool = False,
+              link: tuple | None = None) -> bytes:
+        """`value` pickled for the judge (`as_handle`: the value itself as a handle; `link`:
+        the arguments the handles made now stay linked to)."""
         learner = self
+        self._link = link
 
         class Pickler(pickle.Pickler):
             def persistent_id(self, obj):
@@ -188,7 +201,10 @@ class Learner:
                 return None if by_value(obj) else learner.describe(obj)
 
         buffer = io.BytesIO()
-        Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+        try:
+            Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+        finally:
+            self._link = None
         return buffer.getvalue()
 
     def loads(self, data: bytes):
@@ -267,11 +283,13 @@ class Learner:
             return {"status": "error", "error": _error(exc, skip=2)}
         if hits:
             return _reference_reply(hits)
-        return {"status": "ok", "value": self.dumps((result, args, kwargs), received)}
+        linked = self.linked.get(msg["target"])
+        return {"status": "ok", "value": self.dumps((result, args, kwargs, linked), received,
+                                                    link=(args, kwargs))}
 
     def op_getattr(self, msg):
         value = getattr(self.handles[msg["target"]], msg["name"])
-        return {"status": "ok", "value": self.dumps(value)}
+        return {"status": "ok", "value": self.dumps(value, link=self.linked.get(msg["target"]))}
 
     def op_global(self, msg):
         if msg["name"] not in self.ns:

@@ -317,6 +317,8 @@ class LearnerProcess:
         self.proc: subprocess.Popen | None = None
         self.generation = 0
         self.finished: list[tuple[int, str, bool]] = []   # (cell, source, locked), in order
+        # (generation, handle) -> the judge's (args, kwargs) of the call that made the handle
+        self.links: dict[tuple[int, int], tuple] = {}
 
     # ---------------------------------------------------------------- life cycle
     @property
@@ -402,11 +404,18 @@ class LearnerProcess:
         buffer = io.BytesIO()
         pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
         pickler.persistent_id = persistent_id
-        pickler.dump(msg)
+        try:
+            pickler.dump(msg)
+        except (pickle.PicklingError, AttributeError, TypeError) as exc:
+            raise TypeError(f"the grader cannot send this to the learner's process{what} "
+                            f"({exc}): arguments must be data, records, numpy generators, or "
+                            f"functions and classes defined at the top of a module") from None
         try:
             send(self.proc.stdin.fileno(), buffer.getvalue())
             payload, (out, err) = restricted_loads(self._receive(time.monotonic() + timeout))
-        except TimeoutError:
+        except (TimeoutError, KeyboardInterrupt):
+            # Stopped waiting (nbgrader interrupts a cell with SIGINT): the answer that may
+            # still come would be read as the next request's, so this process must go.
             self.kill()
             raise
         except (ProtocolError, BrokenPipeError, pickle.UnpicklingError, ValueError) as exc:
@@ -439,8 +448,11 @@ class LearnerProcess:
             ref.generation, ref.handle = self.generation, fresh._ref.handle
         return ref.handle
 
-    def _load_value(self, data: bytes, originals: list | None = None, name: str | None = None):
+    def _load_value(self, data: bytes, originals: list | None = None, name: str | None = None,
+                    link: tuple | None = None):
         def persistent_load(pid):
+            if pid[0] in ("object", "function") and pid[-1] and link is not None:
+                self.links[(self.generation, pid[1])] = link
             kind = pid[0]
             if kind == "arg" and originals is not None and 0 <= pid[1] < len(originals):
                 return originals[pid[1]]
@@ -515,18 +527,23 @@ class LearnerProcess:
             raise ReferenceCalled(name, reply["reference"])
         if reply["status"] != "ok":
             self._raise(reply["error"])
-        result, args_after, kwargs_after = self._load_value(reply["value"], originals)
+        linked = self.links.get((self.generation, handle))
+        result, args_after, kwargs_after, linked_after = self._load_value(
+            reply["value"], originals, link=(tuple(args), dict(kwargs)))
         pairs: dict[int, object] = {}
         for original, after in zip((tuple(args), dict(kwargs)), (args_after, kwargs_after)):
             write_back(original, after, pairs)
+        if linked is not None and linked_after is not None:
+            write_back(linked, linked_after, {})   # e.g. the rng a generator draws from
         return _map_identity(result, pairs)
 
     def getattr(self, target, name: str):
-        reply = self._request({"op": "getattr", "target": self.handle_of(target), "name": name},
+        handle = self.handle_of(target)
+        reply = self._request({"op": "getattr", "target": handle, "name": name},
                               CALL_TIMEOUT.get(), what=f" while reading `{name}`")
         if reply["status"] != "ok":
             self._raise(reply["error"])
-        return self._load_value(reply["value"])
+        return self._load_value(reply["value"], link=self.links.get((self.generation, handle)))
 
     def global_value(self, name: str):
         """The learner's `__main__`.`name` (a proxy that finds it again after restarts)."""
