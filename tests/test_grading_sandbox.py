@@ -19,17 +19,17 @@ from optlessons.grading import GradingSandbox
 from optlessons.grading.engine_link import LearnerTimeout, ReferenceCalled
 from optlessons.grading.proxy import (LearnerCrashed, LearnerProcess, RemoteObject, RemoteRecord,
                                       restricted_loads)
-from optlessons.grading.sandbox import (bwrap_path, kernel_argv, learner_argv,
-                                        unsandboxed_learner_argv)
+from optlessons.grading import kernel
+from optlessons.grading.sandbox import (LEARNER_LIMITS, Limits, bwrap_path, bwrap_problem,
+                                        kernel_argv, learner_argv, unsandboxed_learner_argv)
 
 REPO = Path(__file__).resolve().parents[1]
 PS3 = "ps3_momentum_rmsprop_adam"
-needs_bwrap = pytest.mark.skipif(bwrap_path() is None,
-                                 reason="bubblewrap is not installed (apt-get install bubblewrap)")
+needs_bwrap = pytest.mark.skipif(bwrap_problem() is not None, reason=str(bwrap_problem()))
 
 
 def _argv(scratch: Path) -> list[str]:
-    if bwrap_path() is None:
+    if bwrap_problem() is not None:
         return unsandboxed_learner_argv(scratch, sys.executable)
     return learner_argv(scratch, sys.executable)
 
@@ -192,6 +192,44 @@ def test_a_cell_that_loops_forever_is_stopped_and_not_replayed(learner):
     assert names["x"] == 42 and [s for _, s, _ in learner.finished] == ["x = 41 + 1\n"]
 
 
+def _limited_learner(scratch: Path, limits: Limits) -> LearnerProcess:
+    argv = (unsandboxed_learner_argv(scratch, sys.executable, limits=limits)
+            if bwrap_problem() else learner_argv(scratch, sys.executable, limits=limits))
+    return LearnerProcess(argv, cwd=scratch / "learner", cell_timeout=20)
+
+
+def test_memory_file_size_and_processes_are_limited(tmp_path):
+    process = _limited_learner(tmp_path, Limits(memory_bytes=512 << 20, file_bytes=1 << 20))
+    try:
+        checks = {"memory": "np.ones(200_000_000)",   # 1.6 GB
+                  "file size": "open('big', 'wb').write(bytes(2 << 20))",
+                  "fork": "os.fork()",
+                  "subprocess": "subprocess.run(['true'])"}
+        assert process.exec_cell(1, "import os, subprocess, threading\nimport numpy as np\n"
+                                    "open('small', 'wb').write(bytes(1000))\n").error is None
+        errors = {label: process.exec_cell(2 + i, code).error
+                  for i, (label, code) in enumerate(checks.items())}
+        assert isinstance(errors["memory"], MemoryError)
+        assert isinstance(errors["file size"], OSError) and "too large" in str(errors["file size"])
+        assert isinstance(errors["fork"], PermissionError)
+        assert isinstance(errors["subprocess"], PermissionError)
+        out = process.exec_cell(9, "t = threading.Thread(target=print, args=('threads work',))\n"
+                                   "t.start()\nt.join()\n")
+        assert out.stdout == "threads work\n" and process.no_new_processes
+    finally:
+        process.close()
+
+
+def test_cpu_time_is_limited(tmp_path):
+    process = _limited_learner(tmp_path, Limits(cpu_seconds=2))
+    try:
+        out = process.exec_cell(1, "while True:\n    pass\n")
+        assert isinstance(out.error, LearnerCrashed)
+        assert "stopped at its CPU-time limit while running cell 1" in str(out.error)
+    finally:
+        process.close()
+
+
 # ------------------------------------------------------------------------- tripwires
 
 FORBIDDEN = ("optlessons.optim.adam_update", "optlessons.optim.Adam")
@@ -335,11 +373,27 @@ def test_nested_learner_sandbox_starts_inside_the_kernel_sandbox(tmp_path):
 
 
 def test_grading_sandbox_without_bubblewrap_says_how_to_install_it(tmp_path, monkeypatch):
-    monkeypatch.setattr("optlessons.grading.notebook.bwrap_path", lambda: None)
-    with pytest.raises(RuntimeError, match="apt-get install bubblewrap.*--unsafe-no-sandbox"):
+    monkeypatch.setattr("optlessons.grading.sandbox.bwrap_path", lambda: None)
+    bwrap_problem.cache_clear()
+    monkeypatch.setattr("optlessons.grading.notebook.bwrap_problem", bwrap_problem)
+    with pytest.raises(RuntimeError, match="bubblewrap is not installed .*`apt-get install "
+                                           "bubblewrap`.*--unsafe-no-sandbox"):
         GradingSandbox(tmp_path)
     with GradingSandbox(tmp_path, unsafe_no_sandbox=True) as sandbox:
         assert sandbox.nbgrader_args() == ["--Execute.kernel_name=optlessons-sandbox"]
+    bwrap_problem.cache_clear()
+
+
+def test_without_a_nested_sandbox_the_learner_is_a_plain_child(tmp_path, monkeypatch):
+    monkeypatch.setattr(kernel, "bwrap_problem", lambda: "user namespaces are disabled")
+    dumpable = []
+    monkeypatch.setattr(kernel.ctypes, "CDLL", lambda *a, **k: type(
+        "Libc", (), {"prctl": staticmethod(lambda *args: dumpable.append(args))}))
+    argv = kernel.learner_command(True, tmp_path, LEARNER_LIMITS)
+    assert argv == unsandboxed_learner_argv(tmp_path, sys.executable)
+    assert dumpable == [(kernel.PR_SET_DUMPABLE, 0, 0, 0, 0)]
+    monkeypatch.setattr(kernel, "bwrap_problem", lambda: None)
+    assert kernel.learner_command(True, tmp_path, LEARNER_LIMITS)[0] == bwrap_path()
 
 
 # ------------------------------------------------------------------------- prepare / restore
@@ -400,7 +454,7 @@ def grade(course: Path, student: str, notebook: dict, workdir: Path) -> tuple[fl
     given = workdir / f"{student}.ipynb"
     given.write_text(json.dumps(notebook))
     target = course / "submitted" / student / PS3 / f"{PS3}.ipynb"
-    with GradingSandbox(workdir, unsafe_no_sandbox=bwrap_path() is None) as sandbox:
+    with GradingSandbox(workdir, unsafe_no_sandbox=bwrap_problem() is not None) as sandbox:
         sandbox.prepare(student, given, course / "source" / PS3 / f"{PS3}.ipynb", target)
         _nbgrader(course, ["autograde", PS3, "--student", student, "--force",
                            *sandbox.nbgrader_args()], env=sandbox.env(student))

@@ -11,15 +11,18 @@ bound to something other than None.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import sys
 from pathlib import Path
 
 from optlessons.grading.proxy import LearnerProcess, RefusedValue, RemoteModule
-from optlessons.grading.sandbox import Limits, learner_argv, unsandboxed_learner_argv
+from optlessons.grading.sandbox import (Limits, bwrap_problem, learner_argv,
+                                        unsandboxed_learner_argv)
 
 PLAN_ENV = "OPTLESSONS_LEARNER_PLAN"
+PR_SET_DUMPABLE = 4
 LEARNER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
                "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
@@ -49,6 +52,21 @@ def _kernel_private_paths() -> tuple[Path, ...]:
         return ()
 
 
+def learner_command(sandboxed: bool, scratch: Path, limits: Limits) -> list[str]:
+    """The learner's argv: nested in its own sandbox, or where bubblewrap cannot nest
+    here, a plain child of this (sandboxed) kernel, which first makes itself
+    non-dumpable (no ptrace, no /proc/PID/mem for a process of the same user)."""
+    if not sandboxed:
+        return unsandboxed_learner_argv(scratch, sys.executable, limits=limits)
+    problem = bwrap_problem()
+    if problem is None:
+        return learner_argv(scratch, sys.executable, hide=_kernel_private_paths(), limits=limits)
+    sys.__stderr__.write(f"optlessons grading: the learner process runs without its own "
+                         f"sandbox ({problem})\n")
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    return unsandboxed_learner_argv(scratch, sys.executable, limits=limits)
+
+
 class Runtime:
     """The plan of one notebook, its learner process, and what has run."""
 
@@ -58,11 +76,7 @@ class Runtime:
         self.bound: set[str] = set()      # names this runtime bound in the kernel
         scratch = Path(plan["scratch"])
         limits = Limits(**plan["limits"])
-        if plan["sandbox"]:
-            argv = learner_argv(scratch, sys.executable, hide=_kernel_private_paths(),
-                                limits=limits)
-        else:
-            argv = unsandboxed_learner_argv(scratch, sys.executable, limits=limits)
+        argv = learner_command(plan["sandbox"], scratch, limits)
         self.process = LearnerProcess(argv, cwd=scratch / "learner", env=dict(LEARNER_ENV),
                                       cell_timeout=plan["cell_timeout"],
                                       limits_hint=f"{limits.memory_bytes >> 20} MiB of memory, "

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from optlessons.grading.kernel import PLAN_ENV
 from optlessons.grading.sandbox import (INSTALL_HINT, KERNEL_LIMITS, LEARNER_LIMITS, Limits,
-                                        bwrap_path, kernel_argv)
+                                        bwrap_problem, kernel_argv)
 
 KERNEL_NAME = "optlessons-sandbox"
 CELL_LINE = '__import__("optlessons.grading.kernel").grading.kernel.run_learner_cell({})'
@@ -87,11 +87,13 @@ class GradingSandbox:
     def __init__(self, workdir: Path, *, unsafe_no_sandbox: bool = False,
                  python: str = sys.executable, cell_timeout: float = 30.0,
                  kernel_limits: Limits = KERNEL_LIMITS, learner_limits: Limits = LEARNER_LIMITS):
-        if not unsafe_no_sandbox and bwrap_path() is None:
-            raise RuntimeError(f"bubblewrap is not installed, and grading runs every student's "
-                               f"code inside it: install it ({INSTALL_HINT}), or grade without "
-                               f"a sandbox with --unsafe-no-sandbox (the students' code then "
-                               f"runs as you, with your files)")
+        problem = None if unsafe_no_sandbox else bwrap_problem()
+        if problem is not None:
+            raise RuntimeError(f"{problem}, and grading runs every student's code inside its "
+                               f"sandbox: install it with `{INSTALL_HINT}` (in a container, "
+                               f"allow user namespaces), or grade without a sandbox with "
+                               f"--unsafe-no-sandbox (the students' code then runs as you, "
+                               f"with your files)")
         if not cell_timeout > 0:
             raise ValueError(f"cell_timeout must be > 0 seconds, got {cell_timeout!r}")
         self.sandboxed = not unsafe_no_sandbox

@@ -22,6 +22,7 @@ original object again, so "changed its input in place" and aliasing stay visible
 
 from __future__ import annotations
 
+import builtins
 import functools
 import io
 import os
@@ -284,8 +285,12 @@ def _map_identity(obj, pairs: dict[int, object]):
 
 
 def _exit_sentence(returncode: int | None, limits_hint: str) -> str:
+    """How the learner's process ended, in words. bubblewrap reports its child's death by
+    signal N as exit code 128 + N."""
     if returncode is None:
         return "stopped answering"
+    if returncode > 128 and returncode - 128 in signal.valid_signals():
+        returncode = 128 - returncode
     if returncode < 0:
         sig = signal.Signals(-returncode)
         why = {signal.SIGKILL: f"killed (SIGKILL; usually a limit: {limits_hint})",
@@ -341,9 +346,10 @@ class LearnerProcess:
             self.kill()
             raise LearnerCrashed(f"the learner's process did not start ({exc}); it printed:\n"
                                  f"{log}") from None
-        if hello != {"ready": True}:
+        if not (isinstance(hello, dict) and hello.get("ready") is True):
             self.kill()
             raise LearnerCrashed("the learner's process did not start properly")
+        self.no_new_processes = bool(hello.get("no_new_processes"))
         for position, (cell, source, locked) in enumerate(self.finished):
             try:
                 self._request({"op": "exec", "cell": cell, "source": source, "locked": locked},
@@ -470,11 +476,21 @@ class LearnerProcess:
 
     @staticmethod
     def _raise(error: dict):
-        cls = getattr(__import__("builtins"), error["type"], None) if error["module"] == "builtins" else None
-        if isinstance(cls, type) and issubclass(cls, Exception):
-            exc = cls(error["message"])
+        """Raise the learner's exception here: Python's own class when it was one, else a
+        class of its name deriving from LearnerError and from its nearest Python base
+        (numpy's MemoryError is still a MemoryError)."""
+        base = getattr(builtins, error["base"], None)
+        if not (isinstance(base, type) and issubclass(base, Exception)):
+            base = Exception
+        if error["module"] == "builtins" and error["type"] == base.__name__:
+            exc = base(error["message"])
         else:
-            exc = type(error["type"], (LearnerError,), {})(error["message"])
+            try:
+                cls = type(error["type"], (LearnerError,) if base is Exception
+                           else (LearnerError, base), {})
+            except TypeError:   # layouts that do not combine: keep the Python base
+                cls = base
+            exc = cls(error["message"])
         exc.learner_traceback = error["traceback"]
         raise exc
 

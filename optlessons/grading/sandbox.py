@@ -11,9 +11,15 @@ lie inside something bound (a course copied into the Python prefix, say).
 
 The kernel sandbox also binds the directory of the ZMQ IPC sockets (without a network
 namespace the kernel has no loopback) and the connection file. The learner sandbox is
-started from inside the kernel's: bubblewrap nests there, but the kernel's ``/proc``
-has read-only submounts (``/proc/sys`` ...) that forbid mounting a new proc, so the
-nested learner gets an empty ``/proc`` (it sees no process at all).
+started from inside the kernel's: bubblewrap nests there (measured as root and as an
+unprivileged user: the inner one makes its own user namespace), but the kernel's
+``/proc`` has read-only submounts (``/proc/sys`` ...) that forbid mounting a new proc,
+so the nested learner gets an empty ``/proc`` (it sees no process at all). Where the
+inner sandbox cannot be made (user namespaces disabled while the grader is root, so
+the outer one needs none), ``optlessons.grading.kernel`` falls back to a plain child
+process: still inside the kernel's sandbox (same hidden files, no network) with its
+own limits, the kernel made non-dumpable first so the learner cannot read or trace its
+memory; what it loses is the view of the kernel's connection file and sockets.
 
 Limits (:class:`Limits`) are set by a two-line ``resource`` wrapper that then
 ``exec``\\ s the real command, inside the sandbox: there the process count of
@@ -54,15 +60,32 @@ class Limits:
 KERNEL_LIMITS = Limits(memory_bytes=2048 * MIB, cpu_seconds=3600, processes=256)
 LEARNER_LIMITS = Limits()
 
-# Runs before the real command, inside the sandbox: set the four limits, then exec argv.
+# Runs before the real command, inside the sandbox: set the four limits, then exec argv
+# (the CPU limit's hard value one second above: SIGXCPU, which says why, comes first).
 _LIMIT_CODE = ("import os,resource as r,sys;a=sys.argv;"
-               "[r.setrlimit(k,(int(v),int(v))) for k,v in zip((r.RLIMIT_AS,r.RLIMIT_CPU,"
+               "[r.setrlimit(k,(int(v),int(v)+(k==r.RLIMIT_CPU))) for k,v in zip((r.RLIMIT_AS,r.RLIMIT_CPU,"
                "r.RLIMIT_NPROC,r.RLIMIT_FSIZE),a[1:5])];os.execv(a[6],a[6:])")
 
 
 def bwrap_path() -> str | None:
     """The bubblewrap executable, or None when it is not installed."""
     return shutil.which("bwrap")
+
+
+@functools.lru_cache(maxsize=None)
+def bwrap_problem() -> str | None:
+    """Why bubblewrap cannot make a sandbox here (not installed; user namespaces disabled,
+    as in many containers), or None when it can: one `true` run in the same namespaces."""
+    bwrap = bwrap_path()
+    if bwrap is None:
+        return f"bubblewrap is not installed ({INSTALL_HINT})"
+    true = shutil.which("true") or "/bin/true"
+    proc = subprocess.run([bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/",
+                           "--dev", "/dev", "--tmpfs", "/proc", "--tmpfs", "/tmp", true],
+                          capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0:
+        return f"bubblewrap cannot create its namespaces here: {proc.stderr.strip()}"
+    return None
 
 
 def limited(argv: list[str], limits: Limits, python: str) -> list[str]:
