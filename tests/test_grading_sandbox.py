@@ -19,7 +19,7 @@ from optlessons.grading import GradingSandbox
 from optlessons.grading.engine_link import LearnerTimeout, ReferenceCalled
 from optlessons.grading.proxy import (LearnerCrashed, LearnerProcess, RemoteObject, RemoteRecord,
                                       restricted_loads)
-from optlessons.grading import kernel
+from optlessons.grading import kernel, sandbox
 from optlessons.grading.sandbox import (LEARNER_LIMITS, Limits, bwrap_path, bwrap_problem,
                                         kernel_argv, learner_argv, unsandboxed_learner_argv)
 
@@ -370,6 +370,26 @@ def test_nested_learner_sandbox_starts_inside_the_kernel_sandbox(tmp_path):
     (scratch / "kernel" / "x").write_text("kernel's")
     out = subprocess.run(argv[:-4] + ["-c", script], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip().splitlines()[-1:] == ["[] 2 False unreadable"], out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("editable", [True, False])
+def test_the_sandbox_binds_the_package_but_never_the_repository_around_it(tmp_path, monkeypatch,
+                                                                           editable):
+    repo, venv = tmp_path / "repo", tmp_path / "venv"
+    site = venv / "lib" / "site-packages"
+    package = (repo if editable else site) / "optlessons"
+    for d in (package, site, repo / "exercises" / "source"):
+        d.mkdir(parents=True, exist_ok=True)
+    reported = [str(package), str(venv), str(venv), str(venv), str(venv), str(venv / "bin"),
+                str(site), *([str(repo)] if editable else [])]   # editable: the repo on sys.path
+    monkeypatch.setattr(sandbox.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(
+        a, 0, stdout=json.dumps(reported)))
+    sandbox.python_paths.cache_clear()
+    try:
+        paths = sandbox.python_paths("fake-python")
+    finally:
+        sandbox.python_paths.cache_clear()
+    assert set(paths) == ({str(package), str(venv)} if editable else {str(venv)})
 
 
 def test_grading_sandbox_without_bubblewrap_says_how_to_install_it(tmp_path, monkeypatch):

@@ -97,16 +97,27 @@ def limited(argv: list[str], limits: Limits, python: str) -> list[str]:
 @functools.lru_cache(maxsize=None)
 def python_paths(python: str) -> tuple[str, ...]:
     """The directories `python` needs to run the course: its prefixes (a venv and the
-    installation it was made from) and the ``optlessons`` package's own directory
-    (an editable install leaves the package in the repository, outside the prefix)."""
+    installation it was made from), the directories on its ``sys.path`` (``.pth`` files
+    add some), and the ``optlessons`` package's own directory. A path that holds the
+    package's parent (an editable install puts the repository itself on ``sys.path``)
+    is replaced by the package directory alone: the rest of the repository, the course
+    and its solutions included, stays outside."""
     code = ("import json,sys,os,optlessons;"
-            "print(json.dumps([sys.prefix,sys.base_prefix,sys.exec_prefix,sys.base_exec_prefix,"
-            "os.path.dirname(os.path.realpath(sys.executable)),"
-            "os.path.dirname(os.path.realpath(optlessons.__file__))]))")
+            "print(json.dumps([os.path.dirname(os.path.realpath(optlessons.__file__)),"
+            "sys.prefix,sys.base_prefix,sys.exec_prefix,sys.base_exec_prefix,"
+            "os.path.dirname(os.path.realpath(sys.executable)),*sys.path]))")
     out = subprocess.run([python, "-I", "-c", code], capture_output=True, text=True, check=True,
                          env={"PATH": os.environ.get("PATH", "")}, timeout=60)
-    paths = {os.path.realpath(p) for p in json.loads(out.stdout)}
-    paths |= {p for p in json.loads(out.stdout)}
+    package, *others = json.loads(out.stdout)
+
+    def inside(path: str, folder: str) -> bool:
+        return (path + "/").startswith(folder.rstrip("/") + "/")
+
+    candidates = {q for p in others for q in (p, os.path.realpath(p)) if os.path.isdir(q)}
+    prefixes = candidates & {q for p in others[:5] for q in (p, os.path.realpath(p))}
+    editable = not any(inside(package, p) for p in prefixes)
+    repository = os.path.dirname(package)
+    paths = {package} | {q for q in candidates if not (editable and inside(repository, q))}
     # Keep the outermost of nested paths (binding /a then /a/b is redundant).
     kept = sorted(paths, key=len)
     return tuple(p for i, p in enumerate(kept)
