@@ -125,8 +125,9 @@ def python_paths(python: str) -> tuple[str, ...]:
 
 
 def _filesystem(python: str, hide: tuple[Path, ...]) -> list[str]:
-    """bwrap arguments of the read-only file system both sandboxes see."""
-    args = []
+    """bwrap arguments of the read-only file system both sandboxes see (the empty /tmp
+    first: a Python or a package under /tmp is bound over it, not hidden by it)."""
+    args = ["--dev", "/dev", "--tmpfs", "/tmp"]
     for d in SYSTEM_DIRS:
         if os.path.islink(d):
             args += ["--symlink", os.readlink(d), d]
@@ -135,7 +136,6 @@ def _filesystem(python: str, hide: tuple[Path, ...]) -> list[str]:
     for p in python_paths(python):
         if not any(p == d or p.startswith(d + "/") for d in SYSTEM_DIRS if os.path.isdir(d)):
             args += ["--ro-bind", p, p]
-    args += ["--dev", "/dev", "--tmpfs", "/tmp"]
     for h in map(Path, hide):
         args += ["--tmpfs", str(h)] if h.is_dir() else ["--ro-bind", "/dev/null", str(h)]
     return args
