@@ -136,7 +136,11 @@ class GradingSandbox:
                                limits=self.kernel_limits)
         else:
             argv = [self.python, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+        # Interrupts as a message on the control channel: ipykernel then signals itself.
+        # A SIGINT to the process group would reach bubblewrap only (its child has its own
+        # session), and nbgrader's "stop a cell at the time limit" would never stop it.
         spec = {"argv": argv, "display_name": "optlessons grading sandbox", "language": "python",
+                "interrupt_mode": "message",
                 "env": {PLAN_ENV: str(scratch / "plan.json"), "OPENBLAS_NUM_THREADS": "1",
                         "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}}
         (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
