@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -468,16 +469,19 @@ def _nbgrader(course: Path, args: list[str], env: dict | None = None):
     return proc
 
 
-def grade(course: Path, student: str, notebook: dict, workdir: Path) -> tuple[float, dict]:
+def grade(course: Path, student: str, notebook: dict, workdir: Path,
+          **limits) -> tuple[float, dict]:
     """Grade `notebook` as `student` through GradingSandbox; (score, autograded notebook)."""
     from nbgrader.api import Gradebook
     given = workdir / f"{student}.ipynb"
     given.write_text(json.dumps(notebook))
     target = course / "submitted" / student / PS3 / f"{PS3}.ipynb"
-    with GradingSandbox(workdir, unsafe_no_sandbox=bwrap_problem() is not None) as sandbox:
+    with GradingSandbox(workdir, unsafe_no_sandbox=bwrap_problem() is not None,
+                        **limits) as sandbox:
         sandbox.prepare(student, given, course / "source" / PS3 / f"{PS3}.ipynb", target)
         _nbgrader(course, ["autograde", PS3, "--student", student, "--force",
-                           *sandbox.nbgrader_args()], env=sandbox.env(student))
+                           *sandbox.nbgrader_args(), "--Execute.timeout=20"],
+                  env=sandbox.env(student))
         graded = course / "autograded" / student / PS3 / f"{PS3}.ipynb"
         sandbox.restore_sources(graded, given)
     with Gradebook(f"sqlite:///{course}/gradebook.db") as gradebook:
@@ -508,3 +512,26 @@ def test_overwriting_the_checks_in_the_learner_cells_scores_zero(course, tmp_pat
     errors = [o for c in graded["cells"] for o in c.get("outputs", []) if o["output_type"] == "error"]
     assert any("NotImplementedError" in "".join(o["traceback"]) + o["ename"] + o["evalue"]
                or "not written" in "".join(o["traceback"]) for o in errors)
+
+
+def _solution(notebook: dict, grade_id: str, source: str) -> dict:
+    for cell in notebook["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") == grade_id:
+            cell["source"] = source
+    return notebook
+
+
+@pytest.mark.slow
+def test_a_looping_and_an_exiting_solution_lose_their_cells_only(course, tmp_path):
+    notebook = json.loads(_notebook(PS3).read_text())
+    _solution(notebook, "adam_update", "def adam_update(param, grad, state, **hyper):\n"
+                                       "    while True:\n        pass\n")
+    _solution(notebook, "rmsprop_update", "import os\n"
+                                          "def rmsprop_update(param, grad, state, **hyper):\n"
+                                          "    os._exit(1)\n")
+    score, graded = grade(course, "breaker", notebook, tmp_path, cell_timeout=5, call_timeout=2)
+    assert score == 3                                  # sgd_momentum_update's 3 points, kept
+    texts = json.dumps(graded["cells"])
+    assert "exit code 1" in texts
+    # the time-out as a sentence (the checks' engine: "ran out of time ... 2 s per call")
+    assert re.search(r"adam_update`? (ran longer than 2 s|ran out of time)", texts)

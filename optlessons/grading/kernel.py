@@ -79,6 +79,7 @@ class Runtime:
         argv = learner_command(plan["sandbox"], scratch, limits)
         self.process = LearnerProcess(argv, cwd=scratch / "learner", env=dict(LEARNER_ENV),
                                       cell_timeout=plan["cell_timeout"],
+                                      call_timeout=plan["call_timeout"],
                                       limits_hint=f"{limits.memory_bytes >> 20} MiB of memory, "
                                                   f"{limits.cpu_seconds} s of CPU time")
 
@@ -151,4 +152,9 @@ def run_learner_cell(cell: int) -> None:
         namespace = get_ipython().user_ns
     except (ImportError, AttributeError):   # outside IPython
         namespace = sys.modules["__main__"].__dict__
-    _RUNTIME.run_to(cell, namespace)
+    try:
+        _RUNTIME.run_to(cell, namespace)
+    except KeyboardInterrupt:   # nbgrader stops a cell at its time limit with an interrupt
+        raise LearnerCellError(cell, f"cell {cell} was stopped at the notebook's time limit "
+                                     f"while it ran. Likely cause: an infinite loop, or a loop "
+                                     f"over far more steps than the task needs.") from None

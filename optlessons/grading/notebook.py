@@ -82,11 +82,17 @@ class GradingSandbox:
 
     One nbgrader run at a time per GradingSandbox: the kernels' ZMQ sockets share one
     directory (make one GradingSandbox per worker to grade in parallel).
+
+    Time limits: each learner cell `cell_timeout` s, each call of the learner's code from
+    a check `call_timeout` s (None: the checks' CALL_TIMEOUT, 30 s). nbgrader's own cell
+    limit (``Execute.timeout``) still applies to a whole cell, restarts included; the
+    kernel is interrupted by message, so a cell it stops is reported and the rest graded.
     """
 
     def __init__(self, workdir: Path, *, unsafe_no_sandbox: bool = False,
                  python: str = sys.executable, cell_timeout: float = 30.0,
-                 kernel_limits: Limits = KERNEL_LIMITS, learner_limits: Limits = LEARNER_LIMITS):
+                 call_timeout: float | None = None, kernel_limits: Limits = KERNEL_LIMITS,
+                 learner_limits: Limits = LEARNER_LIMITS):
         problem = None if unsafe_no_sandbox else bwrap_problem()
         if problem is not None:
             raise RuntimeError(f"{problem}, and grading runs every student's code inside its "
@@ -94,8 +100,10 @@ class GradingSandbox:
                                f"allow user namespaces), or grade without a sandbox with "
                                f"--unsafe-no-sandbox (the students' code then runs as you, "
                                f"with your files)")
-        if not cell_timeout > 0:
-            raise ValueError(f"cell_timeout must be > 0 seconds, got {cell_timeout!r}")
+        for name, value in (("cell_timeout", cell_timeout), ("call_timeout", call_timeout)):
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be > 0 seconds, got {value!r}")
+        self.call_timeout = call_timeout
         self.sandboxed = not unsafe_no_sandbox
         self.python, self.cell_timeout = python, cell_timeout
         self.kernel_limits, self.learner_limits = kernel_limits, learner_limits
@@ -177,7 +185,8 @@ class GradingSandbox:
         scratch = self.scratch(student)
         (scratch / "plan.json").write_text(json.dumps({
             "cells": plan, "scratch": str(scratch), "sandbox": self.sandboxed,
-            "cell_timeout": self.cell_timeout, "limits": asdict(self.learner_limits)}))
+            "cell_timeout": self.cell_timeout, "call_timeout": self.call_timeout,
+            "limits": asdict(self.learner_limits)}))
         self._kernelspec(student)
         Path(out_nb).parent.mkdir(parents=True, exist_ok=True)
         Path(out_nb).write_text(json.dumps(submitted, indent=1, ensure_ascii=False) + "\n",

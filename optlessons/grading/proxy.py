@@ -310,13 +310,20 @@ class CellOutput:
 
 
 class LearnerProcess:
-    """The learner's process, restarted (replaying the finished cells) when it dies."""
+    """The learner's process, restarted (replaying the finished cells) when it dies.
+
+    Each cell may run `cell_timeout` seconds; each call `call_timeout` seconds, or when
+    that is None, what the checks' engine sets in CALL_TIMEOUT (30 s by default)."""
 
     def __init__(self, argv: list[str], *, cwd: str | Path | None = None,
                  env: dict[str, str] | None = None, cell_timeout: float = 30.0,
-                 limits_hint: str = "1 GiB of memory"):
+                 call_timeout: float | None = None, limits_hint: str = "1 GiB of memory"):
         if not cell_timeout > 0:
             raise ValueError(f"cell_timeout must be > 0 seconds, got {cell_timeout!r}")
+        if call_timeout is not None and not call_timeout > 0:
+            raise ValueError(f"call_timeout must be > 0 seconds or None (the engine's "
+                             f"CALL_TIMEOUT), got {call_timeout!r}")
+        self.call_timeout = call_timeout
         self.argv, self.cwd, self.env = list(argv), cwd, env
         self.cell_timeout, self.limits_hint = cell_timeout, limits_hint
         self.proc: subprocess.Popen | None = None
@@ -529,7 +536,8 @@ class LearnerProcess:
              forbidden: tuple[str, ...] | None = None, timeout: float | None = None):
         """Call the learner's `target` (its `method`) with the judge's arguments; write the
         arguments' post-call state back and return the result."""
-        timeout = CALL_TIMEOUT.get() if timeout is None else timeout
+        if timeout is None:
+            timeout = CALL_TIMEOUT.get() if self.call_timeout is None else self.call_timeout
         forbidden = FORBIDDEN.get() if forbidden is None else forbidden
         handle = self.handle_of(target)
         originals = walk((args, kwargs), leaf=lambda o: isinstance(o, (Remote, RemoteRecord)))
