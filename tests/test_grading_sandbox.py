@@ -165,6 +165,31 @@ def test_a_learner_that_sends_a_malicious_pickle_is_refused(learner, tmp_path):
         names["mine"]()
 
 
+def test_names_sync_into_the_kernel_by_the_specs_rules(tmp_path):
+    plan = {"cells": [{"cell": 1, "locked": True,
+                       "source": "import numpy as np\nchecks = 'instructor'\nplaceholder = None\n"},
+                      {"cell": 3, "locked": False,
+                       "source": "import os\nchecks = 'faked'\nplaceholder = [1.5]\nnp = None\n"
+                                 "from optlessons.optim import Adam as MyAdam\n"
+                                 "def f():\n    return 1\n%matplotlib inline\nprint('ran')\n"},
+                      {"cell": 5, "locked": False, "source": "del f\n"}],
+            "scratch": str(tmp_path), "sandbox": bwrap_problem() is None, "cell_timeout": 20,
+            "call_timeout": None, "limits": {"memory_bytes": 1 << 30, "cpu_seconds": 60,
+                                             "processes": 64, "file_bytes": 1 << 20}}
+    runtime = kernel.Runtime(plan)
+    namespace = {"np": np, "checks": "instructor", "placeholder": None}   # the kernel's locked cell
+    try:
+        runtime.run_to(3, namespace)
+        assert namespace["checks"] == "instructor" and namespace["np"] is np   # locked: kept
+        assert namespace["placeholder"] == [1.5]                            # a placeholder: synced
+        assert "os" not in namespace                                        # modules: never
+        assert namespace["f"]() == 1 and namespace["MyAdam"].__name__ == "MyAdam"
+        runtime.run_to(5, namespace)
+        assert "f" not in namespace
+    finally:
+        runtime.process.close()
+
+
 # ------------------------------------------------------------------------- limits and restarts
 
 

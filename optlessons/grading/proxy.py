@@ -587,6 +587,8 @@ class LearnerProcess:
                 values[name] = self._load_value(data, name=name)
             except pickle.UnpicklingError as exc:
                 values[name] = RefusedValue(name, str(exc))
+            if isinstance(values[name], RemoteFunction):   # an alias is named as the learner wrote it
+                object.__setattr__(values[name], "_label", name)
         return values, list(reply["deleted"])
 
 
