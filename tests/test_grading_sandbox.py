@@ -145,49 +145,75 @@ def test_restricted_unpickler_refuses_what_is_not_data():
     assert loaded[1].bit_generator.state == value[1].bit_generator.state
 
 
-def test_a_learner_that_sends_a_malicious_pickle_is_refused(learner, tmp_path):
-    # The learner's code can rewrite the learner process's own rules: the judge's
-    # unpickler is what keeps it out.
+FAKE_LEARNER = """
+import os, pickle, sys
+from optlessons.grading.protocol import receive, send
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("touch " + sys.argv[1],))
+send(1, pickle.dumps({"ready": True}))
+while True:
+    receive(0)
+    value = pickle.dumps((Evil(), (), {}, None))
+    send(1, pickle.dumps((pickle.dumps({"status": "ok", "value": value}), ("", ""))))
+"""
+
+
+def test_a_learner_process_that_sends_a_malicious_pickle_is_refused(tmp_path):
+    # A learner process that no longer follows the protocol's rules (its runtime taken
+    # over): the judge's restricted unpickler is what keeps its answer out.
     marker = tmp_path / "pwned"
-    names = define(learner, "import gc, os\n"
-                            "for g in gc.get_objects():\n"
-                            "    if isinstance(g, dict) and 'by_value' in g and 'Learner' in g:\n"
-                            "        g['by_value'] = lambda obj: True\n"
-                            f"class Evil:\n    def __reduce__(self):\n"
-                            f"        return (os.system, ('touch {marker}',))\n"
-                            "class Mine:\n    pass\n"
-                            "def evil():\n    return Evil()\n"
-                            "def mine():\n    return Mine()\n")
-    with pytest.raises(pickle.UnpicklingError, match="posix.system, which the grader does not"):
-        names["evil"]()
-    assert not marker.exists()
-    with pytest.raises(pickle.UnpicklingError, match="__main__.Mine, which the grader does not"):
-        names["mine"]()
-
-
-def test_names_sync_into_the_kernel_by_the_specs_rules(tmp_path):
-    plan = {"cells": [{"cell": 1, "locked": True,
-                       "source": "import numpy as np\nchecks = 'instructor'\nplaceholder = None\n"},
-                      {"cell": 3, "locked": False,
-                       "source": "import os\nchecks = 'faked'\nplaceholder = [1.5]\nnp = None\n"
-                                 "from optlessons.optim import Adam as MyAdam\n"
-                                 "def f():\n    return 1\n%matplotlib inline\nprint('ran')\n"},
-                      {"cell": 5, "locked": False, "source": "del f\n"}],
-            "scratch": str(tmp_path), "sandbox": bwrap_problem() is None, "cell_timeout": 20,
-            "call_timeout": None, "limits": {"memory_bytes": 1 << 30, "cpu_seconds": 60,
-                                             "processes": 64, "file_bytes": 1 << 20}}
-    runtime = kernel.Runtime(plan)
-    namespace = {"np": np, "checks": "instructor", "placeholder": None}   # the kernel's locked cell
+    process = LearnerProcess([sys.executable, "-c", FAKE_LEARNER, str(marker)])
+    process.start()
     try:
-        runtime.run_to(3, namespace)
-        assert namespace["checks"] == "instructor" and namespace["np"] is np   # locked: kept
-        assert namespace["placeholder"] == [1.5]                            # a placeholder: synced
-        assert "os" not in namespace                                        # modules: never
-        assert namespace["f"]() == 1 and namespace["MyAdam"].__name__ == "MyAdam"
-        runtime.run_to(5, namespace)
-        assert "f" not in namespace
+        from optlessons.grading.proxy import Ref, RemoteFunction
+        evil = RemoteFunction(Ref(process, process.generation, 1, None), "evil")
+        with pytest.raises(pickle.UnpicklingError, match="posix.system, which the grader does not"):
+            evil()
+        assert not marker.exists()
     finally:
-        runtime.process.close()
+        process.close()
+
+
+GUARDED = {"frames": "import sys\nsys._getframe()",
+           "traceback frames": "try:\n    1 / 0\nexcept ZeroDivisionError as e:\n    e.__traceback__.tb_frame",
+           "generator frames": "(x for x in ()).gi_frame",
+           "gc": "import gc\ngc.get_objects()",
+           "tracer": "import sys\nsys.setprofile(None)",
+           "ctypes": "import ctypes\nctypes.string_at(id(1), 8)",
+           "code swap": "def f():\n    pass\nf.__code__ = (lambda: 1).__code__"}
+
+
+@pytest.mark.parametrize("what", sorted(GUARDED))
+def test_the_learners_code_cannot_reach_the_runtime(learner, what):
+    out = learner.exec_cell(1, GUARDED[what])
+    assert type(out.error).__name__ == "NotAllowed" and "not available while the grader" in str(out.error)
+
+
+def test_the_learners_code_cannot_add_an_audit_hook(learner):
+    out = learner.exec_cell(1, "import sys\nsys.addaudithook(lambda *a: print('hooked'))\n"
+                               "import json\nopen('/dev/null').close()\n")
+    assert out.error is None and "hooked" not in out.stdout   # refused (Python says nothing)
+
+
+def test_a_thread_started_during_a_checked_call_counts_as_getting_around_the_tracer(learner):
+    names = define(learner, "import threading\n"
+                            "def threaded(x):\n"
+                            "    t = threading.Thread(target=print, args=(x,))\n"
+                            "    t.start()\n    t.join()\n    return x\n")
+    assert learner.call(names["threaded"], None, (1,), {}, name="threaded", forbidden=()) == 1
+    with pytest.raises(RuntimeError, match="got around the grader's call tracer"):
+        learner.call(names["threaded"], None, (1,), {}, name="threaded", forbidden=FORBIDDEN)
+
+
+def test_the_guard_leaves_ordinary_code_alone(learner):
+    names = define(learner, "from collections import namedtuple\nfrom typing import NamedTuple\n"
+                            "import numpy as np, traceback\nP = namedtuple('P', 'a b')\n"
+                            "class Q(NamedTuple):\n    x: int\n"
+                            "def g():\n    yield from range(2)\n"
+                            "try:\n    1 / 0\nexcept ZeroDivisionError as e:\n    caught = str(e)\n"
+                            "values = (P(1, 2).b, Q(3).x, list(g()), caught, float(np.ones(3).sum()))\n")
+    assert names["values"] == (2, 3, [0, 1], "division by zero", 3.0)
 
 
 # ------------------------------------------------------------------------- limits and restarts

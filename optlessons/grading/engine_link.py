@@ -1,4 +1,5 @@
-"""The names the grading layer shares with the checks' engine (``optlessons.checks.engine``).
+"""The names the grading layer shares with the checks' engine (``optlessons.checks.engine``);
+ALL_REFERENCES: every reference some check forbids.
 
 Until the ``checks`` branch, which creates that engine, is merged, the same names are
 defined here with the interface of SPEC-grading.md; after the merge this module only
@@ -8,8 +9,9 @@ re-exports the engine's.
 from __future__ import annotations
 
 try:
-    from optlessons.checks.engine import (CALL_TIMEOUT, FORBIDDEN, LearnerTimeout,
-                                          ReferenceCalled, reference_codes)
+    from optlessons.checks.engine import (CALL_TIMEOUT, FORBIDDEN, FORBIDDEN_REFERENCES,
+                                          LearnerTimeout, ReferenceCalled, reference_codes)
+    ALL_REFERENCES = tuple(sorted({r for refs, _ in FORBIDDEN_REFERENCES.values() for r in refs}))
 except ImportError:  # the `checks` branch is not merged yet
     import contextvars
     import functools
@@ -31,6 +33,7 @@ except ImportError:  # the `checks` branch is not merged yet
             super().__init__(f"{function} called {reference}")
             self.function, self.reference = function, reference
 
+    ALL_REFERENCES: tuple[str, ...] = ()
     FORBIDDEN = contextvars.ContextVar("FORBIDDEN", default=())
     CALL_TIMEOUT = contextvars.ContextVar("CALL_TIMEOUT", default=30.0)
 
@@ -62,4 +65,5 @@ except ImportError:  # the `checks` branch is not merged yet
                     todo.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
         return codes
 
-__all__ = ["CALL_TIMEOUT", "FORBIDDEN", "LearnerTimeout", "ReferenceCalled", "reference_codes"]
+__all__ = ["ALL_REFERENCES", "CALL_TIMEOUT", "FORBIDDEN", "LearnerTimeout", "ReferenceCalled",
+           "reference_codes"]

@@ -17,6 +17,7 @@ import os
 import sys
 from pathlib import Path
 
+from optlessons.grading.engine_link import ALL_REFERENCES
 from optlessons.grading.proxy import LearnerProcess, RefusedValue, RemoteModule
 from optlessons.grading.sandbox import (Limits, bwrap_problem, learner_argv,
                                         unsandboxed_learner_argv)
@@ -80,6 +81,7 @@ class Runtime:
         self.process = LearnerProcess(argv, cwd=scratch / "learner", env=dict(LEARNER_ENV),
                                       cell_timeout=plan["cell_timeout"],
                                       call_timeout=plan["call_timeout"],
+                                      references=ALL_REFERENCES,
                                       limits_hint=f"{limits.memory_bytes >> 20} MiB of memory, "
                                                   f"{limits.cpu_seconds} s of CPU time")
 

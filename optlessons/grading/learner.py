@@ -11,12 +11,22 @@ Requests (dicts, ``op`` says which):
 * ``exec``: run one cell's source in the learner's ``__main__`` (the value of a final
   expression is printed, as Jupyter would show it). ``locked`` cells record the names
   they bind to something other than None: those are never synced to the kernel.
+* ``prime``: read the code objects of every reference a check may forbid, before any
+  learner code runs (later rebinding of module attributes changes nothing).
 * ``call``: call a handle (or its method ``method``) with ``args``/``kwargs``; reply
-  ``(result, args, kwargs)`` in one pickle. While it runs, the references named in
-  ``forbidden`` are tripwired: a ``sys.setprofile`` tracer that recognises their code
+  ``(result, args, kwargs, linked)`` in one pickle. While it runs, the references named
+  in ``forbidden`` are tripwired: a ``sys.setprofile`` tracer that recognises their code
   objects, and every function object running one of those code objects (aliases,
   wrappers' targets, functions rebuilt from a saved ``__code__``) gets a ``__code__``
   that reports the call.
+
+The learner's code shares this process with the runtime, so an audit hook (installed
+before the first request, and not removable) refuses it what would reach the runtime's
+objects or switch the tracer off: frames (``sys._getframe``, ``tb_frame``, ``gi_frame``
+...), the garbage collector's object walks, ``ctypes``' memory access, ``sys.setprofile``
+/ ``settrace``, new audit hooks, and assigning ``__code__``; during a check's call,
+starting a thread (which would run untraced) counts as getting around the tracer. A
+seccomp filter refuses it new processes.
 * ``getattr``: an attribute of a handle, by value when it pickles by value.
 * ``global``: the handle of a name in ``__main__`` (to find it again after a restart).
 * ``sync``: the names bound or rebound since the last sync, and those deleted.
@@ -29,6 +39,7 @@ their fields.
 
 from __future__ import annotations
 
+import _thread
 import ast
 import collections
 import contextlib
@@ -40,9 +51,9 @@ import os
 import pickle
 import struct
 import sys
-import threading
 import traceback
 import types
+import warnings
 
 import numpy as np
 
@@ -58,7 +69,6 @@ NUMPY_TYPES = (np.generic, np.dtype, np.random.Generator, np.random.BitGenerator
 # The operators a RemoteObject forwards, when the learner's object has them.
 REMOTE_DUNDERS = ("__call__", "__iter__", "__next__", "__len__", "__getitem__", "__contains__",
                   "__bool__", "__float__", "__int__", "__index__", "__array__")
-TRACER_SWITCHES = (sys.setprofile, sys.settrace, threading.setprofile, threading.settrace)
 
 
 def by_value(obj) -> bool:
@@ -81,59 +91,97 @@ class Tripped(BaseException):
     """A forbidden reference ran (a BaseException: `except Exception` does not hide it)."""
 
 
+class NotAllowed(OSError, ValueError):
+    """An operation the learner's code may not use while it is graded: with it, it could
+    reach the runtime's own objects (frames, the garbage collector, ctypes) or switch the
+    tracer off. A ValueError too, so that the standard library's `sys._getframe`
+    lookups (namedtuple, typing) fall back as they do where frames are unavailable."""
+
+
+BLOCKED_EVENTS = frozenset({"sys._getframe", "sys._current_frames", "sys.setprofile",
+                            "sys.settrace", "sys.addaudithook", "gc.get_objects",
+                            "gc.get_referrers", "gc.get_referents"})
+FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame"})
+THREAD_STARTS = (_thread.start_new_thread, _thread.start_new)
+_GUARD = [False]   # on from the first request: every audit event in BLOCKED_* is refused
 _HITS: list[str] = []
 
 
-def tripped(reference: str):
-    """Called by the code that replaces a forbidden reference's for the duration of a call."""
-    _HITS.append(reference)
-    raise Tripped(reference)
-
-
-def _tripwire_code(reference: str) -> types.CodeType:
-    source = (f"def tripwire(*args, **kwargs):\n"
-              f"    raise __import__('optlessons.grading.learner', fromlist=['tripped'])"
-              f".tripped({reference!r})\n")
-    scope: dict = {}
-    exec(compile(source, f"<forbidden {reference}>", "exec"), scope)
-    return scope["tripwire"].__code__
+def _audit(event: str, args: tuple) -> None:
+    if not _GUARD[0]:
+        return
+    attribute = args[1] if event.startswith("object.__") and len(args) > 1 else None
+    if (event in BLOCKED_EVENTS or event.startswith("ctypes.") or attribute in FRAME_ATTRIBUTES
+            or (event == "object.__setattr__" and attribute == "__code__")):
+        raise NotAllowed(f"`{event}{'' if attribute is None else ' ' + attribute}` is not "
+                         f"available while the grader runs your code")
 
 
 @contextlib.contextmanager
-def tripwire(references: tuple[str, ...]):
-    """While the block runs, calling any of `references` records it in the yielded list."""
-    del _HITS[:]
-    codes = dict(reference_codes(tuple(references))) if references else {}
-    if not codes:
-        yield _HITS
-        return
-    swapped = []
-    for f in gc.get_referrers(*codes):
-        if isinstance(f, types.FunctionType) and f.__code__ in codes and not f.__code__.co_freevars:
-            wire = _tripwire_code(codes[f.__code__])
-            codes[wire] = codes[f.__code__]
-            swapped.append((f, f.__code__))
-            f.__code__ = wire
+def unguarded():
+    """The runtime's own introspection, where no learner code runs."""
+    _GUARD[0] = False
+    try:
+        yield
+    finally:
+        _GUARD[0] = True
 
-    own_code = sys._getframe().f_code   # this function's frame switches the tracer off
+
+def _tripwire_code(reference: str) -> types.CodeType:
+    """Code that records `reference` in _HITS and raises Tripped: both objects are the
+    code's constants, so the function it replaces needs nothing from its module."""
+    source = ("def tripwire(*args, **kwargs):\n"
+              "    '__hits__'.append(REFERENCE)\n"
+              "    raise '__tripped__'(REFERENCE)\n").replace("REFERENCE", repr(reference))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)   # "'str' object is not callable"
+        scope: dict = {}
+        exec(compile(source, f"<forbidden {reference}>", "exec"), scope)
+    code = scope["tripwire"].__code__
+    swap = {"__hits__": _HITS, "__tripped__": Tripped}
+    return code.replace(co_consts=tuple(swap.get(c, c) if isinstance(c, str) else c
+                                        for c in code.co_consts))
+
+
+@contextlib.contextmanager
+def tripwire(codes: dict[types.CodeType, str]):
+    """While the block runs, running any of the code objects `codes` (code -> reference)
+    records its reference; yields a function that lists what was recorded. The tracer
+    stops at the first hit (a profile function that raises is removed), so a tracer no
+    longer in place at the end counts as a hit too."""
+    del _HITS[:]
+    if not codes:
+        yield lambda: []
+        return
+    # by id: a tripwire's code holds a list among its constants and cannot be hashed
+    by_id = {id(code): reference for code, reference in codes.items()}
+    swapped, wires = [], []
+    with unguarded():
+        for f in gc.get_referrers(*codes):
+            if (isinstance(f, types.FunctionType) and id(f.__code__) in by_id
+                    and not f.__code__.co_freevars):
+                wires.append(_tripwire_code(by_id[id(f.__code__)]))
+                by_id[id(wires[-1])] = by_id[id(f.__code__)]
+                swapped.append((f, f.__code__))
+                f.__code__ = wires[-1]
 
     def profile(frame, event, arg):
-        if event == "call" and frame.f_code in codes:
-            tripped(codes[frame.f_code])
-        elif (event == "c_call" and any(arg is switch for switch in TRACER_SWITCHES)
-              and frame.f_code is not own_code):
-            _HITS.append("")   # the learner's code touched the tracer
-            raise Tripped("the call tracer")
+        if event == "call" and id(frame.f_code) in by_id:
+            _HITS.append(by_id[id(frame.f_code)])
+            raise Tripped(by_id[id(frame.f_code)])
+        if event == "c_call" and any(arg is start for start in THREAD_STARTS):
+            _HITS.append("")   # a new thread would run without the tracer
+            raise Tripped("a thread")
 
-    threading.setprofile(profile)
-    sys.setprofile(profile)
+    with unguarded():
+        sys.setprofile(profile)
     try:
-        yield _HITS
+        yield lambda: list(_HITS) or ([] if sys.getprofile() is profile else [""])
     finally:
-        sys.setprofile(None)
-        threading.setprofile(None)
-        for f, code in swapped:
-            f.__code__ = code
+        with unguarded():
+            sys.setprofile(None)
+            for f, code in swapped:
+                f.__code__ = code
 
 
 # A seccomp filter: the learner may start threads (numpy's BLAS does) but no process:
@@ -187,16 +235,19 @@ def forbid_new_processes() -> bool:
 class Learner:
     """The learner's namespace, its handles, and the request handlers."""
 
-    def __init__(self, out_fd: int, err_fd: int):
+    def __init__(self, out_fd: int, err_fd: int, streams: tuple = ()):
         self.main = types.ModuleType("__main__")
-        self.main.__dict__["display"] = lambda *objs, **kwargs: [print(repr(o)) for o in objs]
         sys.modules["__main__"] = self.main
         self.ns = self.main.__dict__
+        # Defined in the learner's namespace, so nothing of this module is reachable from them.
+        exec(NAMESPACE_HELPERS, self.ns)
         self.synced: dict[str, int] = {k: id(v) for k, v in self.ns.items()}
         self.protected: set[str] = set()
         self.handles: dict[int, object] = {}
         self.handle_of: dict[int, int] = {}
-        self.out_fd, self.err_fd = out_fd, err_fd
+        self.out_fd, self.err_fd, self.streams = out_fd, err_fd, streams
+        # The references' code objects, read before any learner code ran (see op_prime).
+        self.references: dict[str, dict[types.CodeType, str]] = {}
         # A handle made while answering a call keeps that call's arguments (a generator
         # that will draw from the rng it was given): every later call on the handle sends
         # their state back too, so the judge's originals follow (see proxy.LearnerProcess).
@@ -271,7 +322,7 @@ class Learner:
     # ---------------------------------------------------------------- output capture
     def captured(self) -> tuple[str, str]:
         """What fds 1 and 2 received since the last call (then emptied)."""
-        for stream in (sys.stdout, sys.stderr):
+        for stream in self.streams:   # the runtime's own, whatever sys.stdout is now
             with contextlib.suppress(Exception):
                 stream.flush()
         texts = []
@@ -291,7 +342,6 @@ class Learner:
         if any(line.lstrip().startswith(("%", "!")) for line in source.splitlines()):
             from IPython.core.inputtransformer2 import TransformerManager
             source = TransformerManager().transform_cell(source)
-            self.ns.setdefault("get_ipython", _NoShell)
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         tree = ast.parse(source, filename)
         last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
@@ -321,20 +371,33 @@ class Learner:
         handled = {id(o) for o in self.handles.values()}
         received = {id(o): n for n, o in enumerate(walk((args, kwargs),
                                                          leaf=lambda o: id(o) in handled))}
-        try:
-            with tripwire(tuple(msg.get("forbidden", ()))) as hits:
+        codes: dict[types.CodeType, str] = {}
+        for reference in msg.get("forbidden", ()):
+            codes.update(self.references.get(reference) or reference_codes((reference,)))
+        result = error = None
+        with tripwire(codes) as hits:
+            try:
                 result = target(*args, **kwargs)
-        except Tripped:
-            result = None
-        except BaseException as exc:
-            if _HITS:
-                return _reference_reply(_HITS)
-            return {"status": "error", "error": _error(exc, skip=2)}
-        if hits:
-            return _reference_reply(hits)
+            except Tripped:
+                pass
+            except BaseException as exc:
+                error = exc
+            found = hits()   # while the tracer is (or should still be) in place
+        if found:
+            return _reference_reply(found)
+        if error is not None:
+            return {"status": "error", "error": _error(error, skip=1)}
         linked = self.linked.get(msg["target"])
         return {"status": "ok", "value": self.dumps((result, args, kwargs, linked), received,
                                                     link=(args, kwargs))}
+
+    def op_prime(self, msg):
+        """Read the code objects of every reference a check may forbid, before the learner's
+        cells run: rebinding `optlessons.optim.adam_update` later, or anything in the
+        checks' engine, changes nothing here."""
+        with unguarded():
+            self.references = {r: dict(reference_codes((r,))) for r in msg["references"]}
+        return {"status": "ok"}
 
     def op_getattr(self, msg):
         value = getattr(self.handles[msg["target"]], msg["name"])
@@ -360,15 +423,22 @@ class Learner:
         return {"status": "ok", "names": names, "deleted": gone}
 
 
-class _NoShell:
-    """`get_ipython()` of a cell that uses a magic: there is no IPython shell here."""
+# `display` and, for cells with magics, `get_ipython()` (there is no IPython shell here).
+NAMESPACE_HELPERS = """
+def display(*objs, **kwargs):
+    for obj in objs:
+        print(repr(obj))
 
+class _NoShell:
     def __getattr__(self, name):
         def method(magic="", *args, **kwargs):
-            if magic == "matplotlib":
-                return None
-            raise NotImplementedError(f"IPython's `{magic}` magic is not available while grading")
+            if magic != "matplotlib":
+                raise NotImplementedError(f"IPython's `{magic}` magic is not available while grading")
         return method
+
+def get_ipython():
+    return _NoShell()
+"""
 
 
 def _error(exc: BaseException, skip: int) -> dict:
@@ -380,9 +450,17 @@ def _error(exc: BaseException, skip: int) -> dict:
             tb = tb.tb_next
     cls = type(exc)
     base = next(c for c in cls.__mro__ if c.__module__ == "builtins")
+    try:
+        message = str(exc)   # the learner's __str__, guarded like all their code
+    except Exception:
+        message = "(its message could not be read)"
+    with unguarded():        # frames only: source lines are read below, guarded
+        frames = traceback.StackSummary.extract(traceback.walk_tb(tb), limit=50,
+                                                lookup_lines=False)
+    text = "".join(traceback.format_list(frames))
+    text = f"Traceback (most recent call last):\n{text}" if text else ""
     return {"type": cls.__qualname__, "module": cls.__module__, "base": base.__name__,
-            "message": str(exc),
-            "traceback": "".join(traceback.format_exception(cls, exc, tb))}
+            "message": message, "traceback": f"{text}{cls.__qualname__}: {message}\n"}
 
 
 def _reference_reply(hits: list[str]) -> dict:
@@ -391,14 +469,14 @@ def _reference_reply(hits: list[str]) -> dict:
         return {"status": "reference", "reference": references[0]}
     return {"status": "error", "error": {
         "type": "RuntimeError", "module": "builtins", "base": "RuntimeError", "traceback": "",
-        "message": "the function switched the grader's call tracer off or on "
-                   "(sys.setprofile / sys.settrace): that is not allowed while it is checked"}}
+        "message": "the function got around the grader's call tracer: that is not "
+                   "allowed while it is checked"}}
 
 
 def serve(rfd: int, wfd: int, learner: Learner) -> None:
     """Answer requests until the kernel closes the pipe."""
     handlers = {"exec": learner.op_exec, "call": learner.op_call, "getattr": learner.op_getattr,
-                "global": learner.op_global, "sync": learner.op_sync}
+                "global": learner.op_global, "sync": learner.op_sync, "prime": learner.op_prime}
     while True:
         try:
             data = receive(rfd)
@@ -434,7 +512,9 @@ def main() -> None:
                                   errors="backslashreplace", line_buffering=True)
     os.environ.setdefault("MPLBACKEND", "Agg")
     contained = forbid_new_processes()
-    learner = Learner(out_fd, err_fd)
+    learner = Learner(out_fd, err_fd, (sys.stdout, sys.stderr))
+    sys.addaudithook(_audit)
+    _GUARD[0] = True
     send(wfd, pickle.dumps({"ready": True, "no_new_processes": contained}))
     serve(rfd, wfd, learner)
 

@@ -313,17 +313,19 @@ class LearnerProcess:
     """The learner's process, restarted (replaying the finished cells) when it dies.
 
     Each cell may run `cell_timeout` seconds; each call `call_timeout` seconds, or when
-    that is None, what the checks' engine sets in CALL_TIMEOUT (30 s by default)."""
+    that is None, what the checks' engine sets in CALL_TIMEOUT (30 s by default).
+    `references` (dotted names) are resolved in the process before any cell runs."""
 
     def __init__(self, argv: list[str], *, cwd: str | Path | None = None,
                  env: dict[str, str] | None = None, cell_timeout: float = 30.0,
-                 call_timeout: float | None = None, limits_hint: str = "1 GiB of memory"):
+                 call_timeout: float | None = None, limits_hint: str = "1 GiB of memory",
+                 references: tuple[str, ...] = ()):
         if not cell_timeout > 0:
             raise ValueError(f"cell_timeout must be > 0 seconds, got {cell_timeout!r}")
         if call_timeout is not None and not call_timeout > 0:
             raise ValueError(f"call_timeout must be > 0 seconds or None (the engine's "
                              f"CALL_TIMEOUT), got {call_timeout!r}")
-        self.call_timeout = call_timeout
+        self.call_timeout, self.references = call_timeout, tuple(references)
         self.argv, self.cwd, self.env = list(argv), cwd, env
         self.cell_timeout, self.limits_hint = cell_timeout, limits_hint
         self.proc: subprocess.Popen | None = None
@@ -357,6 +359,9 @@ class LearnerProcess:
             self.kill()
             raise LearnerCrashed("the learner's process did not start properly")
         self.no_new_processes = bool(hello.get("no_new_processes"))
+        if self.references:   # read before any of the learner's code runs
+            self._request({"op": "prime", "references": self.references}, START_TIMEOUT,
+                          echo=False)
         for position, (cell, source, locked) in enumerate(self.finished):
             try:
                 self._request({"op": "exec", "cell": cell, "source": source, "locked": locked},
