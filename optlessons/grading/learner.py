@@ -372,8 +372,10 @@ class Learner:
         received = {id(o): n for n, o in enumerate(walk((args, kwargs),
                                                          leaf=lambda o: id(o) in handled))}
         codes: dict[types.CodeType, str] = {}
-        for reference in msg.get("forbidden", ()):
-            codes.update(self.references.get(reference) or reference_codes((reference,)))
+        for reference in msg.get("forbidden", ()):   # a shared method names the first one
+            for code, name in (self.references.get(reference)
+                               or reference_codes((reference,))).items():
+                codes.setdefault(code, name)
         result = error = None
         with tripwire(codes) as hits:
             try:
