@@ -1,0 +1,162 @@
+"""The grading kernel's side: run the learner's cells in the learner process, bind names.
+
+Every cell of the graded notebook that is not locked has been rewritten (by
+``GradingSandbox.prepare``) into one line calling :func:`run_learner_cell` with its
+index. That runs, in the learner process (started on first use, from the plan that
+``OPTLESSONS_LEARNER_PLAN`` names), every cell of the plan up to that index not run yet,
+echoes the learner's cells' output, and binds into the kernel's ``__main__`` what the
+learner bound or rebound: never modules, never a name the kernel's own (locked) cells
+bound to something other than None.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import sys
+from pathlib import Path
+
+from optlessons.grading.engine_link import ALL_REFERENCES
+from optlessons.grading.proxy import LearnerProcess, RefusedValue, RemoteModule
+from optlessons.grading.sandbox import (Limits, bwrap_problem, learner_argv,
+                                        unsandboxed_learner_argv)
+
+PLAN_ENV = "OPTLESSONS_LEARNER_PLAN"
+PR_SET_DUMPABLE = 4
+LEARNER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
+               "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+class LearnerCellError(Exception):
+    """A learner cell raised (or timed out, or its process died); Jupyter shows the
+    learner's own traceback, not this module's frames."""
+
+    def __init__(self, cell: int, text: str):
+        super().__init__(text.strip().splitlines()[-1] if text.strip() else f"cell {cell} failed")
+        self.cell, self.text = cell, text
+
+    def _render_traceback_(self) -> list[str]:
+        return self.text.rstrip().splitlines()
+
+
+def _kernel_private_paths() -> tuple[Path, ...]:
+    """The kernel's connection file and ZMQ socket directory (hidden from the learner)."""
+    try:
+        from ipykernel.connect import get_connection_file, get_connection_info
+        info = get_connection_info(unpack=True)
+        paths = [Path(get_connection_file())]
+        if info.get("transport") == "ipc":
+            paths.append(Path(info["ip"]).parent)
+        return tuple(p for p in paths if p.exists())
+    except Exception:   # not in a kernel (tests): nothing of a kernel to hide
+        return ()
+
+
+def learner_command(sandboxed: bool, scratch: Path, limits: Limits) -> list[str]:
+    """The learner's argv: nested in its own sandbox, or where bubblewrap cannot nest
+    here, a plain child of this (sandboxed) kernel, which first makes itself
+    non-dumpable (no ptrace, no /proc/PID/mem for a process of the same user)."""
+    if not sandboxed:
+        return unsandboxed_learner_argv(scratch, sys.executable, limits=limits)
+    problem = bwrap_problem()
+    if problem is None:
+        return learner_argv(scratch, sys.executable, hide=_kernel_private_paths(), limits=limits)
+    sys.__stderr__.write(f"optlessons grading: the learner process runs without its own "
+                         f"sandbox ({problem})\n")
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    return unsandboxed_learner_argv(scratch, sys.executable, limits=limits)
+
+
+class Runtime:
+    """The plan of one notebook, its learner process, and what has run."""
+
+    def __init__(self, plan: dict):
+        self.cells = [(c["cell"], c["source"], c["locked"]) for c in plan["cells"]]
+        self.done = 0                     # cells of the plan run so far
+        self.bound: set[str] = set()      # names this runtime bound in the kernel
+        scratch = Path(plan["scratch"])
+        limits = Limits(**plan["limits"])
+        argv = learner_command(plan["sandbox"], scratch, limits)
+        self.process = LearnerProcess(argv, cwd=scratch / "learner", env=dict(LEARNER_ENV),
+                                      cell_timeout=plan["cell_timeout"],
+                                      call_timeout=plan["call_timeout"],
+                                      references=ALL_REFERENCES,
+                                      limits_hint=f"{limits.memory_bytes >> 20} MiB of memory, "
+                                                  f"{limits.cpu_seconds} s of CPU time")
+
+    def run_to(self, cell: int, namespace: dict) -> None:
+        positions = [i for i, (c, _, _) in enumerate(self.cells) if c == cell]
+        if not positions:
+            raise LearnerCellError(cell, f"cell {cell} is not in the learner plan: the notebook "
+                                         f"changed after it was prepared for grading")
+        failure = None
+        while self.done <= positions[0]:
+            index, source, locked = self.cells[self.done]
+            self.done += 1
+            out = self.process.exec_cell(index, source, locked=locked)
+            if not locked:
+                sys.stdout.write(out.stdout)
+                sys.stderr.write(out.stderr)
+            if out.error is not None:
+                text = _error_text(index, out.error, locked)
+                if index == cell:
+                    failure = LearnerCellError(cell, text)
+                else:
+                    sys.stderr.write(text)
+        self.sync(namespace)
+        if failure is not None:
+            raise failure
+
+    def sync(self, namespace: dict) -> None:
+        values, deleted = self.process.sync()
+        for name, value in values.items():
+            if isinstance(value, RemoteModule):
+                continue
+            if isinstance(value, RefusedValue):
+                sys.stderr.write(f"(`{name}` is not available to the tests: {value.reason})\n")
+                continue
+            if namespace.get(name) is not None and name not in self.bound:
+                continue   # bound by the kernel's own (locked) cells: stays the instructor's
+            namespace[name] = value
+            self.bound.add(name)
+        for name in deleted:
+            if name in self.bound:
+                namespace.pop(name, None)
+                self.bound.discard(name)
+
+
+def _error_text(cell: int, error: BaseException, locked: bool) -> str:
+    where = f"cell {cell}" + (" (a locked cell, run in the learner's process)" if locked else "")
+    text = getattr(error, "learner_traceback", "") or f"{type(error).__name__}: {error}\n"
+    if type(error).__name__ == "LearnerTimeout":
+        text = (f"LearnerTimeout: {where} ran longer than {error.seconds:g} s and was stopped. "
+                f"Likely cause: an infinite loop, or a loop over far more steps than the task "
+                f"needs.\n")
+    return text if text.endswith("\n") else text + "\n"
+
+
+_RUNTIME: Runtime | None = None
+
+
+def run_learner_cell(cell: int) -> None:
+    """Run the learner's cells up to notebook cell `cell` and bind their names here."""
+    global _RUNTIME
+    if _RUNTIME is None:
+        path = os.environ.get(PLAN_ENV)
+        if not path or not Path(path).is_file():
+            raise LearnerCellError(cell, f"no learner plan ({PLAN_ENV} is "
+                                         f"{path or 'not set'}): this notebook is graded only "
+                                         f"through GradingSandbox")
+        _RUNTIME = Runtime(json.loads(Path(path).read_text()))
+    try:
+        from IPython import get_ipython
+        namespace = get_ipython().user_ns
+    except (ImportError, AttributeError):   # outside IPython
+        namespace = sys.modules["__main__"].__dict__
+    try:
+        _RUNTIME.run_to(cell, namespace)
+    except KeyboardInterrupt:   # nbgrader stops a cell at its time limit with an interrupt
+        raise LearnerCellError(cell, f"cell {cell} was stopped at the notebook's time limit "
+                                     f"while it ran. Likely cause: an infinite loop, or a loop "
+                                     f"over far more steps than the task needs.") from None

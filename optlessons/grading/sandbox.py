@@ -1,0 +1,196 @@
+"""The bubblewrap command lines of the grading kernel and of the learner process.
+
+Both sandboxes see the same, minimal file system: the system directories read-only
+(``/usr``, ``/etc``, ``/lib*``, ``/bin``, ``/sbin``, ``/opt``), the Python installation
+and the ``optlessons`` package read-only, an empty private ``/tmp``, and one writable
+scratch directory. Nothing else of the machine is there: no course directory (so no
+``exercises/source``, gradebook, ``submitted/``, ``autograded/``, ``feedback/``), no
+repository or ``.git``, no home directory. Every namespace is unshared (no network,
+own PID namespace), and ``hide`` covers any further path with an empty tmpfs should it
+lie inside something bound (a course copied into the Python prefix, say).
+
+The kernel sandbox also binds the directory of the ZMQ IPC sockets (without a network
+namespace the kernel has no loopback) and the connection file. The learner sandbox is
+started from inside the kernel's: bubblewrap nests there (measured as root and as an
+unprivileged user: the inner one makes its own user namespace), but the kernel's
+``/proc`` has read-only submounts (``/proc/sys`` ...) that forbid mounting a new proc,
+so the nested learner gets an empty ``/proc`` (it sees no process at all). Where the
+inner sandbox cannot be made (user namespaces disabled while the grader is root, so
+the outer one needs none), ``optlessons.grading.kernel`` falls back to a plain child
+process: still inside the kernel's sandbox (same hidden files, no network) with its
+own limits, the kernel made non-dumpable first so the learner cannot read or trace its
+memory; what it loses is the view of the kernel's connection file and sockets.
+
+Limits (:class:`Limits`) are set by a two-line ``resource`` wrapper that then
+``exec``\\ s the real command, inside the sandbox: there the process count of
+``RLIMIT_NPROC`` is per user namespace, so 64 processes means 64 of the sandbox's own.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+INSTALL_HINT = "apt-get install bubblewrap"
+SANDBOX_ENV = "OPTLESSONS_SANDBOX"   # set to "kernel" inside the grading kernel's sandbox
+SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt")
+MIB = 1 << 20
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one sandboxed process (address space, CPU, processes, file size)."""
+    memory_bytes: int = 1024 * MIB
+    cpu_seconds: int = 600
+    processes: int = 64
+    file_bytes: int = 64 * MIB
+
+    def __post_init__(self):
+        for name in ("memory_bytes", "cpu_seconds", "processes", "file_bytes"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+KERNEL_LIMITS = Limits(memory_bytes=2048 * MIB, cpu_seconds=3600, processes=256)
+LEARNER_LIMITS = Limits()
+
+# Runs before the real command, inside the sandbox: set the four limits, then exec argv
+# (the CPU limit's hard value one second above: SIGXCPU, which says why, comes first).
+_LIMIT_CODE = ("import os,resource as r,sys;a=sys.argv;"
+               "[r.setrlimit(k,(int(v),int(v)+(k==r.RLIMIT_CPU))) for k,v in zip((r.RLIMIT_AS,r.RLIMIT_CPU,"
+               "r.RLIMIT_NPROC,r.RLIMIT_FSIZE),a[1:5])];os.execv(a[6],a[6:])")
+
+
+def bwrap_path() -> str | None:
+    """The bubblewrap executable, or None when it is not installed."""
+    return shutil.which("bwrap")
+
+
+@functools.lru_cache(maxsize=None)
+def bwrap_problem() -> str | None:
+    """Why bubblewrap cannot make a sandbox here (not installed; user namespaces disabled,
+    as in many containers), or None when it can: one `true` run in the same namespaces."""
+    bwrap = bwrap_path()
+    if bwrap is None:
+        return f"bubblewrap is not installed ({INSTALL_HINT})"
+    true = shutil.which("true") or "/bin/true"
+    proc = subprocess.run([bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/",
+                           "--dev", "/dev", "--tmpfs", "/proc", "--tmpfs", "/tmp", true],
+                          capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0:
+        return f"bubblewrap cannot create its namespaces here: {proc.stderr.strip()}"
+    return None
+
+
+def limited(argv: list[str], limits: Limits, python: str) -> list[str]:
+    """`argv` run under `limits` (argv[0] must be an absolute path)."""
+    return [python, "-I", "-S", "-c", _LIMIT_CODE, str(limits.memory_bytes),
+            str(limits.cpu_seconds), str(limits.processes), str(limits.file_bytes), "--", *argv]
+
+
+@functools.lru_cache(maxsize=None)
+def python_paths(python: str) -> tuple[str, ...]:
+    """The directories `python` needs to run the course: its prefixes (a venv and the
+    installation it was made from), the directories on its ``sys.path`` (``.pth`` files
+    add some), and the ``optlessons`` package's own directory. A path that holds the
+    package's parent (an editable install puts the repository itself on ``sys.path``)
+    is replaced by the package directory alone: the rest of the repository, the course
+    and its solutions included, stays outside."""
+    code = ("import json,sys,os,optlessons;"
+            "print(json.dumps([os.path.dirname(os.path.realpath(optlessons.__file__)),"
+            "sys.prefix,sys.base_prefix,sys.exec_prefix,sys.base_exec_prefix,"
+            "os.path.dirname(os.path.realpath(sys.executable)),*sys.path]))")
+    out = subprocess.run([python, "-I", "-c", code], capture_output=True, text=True, check=True,
+                         env={"PATH": os.environ.get("PATH", "")}, timeout=60)
+    package, *others = json.loads(out.stdout)
+
+    def inside(path: str, folder: str) -> bool:
+        return (path + "/").startswith(folder.rstrip("/") + "/")
+
+    candidates = {q for p in others for q in (p, os.path.realpath(p)) if os.path.isdir(q)}
+    prefixes = candidates & {q for p in others[:5] for q in (p, os.path.realpath(p))}
+    editable = not any(inside(package, p) for p in prefixes)
+    repository = os.path.dirname(package)
+    paths = {package} | {q for q in candidates if not (editable and inside(repository, q))}
+    # Keep the outermost of nested paths (binding /a then /a/b is redundant).
+    kept = sorted(paths, key=len)
+    return tuple(p for i, p in enumerate(kept)
+                 if not any(p.startswith(q.rstrip("/") + "/") for q in kept[:i]))
+
+
+def _filesystem(python: str, hide: tuple[Path, ...]) -> list[str]:
+    """bwrap arguments of the read-only file system both sandboxes see (the empty /tmp
+    first: a Python or a package under /tmp is bound over it, not hidden by it)."""
+    args = ["--dev", "/dev", "--tmpfs", "/tmp"]
+    for d in SYSTEM_DIRS:
+        if os.path.islink(d):
+            args += ["--symlink", os.readlink(d), d]
+        elif os.path.isdir(d):
+            args += ["--ro-bind", d, d]
+    for p in python_paths(python):
+        if not any(p == d or p.startswith(d + "/") for d in SYSTEM_DIRS if os.path.isdir(d)):
+            args += ["--ro-bind", p, p]
+    for h in map(Path, hide):
+        args += ["--tmpfs", str(h)] if h.is_dir() else ["--ro-bind", "/dev/null", str(h)]
+    return args
+
+
+def _common(scratch: Path, home: Path) -> list[str]:
+    return ["--unshare-all", "--die-with-parent", "--new-session", "--unsetenv", "JPY_PARENT_PID",
+            "--setenv", "HOME", str(home), "--setenv", "MPLCONFIGDIR", str(home / ".mpl"),
+            "--setenv", "TMPDIR", "/tmp", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+            "--chdir", str(home)]
+
+
+def kernel_argv(scratch: Path, python: str, *, ipc_dir: Path | None = None,
+                hide: tuple[Path, ...] = (), limits: Limits = KERNEL_LIMITS) -> list[str]:
+    """The grading kernel's kernelspec argv: ipykernel in a sandbox whose only writable
+    places are `scratch` (its HOME is `scratch`/kernel) and `ipc_dir` (its ZMQ sockets);
+    ``{connection_file}`` is filled in by jupyter_client."""
+    bwrap = bwrap_path()
+    if bwrap is None:
+        raise RuntimeError(f"bubblewrap is not installed ({INSTALL_HINT})")
+    scratch = Path(scratch).resolve()
+    home = scratch / "kernel"
+    argv = [bwrap, *_common(scratch, home), "--setenv", SANDBOX_ENV, "kernel",
+            *_filesystem(python, tuple(hide)), "--proc", "/proc",
+            "--bind", str(scratch), str(scratch)]
+    if ipc_dir is not None:
+        argv += ["--bind", str(Path(ipc_dir).resolve()), str(Path(ipc_dir).resolve())]
+    argv += ["--ro-bind", "{connection_file}", "{connection_file}", "--remount-ro", "/"]
+    return argv + limited([python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                          limits, python)
+
+
+def learner_argv(scratch: Path, python: str, *, hide: tuple[Path, ...] = (),
+                 limits: Limits = LEARNER_LIMITS) -> list[str]:
+    """The learner process in its own sandbox: writable `scratch`/learner only (its HOME);
+    the rest of `scratch` (the kernel's HOME, the plan) and every path in `hide` (the
+    kernel's sockets and connection file) are empty (a file in `hide` reads as /dev/null). Started from inside the kernel's
+    sandbox it nests, with an empty /proc (see the module docstring)."""
+    bwrap = bwrap_path()
+    if bwrap is None:
+        raise RuntimeError(f"bubblewrap is not installed ({INSTALL_HINT})")
+    scratch = Path(scratch).resolve()
+    home = scratch / "learner"
+    home.mkdir(parents=True, exist_ok=True)
+    nested = os.environ.get(SANDBOX_ENV) == "kernel"
+    return [bwrap, *_common(scratch, home), "--setenv", SANDBOX_ENV, "learner",
+            *_filesystem(python, (scratch, *hide)),
+            *(["--tmpfs", "/proc"] if nested else ["--proc", "/proc"]),
+            "--bind", str(home), str(home), "--remount-ro", "/",
+            *limited([python, "-I", "-m", "optlessons.grading.learner"], limits, python)]
+
+
+def unsandboxed_learner_argv(scratch: Path, python: str,
+                             limits: Limits = LEARNER_LIMITS) -> list[str]:
+    """The learner process without bubblewrap (``--unsafe-no-sandbox``): a plain child
+    process, with the same limits, separated from the kernel but not confined."""
+    (Path(scratch) / "learner").mkdir(parents=True, exist_ok=True)
+    return limited([python, "-I", "-m", "optlessons.grading.learner"], limits, python)
