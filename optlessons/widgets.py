@@ -42,8 +42,10 @@ import re
 import warnings
 from dataclasses import dataclass, field, replace
 
+import anywidget
 import numpy as np
 import ipywidgets as W
+import traitlets
 
 from . import plots
 from .functions import LANDSCAPES, quadratic
@@ -118,6 +120,53 @@ def plain_text(markup):
     return " ".join(html.unescape(re.sub(r"<br\s*/?>", " ", text)).split())
 
 
+class ControlNames(anywidget.AnyWidget):
+    """Gives each slider of the experiment it sits in an accessible name: its visible label.
+
+    ipywidgets 8.1 draws a slider's handle (ARIA role "slider") with noUiSlider and does not
+    tie the visible description to it, so a screen reader announces a bare "slider" (axe:
+    ``aria-input-field-name``, serious). This invisible widget sets ``aria-label`` on every
+    handle from its slider's label, and again whenever a slider is redrawn.
+    """
+    _esm = """
+    function nameHandles(root) {
+      for (const slider of root.querySelectorAll('.widget-slider')) {
+        const label = slider.querySelector('.widget-label');
+        const text = label ? label.textContent.trim() : '';
+        for (const handle of slider.querySelectorAll('.noUi-handle')) {
+          if (text && handle.getAttribute('aria-label') !== text) handle.setAttribute('aria-label', text);
+        }
+      }
+    }
+    function render({ el }) {
+      let observer = null;
+      const attach = (tries) => {
+        const root = el.closest('.optlessons-experiment');
+        if (!root) { if (tries > 0) setTimeout(() => attach(tries - 1), 100); return; }
+        nameHandles(root);
+        observer = new MutationObserver(() => nameHandles(root));
+        observer.observe(root, { childList: true, subtree: true });
+      };
+      attach(100);
+      return () => { if (observer) observer.disconnect(); };
+    }
+    export default { render };
+    """
+
+    def __init__(self):
+        super().__init__(layout=W.Layout(display="none"))
+
+
+class TitledImage(W.Image):
+    """An ``ipywidgets.Image`` whose ``tooltip`` becomes the image's title, its accessible name.
+
+    ipywidgets 8.1's ImageView shows a tooltip only when the model has a ``description``
+    (an Image has none, and setting a tooltip fails with "Cannot read properties of
+    undefined (reading 'length')"): this Image syncs an empty one.
+    """
+    description = traitlets.Unicode("").tag(sync=True)
+
+
 # ============================================================================ the base class
 
 class Experiment:
@@ -136,7 +185,7 @@ class Experiment:
         self.controls: dict[str, W.Widget] = {}
         self.figure = new_figure(width, height)
         self.renderer = FigureRenderer(self.figure)
-        self.image = W.Image(format="png", layout=W.Layout(width=f"{int(width * plots.WIDGET_DPI)}px"))
+        self.image = TitledImage(format="png", layout=W.Layout(width=f"{int(width * plots.WIDGET_DPI)}px"))
         self.image.add_class("optlessons-figure")
         self.message = W.HTML()
         self.message.add_class("optlessons-message")
@@ -151,7 +200,7 @@ class Experiment:
         for control in self.controls.values():
             control.observe(self._on_change, names="value")
         header = [W.HTML(f"<b>{_esc(self.title)}</b> — {self.help}")] if self.title else []
-        self.widget = W.VBox(header + list(layout_rows) + [self.message, self.image])
+        self.widget = W.VBox(header + list(layout_rows) + [self.message, self.image, ControlNames()])
         self.widget.add_class("optlessons-experiment")
         self.refresh()
 

@@ -604,3 +604,10 @@ def test_race_alt_text_reads_the_summary_table():
     pg = widgets.playground()
     for row in pg.result.rows:
         assert f"{row.name} ({row.settings}): {row.status}, L = {row.value:.4g}" in pg.alt_text()
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_every_experiment_names_its_sliders_for_screen_readers(name):
+    """The invisible ControlNames widget sits in every experiment (the browser test checks what it does)."""
+    exp = FACTORIES[name]()
+    assert sum(isinstance(w, widgets.ControlNames) for w in exp.widget.children) == 1
