@@ -8,7 +8,8 @@ Every experiment is an object with the same parts::
     pg.result                    # the last result drawn
     pg.figure                    # the matplotlib Figure (one, reused for every change)
     pg.image                     # the ipywidgets.Image showing the figure as PNG
-    pg.message                   # an ipywidgets.HTML with a one-line status
+    pg.message                   # an ipywidgets.HTML under the figure: what it shows, in numbers
+    pg.alt_text()                # the figure's alt text: what it shows (``shows``) and that summary
 
 Changing a control's ``.value`` (in a browser or in a test) runs ``refresh()``:
 ``compute()``, then ``draw(result)`` — which only sets new data on the
@@ -200,7 +201,7 @@ class Experiment:
         for control in self.controls.values():
             control.observe(self._on_change, names="value")
         header = [W.HTML(f"<b>{_esc(self.title)}</b> — {self.help}")] if self.title else []
-        self.widget = W.VBox(header + list(layout_rows) + [self.message, self.image, ControlNames()])
+        self.widget = W.VBox(header + list(layout_rows) + [self.image, self.message, ControlNames()])
         self.widget.add_class("optlessons-experiment")
         self.refresh()
 
