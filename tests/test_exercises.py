@@ -2,7 +2,9 @@
 
 One temporary copy of the course, as a fresh clone has it (no gradebook.db), grades
 several made-up students of problem set 3 with `grade.py collect` and `grade.py all`
-(one `nbgrader autograde` call; each nbgrader command costs seconds to start):
+(one `nbgrader autograde` run per student; each nbgrader command costs seconds to start),
+in the grading sandbox (optlessons.grading) when it and bubblewrap are there, else with
+--unsafe-no-sandbox:
 
     perfect   the source solutions                      -> full marks
     blank     the untouched release                     -> zero on every autograded cell
@@ -12,11 +14,11 @@ several made-up students of problem set 3 with `grade.py collect` and `grade.py 
                                                            timeout, the other cells are graded
     edited    the mistake, and the Adam test replaced   -> graded with the original test:
               by `pass`                                    the same score as `mistake`
-    deleted   the mistake, and the Adam test deleted    -> no points for the deleted test
-                                                           (see test_deleted_test_cell)
+    deleted   the mistake, and the Adam test deleted    -> the test is put back and run: the
+                                                           same score as `mistake`, and a warning
 
 Also: `grade.py collect` (student ids, no merging, no overwriting), where grades.csv
-goes; release/ is what `nbgrader generate_assignment` makes from source/; the
+goes, checking and repairing submissions, feedback that works offline; release/ is what `nbgrader generate_assignment` makes from source/; the
 source notebooks run clean; the release notebooks run up to the first exercise.
 """
 
@@ -24,6 +26,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import importlib.util
+import json
 import os
 import re
 import shutil
@@ -43,6 +47,9 @@ POINTS = {"test_sgd_momentum_update": 3, "test_rmsprop_update": 3, "test_adam_up
 TOTAL = sum(POINTS.values())
 CELL_TIMEOUT = 5   # seconds; the course uses 30, the loop test needs no more than this
 STUDENTS = ("perfect", "blank", "mistake", "loop", "edited", "deleted")
+# The grading sandbox when this branch has it and bubblewrap is installed; else grade unsandboxed.
+SANDBOX = importlib.util.find_spec("optlessons.grading") is not None and shutil.which("bwrap") is not None
+SANDBOX_ARGS = [] if SANDBOX else ["--unsafe-no-sandbox"]
 
 pytestmark = pytest.mark.slow
 
@@ -137,7 +144,7 @@ def graded(tmp_path_factory):
     collect = run_grade(["--course", course, "collect", PS, *sorted(downloads.glob("*.ipynb"))],
                         elsewhere)
     before = tree_hashes(course / "submitted")
-    everything = run_grade(["--course", course, "all", PS], elsewhere)
+    everything = run_grade(["--course", course, "all", PS, *SANDBOX_ARGS], elsewhere)
     after = tree_hashes(course / "submitted")
 
     from nbgrader.api import Gradebook
@@ -149,6 +156,8 @@ def graded(tmp_path_factory):
                             for g in sub.grades}
     with open(course / "grades.csv", newline="") as f:
         rows = {r["student_id"]: r for r in csv.DictReader(f) if r["assignment"] == PS}
+    assert list(rows["perfect"]) == ["assignment", "student_id", "status", "timestamp", "score",
+                                     "max_score", "warnings"]
     return dict(course=course, scores=scores, rows=rows, before=before, after=after,
                 log=everything.stdout + everything.stderr, collect_log=collect.stdout,
                 release_before=release_before, release_after=tree_hashes(course / "release"),
@@ -192,7 +201,7 @@ def test_infinite_loop_is_interrupted_and_the_rest_graded(graded):
     got = {t: score(graded, "loop", t) for t in POINTS}
     assert got == {**POINTS, "test_rmsprop_update": 0}
     assert float(graded["rows"]["loop"]["score"]) == TOTAL - POINTS["test_rmsprop_update"]
-    assert "timed out" in graded["log"].lower() or "timeout" in graded["log"].lower()
+    assert f"  loop: rmsprop_update ran over the {CELL_TIMEOUT} s limit and was stopped" in graded["log"]
 
 
 def test_edited_test_cell_is_graded_with_the_original(graded):
@@ -203,18 +212,40 @@ def test_edited_test_cell_is_graded_with_the_original(graded):
 
 
 def test_deleted_test_cell(graded):
-    """A deleted test cell is not re-inserted and not run: nbgrader records no
-    auto score for it and flags it for manual grading. Its score counts as 0
-    until a grader gives one, so deleting a test never gains points."""
+    """A deleted test cell is put back from the release before nbgrader sees the notebook
+    (nbgrader itself would skip it and flag it for manual grading): it runs, scores what
+    the code earns, and the warning names the student."""
     s, auto, manual = graded["scores"]["deleted"]["test_adam_update"]
-    assert s == 0 and auto is None and manual
+    assert (s, auto, manual) == (0, 0, False)
     others = {t: score(graded, "deleted", t) for t in POINTS if t != "test_adam_update"}
     assert others == {t: p for t, p in POINTS.items() if t != "test_adam_update"}
     assert float(graded["rows"]["deleted"]["score"]) == TOTAL - POINTS["test_adam_update"]
-    # exercises/grade.py names it, since nbgrader itself logs nothing about it
-    sys.path.insert(0, str(COURSE))
-    import grade
-    assert grade.report_missing_tests(graded["course"], PS) == [("deleted", "test_adam_update")]
+    assert "bias correction is missing" in feedback_text(graded["course"], "deleted")
+    assert graded["rows"]["deleted"]["warnings"] == (
+        "test cell test_adam_update was deleted: put back from the release and run")
+    assert "  deleted: test cell test_adam_update was deleted" in graded["log"]
+
+
+def test_every_student_is_graded_with_a_timestamp(graded):
+    for name, row in graded["rows"].items():
+        assert row["status"] == "graded", name
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", row["timestamp"]), row
+    assert f"{PS}: 6 graded, 0 ungradable, 0 missing (6 students)" in graded["log"]
+
+
+def test_feedback_works_offline_and_wraps_long_lines(graded):
+    page = graded["course"] / "feedback" / "mistake" / PS / NB.replace(".ipynb", ".html")
+    html = page.read_text()
+    assert "cdnjs" not in html and not re.search(r'(src|href)="(https?:)?//', html)
+    assert '<script defer src="mathjax/tex-svg.js"></script>' in html
+    assert (page.parent / "mathjax" / "tex-svg.js").stat().st_size > 100_000
+    assert "white-space: pre-wrap; overflow-wrap: anywhere;" in html
+
+
+def test_a_timed_out_cell_says_what_happened(graded):
+    text = feedback_text(graded["course"], "loop")
+    assert "KeyboardInterrupt" not in text and "CellTimeoutError" not in text
+    assert f"still running after {CELL_TIMEOUT} s" in text and "infinite loop" in text
 
 
 def test_submissions_are_not_modified(graded):
@@ -344,16 +375,163 @@ def test_collect_help_states_the_student_id_rule(capsys):
     assert "letters, digits, '_', '-' and '.'" in text and "--force" in text
 
 
-@pytest.mark.parametrize("command", [["export"], ["all", PS]])
+@pytest.mark.parametrize("command", [["export"], ["all", PS, "--unsafe-no-sandbox"]])
 def test_grades_csv_defaults_to_the_course_directory(command, tmp_path, monkeypatch):
     grade = grade_module()
-    calls = []
-    monkeypatch.setattr(grade, "nbgrader", lambda args, course, **kw: calls.append(args))
-    monkeypatch.setattr(grade, "autograde", lambda *a, **k: None)
-    monkeypatch.chdir(tmp_path)
-    grade.main(["--course", str(COURSE), *command])
-    assert calls[-1] == ["export", f"--to={COURSE / grade.GRADES_CSV}"]
-    assert grade.GRADES_CSV == "grades.csv"
+    import grading_report
+    course, cwd = tmp_path / "course", tmp_path / "cwd"
+    course.mkdir(), cwd.mkdir()
+    monkeypatch.setattr(grade, "grade_rows", lambda c: [])
+    monkeypatch.setattr(grade, "autograde", lambda *a, **k: [grade.Outcome("x", grade.MISSING)])
+    monkeypatch.setattr(grading_report, "write_report", lambda *a: None)
+    monkeypatch.chdir(cwd)
+    grade.main(["--course", str(course), *command])
+    assert [p.name for p in course.iterdir()] == [grade.GRADES_CSV] == ["grades.csv"]
+    assert list(cwd.iterdir()) == []
+    assert (course / "grades.csv").read_text().splitlines() == [",".join(grade.GRADES_COLUMNS)]
+
+
+# --------------------------------------------------------------------------- checking and repairing
+
+def release_nb(assignment=PS):
+    return nbformat.read(COURSE / "release" / assignment / f"{assignment}.ipynb", as_version=4)
+
+
+def write_bytes(tmp_path, data):
+    path = tmp_path / "sub.ipynb"
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("data, reason", [
+    (b"", "the file is empty (0 bytes)"),
+    (b"  \n", "the file holds only blank space"),
+    (b"\x89PNG\r\n\x1a\n\xff\xfe", "the file is not a notebook (it is not text"),
+    (b'{"cells": [', "its JSON is broken at line 1, column 12"),
+    (b'{"a": 1}', "the file is JSON but not a Jupyter notebook"),
+    (b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}', "the notebook has no cells"),
+])
+def test_a_file_that_is_no_notebook_is_ungradable_in_words(tmp_path, data, reason):
+    grade = grade_module()
+    with pytest.raises(grade.Ungradable, match=re.escape(reason)):
+        grade.read_submission(write_bytes(tmp_path, data))
+
+
+@pytest.mark.filterwarnings("ignore::nbformat.warnings.DuplicateCellId")   # the copies, as Jupyter saves them
+def test_a_copied_solution_cell_is_graded_in_its_first_copy(tmp_path):
+    """Jupyter's copy/paste copies the nbgrader metadata (and nbgrader then refuses the whole
+    notebook): the first copy keeps the grade_id, later copies of a solution cell stay as
+    ordinary cells (the code runs as the student ran it), copies of a locked cell go."""
+    grade = grade_module()
+    nb = filled_release(COURSE, PS, NB)
+    i = next(i for i, c in enumerate(nb.cells) if grade_id(c) == "adam_update")
+    j = next(i for i, c in enumerate(nb.cells) if grade_id(c) == "test_adam_update")
+    nb.cells[i + 1:i + 1] = [nbformat.from_dict(json.loads(json.dumps(nb.cells[i])))]
+    nb.cells.append(nbformat.from_dict(json.loads(json.dumps(nb.cells[j + 1]))))
+    nbformat.write(nb, tmp_path / "sub.ipynb")
+    nb = grade.read_submission(tmp_path / "sub.ipynb")
+    changes = grade.repair(nb, release_nb(), PS)
+    assert changes == [
+        "cell adam_update appears 2 times (copy/paste in Jupyter copies its nbgrader id): the first copy "
+        "was graded, the later copies ran as ordinary cells",
+        "cell test_adam_update appears 2 times (copy/paste in Jupyter copies its nbgrader id): the first "
+        "copy was graded, the later copies were removed (the course's own cell)"]
+    ids = [grade_id(c) for c in nb.cells]
+    assert ids.count("adam_update") == 1 and ids.count("test_adam_update") == 1
+    assert sum(c.source.startswith("def adam_update") for c in nb.cells) == 2
+    assert len({c.id for c in nb.cells}) == len(nb.cells)
+    nbformat.validate(nb)
+
+
+def test_the_wrong_assignment_is_named(tmp_path):
+    grade = grade_module()
+    others = {a: {grade_id(c) for c in release_nb(a).cells} - {None} for a in grade.ASSIGNMENTS if a != PS}
+    with pytest.raises(grade.Ungradable, match=r"this is not ps3_momentum_rmsprop_adam's notebook: it has "
+                                               r"2 of its 8 graded and solution cells; it looks like "
+                                               r"ps1_losses_gradients's notebook"):
+        grade.repair(release_nb("ps1_losses_gradients"), release_nb(), PS, others)
+
+
+def test_deleted_and_foreign_cells_are_repaired():
+    grade = grade_module()
+    nb = filled_release(COURSE, PS, NB)
+    nb.cells = [c for c in nb.cells if grade_id(c) not in ("test_rmsprop_update", "imports", "adam_update")]
+    nb.cells[-1].metadata["nbgrader"] = {"grade_id": "from_elsewhere", "grade": False, "solution": True,
+                                         "locked": False, "schema_version": 3}
+    changes = grade.repair(nb, release_nb(), PS)
+    assert changes == ["cell 'from_elsewhere' is not a cell of ps3_momentum_rmsprop_adam: run as an ordinary cell",
+                       "locked cell imports was deleted: put back from the release and run",
+                       "test cell test_rmsprop_update was deleted: put back from the release and run",
+                       "cell adam_update was deleted: graded as not answered"]
+    ids = [grade_id(c) for c in nb.cells if grade_id(c)]
+    release_ids = [grade_id(c) for c in release_nb().cells if grade_id(c)]
+    assert ids[:ids.index("test_adam_update")] == release_ids[:release_ids.index("adam_update")]
+    assert ids[-1] == "adam_update"   # the stub, not answered
+
+
+def test_timeout_tracebacks_become_one_sentence():
+    grade = grade_module()
+    tb = ["\x1b[0;31mKeyboardInterrupt\x1b[0m  Traceback (most recent call last)",
+          "Cell \x1b[0;32mIn[7], line 1\x1b[0m\n----> 1 checks.check_adam_update(adam_update)",
+          "Cell \x1b[0;32mIn[6], line 3\x1b[0m, in \x1b[0;36madam_update\x1b[0;34m(param, grad)",
+          "\x1b[0;31mKeyboardInterrupt\x1b[0m: "]
+    test_cell = nbformat.v4.new_code_cell("checks.check_adam_update(adam_update)", outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text="before\n"),
+        nbformat.v4.new_output("error", ename="KeyboardInterrupt", evalue="", traceback=tb),
+        nbformat.v4.new_output("error", ename="CellTimeoutError", evalue="", traceback=["CellTimeoutError"])])
+    test_cell.metadata["nbgrader"] = {"grade": True, "grade_id": "test_adam_update"}
+    loop = nbformat.v4.new_code_cell("while True:\n    pass", outputs=[
+        nbformat.v4.new_output("error", ename="KeyboardInterrupt", evalue="", traceback=tb[:1])])
+    nb = nbformat.v4.new_notebook(cells=[loop, test_cell])
+    assert grade.explain_timeouts(nb, 30) == ["cell 1", "test_adam_update"]
+    assert [o.output_type for o in test_cell.outputs] == ["stream", "error"]
+    msg = test_cell.outputs[1].evalue
+    assert msg.startswith("`adam_update` was still running after 30 s, the time limit of this test cell, "
+                          "and was stopped while check_adam_update ran it on its cases")
+    assert "infinite loop" in msg and test_cell.outputs[1].traceback == [f"TimeoutError: {msg}"]
+    assert loop.outputs[0].evalue.startswith("This cell was still running after 30 s")
+
+
+def test_outputs_showing_the_solution_are_withheld():
+    grade = grade_module()
+    source = nbformat.read(COURSE / "source" / PS / NB, as_version=4)
+    secrets = grade.secret_lines(source, release_nb())
+    line = next(iter(sorted(secrets)))
+    assert not any(line in c.source for c in release_nb().cells)
+    cells = [nbformat.v4.new_code_cell("print(x)", outputs=[nbformat.v4.new_output(
+        "stream", name="stdout", text=text)]) for text in (f"ok\n{line}\n", json.dumps(line), "fine\n")]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    assert grade.withhold_leaks(nb, secrets) == ["cell 1", "cell 2"]
+    assert "withheld" in cells[0].outputs[0].text and cells[2].outputs[0].text == "fine\n"
+    hidden = [s for s in secrets if "cases" in s]
+    assert hidden, "hidden test lines are secret too"
+
+
+def test_offline_html_replaces_the_cdn():
+    grade = grade_module()
+    page = ("<html><head><title>t</title><!-- Load mathjax -->\n<script src=\"https://cdnjs.cloudflare.com/x.js\">"
+            "</script>\n<!-- End of mathjax configuration --></head><body>$x$</body></html>")
+    out = grade.offline_html(page)
+    assert "cdnjs" not in out and 'src="mathjax/tex-svg.js"' in out and "inlineMath" in out
+    assert out.index("pre-wrap") < out.index("</head>")
+    with pytest.raises(RuntimeError, match="no MathJax block"):
+        grade.offline_html("<html><head></head></html>")
+    assert grade.local_mathjax().name == "tex-svg.js"
+
+
+def test_roster_and_summary(tmp_path):
+    grade = grade_module()
+    (tmp_path / "roster.csv").write_text("student_id,name\njane,Jane\n# a comment\nli-3 , Li\n\n")
+    assert grade.read_roster(tmp_path / "roster.csv") == ["jane", "li-3"]
+    (tmp_path / "bad.txt").write_text("jane doe\n")
+    with pytest.raises(SystemExit, match="'jane doe' is not a valid student id"):
+        grade.read_roster(tmp_path / "bad.txt")
+    outcomes = [grade.Outcome("a", "graded", warnings=["cell x appears 2 times"]),
+                grade.Outcome("b", "ungradable: the file is empty (0 bytes)"), grade.Outcome("c", "missing")]
+    assert grade.summary(PS, outcomes).splitlines() == [
+        f"{PS}: 1 graded, 1 ungradable, 1 missing (3 students)",
+        "ungradable (they score nothing until they resubmit or you grade by hand):",
+        "  b: the file is empty (0 bytes)", "missing: c", "warnings:", "  a: cell x appears 2 times"]
 
 
 # --------------------------------------------------------------------------- release/ and source/
