@@ -469,9 +469,10 @@ def class_list(course: Path, roster: list[str] = ()) -> list[str]:
 
 # --------------------------------------------------------------------------- the sandbox
 
-def open_sandbox(workdir: Path, unsafe: bool):
-    """The grading sandbox for this run (optlessons.grading.GradingSandbox), or SystemExit
-    saying how to get bubblewrap. With `unsafe`, grade without bubblewrap."""
+def open_sandbox(workdir: Path, unsafe: bool, cell_limit: float):
+    """The grading sandbox for this run (optlessons.grading.GradingSandbox; a learner cell
+    may run `cell_limit` s, as a notebook cell), or SystemExit saying how to get
+    bubblewrap. With `unsafe`, grade without bubblewrap."""
     try:
         from optlessons.grading import GradingSandbox
     except ImportError:
@@ -484,7 +485,7 @@ def open_sandbox(workdir: Path, unsafe: bool):
               "grading kernel, as you, with no protection at all")
         return None
     try:
-        return GradingSandbox(workdir, unsafe_no_sandbox=unsafe)
+        return GradingSandbox(workdir, unsafe_no_sandbox=unsafe, cell_timeout=cell_limit)
     except RuntimeError as exc:   # bubblewrap missing: the message says how to install it
         raise SystemExit(f"{exc}") from None
 
@@ -655,7 +656,7 @@ def autograde(course: Path, assignment: str, student: str | None = None, roster:
     outcomes = []
     with tempfile.TemporaryDirectory(prefix="optlessons-grading-") as tmp:
         work = Path(tmp)
-        sandbox = open_sandbox(work / "sandbox", unsafe)
+        sandbox = open_sandbox(work / "sandbox", unsafe, limit)
         with contextlib.ExitStack() as stack:
             if hasattr(sandbox, "__exit__"):
                 stack.enter_context(sandbox)
