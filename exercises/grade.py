@@ -67,6 +67,7 @@ STUDENT_ID_RULE = ("letters, digits, '_', '-' and '.', starting with a letter or
                    "(no spaces)")
 GRADES_CSV = "grades.csv"   # `export` and `all` write <course>/grades.csv unless --to says otherwise
 STATUS_FILE = "grading_status.json"   # <course>/grading_status.json: each student's status per assignment
+LOGS = "grading_logs"   # <course>/grading_logs/<assignment>/<student>.log: nbgrader's log when it failed
 GRADES_COLUMNS = ("assignment", "student_id", "status", "timestamp", "score", "max_score", "warnings")
 STUDENT_TIMEOUT = 900   # seconds one student's `nbgrader autograde` may take, all cells together
 GRADED, MISSING, UNGRADABLE = "graded", "missing", "ungradable"
@@ -469,10 +470,17 @@ def class_list(course: Path, roster: list[str] = ()) -> list[str]:
 
 # --------------------------------------------------------------------------- the sandbox
 
+def learner_cell_limit(cell_limit: float) -> float:
+    """Seconds a student's cell may run in the learner process: less than nbgrader's
+    `cell_limit`, so the sandbox stops a loop itself, restarts the learner and says so
+    in time, before nbgrader interrupts the whole cell."""
+    return cell_limit - max(2.0, 0.2 * cell_limit)
+
+
 def open_sandbox(workdir: Path, unsafe: bool, cell_limit: float):
-    """The grading sandbox for this run (optlessons.grading.GradingSandbox; a learner cell
-    may run `cell_limit` s, as a notebook cell), or SystemExit saying how to get
-    bubblewrap. With `unsafe`, grade without bubblewrap."""
+    """The grading sandbox for this run (optlessons.grading.GradingSandbox; see
+    learner_cell_limit), or SystemExit saying how to get bubblewrap. With `unsafe`,
+    grade without bubblewrap."""
     try:
         from optlessons.grading import GradingSandbox
     except ImportError:
@@ -485,7 +493,7 @@ def open_sandbox(workdir: Path, unsafe: bool, cell_limit: float):
               "grading kernel, as you, with no protection at all")
         return None
     try:
-        return GradingSandbox(workdir, unsafe_no_sandbox=unsafe, cell_timeout=cell_limit)
+        return GradingSandbox(workdir, unsafe_no_sandbox=unsafe, cell_timeout=learner_cell_limit(cell_limit))
     except RuntimeError as exc:   # bubblewrap missing: the message says how to install it
         raise SystemExit(f"{exc}") from None
 
@@ -530,7 +538,11 @@ def explain_timeouts(nb, limit: float) -> list[str]:
     where = []
     for i, c in enumerate(nb.cells):
         stopped = [o for o in c.get("outputs", []) if is_timeout(o)]
-        if stopped:   # nbclient adds its CellTimeoutError after the KeyboardInterrupt: one sentence for both
+        explained = [o for o in c.get("outputs", []) if o.get("output_type") == "error" and not is_timeout(o)]
+        if stopped and explained:   # the check already said, in words, what the interrupt stopped
+            c.outputs = [o for o in c.outputs if not is_timeout(o)]
+            where.append(grade_id(c) or f"cell {i + 1}")
+        elif stopped:   # nbclient adds its CellTimeoutError after the KeyboardInterrupt: one sentence for both
             msg = timeout_message(c, stopped[0], limit)
             first = c.outputs.index(stopped[0])
             c.outputs = [o for o in c.outputs[:first] if not is_timeout(o)] + [
@@ -560,13 +572,22 @@ def secret_lines(source_nb, release_nb, min_length: int = 20) -> set[str]:
 
 
 def withhold_leaks(nb, secrets: set[str]) -> list[str]:
-    """Replace each output that shows a line of the instructor's solutions or hidden tests
-    (in place); return the cells it did so for."""
+    """Keep the instructor's solutions and hidden tests out of the outputs (in place).
+
+    A traceback's frames that quote such a line (IPython shows the code around the failing
+    line, hidden tests included) are dropped, the error message stays; any other output
+    showing one is replaced by a note. Returns the cells of those other outputs: code that
+    printed what it should never have seen."""
+    def shows(text: str) -> bool:
+        return any(s in text or json.dumps(s, ensure_ascii=False)[1:-1] in text for s in secrets)
+
     where = []
     for i, c in enumerate(nb.cells):
         for j, o in enumerate(c.get("outputs", [])):
-            text = json.dumps(o, ensure_ascii=False)
-            if any(s in text or json.dumps(s, ensure_ascii=False)[1:-1] in text for s in secrets):
+            if o.output_type == "error" and not shows(f"{o.ename}: {o.evalue}"):
+                if any(map(shows, o.traceback)):
+                    o.traceback = [f for f in o.traceback if not shows(f)] or [f"{o.ename}: {o.evalue}"]
+            elif shows(json.dumps(o, ensure_ascii=False)):
                 c.outputs[j] = nbformat.v4.new_output(
                     "stream", name="stderr",
                     text="[output withheld by the grader: it contained the course's solution or hidden "
@@ -613,8 +634,13 @@ def grade_student(course: Path, assignment: str, student: str, work: Path, sandb
             raise Ungradable(f"grading took longer than {timeout:g} s and was stopped (cells that each "
                              f"stay under the {limit:g} s limit but add up?)") from None
         graded_nb = autograded / name
+        log = course / LOGS / assignment / f"{student}.log"
+        log.unlink(missing_ok=True)
         if proc.returncode != 0 or not graded_nb.is_file():
-            raise Ungradable(nbgrader_failure(proc.stdout + proc.stderr))
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.write_text(proc.stdout + proc.stderr, encoding="utf-8")
+            raise Ungradable(f"{nbgrader_failure(proc.stdout + proc.stderr)} (nbgrader's log: "
+                             f"{log.relative_to(course)})")
         if sandbox is not None:
             sandbox.restore_sources(graded_nb, checked)
         result = nbformat.read(graded_nb, as_version=4)
@@ -632,13 +658,16 @@ def grade_student(course: Path, assignment: str, student: str, work: Path, sandb
 
 
 def nbgrader_failure(log: str) -> str:
-    """Why nbgrader could not grade, in words, from its log."""
+    """Why nbgrader could not grade, in words, from its log: the kernel died, or the last
+    exception it reports."""
     text = ANSI.sub("", log)
     if "DeadKernelError" in text or "Kernel died" in text or "kernel died" in text:
         return ("the notebook's kernel died while running it (os._exit, sys.exit in a loop, a crash, "
                 "or more memory than allowed)")
-    errors = [line.split("ERROR |", 1)[-1].strip() for line in text.splitlines() if "ERROR" in line]
-    return f"nbgrader could not grade it: {errors[-1] if errors else text.strip().splitlines()[-1:]}"
+    raised = re.findall(r"^(?:[\w.]+\.)?(\w+(?:Error|Exception|Timeout)\w*: .+)$", text, re.M)
+    errors = [line.split("ERROR |", 1)[-1].strip() for line in text.splitlines() if "ERROR |" in line]
+    last = (raised or errors or text.strip().splitlines() or ["no output"])[-1]
+    return f"nbgrader could not grade it: {last}"
 
 
 def autograde(course: Path, assignment: str, student: str | None = None, roster: list[str] = (),

@@ -500,9 +500,13 @@ def test_outputs_showing_the_solution_are_withheld():
     assert not any(line in c.source for c in release_nb().cells)
     cells = [nbformat.v4.new_code_cell("print(x)", outputs=[nbformat.v4.new_output(
         "stream", name="stdout", text=text)]) for text in (f"ok\n{line}\n", json.dumps(line), "fine\n")]
+    tb = ["NameError  Traceback", f"Cell In[3], line 1\n----> 1 check(f)\n      2 {line}", "NameError: f"]
+    cells.append(nbformat.v4.new_code_cell("check(f)", outputs=[nbformat.v4.new_output(
+        "error", ename="NameError", evalue="f", traceback=tb)]))
     nb = nbformat.v4.new_notebook(cells=cells)
     assert grade.withhold_leaks(nb, secrets) == ["cell 1", "cell 2"]
     assert "withheld" in cells[0].outputs[0].text and cells[2].outputs[0].text == "fine\n"
+    assert cells[3].outputs[0].traceback == [tb[0], tb[2]]   # the frame quoting the hidden test goes
     hidden = [s for s in secrets if "cases" in s]
     assert hidden, "hidden test lines are secret too"
 
