@@ -470,17 +470,18 @@ def class_list(course: Path, roster: list[str] = ()) -> list[str]:
 
 # --------------------------------------------------------------------------- the sandbox
 
-def learner_cell_limit(cell_limit: float) -> float:
-    """Seconds a student's cell may run in the learner process: less than nbgrader's
-    `cell_limit`, so the sandbox stops a loop itself, restarts the learner and says so
-    in time, before nbgrader interrupts the whole cell."""
+def learner_limit(cell_limit: float) -> float:
+    """Seconds a student's cell, or one call of a student's function by a check, may run
+    in the learner process: less than nbgrader's `cell_limit`, so the sandbox stops a
+    loop itself, restarts the learner and says so in time, before nbgrader interrupts
+    the whole cell."""
     return cell_limit - max(2.0, 0.2 * cell_limit)
 
 
 def open_sandbox(workdir: Path, unsafe: bool, cell_limit: float):
     """The grading sandbox for this run (optlessons.grading.GradingSandbox; see
-    learner_cell_limit), or SystemExit saying how to get bubblewrap. With `unsafe`,
-    grade without bubblewrap."""
+    learner_limit), or SystemExit saying how to get bubblewrap. With `unsafe`, grade
+    without bubblewrap."""
     try:
         from optlessons.grading import GradingSandbox
     except ImportError:
@@ -493,7 +494,8 @@ def open_sandbox(workdir: Path, unsafe: bool, cell_limit: float):
               "grading kernel, as you, with no protection at all")
         return None
     try:
-        return GradingSandbox(workdir, unsafe_no_sandbox=unsafe, cell_timeout=learner_cell_limit(cell_limit))
+        return GradingSandbox(workdir, unsafe_no_sandbox=unsafe, cell_timeout=learner_limit(cell_limit),
+                              call_timeout=learner_limit(cell_limit))
     except RuntimeError as exc:   # bubblewrap missing: the message says how to install it
         raise SystemExit(f"{exc}") from None
 
