@@ -600,22 +600,47 @@ def withhold_leaks(nb, secrets: set[str]) -> list[str]:
 
 # --------------------------------------------------------------------------- autograde
 
-def grade_student(course: Path, assignment: str, student: str, work: Path, sandbox,
+@dataclass
+class Assignment:
+    """What grading one assignment compares every submission with, read once per run."""
+    name: str
+    notebook: str                    # the notebook's file name, as released
+    release: nbformat.NotebookNode
+    source: Path
+    others: dict[str, set[str]]      # the other assignments' grade_ids, to name a wrong notebook
+    secrets: set[str]                # secret_lines of the source
+
+    @classmethod
+    def read(cls, course: Path, name: str) -> "Assignment":
+        release = nbformat.read(the_notebook(course, "release", name), as_version=4)
+        source = the_notebook(course, "source", name)
+        others = {a: set(_nbgrader_ids(nbformat.read(the_notebook(course, "release", a), as_version=4)))
+                  for a in assignments_in(course) if a != name and (course / "release" / a).is_dir()}
+        return cls(name, the_notebook(course, "release", name).name, release, source, others,
+                   secret_lines(nbformat.read(source, as_version=4), release))
+
+
+TOO_LONG = re.compile(r"LearnerTimeout|ran longer than|took longer than|taking too long")
+
+
+def stopped_by_the_sandbox(nb) -> list[str]:
+    """Cells whose error says the sandbox stopped a student's cell or call at its time limit."""
+    return [grade_id(c) or f"cell {i + 1}" for i, c in enumerate(nb.cells)
+            if any(o.get("output_type") == "error" and TOO_LONG.search(f"{o.ename}: {o.evalue}")
+                   for o in c.get("outputs", []))]
+
+
+def grade_student(course: Path, a: Assignment, student: str, work: Path, sandbox,
                   timeout: float, limit: float) -> Outcome:
     """Check, repair, stage and grade one student's submission; never raises for that student."""
-    name = the_notebook(course, "release", assignment).name
-    release_nb = nbformat.read(the_notebook(course, "release", assignment), as_version=4)
-    source_path = the_notebook(course, "source", assignment)
-    others = {a: set(_nbgrader_ids(nbformat.read(the_notebook(course, "release", a), as_version=4)))
-              for a in assignments_in(course)
-              if a != assignment and (course / "release" / a).is_dir()}
+    assignment, name = a.name, a.notebook
     autograded = course / "autograded" / student / assignment
     outcome = Outcome(student, GRADED)
     try:
         path, outcome.warnings = find_submission(course, student, assignment, name)
         outcome.timestamp = submission_timestamp(path.parent, path)
         nb = read_submission(path)
-        outcome.warnings += repair(nb, release_nb, assignment, others)
+        outcome.warnings += repair(nb, a.release, assignment, a.others)
         checked = work / "checked" / student / name
         checked.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, checked)
@@ -625,7 +650,7 @@ def grade_student(course: Path, assignment: str, student: str, work: Path, sandb
         if sandbox is None:
             shutil.copy(checked, staged / name)
         else:
-            sandbox.prepare(student, checked, source_path, staged / name)
+            sandbox.prepare(student, checked, a.source, staged / name)
         args = ["autograde", assignment, f"--student={student}", "--force",
                 f"--CourseDirectory.submitted_directory={work / 'staged'}"]
         args += [] if sandbox is None else sandbox.nbgrader_args()
@@ -648,8 +673,9 @@ def grade_student(course: Path, assignment: str, student: str, work: Path, sandb
         result = nbformat.read(graded_nb, as_version=4)
         for where in explain_timeouts(result, limit):
             outcome.warnings.append(f"{where} ran over the {limit:g} s limit and was stopped")
-        secrets = secret_lines(nbformat.read(source_path, as_version=4), release_nb)
-        for where in withhold_leaks(result, secrets):
+        for where in stopped_by_the_sandbox(result):
+            outcome.warnings.append(f"{where}: the sandbox stopped a cell or call at its time limit")
+        for where in withhold_leaks(result, a.secrets):
             outcome.warnings.append(f"the output of {where} showed the course's solution or hidden tests: "
                                     f"withheld from the feedback (did the code read exercises/source?)")
         nbformat.write(result, graded_nb)
@@ -684,6 +710,7 @@ def autograde(course: Path, assignment: str, student: str | None = None, roster:
         raise SystemExit(f"no submissions in submitted/*/{assignment}/: run `collect` first")
     ensure_gradebook(course, assignment)
     limit = cell_timeout(course)
+    reference = Assignment.read(course, assignment)
     outcomes = []
     with tempfile.TemporaryDirectory(prefix="optlessons-grading-") as tmp:
         work = Path(tmp)
@@ -694,7 +721,7 @@ def autograde(course: Path, assignment: str, student: str | None = None, roster:
             for s in students:
                 if s in submitted:
                     print(f"grading {s} ...", flush=True)
-                    outcomes.append(grade_student(course, assignment, s, work, sandbox, timeout, limit))
+                    outcomes.append(grade_student(course, reference, s, work, sandbox, timeout, limit))
                 else:
                     outcomes.append(Outcome(s, MISSING))
     save_statuses(course, assignment, outcomes)

@@ -201,7 +201,9 @@ def test_infinite_loop_is_interrupted_and_the_rest_graded(graded):
     got = {t: score(graded, "loop", t) for t in POINTS}
     assert got == {**POINTS, "test_rmsprop_update": 0}
     assert float(graded["rows"]["loop"]["score"]) == TOTAL - POINTS["test_rmsprop_update"]
-    assert f"  loop: rmsprop_update ran over the {CELL_TIMEOUT} s limit and was stopped" in graded["log"]
+    # stopped by nbgrader at the cell's limit, or sooner by the sandbox (grade.learner_limit)
+    assert re.search(r"^  loop: rmsprop_update( ran over the \d+ s limit and was stopped|: the sandbox stopped)",
+                     graded["log"], re.M)
 
 
 def test_edited_test_cell_is_graded_with_the_original(graded):
@@ -245,7 +247,7 @@ def test_feedback_works_offline_and_wraps_long_lines(graded):
 def test_a_timed_out_cell_says_what_happened(graded):
     text = feedback_text(graded["course"], "loop")
     assert "KeyboardInterrupt" not in text and "CellTimeoutError" not in text
-    assert f"still running after {CELL_TIMEOUT} s" in text and "infinite loop" in text
+    assert re.search(r"(still running after|ran longer than) \d+ s", text) and "infinite loop" in text
 
 
 def test_submissions_are_not_modified(graded):
