@@ -540,6 +540,26 @@ def test_roster_and_summary(tmp_path):
         "  b: the file is empty (0 bytes)", "missing: c", "warnings:", "  a: cell x appears 2 times"]
 
 
+def test_grading_without_bubblewrap_is_refused_with_the_fix(tmp_path, monkeypatch):
+    """No bubblewrap on PATH: grade.py grades nothing, says how to install it and that
+    --unsafe-no-sandbox grades anyway (without the sandbox package it says that too)."""
+    grade = grade_module()
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(SystemExit) as refused:
+        grade.open_sandbox(tmp_path / "work", unsafe=False, cell_limit=30)
+    message = str(refused.value)
+    assert "--unsafe-no-sandbox" in message
+    if importlib.util.find_spec("optlessons.grading") is not None:
+        assert "apt-get install bubblewrap" in message
+    else:
+        assert "optlessons.grading (the grading sandbox) is not installed" in message
+
+
+def test_the_learner_stops_before_nbgrader_does():
+    grade = grade_module()
+    assert [grade.learner_limit(s) for s in (5, 8, 30, 100)] == [3, 6, 24, 80]
+
+
 # --------------------------------------------------------------------------- release/ and source/
 
 GENERATE_ALL = textwrap.dedent("""
