@@ -38,6 +38,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = ROOT / "exercises"
@@ -558,6 +560,34 @@ def test_grading_without_bubblewrap_is_refused_with_the_fix(tmp_path, monkeypatc
 def test_the_learner_stops_before_nbgrader_does():
     grade = grade_module()
     assert [grade.learner_limit(s) for s in (5, 8, 30, 100)] == [3, 6, 24, 80]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(0, 1), max_size=40), st.sampled_from([4, 10, 12, 40.5]))
+def test_histogram_bins_cover_the_scale_and_count_every_score_once(fractions, max_score):
+    grade_module()
+    import grading_report
+    scores = [f * max_score for f in fractions]
+    bins = grading_report.histogram_bins(scores, max_score)
+    assert sum(c for _, _, c in bins) == len(scores)
+    assert bins[0][0] == 0 and bins[-1][0] <= max_score <= bins[-1][1]
+    assert all(a[1] == pytest.approx(b[0]) for a, b in zip(bins, bins[1:]))
+    assert len(bins) == (int(max_score) + 1 if float(max_score).is_integer() and max_score <= 20 else 10)
+
+
+def test_mistakes_are_read_from_the_test_cells_outputs():
+    grade_module()
+    import grading_report
+    test = nbformat.v4.new_code_cell("checks.check_mse(mse)", outputs=[nbformat.v4.new_output(
+        "error", ename="CheckFailed", evalue="...", traceback=[
+            "\x1b[0;31mCheckFailed\x1b[0m: `mse` does not match the reference on case 1:",
+            "  This looks like a known mistake: you summed the squared errors.",
+            "  (or: you took the square root.)"])])
+    test.metadata["nbgrader"] = {"grade": True, "grade_id": "test_mse"}
+    student = nbformat.v4.new_code_cell("print('This looks like a known mistake: mine')", outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text="This looks like a known mistake: mine\n")])
+    nb = nbformat.v4.new_notebook(cells=[student, test])
+    assert grading_report.mistakes_in(nb) == {"test_mse": "you summed the squared errors."}
 
 
 # --------------------------------------------------------------------------- release/ and source/
