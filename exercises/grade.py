@@ -686,7 +686,7 @@ def grade_student(course: Path, a: Assignment, student: str, work: Path, sandbox
 
 
 def nbgrader_failure(log: str) -> str:
-    """Why nbgrader could not grade, in words, from its log: the kernel died, or the last
+    """Why an nbgrader command failed, in words, from its log: the kernel died, or the last
     exception it reports."""
     text = ANSI.sub("", log)
     if "DeadKernelError" in text or "Kernel died" in text or "kernel died" in text:
@@ -695,7 +695,7 @@ def nbgrader_failure(log: str) -> str:
     raised = re.findall(r"^(?:[\w.]+\.)?(\w+(?:Error|Exception|Timeout)\w*: .+)$", text, re.M)
     errors = [line.split("ERROR |", 1)[-1].strip() for line in text.splitlines() if "ERROR |" in line]
     last = (raised or errors or text.strip().splitlines() or ["no output"])[-1]
-    return f"nbgrader could not grade it: {last}"
+    return f"nbgrader stopped with {last}"
 
 
 def autograde(course: Path, assignment: str, student: str | None = None, roster: list[str] = (),
@@ -785,8 +785,15 @@ def offline_html(html: str) -> str:
 
 
 def feedback(course: Path, assignment: str) -> list[Path]:
-    """nbgrader's feedback pages for every graded student, made to work offline."""
-    nbgrader(["generate_feedback", assignment, "--force"], course)
+    """nbgrader's feedback pages for every graded student, made to work offline. Should
+    nbgrader fail on the class, each student is tried alone: one bad notebook costs only
+    its own page."""
+    if run_nbgrader(["generate_feedback", assignment, "--force"], course, STUDENT_TIMEOUT).returncode:
+        for student in sorted(p.parent.name for p in (course / "autograded").glob(f"*/{assignment}")):
+            proc = run_nbgrader(["generate_feedback", assignment, "--force", f"--student={student}"],
+                                course, STUDENT_TIMEOUT)
+            if proc.returncode:
+                print(f"WARNING: no feedback for {student}: {nbgrader_failure(proc.stdout + proc.stderr)}")
     mathjax = local_mathjax()
     pages = sorted((course / "feedback").glob(f"*/{assignment}/*.html"))
     for page in pages:

@@ -590,6 +590,31 @@ def test_mistakes_are_read_from_the_test_cells_outputs():
     assert grading_report.mistakes_in(nb) == {"test_mse": "you summed the squared errors."}
 
 
+def test_feedback_fails_for_one_student_only(tmp_path, monkeypatch, capsys):
+    """nbgrader's generate_feedback stops at the first notebook it cannot convert: then each
+    student is tried alone, and the one that fails is named."""
+    grade = grade_module()
+    for student in ("ann", "bob"):
+        (tmp_path / "autograded" / student / PS).mkdir(parents=True)
+    page = tmp_path / "feedback" / "bob" / PS / "x.html"
+    calls = []
+
+    def fake(args, course, timeout, env=None):
+        calls.append(args[3:])
+        ok = args[3:] == ["--student=bob"]
+        if ok:
+            page.parent.mkdir(parents=True, exist_ok=True)
+            page.write_text("<html><head><!-- Load mathjax -->x<!-- End of mathjax configuration -->"
+                            "</head></html>")
+        return subprocess.CompletedProcess(args, 0 if ok else 1, "", "" if ok else "ValueError: bad cell")
+
+    monkeypatch.setattr(grade, "run_nbgrader", fake)
+    assert grade.feedback(tmp_path, PS) == [page]
+    assert calls == [[], ["--student=ann"], ["--student=bob"]]
+    assert "WARNING: no feedback for ann: nbgrader stopped with ValueError: bad cell" in capsys.readouterr().out
+    assert (page.parent / "mathjax" / "tex-svg.js").is_file() and "cdnjs" not in page.read_text()
+
+
 # --------------------------------------------------------------------------- release/ and source/
 
 GENERATE_ALL = textwrap.dedent("""
