@@ -692,8 +692,8 @@ def nbgrader_failure(log: str) -> str:
     if "DeadKernelError" in text or "Kernel died" in text or "kernel died" in text:
         return ("the notebook's kernel died while running it (os._exit, sys.exit in a loop, a crash, "
                 "or more memory than allowed)")
-    raised = re.findall(r"^(?:[\w.]+\.)?(\w+(?:Error|Exception|Timeout)\w*: .+)$", text, re.M)
-    errors = [line.split("ERROR |", 1)[-1].strip() for line in text.splitlines() if "ERROR |" in line]
+    raised = re.findall(r"^\s*(?:[\w.]+\.)?(\w+(?:Error|Exception|Timeout)\w*: .+)$", text, re.M)
+    errors = [line.split("| ERROR]", 1)[-1].strip() for line in text.splitlines() if "| ERROR]" in line]
     last = (raised or errors or text.strip().splitlines() or ["no output"])[-1]
     return f"nbgrader stopped with {last}"
 

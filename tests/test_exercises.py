@@ -615,6 +615,22 @@ def test_feedback_fails_for_one_student_only(tmp_path, monkeypatch, capsys):
     assert (page.parent / "mathjax" / "tex-svg.js").is_file() and "cdnjs" not in page.read_text()
 
 
+def test_why_nbgrader_failed_is_its_last_exception():
+    grade = grade_module()
+    log = """[AutogradeApp | ERROR] Timeout waiting for execute reply (8s).
+    Traceback (most recent call last):
+      File "x.py", line 1, in f
+    nbclient.exceptions.CellTimeoutError: A cell timed out while it was being executed, after 30 seconds.
+    The message was: Timeout waiting for IOPub output.
+[AutogradeApp | ERROR] Please see the the above traceback for details on the specific errors on the above failures.
+"""
+    assert grade.nbgrader_failure(log) == ("nbgrader stopped with CellTimeoutError: A cell timed out while it "
+                                           "was being executed, after 30 seconds.")
+    assert grade.nbgrader_failure("nbclient.exceptions.DeadKernelError: Kernel died").startswith(
+        "the notebook's kernel died while running it")
+    assert grade.nbgrader_failure("[X | ERROR] no notebook found") == "nbgrader stopped with no notebook found"
+
+
 # --------------------------------------------------------------------------- release/ and source/
 
 GENERATE_ALL = textwrap.dedent("""
