@@ -80,18 +80,25 @@ bundle: $(STAMP)
 
 # ---- exercises (nbgrader) -------------------------------------------------
 # Student copies and grading; see exercises/grade.py --help. Submissions go in
-# exercises/submitted/<student>/<assignment>/<notebook>.ipynb.
+# exercises/submitted/<student>/<assignment>/<notebook>.ipynb. Grading runs each student's
+# notebook in the bubblewrap sandbox (apt-get install bubblewrap); GRADE_ARGS passes more
+# options, e.g. GRADE_ARGS="--roster class.txt" (who did not submit is `missing`).
 ASSIGNMENT ?= ps1_losses_gradients
-.PHONY: release autograde feedback grades
+GRADE_ARGS ?=
+.PHONY: release autograde feedback grades report
 
 release: $(STAMP)
 	$(BIN)/python exercises/grade.py release
 
 autograde: $(STAMP)
-	$(BIN)/python exercises/grade.py autograde $(ASSIGNMENT)
+	$(BIN)/python exercises/grade.py autograde $(ASSIGNMENT) $(GRADE_ARGS)
 
 feedback: $(STAMP)
 	$(BIN)/python exercises/grade.py feedback $(ASSIGNMENT)
 
 grades: $(STAMP)
 	$(BIN)/python exercises/grade.py export --to exercises/grades.csv
+
+# exercises/reports/$(ASSIGNMENT).html and $(ASSIGNMENT)-mistakes.csv: what the class got wrong.
+report: $(STAMP)
+	$(BIN)/python exercises/grade.py report $(ASSIGNMENT)
