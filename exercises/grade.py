@@ -482,17 +482,8 @@ def open_sandbox(workdir: Path, unsafe: bool, cell_limit: float):
     """The grading sandbox for this run (optlessons.grading.GradingSandbox; see
     learner_limit), or SystemExit saying how to get bubblewrap. With `unsafe`, grade
     without bubblewrap."""
-    try:
-        from optlessons.grading import GradingSandbox
-    except ImportError:
-        if not unsafe:
-            raise SystemExit("optlessons.grading (the grading sandbox) is not installed in this "
-                             "environment, so the submissions cannot be graded safely; reinstall the "
-                             "course (`make setup`), or grade WITHOUT any sandbox with --unsafe-no-sandbox "
-                             "(only for submissions you trust)") from None
-        print("WARNING: --unsafe-no-sandbox and no optlessons.grading: student code runs in the "
-              "grading kernel, as you, with no protection at all")
-        return None
+    from optlessons.grading import GradingSandbox
+
     try:
         return GradingSandbox(workdir, unsafe_no_sandbox=unsafe, cell_timeout=learner_limit(cell_limit),
                               call_timeout=learner_limit(cell_limit))
@@ -647,14 +638,15 @@ def grade_student(course: Path, a: Assignment, student: str, work: Path, sandbox
         staged = work / "staged" / student / assignment
         staged.mkdir(parents=True, exist_ok=True)
         (staged / "timestamp.txt").write_text(outcome.timestamp.replace("T", " ").replace("Z", " UTC") + "\n")
-        if sandbox is None:
-            shutil.copy(checked, staged / name)
-        else:
-            sandbox.prepare(student, checked, a.source, staged / name)
+        # the exchange's secret for this submission: feedback released through the
+        # formgrader is filed under it (a command-line collect has none)
+        secret = path.parent / "submission_secret.txt"
+        if secret.is_file():
+            shutil.copy(secret, staged / secret.name)
+        sandbox.prepare(student, checked, a.source, staged / name)
         args = ["autograde", assignment, f"--student={student}", "--force",
-                f"--CourseDirectory.submitted_directory={work / 'staged'}"]
-        args += [] if sandbox is None else sandbox.nbgrader_args()
-        env = None if sandbox is None else sandbox.env(student)
+                f"--CourseDirectory.submitted_directory={work / 'staged'}", *sandbox.nbgrader_args()]
+        env = sandbox.env(student)
         try:
             proc = run_nbgrader(args, course, timeout, env)
         except TimeoutError:
@@ -668,8 +660,7 @@ def grade_student(course: Path, a: Assignment, student: str, work: Path, sandbox
             log.write_text(proc.stdout + proc.stderr, encoding="utf-8")
             raise Ungradable(f"{nbgrader_failure(proc.stdout + proc.stderr)} (nbgrader's log: "
                              f"{log.relative_to(course)})")
-        if sandbox is not None:
-            sandbox.restore_sources(graded_nb, checked)
+        sandbox.restore_sources(graded_nb, checked)
         result = nbformat.read(graded_nb, as_version=4)
         for where in explain_timeouts(result, limit):
             outcome.warnings.append(f"{where} ran over the {limit:g} s limit and was stopped")
@@ -714,10 +705,7 @@ def autograde(course: Path, assignment: str, student: str | None = None, roster:
     outcomes = []
     with tempfile.TemporaryDirectory(prefix="optlessons-grading-") as tmp:
         work = Path(tmp)
-        sandbox = open_sandbox(work / "sandbox", unsafe, limit)
-        with contextlib.ExitStack() as stack:
-            if hasattr(sandbox, "__exit__"):
-                stack.enter_context(sandbox)
+        with open_sandbox(work / "sandbox", unsafe, limit) as sandbox:
             for s in students:
                 if s in submitted:
                     print(f"grading {s} ...", flush=True)

@@ -52,7 +52,9 @@ def output_text(cell) -> str:
         if o.output_type == "stream":
             parts.append(o.text)
         elif o.output_type == "error":
-            parts.append("\n".join(o.traceback) or f"{o.ename}: {o.evalue}")
+            # the message itself first: the traceback's lines are wrapped for the screen
+            # (CheckFailed breaks long lines), so a mistake's name may span two of them
+            parts.append(f"{o.ename}: {o.evalue}\n" + "\n".join(o.traceback))
         else:
             parts.append(o.get("data", {}).get("text/plain", ""))
     return grade.ANSI.sub("", "\n".join(parts))
