@@ -48,20 +48,23 @@ class OwnerCheckedCollect(ExchangeCollect):
     nothing collected, and each refusal is logged as an error naming the owner.
     """
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._problems: dict[str, str | None] = {}      # submission folder name -> why refused
+
     def _problem(self, record: dict) -> str | None:
-        return owner_problem(os.path.join(self.inbound_path, record["filename"]), record["username"])
+        """Why `record` is refused (logged once, as an error), or None."""
+        name = record["filename"]
+        if name not in self._problems:
+            self._problems[name] = owner_problem(os.path.join(self.inbound_path, name), record["username"])
+            if self._problems[name]:
+                self.log.error("Refused submission %s: %s", name, self._problems[name])
+        return self._problems[name]
 
     def _sort_by_timestamp(self, records: list[dict]) -> list[dict]:
         # Owned submissions first, newest first; nbgrader takes the first of the list.
         return sorted(records, key=lambda r: (self._problem(r) is None, r["timestamp"]), reverse=True)
 
     def copy_files(self) -> None:
-        kept = []
-        for record in self.src_records:
-            problem = self._problem(record)
-            if problem is None:
-                kept.append(record)
-            else:
-                self.log.error("Refused submission %s: %s", record["filename"], problem)
-        self.src_records = kept
+        self.src_records = [r for r in self.src_records if self._problem(r) is None]
         super().copy_files()
