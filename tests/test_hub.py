@@ -363,8 +363,10 @@ def test_a_token_opens_only_its_own_server_and_no_formgrader(hub, flow):
         assert hub.as_user(s1, "GET", path).status_code == 403, path
     r = hub.as_user(s1, "POST", f"/user/{inst}/formgrader/api/assignment/{ASSIGNMENT}/collect")
     assert r.status_code == 403
-    assert hub.as_user(s1, "POST", f"/hub/api/users/{s2}/server").status_code == 403
-    assert hub.as_user(s1, "POST", f"/hub/api/users/{s2}/tokens", json={}).status_code == 403
+    # the hub's API hides other users: 404 (JupyterHub does not say whether they exist)
+    assert hub.as_user(s1, "DELETE", f"/hub/api/users/{s2}/server").status_code in (403, 404)
+    assert hub.as_user(s1, "POST", f"/hub/api/users/{s2}/tokens", json={}).status_code in (403, 404)
+    assert hub.admin.get(f"{hub.url}/hub/api/users/{s2}").json()["servers"][""]["ready"]
 
 
 def test_a_student_cannot_rename_or_delete_the_course_in_the_exchange(hub, flow):
