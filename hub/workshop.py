@@ -150,6 +150,11 @@ def install(s: Settings) -> None:
     etc = s.venv / "etc" / "jupyter"
     etc.mkdir(parents=True, exist_ok=True)
     shutil.copy(HUB_DIR / "nbgrader_config.py", etc / "nbgrader_config.py")
+    # No "get notified about Jupyter news?" toast (a workshop server is often offline).
+    lab_settings = s.venv / "share" / "jupyter" / "lab" / "settings"
+    lab_settings.mkdir(parents=True, exist_ok=True)
+    (lab_settings / "overrides.json").write_text(json.dumps(
+        {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false"}}, indent=1))
     student = s.prefix / "etc" / "student"
     (student / "labconfig").mkdir(parents=True, exist_ok=True)
     (student / "jupyter_server_config.json").write_text(json.dumps(

@@ -26,26 +26,31 @@ import json
 import os
 import pathlib
 import pwd
-import random
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
-import time
 
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "hub"))
 import workshop  # noqa: E402
+from hubclient import temporary_hub  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 ASSIGNMENT = "ps1_losses_gradients"
 NOTEBOOK = f"{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
 SOLVED = {"s1": "all", "s2": (), "s3": ("mse",)}      # which solution cells each student fills
+# Student 2's extra cell: at autograde it tries to write outside the grading sandbox.
+ESCAPE = """import pathlib
+for target in {targets!r}:
+    try:
+        pathlib.Path(target).write_text("written by a student's code at autograde")
+    except OSError:
+        pass
+"""
 EXPECTED = {"s1": 12.0, "s2": 0.0, "s3": 2.0}         # mse's test is worth 2 of 12 points
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -69,131 +74,20 @@ def missing_requirement() -> str | None:
     return None
 
 
-def free_ports(n: int = 3) -> int:
-    """A port p with p … p+n-1 free on 127.0.0.1 (the hub, its API, the proxy's API)."""
-    for _ in range(200):
-        p = random.randrange(20000, 40000)
-        try:
-            socks = []
-            for q in range(p, p + n):
-                s = socket.socket()
-                socks.append(s)
-                s.bind(("127.0.0.1", q))
-            return p
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free ports on 127.0.0.1")
-
-
-class Hub:
-    """A running test hub and its users; `api` calls the hub's REST API as the admin service."""
-
-    def __init__(self, settings: workshop.Settings, users: dict[str, str], tag: str):
-        import requests
-        self.s, self.passwords, self.tag = settings, users, tag
-        self.url = settings.url
-        self.instructor = f"olt_{tag}_i"
-        self.students = [f"olt_{tag}_{k}" for k in ("s1", "s2", "s3")]
-        self.admin = requests.Session()
-        self.admin.headers["Authorization"] = "token " + settings.service_token_file.read_text().strip()
-        self.tokens: dict[str, str] = {}
-
-    def name(self, short: str) -> str:
-        return f"olt_{self.tag}_{short}"
-
-    def login(self, user: str, password: str):
-        """POST the login form as a browser does (with the _xsrf cookie); returns (session, response)."""
-        import requests
-        session = requests.Session()
-        session.get(f"{self.url}/hub/login")
-        r = session.post(f"{self.url}/hub/login", allow_redirects=False,
-                         data={"username": user, "password": password,
-                               "_xsrf": session.cookies.get("_xsrf", "")})
-        return session, r
-
-    def token(self, user: str) -> str:
-        if user not in self.tokens:
-            r = self.admin.post(f"{self.url}/hub/api/users/{user}/tokens", json={"note": "test"})
-            r.raise_for_status()
-            self.tokens[user] = r.json()["token"]
-        return self.tokens[user]
-
-    def as_user(self, user: str, method: str, path: str, token_of: str | None = None, **kw):
-        """Call `path` (below the hub's URL) with `token_of`'s token (default: `user`'s)."""
-        import requests
-        headers = {"Authorization": "token " + self.token(token_of or user)}
-        return requests.request(method, f"{self.url}{path}", headers=headers, timeout=300, **kw)
-
-    def spawn(self, *users: str, timeout: float = 180) -> None:
-        for u in users:
-            r = self.admin.post(f"{self.url}/hub/api/users/{u}/server")
-            assert r.status_code in (201, 202, 400), r.text      # 400: already running
-        deadline = time.monotonic() + timeout
-        waiting = set(users)
-        while waiting and time.monotonic() < deadline:
-            for u in sorted(waiting):
-                model = self.admin.get(f"{self.url}/hub/api/users/{u}").json()
-                if model["servers"].get("", {}).get("ready"):
-                    waiting.discard(u)
-            time.sleep(0.5)
-        assert not waiting, f"servers of {sorted(waiting)} not ready in {timeout} s"
-
-    def stop_server(self, user: str, timeout: float = 60) -> None:
-        self.admin.delete(f"{self.url}/hub/api/users/{user}/server")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            model = self.admin.get(f"{self.url}/hub/api/users/{user}").json()
-            if not model["servers"] and not model.get("pending"):
-                return
-            time.sleep(0.5)
-        raise AssertionError(f"{user}'s server did not stop in {timeout} s")
-
-    def run_as(self, user: str, argv: list[str], cwd: str | None = None) -> subprocess.CompletedProcess:
-        """Run `argv` as Unix user `user` with the environment of their JupyterLab terminal."""
-        home = pwd.getpwnam(user).pw_dir
-        role = "instructor" if user == self.instructor else "student"
-        env = ["HOME=" + home, "USER=" + user, f"PATH={self.s.venv / 'bin'}:/usr/bin:/bin",
-               "OPTLESSONS_ROLE=" + role, f"OPTLESSONS_EXCHANGE={self.s.exchange}",
-               f"OPTLESSONS_COURSE_ID={self.s.course_id}", "OPENBLAS_NUM_THREADS=1"]
-        return subprocess.run(["runuser", "-u", user, "--", "env", "-i", *env, *argv],
-                              cwd=cwd or home, capture_output=True, text=True, timeout=600)
-
-
 @pytest.fixture(scope="module")
 def hub():
     reason = missing_requirement()
     if reason:
         pytest.skip(reason)
-    pytest.importorskip("requests")
     tag = secrets.token_hex(3)
-    base = pathlib.Path(tempfile.mkdtemp(prefix="olt-hub-"))
-    os.chmod(base, 0o755)                      # the users reach the exchange inside it
-    env = {"OPTLESSONS_STATE": str(base / "state"), "OPTLESSONS_EXCHANGE": str(base / "exchange"),
-           "OPTLESSONS_PORT": str(free_ports()), "OPTLESSONS_IP": "127.0.0.1",
-           "OPTLESSONS_CULL_IDLE": "3600"}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    settings = workshop.Settings()
     roster = [(f"olt_{tag}_i", "instructor")] + [(f"olt_{tag}_s{k}", "student") for k in (1, 2, 3)]
-    passwords = {u: "pw-" + secrets.token_urlsafe(12) for u, _ in roster}
     try:
-        workshop.add_users(settings, roster, passwords)
-        workshop.start(settings)
-        yield Hub(settings, passwords, tag)
+        with temporary_hub(roster, cull_idle=3600) as client:
+            client.tag = tag
+            client.instructor, client.students = client.instructors[0], client.users[1:]
+            yield client
     finally:
-        try:
-            workshop.stop(settings)
-        finally:
-            workshop.remove_users([u for u, _ in roster])
-            shutil.rmtree(base, ignore_errors=True)
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+        pathlib.Path(f"/tmp/olt_{tag}_escaped").unlink(missing_ok=True)
 
 
 def solved_copy(released: dict, which) -> dict:
@@ -206,6 +100,12 @@ def solved_copy(released: dict, which) -> dict:
         if gid in solutions and (which == "all" or gid in which):
             cell["source"] = solutions[gid]
     return released
+
+
+def escape_targets(hub) -> list[str]:
+    """Where student 2's code tries to write at autograde: /tmp and the instructor's course."""
+    course = pathlib.Path(pwd.getpwnam(hub.instructor).pw_dir) / "course"
+    return [f"/tmp/olt_{hub.tag}_escaped", str(course / "escaped.txt")]
 
 
 def ok(response) -> dict:
@@ -234,6 +134,9 @@ def flow(hub):
         assert [a["status"] for a in listed["value"]] == ["fetched"], listed
         model = ok(hub.as_user(user, "GET", f"/user/{user}/api/contents/{NOTEBOOK}"))
         edited = solved_copy(model["content"], SOLVED[short[user]])
+        if short[user] == "s2":
+            edited["cells"].append({"cell_type": "code", "metadata": {}, "outputs": [],
+                                    "execution_count": None, "source": ESCAPE.format(targets=escape_targets(hub))})
         r = hub.as_user(user, "PUT", f"/user/{user}/api/contents/{NOTEBOOK}",
                         json={"type": "notebook", "format": "json", "content": edited})
         assert r.status_code == 200, r.text
@@ -367,6 +270,18 @@ def test_a_token_opens_only_its_own_server_and_no_formgrader(hub, flow):
     assert hub.as_user(s1, "DELETE", f"/hub/api/users/{s2}/server").status_code in (403, 404)
     assert hub.as_user(s1, "POST", f"/hub/api/users/{s2}/tokens", json={}).status_code in (403, 404)
     assert hub.admin.get(f"{hub.url}/hub/api/users/{s2}").json()["servers"][""]["ready"]
+
+
+def test_student_code_cannot_write_outside_the_sandbox_at_autograde(hub, flow):
+    sandboxed = subprocess.run([str(hub.s.venv / "bin" / "python"), "-c", "import optlessons.grading"],
+                               capture_output=True).returncode == 0
+    if not sandboxed:
+        pytest.skip("the grading sandbox (optlessons.grading, issue 11) is not in the course environment "
+                    "yet: exercises/grade.py autograde still runs student code as the instructor")
+    written = [t for t in escape_targets(hub) if os.path.exists(t)]
+    for t in written:
+        os.unlink(t)
+    assert written == []
 
 
 def test_a_student_cannot_rename_or_delete_the_course_in_the_exchange(hub, flow):
