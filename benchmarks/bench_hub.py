@@ -5,13 +5,14 @@ hub`, or `python -m benchmarks.bench_hub N`): it creates N Unix users
 olt_<random>_NN and a hub on free loopback ports, and removes all of it at the
 end (hub/hubclient.py's `temporary_hub`).
 
-Measured: the time from N simultaneous spawn requests to each server answering;
-the wall time of every code cell of notebooks/03_gradient_descent.ipynb, sent
-to each learner's kernel over the Jupyter websocket with all N running at once
-(median, p95, max; and the whole notebook); memory as PSS (proportional set
-size, /proc/PID/smaps_rollup: shared pages split between their users) of each
-learner's processes (server + kernel) after the run, and of the hub's own
-processes (hub, proxy, idle culler); then one collect and one
+Measured: the spawn time of one server alone (the instructor's); the time
+from N simultaneous spawn requests to each server answering; the wall time of
+every code cell of notebooks/03_gradient_descent.ipynb, sent to each learner's
+kernel over the Jupyter websocket with all N running at once (median, p95,
+max; and the whole notebook); after that run, the memory as PSS (proportional
+set size, /proc/PID/smaps_rollup: shared pages split between their users) and
+the CPU time of each learner's processes (server + kernel), and the PSS of the
+hub's own processes (hub, proxy, idle culler); then one collect and one
 `exercises/grade.py autograde` of N submissions of problem set 1 (the solution).
 """
 
@@ -48,6 +49,18 @@ def pss(pids) -> int:
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             pass
     return total
+
+
+def cpu_seconds(pids) -> float:
+    """User + system CPU time of the processes `pids` so far (their finished children included)."""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0
+    for pid in pids:
+        try:
+            fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += sum(int(x) for x in fields[11:15])      # utime stime cutime cstime
+    return total / tick
 
 
 def pids_of_user(uid: int) -> list[int]:
@@ -138,6 +151,9 @@ def measure(n: int) -> dict:
         hub.admin.post(f"{hub.url}/hub/api/users", json={"usernames": hub.users}).raise_for_status()
         time.sleep(2)
         out["hub_idle_pss"] = pss(hub_processes(workshop.running_pid(hub.s)))
+        t = time.perf_counter()
+        hub.spawn(instructor)
+        out["spawn_alone"] = time.perf_counter() - t
         start = time.perf_counter()
         for u in learners:
             hub.admin.post(f"{hub.url}/hub/api/users/{u}/server").raise_for_status()
@@ -163,6 +179,7 @@ def measure(n: int) -> dict:
         out["notebook"] = [sum(times) for times in per_learner]
         out["run_wall"] = wall
         out["learner_pss"] = [pss(pids_of_user(pwd.getpwnam(u).pw_uid)) for u in learners]
+        out["learner_cpu"] = [cpu_seconds(pids_of_user(pwd.getpwnam(u).pw_uid)) for u in learners]
         out["hub_pss"] = pss(hub_processes(workshop.running_pid(hub.s)))
         out["autograde"] = autograde_all(hub, instructor, learners)
     return out
@@ -170,7 +187,6 @@ def measure(n: int) -> dict:
 
 def autograde_all(hub, instructor: str, learners: list[str]) -> dict:
     """Release ps1, every learner fetches and submits the solution, collect, grade.py autograde."""
-    hub.spawn(instructor)
     fg = f"/user/{instructor}/formgrader/api/assignment/{ASSIGNMENT}"
     for action in ("assign", "release"):
         hub.as_user(instructor, "POST", f"{fg}/{action}").raise_for_status()
@@ -206,6 +222,7 @@ def main(n: int = 10) -> None:
     cells, learner = r["cells"], [b / MIB for b in r["learner_pss"]]
     rows = [
         ("learners", f"{n}"),
+        ("spawn, one server alone (s)", f"{r['spawn_alone']:.1f}"),
         ("spawn, N at once: first / median / last ready (s)",
          f"{r['spawn'][0]:.1f} / {statistics.median(r['spawn']):.1f} / {r['spawn'][-1]:.1f}"),
         (f"notebook 03 cells ({len(cells) // n} per learner), all N at once: median / p95 / max (s)",
@@ -214,6 +231,8 @@ def main(n: int = 10) -> None:
          f"{statistics.median(r['notebook']):.1f} / {max(r['notebook']):.1f}"),
         ("PSS per learner, server + kernel after notebook 03: median / max (MiB)",
          f"{statistics.median(learner):.0f} / {max(learner):.0f}"),
+        ("CPU per learner, server + kernel, spawn + notebook 03: median / max (s)",
+         f"{statistics.median(r['learner_cpu']):.1f} / {max(r['learner_cpu']):.1f}"),
         ("PSS of the hub + proxy + idle culler: idle / under load (MiB)",
          f"{r['hub_idle_pss'] / MIB:.0f} / {r['hub_pss'] / MIB:.0f}"),
         (f"collect {r['autograde']['graded']} submissions of ps1 (s)", f"{r['autograde']['collect']:.2f}"),

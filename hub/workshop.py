@@ -89,8 +89,7 @@ def require_root() -> None:
 
 def readable_by_all(path: Path) -> bool:
     """Whether every user can reach `path`: each folder above it is executable by others."""
-    path = path.resolve()
-    return all(p.stat().st_mode & 0o001 for p in [*reversed(path.parents)][1:] + [path.parent])
+    return all(p.stat().st_mode & 0o001 for p in path.resolve().parents)
 
 
 # ---- install ---------------------------------------------------------------
