@@ -80,7 +80,8 @@ c.Spawner.pre_spawn_hook = per_role
 # ---- services ----------------------------------------------------------------------
 c.JupyterHub.services = [
     {"name": "idle-culler",
-     "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={s.cull_idle}"]},
+     "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={s.cull_idle}",
+                 f"--cull-every={min(600, max(10, s.cull_idle // 2))}"]},
     {"name": "admin", "api_token": s.service_token_file.read_text().strip()},
 ]
 c.JupyterHub.load_roles = [

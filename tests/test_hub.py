@@ -30,6 +30,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -294,6 +295,22 @@ def test_a_student_cannot_rename_or_delete_the_course_in_the_exchange(hub, flow)
         assert r.returncode != 0, argv
     assert hub.s.exchange.stat().st_mode & 0o7777 == 0o1777
     assert (outbound / f"{ASSIGNMENT}.ipynb").exists()
+
+
+def test_the_idle_culler_stops_an_unused_server_and_the_work_stays():
+    reason = missing_requirement()
+    if reason:
+        pytest.skip(reason)
+    user = f"olt_{secrets.token_hex(3)}_idle"
+    with temporary_hub([(user, "student")], cull_idle=20) as hub:
+        hub.admin.post(f"{hub.url}/hub/api/users", json={"usernames": [user]}).raise_for_status()
+        hub.spawn(user)
+        ready = time.monotonic()
+        while hub.admin.get(f"{hub.url}/hub/api/users/{user}").json()["servers"]:
+            assert time.monotonic() - ready < 120, "the idle culler did not stop the server in 120 s"
+            time.sleep(1)
+        assert time.monotonic() - ready >= 15          # not before it was idle for --timeout=20
+        assert (pathlib.Path(pwd.getpwnam(user).pw_dir) / "notebooks" / "00_welcome.ipynb").exists()
 
 
 # ---- in a browser --------------------------------------------------------------------------
