@@ -129,9 +129,21 @@ def ensure_group(name: str) -> None:
         run(["groupadd", name])
 
 
+def check_node(minimum: int = 20) -> None:
+    """configurable-http-proxy 5 needs Node.js >= 20 (Debian 12's apt has 18)."""
+    node = shutil.which("node") or shutil.which("nodejs")
+    version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout if node else ""
+    major = int(version.lstrip("v").split(".")[0]) if version[:1] == "v" else 0
+    if major < minimum:
+        raise SystemExit(f"the hub's proxy (configurable-http-proxy 5.3) needs Node.js >= {minimum}, found "
+                         f"{version.strip() or 'none'}: install nodejs and npm from your distribution "
+                         f"(Debian 13, Ubuntu 24.10+) or from NodeSource")
+
+
 def install(s: Settings) -> None:
     """The course environment in PREFIX (once, readable by every user), the templates, the exchange."""
     require_root()
+    check_node()
     os.umask(0o022)
     ensure_group(s.students_group)
     ensure_group(s.instructors_group)
