@@ -10,11 +10,14 @@ users (homes, processes), hub and folder afterwards, whatever happens.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import os
 import pathlib
 import pwd
 import random
+import re
 import shutil
 import socket
 import subprocess
@@ -106,6 +109,35 @@ class HubClient:
                 return
             time.sleep(0.5)
         raise AssertionError(f"{user}'s server did not stop in {timeout} s")
+
+    def terminal(self, user: str, command: str, timeout: float = 900) -> tuple[int, str]:
+        """Type `command` into a new terminal of `user`'s JupyterLab; (exit status, terminal output)."""
+        return asyncio.run(self._terminal(user, command, timeout))
+
+    async def _terminal(self, user: str, command: str, timeout: float) -> tuple[int, str]:
+        from tornado.httpclient import HTTPRequest
+        from tornado.websocket import websocket_connect
+
+        r = self.as_user(user, "POST", f"/user/{user}/api/terminals")
+        r.raise_for_status()
+        name = r.json()["name"]
+        ws = await websocket_connect(HTTPRequest(
+            f"{self.url.replace('http', 'ws', 1)}/user/{user}/terminals/websocket/{name}",
+            headers={"Authorization": "token " + self.token(user)}))
+        await ws.write_message(json.dumps(["stdin", f"{command}; echo __done__$?\r"]))
+        out, deadline = "", time.monotonic() + timeout
+        try:
+            while not (done := re.search(r"__done__(\d+)", out)):
+                message = await asyncio.wait_for(ws.read_message(), timeout=deadline - time.monotonic())
+                if message is None:
+                    raise RuntimeError(f"{user}'s terminal closed before `{command}` finished:\n{out}")
+                kind, *content = json.loads(message)
+                if kind == "stdout":
+                    out += content[0]
+        finally:
+            ws.close()
+            self.as_user(user, "DELETE", f"/user/{user}/api/terminals/{name}")
+        return int(done.group(1)), out
 
     def run_as(self, user: str, argv: list[str], cwd: str | None = None) -> subprocess.CompletedProcess:
         """Run `argv` as Unix user `user` with the environment of their JupyterLab terminal."""

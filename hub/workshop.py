@@ -161,6 +161,10 @@ def install(s: Settings) -> None:
     etc = s.venv / "etc" / "jupyter"
     etc.mkdir(parents=True, exist_ok=True)
     shutil.copy(HUB_DIR / "nbgrader_config.py", etc / "nbgrader_config.py")
+    # Terminals: an interactive, non-login bash, so the course environment stays first on PATH
+    # (a login shell reads /etc/profile, which resets PATH and loses `python`).
+    (etc / "jupyter_server_config.json").write_text(json.dumps(
+        {"ServerApp": {"terminado_settings": {"shell_command": ["/bin/bash", "-i"]}}}, indent=1))
     # No "get notified about Jupyter news?" toast (a workshop server is often offline).
     lab_settings = s.venv / "share" / "jupyter" / "lab" / "settings"
     lab_settings.mkdir(parents=True, exist_ok=True)
