@@ -243,11 +243,12 @@ def test_a_student_cannot_read_another_students_home_or_submission(hub, flow):
     assert r.status_code in (403, 404)
 
 
-def test_a_student_cannot_read_the_instructors_source_or_gradebook(hub, flow):
+def test_a_student_cannot_read_the_instructors_source_or_gradebook_or_the_hubs_secrets(hub, flow):
     course = pathlib.Path(pwd.getpwnam(hub.instructor).pw_dir) / "course"
     assert (course / "gradebook.db").exists() and (course / "source" / NOTEBOOK).exists()
     for target in (course / "gradebook.db", course / "source" / NOTEBOOK,
-                   hub.s.prefix / "instructor" / "course" / "source" / NOTEBOOK):
+                   hub.s.prefix / "instructor" / "course" / "source" / NOTEBOOK,
+                   hub.s.state / "passwords.csv", hub.s.state / "jupyterhub.sqlite"):
         r = hub.run_as(hub.students[1], ["cat", str(target)])
         assert r.returncode != 0 and "Permission denied" in r.stderr, target
 
