@@ -14,3 +14,7 @@ c.ExchangeFactory.collect = "optlessons.exchange.OwnerCheckedCollect"
 # An instructor's course directory (source/, release/, gradebook.db): ~/course.
 if os.environ.get("OPTLESSONS_ROLE") == "instructor":
     c.CourseDirectory.root = os.path.expanduser("~/course")
+    # nbgrader makes autograded notebooks read-only (0444); the grading sandbox
+    # (optlessons.grading) writes the student's own cell sources back into them
+    # afterwards, which only root could do through 0444. Keep them owner-writable.
+    c.Autograde.permissions = 644
