@@ -447,14 +447,11 @@ def test_the_sandbox_binds_the_package_but_never_the_repository_around_it(tmp_pa
 
 def test_grading_sandbox_without_bubblewrap_says_how_to_install_it(tmp_path, monkeypatch):
     monkeypatch.setattr("optlessons.grading.sandbox.bwrap_path", lambda: None)
-    bwrap_problem.cache_clear()
-    monkeypatch.setattr("optlessons.grading.notebook.bwrap_problem", bwrap_problem)
     with pytest.raises(RuntimeError, match="bubblewrap is not installed .*`apt-get install "
                                            "bubblewrap`.*--unsafe-no-sandbox"):
         GradingSandbox(tmp_path)
     with GradingSandbox(tmp_path, unsafe_no_sandbox=True) as sandbox:
         assert sandbox.nbgrader_args() == ["--Execute.kernel_name=optlessons-sandbox"]
-    bwrap_problem.cache_clear()
 
 
 def test_without_a_nested_sandbox_the_learner_is_a_plain_child(tmp_path, monkeypatch):

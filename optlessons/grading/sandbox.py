@@ -72,13 +72,18 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
-@functools.lru_cache(maxsize=None)
 def bwrap_problem() -> str | None:
     """Why bubblewrap cannot make a sandbox here (not installed; user namespaces disabled,
     as in many containers), or None when it can: one `true` run in the same namespaces."""
     bwrap = bwrap_path()
     if bwrap is None:
         return f"bubblewrap is not installed ({INSTALL_HINT})"
+    return _namespaces_problem(bwrap)
+
+
+@functools.lru_cache(maxsize=None)
+def _namespaces_problem(bwrap: str) -> str | None:
+    """bwrap_problem for an installed `bwrap`, run once per executable."""
     true = shutil.which("true") or "/bin/true"
     proc = subprocess.run([bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/",
                            "--dev", "/dev", "--tmpfs", "/proc", "--tmpfs", "/tmp", true],
