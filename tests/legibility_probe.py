@@ -73,6 +73,11 @@ def install(path):
     get_ipython().events.register("pre_run_cell", lambda info: _state.update(cell=info.raw_cell))
 
 
+def last_record():
+    """The record of the last PNG printed (kernel or not)."""
+    return _state["last"]
+
+
 def record(fig):
     """Print ``fig`` to PNG at its own dpi (as a widget does) and return its record."""
     _patch()
@@ -85,4 +90,4 @@ def record(fig):
     finally:
         for a in animated:
             a.set_animated(True)
-    return _state["last"]
+    return last_record()

@@ -101,6 +101,9 @@ def test_notebook_03_and_the_playground_at_laptop_size(lab):
             widget = page.query_selector(f"{PANEL} .optlessons-experiment")
             widget.scroll_into_view_if_needed()
             widget.screenshot(path=str(ARTIFACTS / "playground-widget.png"))
+            figure = page.query_selector(f"{PANEL} img.optlessons-figure")
+            figure.scroll_into_view_if_needed()
+            figure.screenshot(path=str(ARTIFACTS / "playground-figure.png"))
             page.screenshot(path=str(ARTIFACTS / "playground-window.png"))
         finally:
             browser.close()

@@ -15,6 +15,7 @@ same way. Each failure names the notebook, the cell (index and id), the text
 and its displayed size.
 """
 
+import io
 import json
 import pathlib
 import sys
@@ -117,6 +118,14 @@ def test_probe_sees_tick_labels_legends_and_tight_bbox(tmp_path):
     assert texts["a title"] == pytest.approx(20 * 100 / 72)
     assert any(t.replace("−", "-").replace(".", "").isdigit() for t in texts)   # tick labels
     assert ("a line", round(5 * 100 / 72, 1)) in too_small(rec)
+    # what plots.show prints: a tight bounding box, so the PNG's width is not the figure's
+    from IPython.core.pylabtools import print_figure
+    from PIL import Image
+    fig.subplots_adjust(left=0.3, right=0.7)      # white margins for the tight box to crop
+    png = print_figure(fig, "png", bbox_inches="tight")
+    tight = legibility_probe.last_record()
+    assert tight["png_width"] == Image.open(io.BytesIO(png)).width < 600
+    assert dict(tight["texts"])["a title"] == pytest.approx(20 * 100 / 72)
 
 
 @pytest.mark.slow
