@@ -28,6 +28,7 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 sys.path.insert(0, str(REPO / "tests"))
 import legibility_probe  # noqa: E402
+from optlessons import plots, widgets, widgets_training  # noqa: E402
 
 #: Smallest displayed text height we accept, in CSS pixels (issue 16: "at least ~9 px").
 MIN_PX = 9.0
@@ -102,10 +103,7 @@ def test_displayed_px_scales_wide_images_only():
     assert too_small(rec) == [("tick", 8.0)]
 
 
-def test_probe_sees_tick_labels_legends_and_tight_bbox(tmp_path):
-    import matplotlib
-    matplotlib.use("Agg")
-    from optlessons import plots
+def test_probe_sees_tick_labels_legends_and_tight_bbox():
     fig = plots.new_figure(6.0, 3.0, dpi=100)
     ax = fig.add_subplot()
     ax.plot([0, 1], [0, 1], label="a line")
@@ -148,27 +146,17 @@ def test_every_notebook_figure_is_legible(path, tmp_path):
     assert not fixed, f"these figures pass now: remove them from ALLOWED: {sorted(fixed)}"
 
 
-def _widget_factories():
-    from optlessons import widgets, widgets_training
-    return {"playground": widgets.playground, "adaptive_experiment": widgets.adaptive_experiment,
-            "learning_rate_experiment": widgets.learning_rate_experiment, "line_fit": widgets.line_fit,
-            "batch_size_experiment": widgets.batch_size_experiment,
-            "momentum_experiment": widgets.momentum_experiment, "adam_experiment": widgets.adam_experiment,
-            "curvature_race": widgets.curvature_race,
-            "schedule_experiment": widgets_training.schedule_experiment}
-
-
-WIDGETS = ["playground", "adaptive_experiment", "learning_rate_experiment", "line_fit", "batch_size_experiment",
-           "momentum_experiment", "adam_experiment", "curvature_race", "schedule_experiment"]
+#: Every widget experiment a notebook builds, by factory name (each built with its defaults).
+WIDGETS = {name: getattr(module, name) for module, names in [
+    (widgets, ["playground", "adaptive_experiment", "learning_rate_experiment", "line_fit", "batch_size_experiment",
+               "momentum_experiment", "adam_experiment", "curvature_race"]),
+    (widgets_training, ["schedule_experiment"])] for name in names}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", WIDGETS)
 def test_every_widget_figure_is_legible(name):
-    import matplotlib
-    matplotlib.use("Agg")
-    from optlessons import plots
-    experiment = _widget_factories()[name]()
+    experiment = WIDGETS[name]()
     assert experiment.figure.dpi == plots.WIDGET_DPI
     rec = legibility_probe.record(experiment.figure)
     small = too_small(rec)
@@ -177,3 +165,14 @@ def test_every_widget_figure_is_legible(name):
         return
     assert not small, (f"{name} (png {rec['png_width']} px): "
                        + "; ".join(f"{t!r} {px} px" for t, px in small))
+
+
+@pytest.mark.slow
+def test_every_experiment_class_is_measured():
+    def leaves(cls):
+        subs = cls.__subclasses__()
+        return {c for s in subs for c in leaves(s)} if subs else {cls}
+    built = {type(factory()) for factory in WIDGETS.values()}
+    missing = {c.__qualname__ for c in leaves(widgets.Experiment) if c.__module__.startswith("optlessons.")} \
+        - {c.__qualname__ for c in built}
+    assert not missing, f"add a factory for {sorted(missing)} to WIDGETS"
