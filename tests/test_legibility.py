@@ -45,7 +45,8 @@ ALLOWED = {
     ("08_training_a_network.ipynb", "44dc8f15"): "08 is being edited (issue 16 report)",
     # fig.legend "small" in a 12-in 2 x 2 figure: 8.7 px. Fix: figsize=(11, 7.4).
     ("08_training_a_network.ipynb", "7cdfa171"): "08 is being edited (issue 16 report)",
-    # three panels 13.5 in wide shrunk to 914/1361: legend 7.8 px. Fix: figsize=(11, 4.2).
+    # three panels 13.5 in wide shrunk to 914/1361: legend 7.8 px. Fix: figsize=(11, 4.2), and
+    # axes[2].legend(..., loc="lower left") so the legend no longer covers the top-left points.
     ("08_training_a_network.ipynb", "249d9798"): "08 is being edited (issue 16 report)",
 }
 #: Widget experiments that still fail (optlessons/widgets.py is being edited): factory -> why.
