@@ -80,18 +80,57 @@ bundle: $(STAMP)
 
 # ---- exercises (nbgrader) -------------------------------------------------
 # Student copies and grading; see exercises/grade.py --help. Submissions go in
-# exercises/submitted/<student>/<assignment>/<notebook>.ipynb.
+# exercises/submitted/<student>/<assignment>/<notebook>.ipynb. Grading runs each student's
+# notebook in the bubblewrap sandbox (apt-get install bubblewrap); GRADE_ARGS passes more
+# options, e.g. GRADE_ARGS="--roster class.txt" (who did not submit is `missing`).
 ASSIGNMENT ?= ps1_losses_gradients
-.PHONY: release autograde feedback grades
+GRADE_ARGS ?=
+.PHONY: release autograde feedback grades report
 
 release: $(STAMP)
 	$(BIN)/python exercises/grade.py release
 
 autograde: $(STAMP)
-	$(BIN)/python exercises/grade.py autograde $(ASSIGNMENT)
+	$(BIN)/python exercises/grade.py autograde $(ASSIGNMENT) $(GRADE_ARGS)
 
 feedback: $(STAMP)
 	$(BIN)/python exercises/grade.py feedback $(ASSIGNMENT)
 
 grades: $(STAMP)
 	$(BIN)/python exercises/grade.py export --to exercises/grades.csv
+
+# exercises/reports/$(ASSIGNMENT).html and $(ASSIGNMENT)-mistakes.csv: what the class got wrong.
+report: $(STAMP)
+	$(BIN)/python exercises/grade.py report $(ASSIGNMENT)
+
+# ---- the workshop hub (hub/, run as root; see docs/instructors.md) ---------
+# `make hub` installs what it needs and starts JupyterHub on HUB_IP:HUB_PORT;
+# `make hub-users ROSTER=roster.csv` creates the learners (id,role).
+HUB_STAMP := $(VENV)/.installed-hub-$(HASH)
+HUB_IP   ?= 127.0.0.1
+HUB_PORT ?= 8000
+HUB      := OPTLESSONS_IP=$(HUB_IP) OPTLESSONS_PORT=$(HUB_PORT) $(BIN)/python hub/workshop.py
+.PHONY: hub hub-install hub-stop hub-status hub-users
+
+$(HUB_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[hub]'
+	touch $(HUB_STAMP)
+
+hub/node_modules/.package-lock.json: hub/package.json hub/package-lock.json
+	cd hub && npm ci --no-audit --no-fund
+
+hub-install: $(HUB_STAMP) hub/node_modules/.package-lock.json
+	$(HUB) install
+
+hub: hub-install
+	$(HUB) start
+
+hub-stop: $(HUB_STAMP)
+	$(HUB) stop
+
+hub-status: $(HUB_STAMP)
+	$(HUB) status
+
+hub-users: $(HUB_STAMP)
+	@test -n "$(ROSTER)" || { echo "usage: make hub-users ROSTER=roster.csv (a CSV with the header id,role)"; exit 2; }
+	$(HUB) users $(ROSTER)

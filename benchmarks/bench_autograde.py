@@ -1,9 +1,21 @@
-"""How long nbgrader takes to autograde problem set 3: one submission, then 30.
+"""How long grading problem set 3 takes, per submission, with and without the sandbox.
 
-Real nbgrader commands in a temporary copy of the course (exercises/), with the
-source solutions as every student's submission. Prints a table.
+Real nbgrader in a temporary copy of the course (exercises/), the source solutions as
+every student's submission, for 1 and 30 submissions:
+
+* `nbgrader autograde`, one call for the whole class: nbgrader alone, student code in
+  the grading kernel (how grading worked before the sandbox; for scale);
+* `grade.py autograde --unsafe-no-sandbox`: each submission checked and graded in its
+  own nbgrader run, the learner's code in a separate process, no bubblewrap;
+* `grade.py autograde`: the same inside bubblewrap (kernel and learner sandboxed).
+
+Prints a table, and the sandbox's overhead as the ratio of the last two. Wall-clock
+time: grading is mostly waiting for processes to start.
 """
 
+import contextlib
+import importlib.util
+import io
 import shutil
 import sys
 import tempfile
@@ -32,38 +44,64 @@ def _submission(course):
     return release
 
 
-def _timed(args, course):
+def _class_of(course, nb, n):
+    shutil.rmtree(course / "submitted", ignore_errors=True)
+    shutil.rmtree(course / "autograded", ignore_errors=True)
+    (course / grade.STATUS_FILE).unlink(missing_ok=True)
+    for i in range(n):
+        path = course / "submitted" / f"student{i:02d}" / PS / f"{PS}.ipynb"
+        path.parent.mkdir(parents=True)
+        nbformat.write(nb, path)
+
+
+def _timed(fn):
     t = time.perf_counter()
-    grade.nbgrader(args, course)
+    with contextlib.redirect_stdout(io.StringIO()):
+        fn()
     return time.perf_counter() - t
 
 
+def sandbox_available():
+    return importlib.util.find_spec("optlessons.grading") is not None and shutil.which("bwrap") is not None
+
+
 def main(sizes=(1, 30)):
-    """Time generate_assignment, autograde of each size in `sizes`, feedback and export."""
-    rows = []
+    """Time each way of grading for each class size in `sizes`; print the table and the ratio."""
+    rows, per = [], {}
+    ways = [("nbgrader autograde, one call (no checks, no sandbox)",
+             lambda c: grade.nbgrader(["autograde", PS, "--force"], c)),
+            ("grade.py autograde --unsafe-no-sandbox",
+             lambda c: grade.autograde(c, PS, unsafe=True))]
+    if sandbox_available():
+        ways.append(("grade.py autograde (bubblewrap sandbox)", lambda c: grade.autograde(c, PS)))
     with tempfile.TemporaryDirectory() as tmp:
         course = Path(tmp)
         shutil.copy(ROOT / "exercises" / "nbgrader_config.py", course)
         shutil.copytree(ROOT / "exercises" / "source" / PS, course / "source" / PS)
-        rows.append(("generate_assignment (1 assignment)", 1, _timed(["generate_assignment", PS, "--force"], course)))
+        shutil.copytree(ROOT / "exercises" / "release" / PS, course / "release" / PS)
+        rows.append(("gradebook entry (generate_assignment, once)", 1,
+                     _timed(lambda: grade.ensure_gradebook(course, PS))))
         nb = _submission(course)
         for n in sizes:
-            shutil.rmtree(course / "submitted", ignore_errors=True)
-            shutil.rmtree(course / "autograded", ignore_errors=True)
-            for i in range(n):
-                path = course / "submitted" / f"student{i:02d}" / PS / f"{PS}.ipynb"
-                path.parent.mkdir(parents=True)
-                nbformat.write(nb, path)
-            rows.append((f"autograde, {n} submission{'s' * (n > 1)}", n,
-                         _timed(["autograde", PS, "--force"], course)))
-        rows.append((f"generate_feedback, {n} submissions", n,
-                     _timed(["generate_feedback", PS, "--force"], course)))
-        rows.append(("export to CSV", n, _timed(["export", "--to=grades.csv"], course)))
-    print(f"problem set 3 ({PS}), cell timeout 30 s\n")
-    print(f"| {'step':38s} | {'total s':>8s} | {'s per submission':>16s} |")
-    print(f"|{'-' * 40}|{'-' * 10}|{'-' * 18}|")
+            for name, run in ways:
+                _class_of(course, nb, n)
+                secs = _timed(lambda: run(course))
+                rows.append((f"{name}, {n} submission{'s' * (n > 1)}", n, secs))
+                per[name, n] = secs / n
+        rows.append((f"feedback, {n} submissions", n, _timed(lambda: grade.feedback(course, PS))))
+        rows.append((f"grades.csv, {n} rows", n, _timed(lambda: grade.export(course))))
+    print(f"problem set 3 ({PS}), correct submissions, wall-clock time\n")
+    print(f"| {'step':70s} | {'total s':>8s} | {'s per submission':>16s} |")
+    print(f"|{'-' * 72}|{'-' * 10}|{'-' * 18}|")
     for name, n, secs in rows:
-        print(f"| {name:38s} | {secs:8.1f} | {secs / n:16.2f} |")
+        print(f"| {name:70s} | {secs:8.1f} | {secs / n:16.2f} |")
+    if len(ways) == 3:
+        for n in sizes:
+            ratio = per[ways[2][0], n] / per[ways[1][0], n]
+            print(f"\nsandbox overhead, {n} submission{'s' * (n > 1)}: {ratio:.2f}× the time "
+                  f"without bubblewrap")
+    else:
+        print("\n(no sandbox timing: optlessons.grading or bubblewrap is missing)")
 
 
 if __name__ == "__main__":

@@ -1,15 +1,15 @@
 """Grade the optlessons exercises with nbgrader, from the command line.
 
-A thin wrapper around the real nbgrader commands, run in the course directory
-(this folder, or --course DIR) with the interpreter's own environment, each with
-a time limit. Typical session:
+A wrapper around the real nbgrader commands, run in the course directory (this
+folder, or --course DIR) with the interpreter's own environment. Typical session:
 
     python exercises/grade.py release                      # source/ -> release/ (student copies)
     python exercises/grade.py collect ps3_momentum_rmsprop_adam downloads/*.ipynb
     python exercises/grade.py autograde ps3_momentum_rmsprop_adam
     python exercises/grade.py feedback ps3_momentum_rmsprop_adam   # feedback/<student>/<assignment>/*.html
     python exercises/grade.py export                               # grades.csv in the course directory
-    python exercises/grade.py all ps3_momentum_rmsprop_adam        # autograde + feedback + export
+    python exercises/grade.py report ps3_momentum_rmsprop_adam     # reports/<assignment>.html and -mistakes.csv
+    python exercises/grade.py all ps3_momentum_rmsprop_adam        # autograde + feedback + export + report
 
 Submissions live in `submitted/<student>/<assignment>/<notebook>.ipynb` (the
 notebook keeps its release name). `collect` copies each file there, with the
@@ -18,8 +18,17 @@ WHOLE file name (without .ipynb) as the student id: `jane_doe.ipynb` is student
 letter or digit (nbgrader uses it as a folder name, a file glob and a
 command-line value). `collect` never changes its input files, refuses two files
 for the same student, and refuses to replace a different submission already in
-submitted/ unless --force. nbgrader never writes into `submitted/`: it grades a
-copy in `autograded/`.
+submitted/ unless --force.
+
+`autograde` never stops for one student. Each submission is first checked and,
+where it can be, repaired — in a private copy: submitted/ is only read — (a
+file that is not a notebook, the wrong assignment's notebook, a cell copied in
+Jupyter so that two cells share one nbgrader grade_id, a deleted test cell),
+then graded by its own `nbgrader autograde --student=…` run with a time limit,
+inside the bubblewrap sandbox of `optlessons.grading` (without bubblewrap,
+grading is refused unless --unsafe-no-sandbox). Each student ends `graded`,
+`ungradable: <why>` or `missing`; grading_status.json keeps that for `export`
+and `report`, and a summary names who caused which warning.
 
 The gradebook (gradebook.db, not committed) is created by `release`; in a fresh
 clone `autograde` creates the assignment's entry itself from source/ (into a
@@ -29,14 +38,24 @@ temporary folder: release/ is left as it is).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import copy
+import csv
+import datetime
+import json
 import os
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import nbformat
 
 COURSE = Path(__file__).resolve().parent
 ASSIGNMENTS = ("ps1_losses_gradients", "ps2_gradient_descent",
@@ -47,19 +66,50 @@ STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 STUDENT_ID_RULE = ("letters, digits, '_', '-' and '.', starting with a letter or digit "
                    "(no spaces)")
 GRADES_CSV = "grades.csv"   # `export` and `all` write <course>/grades.csv unless --to says otherwise
+STATUS_FILE = "grading_status.json"   # <course>/grading_status.json: each student's status per assignment
+LOGS = "grading_logs"   # <course>/grading_logs/<assignment>/<student>.log: nbgrader's log when it failed
+GRADES_COLUMNS = ("assignment", "student_id", "status", "timestamp", "score", "max_score", "warnings")
+STUDENT_TIMEOUT = 900   # seconds one student's `nbgrader autograde` may take, all cells together
+GRADED, MISSING, UNGRADABLE = "graded", "missing", "ungradable"
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+class Ungradable(Exception):
+    """A submission nbgrader cannot grade; the message says why, in words a teacher can act on."""
+
+
+# --------------------------------------------------------------------------- running nbgrader
+
+def nbgrader_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """`env` (default: this process's) with this interpreter's bin/ first on PATH."""
+    env = dict(os.environ if env is None else env)
+    # nbgrader shells out to `alembic` (its database migrations): it must be on PATH.
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    return env
+
+
+def run_nbgrader(args: list[str], course: Path, timeout: float,
+                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`nbgrader ARGS` in `course`, in its own process group; raises TimeoutError after
+    `timeout` s, once that group (nbgrader and the kernels it started) is killed."""
+    cmd = [sys.executable, "-m", "nbgrader", *args]
+    with subprocess.Popen(cmd, cwd=course, env=nbgrader_env(env), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, start_new_session=True) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise TimeoutError(f"nbgrader {args[0]} ran longer than {timeout:g} s and was stopped") from None
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def nbgrader(args: list[str], course: Path = COURSE, timeout: float = 900,
              check: bool = True) -> subprocess.CompletedProcess:
-    """Run `nbgrader ARGS` in `course` with this interpreter's environment."""
-    bindir = str(Path(sys.executable).parent)
-    env = dict(os.environ)
-    # nbgrader shells out to `alembic` (its database migrations): it must be on PATH.
-    env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
-    env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
-    cmd = [sys.executable, "-m", "nbgrader", *args]
-    proc = subprocess.run(cmd, cwd=course, env=env, timeout=timeout,
-                          capture_output=True, text=True)
+    """Run `nbgrader ARGS` in `course` with this interpreter's environment; exit on failure."""
+    proc = run_nbgrader(args, course, timeout)
     if check and proc.returncode != 0:
         sys.stderr.write(proc.stdout + proc.stderr)
         raise SystemExit(f"nbgrader {' '.join(args)} failed with exit code {proc.returncode}")
@@ -75,6 +125,18 @@ def release(course: Path, names: list[str]) -> None:
         nbgrader(["generate_assignment", name, "--force"], course)
         print(f"released {name} -> {course / 'release' / name}")
 
+
+def cell_timeout(course: Path) -> float:
+    """The seconds one cell may run, as the course's nbgrader_config.py sets them."""
+    from traitlets.config.loader import PyFileConfigLoader
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+    for section in ("Execute", "ExecutePreprocessor"):
+        if "timeout" in config[section]:
+            return float(config[section].timeout)
+    return 30.0
+
+
+# --------------------------------------------------------------------------- collect
 
 def _same_file(a: Path, b: Path) -> bool:
     return a.stat().st_size == b.stat().st_size and a.read_bytes() == b.read_bytes()
@@ -130,6 +192,8 @@ def collect(course: Path, assignment: str, files: list[str], force: bool = False
     return copied
 
 
+# --------------------------------------------------------------------------- the gradebook
+
 def has_gradebook_entry(course: Path, assignment: str) -> bool:
     """Whether gradebook.db knows `assignment` (read only: a missing file stays missing)."""
     db = course / "gradebook.db"
@@ -169,57 +233,613 @@ def ensure_gradebook(course: Path, assignment: str) -> bool:
     return True
 
 
-def autograde(course: Path, assignment: str, student: str | None = None) -> None:
-    if not list((course / "submitted").glob(f"*/{assignment}/*.ipynb")):
+def gradebook(course: Path):
+    from nbgrader.api import Gradebook
+    return Gradebook(f"sqlite:///{course / 'gradebook.db'}")
+
+
+# --------------------------------------------------------------------------- checking a submission
+
+def grade_id(cell) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def the_notebook(course: Path, kind: str, assignment: str) -> Path:
+    """The one notebook of `assignment` in source/ or release/."""
+    found = sorted((course / kind / assignment).glob("*.ipynb"))
+    if len(found) != 1:
+        raise SystemExit(f"{kind}/{assignment} should hold exactly one notebook, found {len(found)}")
+    return found[0]
+
+
+def read_submission(path: Path) -> nbformat.NotebookNode:
+    """The notebook in `path`, or Ungradable saying in words what the file is instead."""
+    data = path.read_bytes()
+    if not data.strip():
+        raise Ungradable("the file is empty (0 bytes)" if not data else "the file holds only blank space")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Ungradable("the file is not a notebook (it is not text: binary data, or a zip?)") from None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise Ungradable(f"the file is not a valid notebook: its JSON is broken at line {exc.lineno}, "
+                         f"column {exc.colno} ({exc.msg}); it was probably cut short or edited "
+                         f"outside Jupyter — ask for the file again") from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("cells", obj.get("worksheets")), list):
+        raise Ungradable("the file is JSON but not a Jupyter notebook (it has no list of cells)")
+    try:
+        with warnings.catch_warnings():   # duplicate cell ids (copy/paste) are renamed: no need to shout
+            warnings.simplefilter("ignore")
+            nb = nbformat.reads(text, as_version=4)
+    except Exception as exc:   # nbformat raises many types for malformed notebooks
+        raise Ungradable(f"the file is not a notebook Jupyter can read ({type(exc).__name__}: {exc})") from None
+    if not nb.cells:
+        raise Ungradable("the notebook has no cells")
+    return nb
+
+
+def _nbgrader_ids(nb) -> list[str]:
+    return [g for g in map(grade_id, nb.cells) if g]
+
+
+def repair(nb: nbformat.NotebookNode, release_nb: nbformat.NotebookNode, assignment: str,
+           others: dict[str, set[str]] | None = None) -> list[str]:
+    """Make `nb` a submission of `assignment` nbgrader can grade, in place; return what was changed.
+
+    Raises Ungradable when `nb` is not `assignment`'s notebook (fewer than half of its
+    nbgrader cells; `others` maps other assignments to their grade_ids, to say which
+    one it is). Each nbgrader cell gets the release's metadata back; a grade_id that
+    appears again (Jupyter's copy/paste copies metadata) is graded in its first copy —
+    a student's later copies stay as ordinary cells, copies of the course's locked
+    cells are dropped; a deleted locked or test cell is put back from the release.
+    """
+    canonical = {grade_id(c): c for c in release_nb.cells if grade_id(c)}
+    present = set(_nbgrader_ids(nb)) & set(canonical)
+    if len(present) * 2 < len(canonical):
+        guess = max((others or {}).items(), key=lambda kv: len(kv[1] & set(_nbgrader_ids(nb))),
+                    default=None)
+        like = (f"; it looks like {guess[0]}'s notebook"
+                if guess and len(guess[1] & set(_nbgrader_ids(nb))) * 2 >= len(guess[1]) else "")
+        raise Ungradable(f"this is not {assignment}'s notebook: it has {len(present)} of its "
+                         f"{len(canonical)} graded and solution cells{like}")
+    changes = []
+    copies: dict[str, int] = {}
+    kept = []
+    for c in nb.cells:
+        gid = grade_id(c)
+        if gid is None:
+            kept.append(c)
+            continue
+        if gid not in canonical:
+            del c.metadata["nbgrader"]
+            changes.append(f"cell {gid!r} is not a cell of {assignment}: run as an ordinary cell")
+            kept.append(c)
+            continue
+        ref = canonical[gid]
+        if gid in copies:
+            copies[gid] += 1
+            if not ref.metadata["nbgrader"].get("locked"):
+                del c.metadata["nbgrader"]
+                kept.append(c)
+            continue
+        copies[gid] = 1
+        if ref.metadata["nbgrader"].get("locked"):
+            c = copy.deepcopy(ref)   # nbgrader restores a locked cell from the gradebook anyway
+        else:
+            c.metadata["nbgrader"] = copy.deepcopy(ref.metadata["nbgrader"])
+            if c.cell_type != ref.cell_type:
+                changes.append(f"cell {gid} was changed from {ref.cell_type} to {c.cell_type}: "
+                                f"changed back")
+                c = nbformat.from_dict({**copy.deepcopy(ref), "source": c.source})
+        kept.append(c)
+    for gid, n in copies.items():
+        if n > 1:
+            what = ("the later copies ran as ordinary cells"
+                    if not canonical[gid].metadata["nbgrader"].get("locked")
+                    else "the later copies were removed (the course's own cell)")
+            changes.append(f"cell {gid} appears {n} times (copy/paste in Jupyter copies its nbgrader "
+                            f"id): the first copy was graded, {what}")
+    # put back the locked cells (tests, imports, instructions) a student deleted, after
+    # the release cell that precedes them
+    order = [grade_id(c) for c in release_nb.cells]
+    for i, ref in enumerate(release_nb.cells):
+        gid = grade_id(ref)
+        if not gid or gid in copies or not ref.metadata["nbgrader"].get("locked"):
+            continue
+        before = next((g for g in reversed(order[:i]) if g and g in copies), None)
+        at = 0 if before is None else 1 + max(j for j, c in enumerate(kept) if grade_id(c) == before)
+        kept.insert(at, copy.deepcopy(ref))
+        copies[gid] = 1
+        kind = "test cell" if ref.metadata["nbgrader"].get("grade") else "locked cell"
+        changes.append(f"{kind} {gid} was deleted: put back from the release and run")
+    missing = [g for g in canonical if g not in copies]
+    for gid in missing:
+        changes.append(f"cell {gid} was deleted: graded as not answered")
+        ref = release_nb.cells[order.index(gid)]
+        kept.append(copy.deepcopy(ref))
+    nb.cells = kept
+    _unique_cell_ids(nb)
+    try:
+        nbformat.validate(nb)
+    except nbformat.ValidationError as exc:
+        raise Ungradable(f"the notebook's structure is invalid ({exc.message})") from None
+    return changes
+
+
+def _unique_cell_ids(nb) -> None:
+    """Give cells that share an id (copies) ids of their own: `<id>-2`, `<id>-3`, …"""
+    if nb.nbformat_minor < 5:
+        return
+    seen: set[str] = set()
+    for c in nb.cells:
+        cid = c.get("id") or "cell"
+        n = 1
+        while cid in seen:
+            n += 1
+            cid = f"{c.get('id') or 'cell'}-{n}"
+        c["id"] = cid
+        seen.add(cid)
+
+
+def submission_timestamp(folder: Path, notebook: Path) -> str:
+    """When it was submitted: nbgrader's timestamp.txt in `folder` if there is one, else the
+    notebook file's modification time; ISO 8601 in UTC."""
+    stamp = folder / "timestamp.txt"
+    if stamp.is_file() and stamp.read_text().strip():
+        from nbgrader.utils import parse_utc
+        with contextlib.suppress(ValueError, TypeError, OverflowError):
+            return parse_utc(stamp.read_text().strip()).strftime("%Y-%m-%dT%H:%M:%SZ")
+    when = datetime.datetime.fromtimestamp(notebook.stat().st_mtime, datetime.timezone.utc)
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def find_submission(course: Path, student: str, assignment: str, name: str) -> tuple[Path, list[str]]:
+    """The notebook in submitted/<student>/<assignment>/ to grade, and warnings about the folder."""
+    folder = course / "submitted" / student / assignment
+    notebooks = sorted(folder.glob("*.ipynb"))
+    if not notebooks:
+        raise Ungradable(f"submitted/{student}/{assignment}/ holds no .ipynb notebook")
+    if folder / name in notebooks:
+        extra = [p.name for p in notebooks if p.name != name]
+        return folder / name, ([f"ignored the other notebooks {', '.join(extra)}"] if extra else [])
+    if len(notebooks) == 1:
+        return notebooks[0], [f"the notebook is named {notebooks[0].name}, not {name}: graded it"]
+    raise Ungradable(f"submitted/{student}/{assignment}/ holds {len(notebooks)} notebooks and none is "
+                     f"named {name}: keep the one to grade")
+
+
+# --------------------------------------------------------------------------- statuses
+
+@dataclass
+class Outcome:
+    """One student's result for one assignment."""
+    student: str
+    status: str                      # "graded", "ungradable: <why>" or "missing"
+    timestamp: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        return self.status.split(":")[0]
+
+
+def load_statuses(course: Path) -> dict[str, dict[str, Outcome]]:
+    path = course / STATUS_FILE
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text())
+    return {a: {s: Outcome(s, **o) for s, o in students.items()} for a, students in data.items()}
+
+
+def save_statuses(course: Path, assignment: str, outcomes: list[Outcome]) -> None:
+    data = {a: {s: {k: v for k, v in vars(o).items() if k != "student"} for s, o in students.items()}
+            for a, students in load_statuses(course).items()}
+    mine = data.setdefault(assignment, {})
+    for o in outcomes:
+        mine[o.student] = {"status": o.status, "timestamp": o.timestamp, "warnings": o.warnings}
+    (course / STATUS_FILE).write_text(json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def read_roster(path: Path | None) -> list[str]:
+    """Student ids from a roster file: one per line (the first comma-separated field), a
+    `student_id` header line and `#` comments allowed."""
+    if path is None:
+        return []
+    ids = []
+    for line in Path(path).read_text().splitlines():
+        sid = line.split("#")[0].split(",")[0].strip()
+        if sid and sid != "student_id":
+            if not STUDENT_ID.match(sid):
+                raise SystemExit(f"roster {path}: {sid!r} is not a valid student id ({STUDENT_ID_RULE})")
+            ids.append(sid)
+    return ids
+
+
+def class_list(course: Path, roster: list[str] = ()) -> list[str]:
+    """Everyone in the class: each folder of submitted/ (any assignment), the roster, and
+    every student an earlier run recorded."""
+    students = set(roster)
+    if (course / "submitted").is_dir():
+        students |= {p.name for p in (course / "submitted").iterdir() if p.is_dir()}
+    for outcomes in load_statuses(course).values():
+        students |= set(outcomes)
+    return sorted(students)
+
+
+# --------------------------------------------------------------------------- the sandbox
+
+def learner_limit(cell_limit: float) -> float:
+    """Seconds a student's cell, or one call of a student's function by a check, may run
+    in the learner process: less than nbgrader's `cell_limit`, so the sandbox stops a
+    loop itself, restarts the learner and says so in time, before nbgrader interrupts
+    the whole cell."""
+    return cell_limit - max(2.0, 0.2 * cell_limit)
+
+
+def open_sandbox(workdir: Path, unsafe: bool, cell_limit: float):
+    """The grading sandbox for this run (optlessons.grading.GradingSandbox; see
+    learner_limit), or SystemExit saying how to get bubblewrap. With `unsafe`, grade
+    without bubblewrap."""
+    from optlessons.grading import GradingSandbox
+
+    try:
+        return GradingSandbox(workdir, unsafe_no_sandbox=unsafe, cell_timeout=learner_limit(cell_limit),
+                              call_timeout=learner_limit(cell_limit))
+    except RuntimeError as exc:   # bubblewrap missing: the message says how to install it
+        raise SystemExit(f"{exc}") from None
+
+
+# --------------------------------------------------------------------------- feedback a learner reads
+
+def _cell_frames(traceback: list[str]) -> list[str]:
+    """Names of the notebook functions in a traceback, innermost last."""
+    text = ANSI.sub("", "\n".join(traceback))
+    return [m for m in re.findall(r"Cell In\s*\[\d*\],\s*line \d+,\s*in (\w+)", text) if m != "<module>"]
+
+
+def is_timeout(output) -> bool:
+    if output.get("output_type") != "error":
+        return False
+    text = ANSI.sub("", "\n".join(output.get("traceback", [])))
+    return output.get("ename") in ("KeyboardInterrupt", "CellTimeoutError") or "CellTimeoutError" in text
+
+
+def timeout_message(cell, output, limit: float) -> str:
+    """What a learner reads instead of a KeyboardInterrupt traceback: which function, the
+    limit, the likely cause."""
+    frames = _cell_frames(output.get("traceback", []))
+    called = re.findall(r"checks\.(check_\w+)\((\w+)", cell.source)
+    fn = frames[-1] if frames else (called[0][1] if called else None)
+    loops = ("an infinite loop (a `while` whose condition never turns false), or a loop over far "
+             "more steps, epochs or batches than the task needs")
+    if cell.metadata.get("nbgrader", {}).get("grade") and fn:
+        check = called[0][0] if called else "the check"
+        return (f"`{fn}` was still running after {limit:g} s, the time limit of this test cell, and was "
+                f"stopped while {check} ran it on its cases (the reference takes well under a second "
+                f"on each). Likely cause: {loops}.")
+    where = f" inside `{fn}`" if fn else ""
+    return (f"This cell was still running{where} after {limit:g} s, the time limit of a cell, and was "
+            f"stopped. Likely cause: {loops}. Whatever the cell would have defined after that point is "
+            f"missing, so later checks can fail too.")
+
+
+def explain_timeouts(nb, limit: float) -> list[str]:
+    """Replace each timed-out cell's KeyboardInterrupt traceback by one sentence (in place);
+    return the grade_ids (or cell numbers) it did so for."""
+    where = []
+    for i, c in enumerate(nb.cells):
+        stopped = [o for o in c.get("outputs", []) if is_timeout(o)]
+        explained = [o for o in c.get("outputs", []) if o.get("output_type") == "error" and not is_timeout(o)]
+        if stopped and explained:   # the check already said, in words, what the interrupt stopped
+            c.outputs = [o for o in c.outputs if not is_timeout(o)]
+            where.append(grade_id(c) or f"cell {i + 1}")
+        elif stopped:   # nbclient adds its CellTimeoutError after the KeyboardInterrupt: one sentence for both
+            msg = timeout_message(c, stopped[0], limit)
+            first = c.outputs.index(stopped[0])
+            c.outputs = [o for o in c.outputs[:first] if not is_timeout(o)] + [
+                nbformat.v4.new_output("error", ename="TimeoutError", evalue=msg,
+                                       traceback=[f"TimeoutError: {msg}"])] + [
+                o for o in c.outputs[first:] if not is_timeout(o)]
+            where.append(grade_id(c) or f"cell {i + 1}")
+    return where
+
+
+def secret_lines(source_nb, release_nb, min_length: int = 20) -> set[str]:
+    """Lines of the source notebook a student never receives (solutions, hidden tests),
+    long enough not to occur by chance."""
+    released = {line.strip() for c in release_nb.cells for line in c.source.splitlines()}
+    secret = set()
+    for c in source_nb.cells:
+        inside = False
+        for line in c.source.splitlines():
+            s = line.strip()
+            if s.startswith("### BEGIN"):
+                inside = True
+            elif s.startswith("### END"):
+                inside = False
+            elif inside and len(s) >= min_length and s not in released:
+                secret.add(s)
+    return secret
+
+
+def withhold_leaks(nb, secrets: set[str]) -> list[str]:
+    """Keep the instructor's solutions and hidden tests out of the outputs (in place).
+
+    A traceback's frames that quote such a line (IPython shows the code around the failing
+    line, hidden tests included) are dropped, the error message stays; any other output
+    showing one is replaced by a note. Returns the cells of those other outputs: code that
+    printed what it should never have seen."""
+    def shows(text: str) -> bool:
+        return any(s in text or json.dumps(s, ensure_ascii=False)[1:-1] in text for s in secrets)
+
+    where = []
+    for i, c in enumerate(nb.cells):
+        for j, o in enumerate(c.get("outputs", [])):
+            if o.output_type == "error" and not shows(f"{o.ename}: {o.evalue}"):
+                if any(map(shows, o.traceback)):
+                    o.traceback = [f for f in o.traceback if not shows(f)] or [f"{o.ename}: {o.evalue}"]
+            elif shows(json.dumps(o, ensure_ascii=False)):
+                c.outputs[j] = nbformat.v4.new_output(
+                    "stream", name="stderr",
+                    text="[output withheld by the grader: it contained the course's solution or hidden "
+                         "tests]\n")
+                where.append(grade_id(c) or f"cell {i + 1}")
+    return where
+
+
+# --------------------------------------------------------------------------- autograde
+
+@dataclass
+class Assignment:
+    """What grading one assignment compares every submission with, read once per run."""
+    name: str
+    notebook: str                    # the notebook's file name, as released
+    release: nbformat.NotebookNode
+    source: Path
+    others: dict[str, set[str]]      # the other assignments' grade_ids, to name a wrong notebook
+    secrets: set[str]                # secret_lines of the source
+
+    @classmethod
+    def read(cls, course: Path, name: str) -> "Assignment":
+        release = nbformat.read(the_notebook(course, "release", name), as_version=4)
+        source = the_notebook(course, "source", name)
+        others = {a: set(_nbgrader_ids(nbformat.read(the_notebook(course, "release", a), as_version=4)))
+                  for a in assignments_in(course) if a != name and (course / "release" / a).is_dir()}
+        return cls(name, the_notebook(course, "release", name).name, release, source, others,
+                   secret_lines(nbformat.read(source, as_version=4), release))
+
+
+TOO_LONG = re.compile(r"LearnerTimeout|ran longer than|took longer than|taking too long")
+
+
+def stopped_by_the_sandbox(nb) -> list[str]:
+    """Cells whose error says the sandbox stopped a student's cell or call at its time limit."""
+    return [grade_id(c) or f"cell {i + 1}" for i, c in enumerate(nb.cells)
+            if any(o.get("output_type") == "error" and TOO_LONG.search(f"{o.ename}: {o.evalue}")
+                   for o in c.get("outputs", []))]
+
+
+def grade_student(course: Path, a: Assignment, student: str, work: Path, sandbox,
+                  timeout: float, limit: float) -> Outcome:
+    """Check, repair, stage and grade one student's submission; never raises for that student."""
+    assignment, name = a.name, a.notebook
+    autograded = course / "autograded" / student / assignment
+    outcome = Outcome(student, GRADED)
+    try:
+        path, outcome.warnings = find_submission(course, student, assignment, name)
+        outcome.timestamp = submission_timestamp(path.parent, path)
+        nb = read_submission(path)
+        outcome.warnings += repair(nb, a.release, assignment, a.others)
+        checked = work / "checked" / student / name
+        checked.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, checked)
+        staged = work / "staged" / student / assignment
+        staged.mkdir(parents=True, exist_ok=True)
+        (staged / "timestamp.txt").write_text(outcome.timestamp.replace("T", " ").replace("Z", " UTC") + "\n")
+        # the exchange's secret for this submission: feedback released through the
+        # formgrader is filed under it (a command-line collect has none)
+        secret = path.parent / "submission_secret.txt"
+        if secret.is_file():
+            shutil.copy(secret, staged / secret.name)
+        sandbox.prepare(student, checked, a.source, staged / name)
+        args = ["autograde", assignment, f"--student={student}", "--force",
+                f"--CourseDirectory.submitted_directory={work / 'staged'}", *sandbox.nbgrader_args()]
+        env = sandbox.env(student)
+        try:
+            proc = run_nbgrader(args, course, timeout, env)
+        except TimeoutError:
+            raise Ungradable(f"grading took longer than {timeout:g} s and was stopped (cells that each "
+                             f"stay under the {limit:g} s limit but add up?)") from None
+        graded_nb = autograded / name
+        log = course / LOGS / assignment / f"{student}.log"
+        log.unlink(missing_ok=True)
+        if proc.returncode != 0 or not graded_nb.is_file():
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.write_text(proc.stdout + proc.stderr, encoding="utf-8")
+            raise Ungradable(f"{nbgrader_failure(proc.stdout + proc.stderr)} (nbgrader's log: "
+                             f"{log.relative_to(course)})")
+        sandbox.restore_sources(graded_nb, checked)
+        result = nbformat.read(graded_nb, as_version=4)
+        for where in explain_timeouts(result, limit):
+            outcome.warnings.append(f"{where} ran over the {limit:g} s limit and was stopped")
+        for where in stopped_by_the_sandbox(result):
+            outcome.warnings.append(f"{where}: the sandbox stopped a cell or call at its time limit")
+        for where in withhold_leaks(result, a.secrets):
+            outcome.warnings.append(f"the output of {where} showed the course's solution or hidden tests: "
+                                    f"withheld from the feedback (did the code read exercises/source?)")
+        nbformat.write(result, graded_nb)
+    except Ungradable as exc:
+        outcome.status = f"{UNGRADABLE}: {exc}"
+        shutil.rmtree(autograded, ignore_errors=True)   # no stale feedback from an earlier run
+    return outcome
+
+
+def nbgrader_failure(log: str) -> str:
+    """Why an nbgrader command failed, in words, from its log: the kernel died, or the last
+    exception it reports."""
+    text = ANSI.sub("", log)
+    if "DeadKernelError" in text or "Kernel died" in text or "kernel died" in text:
+        return ("the notebook's kernel died while running it (os._exit, sys.exit in a loop, a crash, "
+                "or more memory than allowed)")
+    raised = re.findall(r"^\s*(?:[\w.]+\.)?(\w+(?:Error|Exception|Timeout)\w*: .+)$", text, re.M)
+    errors = [line.split("| ERROR]", 1)[-1].strip() for line in text.splitlines() if "| ERROR]" in line]
+    last = (raised or errors or text.strip().splitlines() or ["no output"])[-1]
+    return f"nbgrader stopped with {last}"
+
+
+def autograde(course: Path, assignment: str, student: str | None = None, roster: list[str] = (),
+              unsafe: bool = False, timeout: float = STUDENT_TIMEOUT) -> list[Outcome]:
+    """Grade each student of the class (or only `student`) for `assignment`, one nbgrader
+    run each; record and return everyone's outcome and print the summary."""
+    if not (course / "source" / assignment).is_dir():
+        raise SystemExit(f"no source/{assignment} in {course}: choose one of {', '.join(assignments_in(course))}")
+    students = [student] if student else class_list(course, roster)
+    submitted = [s for s in students if (course / "submitted" / s / assignment).is_dir()]
+    if not submitted:
         raise SystemExit(f"no submissions in submitted/*/{assignment}/: run `collect` first")
     ensure_gradebook(course, assignment)
-    args = ["autograde", assignment, "--force"]
-    if student:
-        args.append(f"--student={student}")
-    proc = nbgrader(args, course)
-    for line in proc.stderr.splitlines():
-        if "Timeout" in line or "timed out" in line or "ERROR" in line:
-            print(line)
-    print(f"autograded {assignment} -> {course / 'autograded'}")
-    report_missing_tests(course, assignment)
+    limit = cell_timeout(course)
+    reference = Assignment.read(course, assignment)
+    outcomes = []
+    with tempfile.TemporaryDirectory(prefix="optlessons-grading-") as tmp:
+        work = Path(tmp)
+        with open_sandbox(work / "sandbox", unsafe, limit) as sandbox:
+            for s in students:
+                if s in submitted:
+                    print(f"grading {s} ...", flush=True)
+                    outcomes.append(grade_student(course, reference, s, work, sandbox, timeout, limit))
+                else:
+                    outcomes.append(Outcome(s, MISSING))
+    save_statuses(course, assignment, outcomes)
+    print(summary(assignment, outcomes))
+    return outcomes
 
 
-def report_missing_tests(course: Path, assignment: str) -> list[tuple[str, str]]:
-    """Name the submissions whose test cells are gone (deleted by the student).
-
-    nbgrader restores an *edited* test cell, but a *deleted* one is neither
-    restored nor run: it gets no auto score and is flagged needs_manual_grade
-    (it counts 0 until a grader scores it), silently. Say so.
-    """
-    from nbgrader.api import Gradebook
-    missing = []
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        for sub in gb.assignment_submissions(assignment):
-            for nb in sub.notebooks:
-                for g in nb.grades:
-                    if g.cell.cell_type == "code" and g.auto_score is None and g.needs_manual_grade:
-                        missing.append((sub.student_id, g.name))
-    for student, cell in missing:
-        print(f"WARNING: {student}'s submission has no test cell {cell} (deleted?): it was not run, "
-              f"scores 0 and is flagged for manual grading")
-    return missing
+def summary(assignment: str, outcomes: list[Outcome]) -> str:
+    """Counts, then who was ungradable and why, who is missing, and who caused which warning."""
+    count = {k: sum(o.kind == k for o in outcomes) for k in (GRADED, UNGRADABLE, MISSING)}
+    lines = [f"{assignment}: {count[GRADED]} graded, {count[UNGRADABLE]} ungradable, "
+             f"{count[MISSING]} missing ({len(outcomes)} students)"]
+    bad = [o for o in outcomes if o.kind == UNGRADABLE]
+    if bad:
+        lines.append("ungradable (they score nothing until they resubmit or you grade by hand):")
+        lines += [f"  {o.student}: {o.status.split(': ', 1)[1]}" for o in bad]
+    absent = [o.student for o in outcomes if o.kind == MISSING]
+    if absent:
+        lines.append(f"missing: {', '.join(absent)}")
+    warned = [o for o in outcomes if o.warnings]
+    if warned:
+        lines.append("warnings:")
+        lines += [f"  {o.student}: {w}" for o in warned for w in o.warnings]
+    return "\n".join(lines)
 
 
-def feedback(course: Path, assignment: str) -> None:
-    nbgrader(["generate_feedback", assignment, "--force"], course)
-    print(f"feedback for {assignment} -> {course / 'feedback'}/<student>/{assignment}/")
+# --------------------------------------------------------------------------- feedback
+
+MATHJAX = "tex-svg.js"   # MathJax 3, one file, SVG output: no font files to serve
+MATHJAX_BLOCK = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
+FEEDBACK_CSS = """<style>
+/* optlessons: long lines wrap (at spaces where possible) instead of running off the page */
+div.output_area pre, div.output_subarea pre, div.output_text pre, pre {
+  white-space: pre-wrap; overflow-wrap: anywhere; }
+</style>"""
+
+
+def local_mathjax() -> Path:
+    """MathJax 3's tex-svg.js as installed with the course's site tools (sphinx-mathjax-offline)."""
+    import importlib.util
+    spec = importlib.util.find_spec("sphinx_mathjax_offline")
+    roots = [Path(p) for p in sys.path if p] + ([Path(spec.origin).parents[1]] if spec and spec.origin else [])
+    for root in roots:
+        path = root / "sphinx-mathjax-offline" / "static" / "mathjax" / MATHJAX
+        if path.is_file():
+            return path
+    raise SystemExit("MathJax is not installed (sphinx-mathjax-offline): run `make setup`")
+
+
+def offline_html(html: str) -> str:
+    """A feedback page that loads MathJax from `mathjax/tex-svg.js` next to it, not from a CDN,
+    and wraps long output lines."""
+    local = ("<!-- MathJax 3, served from the folder of this page (works offline) -->\n"
+             "<script>window.MathJax = {tex: {inlineMath: [['$', '$'], ['\\\\(', '\\\\)']], "
+             "displayMath: [['$$', '$$'], ['\\\\[', '\\\\]']], processEscapes: true}};</script>\n"
+             f'<script defer src="mathjax/{MATHJAX}"></script>')
+    html, n = MATHJAX_BLOCK.subn(lambda _: local, html, count=1)
+    if n != 1:
+        raise RuntimeError("the feedback page has no MathJax block to replace (nbconvert's template changed?)")
+    return html.replace("</head>", FEEDBACK_CSS + "\n</head>", 1)
+
+
+def feedback(course: Path, assignment: str) -> list[Path]:
+    """nbgrader's feedback pages for every graded student, made to work offline. Should
+    nbgrader fail on the class, each student is tried alone: one bad notebook costs only
+    its own page."""
+    if run_nbgrader(["generate_feedback", assignment, "--force"], course, STUDENT_TIMEOUT).returncode:
+        for student in sorted(p.parent.name for p in (course / "autograded").glob(f"*/{assignment}")):
+            proc = run_nbgrader(["generate_feedback", assignment, "--force", f"--student={student}"],
+                                course, STUDENT_TIMEOUT)
+            if proc.returncode:
+                print(f"WARNING: no feedback for {student}: {nbgrader_failure(proc.stdout + proc.stderr)}")
+    mathjax = local_mathjax()
+    pages = sorted((course / "feedback").glob(f"*/{assignment}/*.html"))
+    for page in pages:
+        page.write_text(offline_html(page.read_text(encoding="utf-8")), encoding="utf-8")
+        (page.parent / "mathjax").mkdir(exist_ok=True)
+        shutil.copy(mathjax, page.parent / "mathjax" / MATHJAX)
+    print(f"feedback for {assignment} -> {course / 'feedback'}/<student>/{assignment}/ ({len(pages)} pages)")
+    return pages
+
+
+# --------------------------------------------------------------------------- grades.csv
+
+def grade_rows(course: Path) -> list[dict[str, str]]:
+    """One row per student of the class and assignment graded so far (GRADES_COLUMNS)."""
+    from nbgrader.api import MissingEntry
+    statuses = load_statuses(course)
+    students = class_list(course)
+    rows = []
+    with gradebook(course) as gb:
+        assignments = sorted({a.name for a in gb.assignments} & set(assignments_in(course)) | set(statuses))
+        for assignment in assignments:
+            try:
+                max_score = gb.find_assignment(assignment).max_score
+            except MissingEntry:
+                max_score = ""
+            known = statuses.get(assignment, {})
+            for s in students:
+                o = known.get(s)
+                try:
+                    sub = gb.find_submission(assignment, s)
+                except MissingEntry:
+                    sub = None
+                if o is None:   # graded before statuses were kept, or never submitted
+                    o = Outcome(s, GRADED if sub else MISSING,
+                                sub.timestamp.strftime("%Y-%m-%dT%H:%M:%SZ") if sub and sub.timestamp else "")
+                score = f"{sub.score:g}" if sub is not None and o.kind == GRADED else ""
+                rows.append(dict(assignment=assignment, student_id=s, status=o.status, timestamp=o.timestamp,
+                                 score=score, max_score=f"{max_score:g}" if max_score != "" else "",
+                                 warnings="; ".join(o.warnings)))
+    return rows
 
 
 def export(course: Path, to: str | None = None) -> Path:
-    """Write the scores as CSV to `to` (relative to the current directory), by default
-    to <course>/grades.csv."""
+    """Write grades.csv (GRADES_COLUMNS) to `to` (relative to the current directory), by
+    default to <course>/grades.csv."""
     out = course / GRADES_CSV if to is None else Path(to)
     if not out.is_absolute():
         out = Path.cwd() / out
-    nbgrader(["export", f"--to={out}"], course)
-    print(f"grades -> {out}")
+    rows = grade_rows(course)
+    with open(out, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=GRADES_COLUMNS)
+        w.writeheader()
+        w.writerows(rows)
+    print(f"grades -> {out} ({len(rows)} rows)")
     return out
 
+
+# --------------------------------------------------------------------------- command line
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -238,16 +858,28 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("files", nargs="+", metavar="FILE", help="<student>.ipynb")
     s.add_argument("--force", action="store_true",
                    help="replace submissions already in submitted/ that differ")
-    s = sub.add_parser("autograde", help="grade submitted/*/<assignment>/ into autograded/")
-    s.add_argument("assignment")
-    s.add_argument("--student")
+
+    def grading_options(s):
+        s.add_argument("assignment")
+        s.add_argument("--roster", type=Path, metavar="FILE",
+                       help="the class list, one student id a line: whoever did not submit is `missing`")
+        s.add_argument("--unsafe-no-sandbox", action="store_true",
+                       help="grade without bubblewrap (student code can then read and change your files)")
+        s.add_argument("--student-timeout", type=float, default=STUDENT_TIMEOUT, metavar="SECONDS",
+                       help="time limit of one student's whole grading (default: %(default)s)")
+
+    s = sub.add_parser("autograde", help="check, repair and grade submitted/*/<assignment>/ into autograded/")
+    grading_options(s)
+    s.add_argument("--student", help="grade this student only")
     s = sub.add_parser("feedback", help="HTML feedback in feedback/<student>/<assignment>/")
     s.add_argument("assignment")
     to_help = f"CSV file (default: {GRADES_CSV} in the course directory)"
-    s = sub.add_parser("export", help="scores of every student and assignment as CSV")
+    s = sub.add_parser("export", help="grades.csv: status, timestamp and score of every student and assignment")
     s.add_argument("--to", help=to_help)
-    s = sub.add_parser("all", help="autograde, feedback and export for one assignment")
+    s = sub.add_parser("report", help="reports/<assignment>.html and -mistakes.csv: what the class got wrong")
     s.add_argument("assignment")
+    s = sub.add_parser("all", help="autograde, feedback, export and report for one assignment")
+    grading_options(s)
     s.add_argument("--to", help=to_help)
     a = p.parse_args(argv)
     course = a.course.resolve()
@@ -256,15 +888,22 @@ def main(argv: list[str] | None = None) -> None:
     elif a.command == "collect":
         collect(course, a.assignment, a.files, force=a.force)
     elif a.command == "autograde":
-        autograde(course, a.assignment, a.student)
+        autograde(course, a.assignment, a.student, read_roster(a.roster), a.unsafe_no_sandbox, a.student_timeout)
     elif a.command == "feedback":
         feedback(course, a.assignment)
     elif a.command == "export":
         export(course, a.to)
+    elif a.command == "report":
+        import grading_report
+        grading_report.write_report(course, a.assignment)
     elif a.command == "all":
-        autograde(course, a.assignment)
-        feedback(course, a.assignment)
+        import grading_report
+        outcomes = autograde(course, a.assignment, None, read_roster(a.roster), a.unsafe_no_sandbox,
+                             a.student_timeout)
+        if any(o.kind == GRADED for o in outcomes):
+            feedback(course, a.assignment)
         export(course, a.to)
+        grading_report.write_report(course, a.assignment)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ Every experiment is an object with the same parts::
     pg.result                    # the last result drawn
     pg.figure                    # the matplotlib Figure (one, reused for every change)
     pg.image                     # the ipywidgets.Image showing the figure as PNG
-    pg.message                   # an ipywidgets.HTML with a one-line status
+    pg.message                   # an ipywidgets.HTML under the figure: what it shows, in numbers
+    pg.alt_text()                # the figure's alt text: what it shows (``shows``) and that summary
 
 Changing a control's ``.value`` (in a browser or in a test) runs ``refresh()``:
 ``compute()``, then ``draw(result)`` — which only sets new data on the
@@ -42,8 +43,10 @@ import re
 import warnings
 from dataclasses import dataclass, field, replace
 
+import anywidget
 import numpy as np
 import ipywidgets as W
+import traitlets
 
 from . import plots
 from .curvature import Newton, critical_point_kind
@@ -112,6 +115,60 @@ def _note(text, kind="info"):
     return f'<span style="color:{TEXT_COLOURS[kind]}">{text}</span>'
 
 
+def plain_text(markup):
+    """The words of a short HTML status line: tags dropped (a line break ends a sentence), entities decoded."""
+    text = re.sub(r"<(?!br\b)[^>]*>|\s+(?=<br)", "", markup)          # λ<sub>max</sub> -> λmax
+    text = re.sub(r"(?<![.!?:;])<br\s*/?>", ". ", text)             # a line break ends a sentence
+    return " ".join(html.unescape(re.sub(r"<br\s*/?>", " ", text)).split())
+
+
+class ControlNames(anywidget.AnyWidget):
+    """Gives each slider of the experiment it sits in an accessible name: its visible label.
+
+    ipywidgets 8.1 draws a slider's handle (ARIA role "slider") with noUiSlider and does not
+    tie the visible description to it, so a screen reader announces a bare "slider" (axe:
+    ``aria-input-field-name``, serious). This invisible widget sets ``aria-label`` on every
+    handle from its slider's label, and again whenever a slider is redrawn.
+    """
+    _esm = """
+    function nameHandles(root) {
+      for (const slider of root.querySelectorAll('.widget-slider')) {
+        const label = slider.querySelector('.widget-label');
+        const text = label ? label.textContent.trim() : '';
+        for (const handle of slider.querySelectorAll('.noUi-handle')) {
+          if (text && handle.getAttribute('aria-label') !== text) handle.setAttribute('aria-label', text);
+        }
+      }
+    }
+    function render({ el }) {
+      let observer = null;
+      const attach = (tries) => {
+        const root = el.closest('.optlessons-experiment');
+        if (!root) { if (tries > 0) setTimeout(() => attach(tries - 1), 100); return; }
+        nameHandles(root);
+        observer = new MutationObserver(() => nameHandles(root));
+        observer.observe(root, { childList: true, subtree: true });
+      };
+      attach(100);
+      return () => { if (observer) observer.disconnect(); };
+    }
+    export default { render };
+    """
+
+    def __init__(self):
+        super().__init__(layout=W.Layout(display="none"))
+
+
+class TitledImage(W.Image):
+    """An ``ipywidgets.Image`` whose ``tooltip`` becomes the image's title, its accessible name.
+
+    ipywidgets 8.1's ImageView shows a tooltip only when the model has a ``description``
+    (an Image has none, and setting a tooltip fails with "Cannot read properties of
+    undefined (reading 'length')"): this Image syncs an empty one.
+    """
+    description = traitlets.Unicode("").tag(sync=True)
+
+
 # ============================================================================ the base class
 
 class Experiment:
@@ -124,12 +181,13 @@ class Experiment:
 
     title = ""
     help = ""
+    shows = ""      # one sentence: what the figure's panels show (the start of its alt text)
 
     def __init__(self, width=10.0, height=4.2):
         self.controls: dict[str, W.Widget] = {}
         self.figure = new_figure(width, height)
         self.renderer = FigureRenderer(self.figure)
-        self.image = W.Image(format="png", layout=W.Layout(width=f"{int(width * plots.WIDGET_DPI)}px"))
+        self.image = TitledImage(format="png", layout=W.Layout(width=f"{int(width * plots.WIDGET_DPI)}px"))
         self.image.add_class("optlessons-figure")
         self.message = W.HTML()
         self.message.add_class("optlessons-message")
@@ -144,7 +202,7 @@ class Experiment:
         for control in self.controls.values():
             control.observe(self._on_change, names="value")
         header = [W.HTML(f"<b>{_esc(self.title)}</b> — {self.help}")] if self.title else []
-        self.widget = W.VBox(header + list(layout_rows) + [self.message, self.image])
+        self.widget = W.VBox(header + list(layout_rows) + [self.image, self.message, ControlNames()])
         self.widget.add_class("optlessons-experiment")
         self.refresh()
 
@@ -199,8 +257,19 @@ class Experiment:
         self.result = result
         self.image.value = png
         self.message.value = self.describe(result)
+        self.image.tooltip = self.alt_text()        # the live image's accessible name (its title)
         self.refreshes += 1
         return result
+
+    def summary_text(self):
+        """What the figure shows in numbers, as plain text: the status line (races add their table)."""
+        return plain_text(self.message.value)
+
+    def alt_text(self):
+        """The figure's alt text: what it shows (``shows``, else the title), then the status line
+        ``describe(result)`` as plain text — the numbers a sighted learner reads off the figure."""
+        text = f"{self.shows or self.title + '.'} {self.summary_text()}".strip()
+        return text if text.endswith((".", "!", "?")) else text + "."
 
     def png(self):
         """The PNG bytes currently shown."""
@@ -217,12 +286,20 @@ class Experiment:
 
     # -- display
     def _repr_mimebundle_(self, **kwargs):
+        """The live widget, and the figure as it is now as a static image with its alt text.
+
+        One output, several forms: JupyterLab with a live kernel shows the widget; where
+        widgets cannot run (a notebook not yet run or not trusted, GitHub, nbviewer without
+        widget state) the reader shows the image (``text/html`` or ``image/png``) instead.
+        Never both: an output shows one form.
+        """
         bundle = self.widget._repr_mimebundle_(**kwargs)
         if isinstance(bundle, tuple):
             bundle = bundle[0]
-        bundle = dict(bundle)
-        bundle["text/plain"] = f"{self.title or type(self).__name__} (a widget: run the notebook to use it)"
-        return bundle
+        data, metadata = plots.figure_bundle(self.png(), self.alt_text())
+        data = dict(data, **bundle)
+        data["text/plain"] = f"{self.title or type(self).__name__} (a widget: run the notebook to use it)"
+        return data, metadata
 
     def __repr__(self):
         return f"<{type(self).__name__}: {len(self.controls)} controls>"
@@ -561,6 +638,12 @@ class Race(Experiment):
                         f"<td align=right>{val}</td><td style='color:{TEXT_COLOURS[kind]}'>&nbsp;{_esc(row.status)}</td></tr>")
         return f"<table style='font-size:90%'>{head}{''.join(body)}</table>"
 
+    def summary_text(self):
+        rows = [f"{row.name} ({row.settings}): {row.status}"
+                + ("" if row.value is None else f", L = {row.value:.4g} at ({row.end[0]:.4g}, {row.end[1]:.4g})")
+                + "." for row in (self.result.rows if self.result else [])]
+        return " ".join([super().summary_text()] + rows)
+
     def describe(self, result):
         if result.diverged:
             names = ", ".join(result.diverged)
@@ -583,6 +666,8 @@ class Playground(Race):
     """The optimizer playground: any landscape, any start, several optimizers racing."""
 
     title = "Optimizer playground"
+    shows = ("The optimizers' paths over the landscape's contour map from the start (circle) towards the "
+             "minimum (star), left, and their losses per step, right.")
     help = ("pick a landscape and a start point, tick the optimizers to race, "
             "and set their hyperparameters in the tabs.")
 
@@ -697,6 +782,8 @@ class AdaptiveExperiment(Race):
     """Adagrad, RMSprop and Adadelta against GD on a badly scaled bowl."""
 
     title = "Adaptive step sizes"
+    shows = ("The paths of gradient descent and the per-coordinate methods over the elongated bowl's "
+             "contours, left, and their loss gaps L − L* per step on a log scale, right.")
     help = ("a bowl κ times steeper across than along; rotate it and watch the per-coordinate "
             "methods lose their edge.")
 
@@ -792,6 +879,7 @@ def _stability_limit(landscape, near=None):
 
 class LearningRateExperiment(Experiment):
     title = "Learning rate"
+    shows = ("Gradient descent's path over the landscape's contour map, left, and its loss per step, right.")
     help = "move the learning rate and the start point; watch gradient descent crawl, zig-zag or blow up."
 
     def __init__(self, landscape="quadratic", lr=None, steps=50):
@@ -918,6 +1006,8 @@ class _MSELandscape:
 
 class LineFit(Experiment):
     title = "Fit a line by hand"
+    shows = ("The data points with your line and its residuals, left, and where your slope and intercept sit "
+             "on the loss's contour map, right.")
     help = "move slope and intercept to make the orange-red residuals small; the right panel shows where you are on the loss."
 
     def __init__(self, x=None, y=None, seed=0):
@@ -1020,6 +1110,8 @@ def _regression_data(seed=0, n=128):
 
 class BatchSizeExperiment(Experiment):
     title = "Mini-batch size"
+    shows = ("The paths of mini-batch SGD and of full-batch gradient descent over the loss's contour map, "
+             "left, and their losses per step, right.")
     help = ("each step uses a random mini-batch of the data: smaller batches give cheaper, noisier steps. "
             "The dashed grey path is full-batch gradient descent.")
 
@@ -1291,6 +1383,9 @@ def _edges(centres, log=False):
 
 class MomentumExperiment(Experiment):
     title = "Momentum"
+    shows = ("The paths with and without momentum over the bowl's contours, left, their loss gaps per step on "
+             "a log scale, middle, and a heat map of the measured rate per step over learning rate and "
+             "momentum with your setting circled, right.")
     help = ("set the learning rate η and the momentum β. The heat map shows, for every (η, β), the measured "
             "convergence rate per step (darker = faster; hatched grey = diverged); the ringed dot is you, "
             "the star the theoretical optimum.")
@@ -1498,6 +1593,8 @@ class _AdamRecorder:
 
 class AdamExperiment(Experiment):
     title = "Adam's moments"
+    shows = ("Adam's path over the landscape's contour map, left, and per coordinate its first moment m, "
+             "second moment v and step size per step, right.")
     help = ("β₁ averages the gradient (m), β₂ its square (v); the step is lr · m̂ / (√v̂ + ε) per coordinate: "
             "its size is set by lr, not by the gradient's — usually about lr, but after a jump in the gradient "
             "up to lr (1 − β₁)/√(1 − β₂) (3.16 × lr with the defaults).")

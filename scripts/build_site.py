@@ -44,6 +44,7 @@ REFERENCE_PAGES = ("notation.md", "glossary.md")
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
+GENERIC_ALT = "the figure this widget showed when the notebook was run"
 SNAPSHOT_NOTE = (
     "A snapshot of an interactive widget, as it was when the notebook was run. "
     "The controls are live only in Jupyter: open this notebook with <code>make lab</code> "
@@ -75,6 +76,7 @@ class WidgetSnapshot:
         self.models = dict(state.get("state", {}))
         self.views = list(view_ids)
         self.missing = 0  # references that could not be resolved, counted while rendering
+        self.alt = GENERIC_ALT  # the alt text of the figure being rendered (set per widget output)
 
     def figures(self) -> str:
         """Every figure in the saved state (images and Output widgets), for when the tree is broken."""
@@ -201,7 +203,7 @@ class WidgetSnapshot:
         fmt = state.get("format") or "png"
         mime = "image/svg+xml" if fmt == "svg+xml" else f"image/{fmt}"
         return (f'<img class="ol-w-image" src="data:{mime};base64,{data}" '
-                f'alt="the figure this widget showed when the notebook was run">')
+                f'alt="{_esc(self.alt)}">')
 
     _floatprogress = _floatslider   # a progress bar is drawn like a slider at its value
     _intprogress = _floatslider
@@ -216,7 +218,7 @@ class WidgetSnapshot:
             if "image/png" in data:
                 png = "".join(data["image/png"]).replace("\n", "")
                 parts.append(f'<img class="ol-w-image" src="data:image/png;base64,{png}" '
-                             f'alt="the figure this widget showed when the notebook was run">')
+                             f'alt="{_esc(self.alt)}">')
             elif "text/html" in data:
                 parts.append("".join(data["text/html"]))
             elif "text/plain" in data:
@@ -258,6 +260,10 @@ def static_widgets(nb: dict) -> tuple[dict, int]:
             view = data.pop(WIDGET_VIEW)
             fallback = data.get("text/plain", "")
             fallback = "".join(fallback) if isinstance(fallback, list) else fallback
+            # An experiment's output also holds its figure as a static image (for GitHub and
+            # nbviewer): its alt text goes to the snapshot's figure, the image itself is dropped.
+            data.pop("image/png", None)
+            snapshot.alt = out.get("metadata", {}).pop("image/png", {}).get("alt", GENERIC_ALT)
             data["text/html"] = snapshot_html(snapshot, view.get("model_id", ""), fallback)
             count += 1
     return nb, count

@@ -100,6 +100,7 @@ def lab(tmp_path):
     try:
         _wait_for_server(f"http://127.0.0.1:{port}/api/status?token={token}", proc)
         yield {"url": f"http://127.0.0.1:{port}/lab/tree/playground.ipynb?token={token}",
+               "lab": f"http://127.0.0.1:{port}/lab/tree/{{}}?reset&token={token}",
                "root": root, "log": tmp_path / "jupyterlab.log"}
     finally:
         if proc.poll() is None:
@@ -170,3 +171,95 @@ def test_playground_runs_and_answers_a_slider_in_the_browser(lab):
         finally:
             browser.close()
     assert NOTEBOOK.read_bytes() == committed          # the committed notebook was not touched
+
+
+# ---- accessibility of the widgets: axe-core and the browser's accessibility tree --------------
+
+AXE = REPO / "tests" / "a11y" / "node_modules" / "axe-core" / "axe.min.js"
+CONTROL_ROLES = ("slider", "checkbox", "combobox", "textbox", "spinbutton", "button", "tab", "radio", "listbox")
+
+
+def _unnamed_controls(area):
+    """The controls in `area` (a locator) that Chromium's accessibility tree gives no name."""
+    unnamed = []
+    for line in area.aria_snapshot().splitlines():
+        item = line.strip().removeprefix("- ")
+        role = item.split(" ", 1)[0].rstrip(":")
+        if role in CONTROL_ROLES and not item[len(role):].lstrip().startswith('"'):
+            unnamed.append(item)
+    return unnamed
+
+
+def _axe_serious(page, selector):
+    result = page.evaluate("sel => axe.run({include: [[sel]]}, {resultTypes: ['violations']})", selector)
+    return [f"{v['id']} ({v['impact']}) x{len(v['nodes'])}: {v['nodes'][0]['html'][:160]}"
+            for v in result["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def _run_all(page, url=None):
+    """Open `url` (or stay on the open notebook), run every cell, wait for the experiment's figure."""
+    if url:
+        page.goto(url, wait_until="domcontentloaded")
+        page.wait_for_function("() => !!window.jupyterapp", timeout=90_000)
+    page.wait_for_function(KERNEL_IDLE, timeout=90_000)
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) img.optlessons-figure", state="visible",
+                           timeout=90_000)
+    page.wait_for_function(KERNEL_IDLE, timeout=90_000)
+
+
+def test_widgets_are_accessible_and_the_static_figure_gives_way_to_the_live_one(lab):
+    """axe finds nothing serious in the playground and an experiment; every control has a name;
+    the committed (untrusted, not yet run) notebook shows the static figure with its alt text,
+    and once run only the live widget shows — never both."""
+    if not AXE.exists():
+        pytest.skip("axe-core not installed: npm ci --prefix tests/a11y (make test does it)")
+    from playwright.sync_api import sync_playwright
+
+    nbformat = pytest.importorskip("nbformat")
+    experiment = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "from optlessons.widgets import adam_experiment\n\nadam_experiment()")])
+    experiment.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(experiment, lab["root"] / "experiment.ipynb")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    found = {}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
+                                     timeout=60_000)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1300})
+            page.set_default_timeout(60_000)
+            # 1. not yet run: the saved output shows the static figure with its alt text, no widget
+            page.goto(lab["lab"].format("playground.ipynb"), wait_until="domcontentloaded")
+            page.wait_for_function("() => !!window.jupyterapp", timeout=90_000)
+            panel = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+            static = page.wait_for_selector(f"{panel} .jp-OutputArea-output img[alt]", timeout=90_000)
+            alt = static.get_attribute("alt")
+            assert "optimizers' paths" in alt and alt.endswith("."), alt
+            assert page.query_selector(f"{panel} img.optlessons-figure") is None
+            page.screenshot(path=str(ARTIFACTS / "playground-static-figure.png"))
+            # 2. run: the live widget replaces it
+            _run_all(page)
+            figures = page.eval_on_selector_all(f"{panel} .jp-OutputArea-output img",
+                                                "els => els.map(e => e.classList.contains('optlessons-figure'))")
+            assert figures == [True], figures          # one figure, the live one
+            assert "optimizers' paths" in page.get_attribute(f"{panel} img.optlessons-figure", "title")
+            page.add_script_tag(path=str(AXE))
+            area = page.locator(f"{panel} .optlessons-experiment")
+            found["playground"] = (_axe_serious(page, f"{panel} .optlessons-experiment"), _unnamed_controls(area))
+            page.screenshot(path=str(ARTIFACTS / "playground-a11y.png"), full_page=True)
+            # 3. an experiment
+            _run_all(page, lab["lab"].format("experiment.ipynb"))
+            page.add_script_tag(path=str(AXE))
+            area = page.locator(f"{panel} .optlessons-experiment")
+            found["adam_experiment"] = (_axe_serious(page, f"{panel} .optlessons-experiment"),
+                                        _unnamed_controls(area))
+            assert _error_outputs(page) == [], _error_outputs(page)
+            names = area.aria_snapshot()
+        finally:
+            browser.close()
+    for name, (violations, unnamed) in found.items():
+        assert not violations, f"{name}: axe found\n" + "\n".join(violations)
+        assert not unnamed, f"{name}: controls without an accessible name: {unnamed}"
+    for label in ("learning rate", "β₁", "β₂", "steps"):            # a slider is named by its visible label
+        assert f'slider "{label}"' in names, names

@@ -2,7 +2,9 @@
 
 One temporary copy of the course, as a fresh clone has it (no gradebook.db), grades
 several made-up students of problem set 3 with `grade.py collect` and `grade.py all`
-(one `nbgrader autograde` call; each nbgrader command costs seconds to start):
+(one `nbgrader autograde` run per student; each nbgrader command costs seconds to start),
+in the grading sandbox (optlessons.grading) when it and bubblewrap are there, else with
+--unsafe-no-sandbox:
 
     perfect   the source solutions                      -> full marks
     blank     the untouched release                     -> zero on every autograded cell
@@ -12,11 +14,11 @@ several made-up students of problem set 3 with `grade.py collect` and `grade.py 
                                                            timeout, the other cells are graded
     edited    the mistake, and the Adam test replaced   -> graded with the original test:
               by `pass`                                    the same score as `mistake`
-    deleted   the mistake, and the Adam test deleted    -> no points for the deleted test
-                                                           (see test_deleted_test_cell)
+    deleted   the mistake, and the Adam test deleted    -> the test is put back and run: the
+                                                           same score as `mistake`, and a warning
 
 Also: `grade.py collect` (student ids, no merging, no overwriting), where grades.csv
-goes; release/ is what `nbgrader generate_assignment` makes from source/; the
+goes, checking and repairing submissions, feedback that works offline; release/ is what `nbgrader generate_assignment` makes from source/; the
 source notebooks run clean; the release notebooks run up to the first exercise.
 """
 
@@ -24,6 +26,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import importlib.util
+import json
 import os
 import re
 import shutil
@@ -34,6 +38,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = ROOT / "exercises"
@@ -43,6 +49,9 @@ POINTS = {"test_sgd_momentum_update": 3, "test_rmsprop_update": 3, "test_adam_up
 TOTAL = sum(POINTS.values())
 CELL_TIMEOUT = 5   # seconds; the course uses 30, the loop test needs no more than this
 STUDENTS = ("perfect", "blank", "mistake", "loop", "edited", "deleted")
+# The grading sandbox when this branch has it and bubblewrap is installed; else grade unsandboxed.
+SANDBOX = importlib.util.find_spec("optlessons.grading") is not None and shutil.which("bwrap") is not None
+SANDBOX_ARGS = [] if SANDBOX else ["--unsafe-no-sandbox"]
 
 pytestmark = pytest.mark.slow
 
@@ -137,7 +146,7 @@ def graded(tmp_path_factory):
     collect = run_grade(["--course", course, "collect", PS, *sorted(downloads.glob("*.ipynb"))],
                         elsewhere)
     before = tree_hashes(course / "submitted")
-    everything = run_grade(["--course", course, "all", PS], elsewhere)
+    everything = run_grade(["--course", course, "all", PS, *SANDBOX_ARGS], elsewhere)
     after = tree_hashes(course / "submitted")
 
     from nbgrader.api import Gradebook
@@ -149,6 +158,8 @@ def graded(tmp_path_factory):
                             for g in sub.grades}
     with open(course / "grades.csv", newline="") as f:
         rows = {r["student_id"]: r for r in csv.DictReader(f) if r["assignment"] == PS}
+    assert list(rows["perfect"]) == ["assignment", "student_id", "status", "timestamp", "score",
+                                     "max_score", "warnings"]
     return dict(course=course, scores=scores, rows=rows, before=before, after=after,
                 log=everything.stdout + everything.stderr, collect_log=collect.stdout,
                 release_before=release_before, release_after=tree_hashes(course / "release"),
@@ -192,7 +203,9 @@ def test_infinite_loop_is_interrupted_and_the_rest_graded(graded):
     got = {t: score(graded, "loop", t) for t in POINTS}
     assert got == {**POINTS, "test_rmsprop_update": 0}
     assert float(graded["rows"]["loop"]["score"]) == TOTAL - POINTS["test_rmsprop_update"]
-    assert "timed out" in graded["log"].lower() or "timeout" in graded["log"].lower()
+    # stopped by nbgrader at the cell's limit, or sooner by the sandbox (grade.learner_limit)
+    assert re.search(r"^  loop: rmsprop_update( ran over the \d+ s limit and was stopped|: the sandbox stopped)",
+                     graded["log"], re.M)
 
 
 def test_edited_test_cell_is_graded_with_the_original(graded):
@@ -203,18 +216,40 @@ def test_edited_test_cell_is_graded_with_the_original(graded):
 
 
 def test_deleted_test_cell(graded):
-    """A deleted test cell is not re-inserted and not run: nbgrader records no
-    auto score for it and flags it for manual grading. Its score counts as 0
-    until a grader gives one, so deleting a test never gains points."""
+    """A deleted test cell is put back from the release before nbgrader sees the notebook
+    (nbgrader itself would skip it and flag it for manual grading): it runs, scores what
+    the code earns, and the warning names the student."""
     s, auto, manual = graded["scores"]["deleted"]["test_adam_update"]
-    assert s == 0 and auto is None and manual
+    assert (s, auto, manual) == (0, 0, False)
     others = {t: score(graded, "deleted", t) for t in POINTS if t != "test_adam_update"}
     assert others == {t: p for t, p in POINTS.items() if t != "test_adam_update"}
     assert float(graded["rows"]["deleted"]["score"]) == TOTAL - POINTS["test_adam_update"]
-    # exercises/grade.py names it, since nbgrader itself logs nothing about it
-    sys.path.insert(0, str(COURSE))
-    import grade
-    assert grade.report_missing_tests(graded["course"], PS) == [("deleted", "test_adam_update")]
+    assert "bias correction is missing" in feedback_text(graded["course"], "deleted")
+    assert graded["rows"]["deleted"]["warnings"] == (
+        "test cell test_adam_update was deleted: put back from the release and run")
+    assert "  deleted: test cell test_adam_update was deleted" in graded["log"]
+
+
+def test_every_student_is_graded_with_a_timestamp(graded):
+    for name, row in graded["rows"].items():
+        assert row["status"] == "graded", name
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", row["timestamp"]), row
+    assert f"{PS}: 6 graded, 0 ungradable, 0 missing (6 students)" in graded["log"]
+
+
+def test_feedback_works_offline_and_wraps_long_lines(graded):
+    page = graded["course"] / "feedback" / "mistake" / PS / NB.replace(".ipynb", ".html")
+    html = page.read_text()
+    assert "cdnjs" not in html and not re.search(r'(src|href)="(https?:)?//', html)
+    assert '<script defer src="mathjax/tex-svg.js"></script>' in html
+    assert (page.parent / "mathjax" / "tex-svg.js").stat().st_size > 100_000
+    assert "white-space: pre-wrap; overflow-wrap: anywhere;" in html
+
+
+def test_a_timed_out_cell_says_what_happened(graded):
+    text = feedback_text(graded["course"], "loop")
+    assert "KeyboardInterrupt" not in text and "CellTimeoutError" not in text
+    assert re.search(r"(still running after|ran longer than) \d+ s", text) and "infinite loop" in text
 
 
 def test_submissions_are_not_modified(graded):
@@ -344,16 +379,256 @@ def test_collect_help_states_the_student_id_rule(capsys):
     assert "letters, digits, '_', '-' and '.'" in text and "--force" in text
 
 
-@pytest.mark.parametrize("command", [["export"], ["all", PS]])
+@pytest.mark.parametrize("command", [["export"], ["all", PS, "--unsafe-no-sandbox"]])
 def test_grades_csv_defaults_to_the_course_directory(command, tmp_path, monkeypatch):
     grade = grade_module()
+    import grading_report
+    course, cwd = tmp_path / "course", tmp_path / "cwd"
+    course.mkdir(), cwd.mkdir()
+    monkeypatch.setattr(grade, "grade_rows", lambda c: [])
+    monkeypatch.setattr(grade, "autograde", lambda *a, **k: [grade.Outcome("x", grade.MISSING)])
+    monkeypatch.setattr(grading_report, "write_report", lambda *a: None)
+    monkeypatch.chdir(cwd)
+    grade.main(["--course", str(course), *command])
+    assert [p.name for p in course.iterdir()] == [grade.GRADES_CSV] == ["grades.csv"]
+    assert list(cwd.iterdir()) == []
+    assert (course / "grades.csv").read_text().splitlines() == [",".join(grade.GRADES_COLUMNS)]
+
+
+# --------------------------------------------------------------------------- checking and repairing
+
+def release_nb(assignment=PS):
+    return nbformat.read(COURSE / "release" / assignment / f"{assignment}.ipynb", as_version=4)
+
+
+def write_bytes(tmp_path, data):
+    path = tmp_path / "sub.ipynb"
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("data, reason", [
+    (b"", "the file is empty (0 bytes)"),
+    (b"  \n", "the file holds only blank space"),
+    (b"\x89PNG\r\n\x1a\n\xff\xfe", "the file is not a notebook (it is not text"),
+    (b'{"cells": [', "its JSON is broken at line 1, column 12"),
+    (b'{"a": 1}', "the file is JSON but not a Jupyter notebook"),
+    (b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}', "the notebook has no cells"),
+])
+def test_a_file_that_is_no_notebook_is_ungradable_in_words(tmp_path, data, reason):
+    grade = grade_module()
+    with pytest.raises(grade.Ungradable, match=re.escape(reason)):
+        grade.read_submission(write_bytes(tmp_path, data))
+
+
+@pytest.mark.filterwarnings("ignore::nbformat.warnings.DuplicateCellId")   # the copies, as Jupyter saves them
+def test_a_copied_solution_cell_is_graded_in_its_first_copy(tmp_path):
+    """Jupyter's copy/paste copies the nbgrader metadata (and nbgrader then refuses the whole
+    notebook): the first copy keeps the grade_id, later copies of a solution cell stay as
+    ordinary cells (the code runs as the student ran it), copies of a locked cell go."""
+    grade = grade_module()
+    nb = filled_release(COURSE, PS, NB)
+    i = next(i for i, c in enumerate(nb.cells) if grade_id(c) == "adam_update")
+    j = next(i for i, c in enumerate(nb.cells) if grade_id(c) == "test_adam_update")
+    nb.cells[i + 1:i + 1] = [nbformat.from_dict(json.loads(json.dumps(nb.cells[i])))]
+    nb.cells.append(nbformat.from_dict(json.loads(json.dumps(nb.cells[j + 1]))))
+    nbformat.write(nb, tmp_path / "sub.ipynb")
+    nb = grade.read_submission(tmp_path / "sub.ipynb")
+    changes = grade.repair(nb, release_nb(), PS)
+    assert changes == [
+        "cell adam_update appears 2 times (copy/paste in Jupyter copies its nbgrader id): the first copy "
+        "was graded, the later copies ran as ordinary cells",
+        "cell test_adam_update appears 2 times (copy/paste in Jupyter copies its nbgrader id): the first "
+        "copy was graded, the later copies were removed (the course's own cell)"]
+    ids = [grade_id(c) for c in nb.cells]
+    assert ids.count("adam_update") == 1 and ids.count("test_adam_update") == 1
+    assert sum(c.source.startswith("def adam_update") for c in nb.cells) == 2
+    assert len({c.id for c in nb.cells}) == len(nb.cells)
+    nbformat.validate(nb)
+
+
+def test_the_wrong_assignment_is_named(tmp_path):
+    grade = grade_module()
+    others = {a: {grade_id(c) for c in release_nb(a).cells} - {None} for a in grade.ASSIGNMENTS if a != PS}
+    with pytest.raises(grade.Ungradable, match=r"this is not ps3_momentum_rmsprop_adam's notebook: it has "
+                                               r"2 of its 8 graded and solution cells; it looks like "
+                                               r"ps1_losses_gradients's notebook"):
+        grade.repair(release_nb("ps1_losses_gradients"), release_nb(), PS, others)
+
+
+def test_deleted_and_foreign_cells_are_repaired():
+    grade = grade_module()
+    nb = filled_release(COURSE, PS, NB)
+    nb.cells = [c for c in nb.cells if grade_id(c) not in ("test_rmsprop_update", "imports", "adam_update")]
+    nb.cells[-1].metadata["nbgrader"] = {"grade_id": "from_elsewhere", "grade": False, "solution": True,
+                                         "locked": False, "schema_version": 3}
+    changes = grade.repair(nb, release_nb(), PS)
+    assert changes == ["cell 'from_elsewhere' is not a cell of ps3_momentum_rmsprop_adam: run as an ordinary cell",
+                       "locked cell imports was deleted: put back from the release and run",
+                       "test cell test_rmsprop_update was deleted: put back from the release and run",
+                       "cell adam_update was deleted: graded as not answered"]
+    ids = [grade_id(c) for c in nb.cells if grade_id(c)]
+    release_ids = [grade_id(c) for c in release_nb().cells if grade_id(c)]
+    assert ids[:ids.index("test_adam_update")] == release_ids[:release_ids.index("adam_update")]
+    assert ids[-1] == "adam_update"   # the stub, not answered
+
+
+def test_timeout_tracebacks_become_one_sentence():
+    grade = grade_module()
+    tb = ["\x1b[0;31mKeyboardInterrupt\x1b[0m  Traceback (most recent call last)",
+          "Cell \x1b[0;32mIn[7], line 1\x1b[0m\n----> 1 checks.check_adam_update(adam_update)",
+          "Cell \x1b[0;32mIn[6], line 3\x1b[0m, in \x1b[0;36madam_update\x1b[0;34m(param, grad)",
+          "\x1b[0;31mKeyboardInterrupt\x1b[0m: "]
+    test_cell = nbformat.v4.new_code_cell("checks.check_adam_update(adam_update)", outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text="before\n"),
+        nbformat.v4.new_output("error", ename="KeyboardInterrupt", evalue="", traceback=tb),
+        nbformat.v4.new_output("error", ename="CellTimeoutError", evalue="", traceback=["CellTimeoutError"])])
+    test_cell.metadata["nbgrader"] = {"grade": True, "grade_id": "test_adam_update"}
+    loop = nbformat.v4.new_code_cell("while True:\n    pass", outputs=[
+        nbformat.v4.new_output("error", ename="KeyboardInterrupt", evalue="", traceback=tb[:1])])
+    nb = nbformat.v4.new_notebook(cells=[loop, test_cell])
+    assert grade.explain_timeouts(nb, 30) == ["cell 1", "test_adam_update"]
+    assert [o.output_type for o in test_cell.outputs] == ["stream", "error"]
+    msg = test_cell.outputs[1].evalue
+    assert msg.startswith("`adam_update` was still running after 30 s, the time limit of this test cell, "
+                          "and was stopped while check_adam_update ran it on its cases")
+    assert "infinite loop" in msg and test_cell.outputs[1].traceback == [f"TimeoutError: {msg}"]
+    assert loop.outputs[0].evalue.startswith("This cell was still running after 30 s")
+
+
+def test_outputs_showing_the_solution_are_withheld():
+    grade = grade_module()
+    source = nbformat.read(COURSE / "source" / PS / NB, as_version=4)
+    secrets = grade.secret_lines(source, release_nb())
+    line = next(iter(sorted(secrets)))
+    assert not any(line in c.source for c in release_nb().cells)
+    cells = [nbformat.v4.new_code_cell("print(x)", outputs=[nbformat.v4.new_output(
+        "stream", name="stdout", text=text)]) for text in (f"ok\n{line}\n", json.dumps(line), "fine\n")]
+    tb = ["NameError  Traceback", f"Cell In[3], line 1\n----> 1 check(f)\n      2 {line}", "NameError: f"]
+    cells.append(nbformat.v4.new_code_cell("check(f)", outputs=[nbformat.v4.new_output(
+        "error", ename="NameError", evalue="f", traceback=tb)]))
+    nb = nbformat.v4.new_notebook(cells=cells)
+    assert grade.withhold_leaks(nb, secrets) == ["cell 1", "cell 2"]
+    assert "withheld" in cells[0].outputs[0].text and cells[2].outputs[0].text == "fine\n"
+    assert cells[3].outputs[0].traceback == [tb[0], tb[2]]   # the frame quoting the hidden test goes
+    hidden = [s for s in secrets if "cases" in s]
+    assert hidden, "hidden test lines are secret too"
+
+
+def test_offline_html_replaces_the_cdn():
+    grade = grade_module()
+    page = ("<html><head><title>t</title><!-- Load mathjax -->\n<script src=\"https://cdnjs.cloudflare.com/x.js\">"
+            "</script>\n<!-- End of mathjax configuration --></head><body>$x$</body></html>")
+    out = grade.offline_html(page)
+    assert "cdnjs" not in out and 'src="mathjax/tex-svg.js"' in out and "inlineMath" in out
+    assert out.index("pre-wrap") < out.index("</head>")
+    with pytest.raises(RuntimeError, match="no MathJax block"):
+        grade.offline_html("<html><head></head></html>")
+    assert grade.local_mathjax().name == "tex-svg.js"
+
+
+def test_roster_and_summary(tmp_path):
+    grade = grade_module()
+    (tmp_path / "roster.csv").write_text("student_id,name\njane,Jane\n# a comment\nli-3 , Li\n\n")
+    assert grade.read_roster(tmp_path / "roster.csv") == ["jane", "li-3"]
+    (tmp_path / "bad.txt").write_text("jane doe\n")
+    with pytest.raises(SystemExit, match="'jane doe' is not a valid student id"):
+        grade.read_roster(tmp_path / "bad.txt")
+    outcomes = [grade.Outcome("a", "graded", warnings=["cell x appears 2 times"]),
+                grade.Outcome("b", "ungradable: the file is empty (0 bytes)"), grade.Outcome("c", "missing")]
+    assert grade.summary(PS, outcomes).splitlines() == [
+        f"{PS}: 1 graded, 1 ungradable, 1 missing (3 students)",
+        "ungradable (they score nothing until they resubmit or you grade by hand):",
+        "  b: the file is empty (0 bytes)", "missing: c", "warnings:", "  a: cell x appears 2 times"]
+
+
+def test_grading_without_bubblewrap_is_refused_with_the_fix(tmp_path, monkeypatch):
+    """No bubblewrap on PATH: grade.py grades nothing, says how to install it and that
+    --unsafe-no-sandbox grades anyway (without the sandbox package it says that too)."""
+    grade = grade_module()
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(SystemExit) as refused:
+        grade.open_sandbox(tmp_path / "work", unsafe=False, cell_limit=30)
+    message = str(refused.value)
+    assert "--unsafe-no-sandbox" in message
+    if importlib.util.find_spec("optlessons.grading") is not None:
+        assert "apt-get install bubblewrap" in message
+    else:
+        assert "optlessons.grading (the grading sandbox) is not installed" in message
+
+
+def test_the_learner_stops_before_nbgrader_does():
+    grade = grade_module()
+    assert [grade.learner_limit(s) for s in (5, 8, 30, 100)] == [3, 6, 24, 80]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(0, 1), max_size=40), st.sampled_from([4, 10, 12, 40.5]))
+def test_histogram_bins_cover_the_scale_and_count_every_score_once(fractions, max_score):
+    grade_module()
+    import grading_report
+    scores = [f * max_score for f in fractions]
+    bins = grading_report.histogram_bins(scores, max_score)
+    assert sum(c for _, _, c in bins) == len(scores)
+    assert bins[0][0] == 0 and bins[-1][0] <= max_score <= bins[-1][1]
+    assert all(a[1] == pytest.approx(b[0]) for a, b in zip(bins, bins[1:]))
+    assert len(bins) == (int(max_score) + 1 if float(max_score).is_integer() and max_score <= 20 else 10)
+
+
+def test_mistakes_are_read_from_the_test_cells_outputs():
+    grade_module()
+    import grading_report
+    test = nbformat.v4.new_code_cell("checks.check_mse(mse)", outputs=[nbformat.v4.new_output(
+        "error", ename="CheckFailed", evalue="...", traceback=[
+            "\x1b[0;31mCheckFailed\x1b[0m: `mse` does not match the reference on case 1:",
+            "  This looks like a known mistake: you summed the squared errors.",
+            "  (or: you took the square root.)"])])
+    test.metadata["nbgrader"] = {"grade": True, "grade_id": "test_mse"}
+    student = nbformat.v4.new_code_cell("print('This looks like a known mistake: mine')", outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text="This looks like a known mistake: mine\n")])
+    nb = nbformat.v4.new_notebook(cells=[student, test])
+    assert grading_report.mistakes_in(nb) == {"test_mse": "you summed the squared errors."}
+
+
+def test_feedback_fails_for_one_student_only(tmp_path, monkeypatch, capsys):
+    """nbgrader's generate_feedback stops at the first notebook it cannot convert: then each
+    student is tried alone, and the one that fails is named."""
+    grade = grade_module()
+    for student in ("ann", "bob"):
+        (tmp_path / "autograded" / student / PS).mkdir(parents=True)
+    page = tmp_path / "feedback" / "bob" / PS / "x.html"
     calls = []
-    monkeypatch.setattr(grade, "nbgrader", lambda args, course, **kw: calls.append(args))
-    monkeypatch.setattr(grade, "autograde", lambda *a, **k: None)
-    monkeypatch.chdir(tmp_path)
-    grade.main(["--course", str(COURSE), *command])
-    assert calls[-1] == ["export", f"--to={COURSE / grade.GRADES_CSV}"]
-    assert grade.GRADES_CSV == "grades.csv"
+
+    def fake(args, course, timeout, env=None):
+        calls.append(args[3:])
+        ok = args[3:] == ["--student=bob"]
+        if ok:
+            page.parent.mkdir(parents=True, exist_ok=True)
+            page.write_text("<html><head><!-- Load mathjax -->x<!-- End of mathjax configuration -->"
+                            "</head></html>")
+        return subprocess.CompletedProcess(args, 0 if ok else 1, "", "" if ok else "ValueError: bad cell")
+
+    monkeypatch.setattr(grade, "run_nbgrader", fake)
+    assert grade.feedback(tmp_path, PS) == [page]
+    assert calls == [[], ["--student=ann"], ["--student=bob"]]
+    assert "WARNING: no feedback for ann: nbgrader stopped with ValueError: bad cell" in capsys.readouterr().out
+    assert (page.parent / "mathjax" / "tex-svg.js").is_file() and "cdnjs" not in page.read_text()
+
+
+def test_why_nbgrader_failed_is_its_last_exception():
+    grade = grade_module()
+    log = """[AutogradeApp | ERROR] Timeout waiting for execute reply (8s).
+    Traceback (most recent call last):
+      File "x.py", line 1, in f
+    nbclient.exceptions.CellTimeoutError: A cell timed out while it was being executed, after 30 seconds.
+    The message was: Timeout waiting for IOPub output.
+[AutogradeApp | ERROR] Please see the the above traceback for details on the specific errors on the above failures.
+"""
+    assert grade.nbgrader_failure(log) == ("nbgrader stopped with CellTimeoutError: A cell timed out while it "
+                                           "was being executed, after 30 seconds.")
+    assert grade.nbgrader_failure("nbclient.exceptions.DeadKernelError: Kernel died").startswith(
+        "the notebook's kernel died while running it")
+    assert grade.nbgrader_failure("[X | ERROR] no notebook found") == "nbgrader stopped with no notebook found"
 
 
 # --------------------------------------------------------------------------- release/ and source/

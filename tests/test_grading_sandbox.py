@@ -495,9 +495,12 @@ def test_prepare_rewrites_the_learner_cells_and_plans_them(tmp_path):
         assert all("check_" not in c["source"] for c in plan["cells"])          # no test cell
         assert "".join(out["cells"][3]["source"]).startswith("__import__(")
         assert "checks.check_sgd_momentum_update" in "".join(out["cells"][4]["source"])
+        (tmp_path / "out.ipynb").chmod(0o444)           # as nbgrader leaves an autograded notebook
         sandbox.restore_sources(tmp_path / "out.ipynb", sub_path)
         restored = json.loads((tmp_path / "out.ipynb").read_text())
         assert [c["source"] for c in restored["cells"][2:]] == [c["source"] for c in submitted["cells"][2:]]
+        assert (tmp_path / "out.ipynb").stat().st_mode & 0o777 == 0o444   # replaced, mode kept
+        assert not list(tmp_path.glob("*.restoring"))
 
 
 # ------------------------------------------------------------------------- nbgrader, end to end

@@ -9,6 +9,8 @@ import matplotlib
 
 matplotlib.use("Agg", force=True)
 
+import base64  # noqa: E402
+import html  # noqa: E402
 import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -69,9 +71,14 @@ def test_every_widget_builds_draws_and_displays(name, no_warnings):
     assert exp.png()[:8] == b"\x89PNG\r\n\x1a\n"
     assert exp.controls and all(isinstance(c, W.ValueWidget) for c in exp.controls.values())
     assert exp.message.value                               # a status line, never empty
-    bundle = exp._repr_mimebundle_()
+    bundle, metadata = exp._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert "run the notebook" in bundle["text/plain"]
+    # the static figure for readers without widgets: the PNG shown, with the alt text of its summary
+    assert base64.b64decode(bundle["image/png"]) == exp.png()
+    assert metadata["image/png"]["alt"] == exp.alt_text() == exp.image.tooltip
+    assert f'alt="{html.escape(exp.alt_text())}"' in bundle["text/html"]
+    assert widgets.plain_text(exp.message.value) in exp.alt_text()
     for ctrl in exp.controls.values():                     # expensive sliders wait for release
         if isinstance(ctrl, (W.FloatSlider, W.FloatLogSlider, W.IntSlider)) and name != "line_fit":
             assert ctrl.continuous_update is False, ctrl.description
@@ -591,3 +598,32 @@ def test_learning_rate_readout_shows_enough_digits_near_the_limit_and_names_the_
     assert "floor 1e-16" in exp.floor_note.get_text()        # said on the plot too
     exp.controls["steps"].value = 10
     assert exp.floor_note.get_text() == "" and "floor" not in exp.message.value
+
+
+# --------------------------------------------------------------------------- alt text
+
+def test_plain_text_keeps_the_words_of_a_status_line():
+    assert widgets.plain_text("2/λ<sub>max</sub> = 0.04<br>κ = 50 &lt; 100") == "2/λmax = 0.04. κ = 50 < 100"
+    assert widgets.plain_text("ends here.<br/>Then this") == "ends here. Then this"
+
+
+def test_alt_text_follows_the_figure():
+    """The alt text is recomputed with the figure: a new setting, new numbers in it."""
+    exp = widgets.learning_rate_experiment()
+    before = exp.alt_text()
+    exp.controls["lr"].value = exp.controls["lr"].value * 0.5
+    assert exp.alt_text() != before and exp.alt_text() == exp.image.tooltip
+    assert exp.alt_text().startswith(exp.shows) and exp.alt_text().endswith(".")
+
+
+def test_race_alt_text_reads_the_summary_table():
+    pg = widgets.playground()
+    for row in pg.result.rows:
+        assert f"{row.name} ({row.settings}): {row.status}, L = {row.value:.4g}" in pg.alt_text()
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_every_experiment_names_its_sliders_for_screen_readers(name):
+    """The invisible ControlNames widget sits in every experiment (the browser test checks what it does)."""
+    exp = FACTORIES[name]()
+    assert sum(isinstance(w, widgets.ControlNames) for w in exp.widget.children) == 1

@@ -39,7 +39,8 @@ def test_it_builds_draws_and_shows_a_status_sentence():
     assert race.png()[:8] == b"\x89PNG\r\n\x1a\n"
     assert all(isinstance(c, W.ValueWidget) for c in race.controls.values())
     assert "Fell below the saddle" in race.message.value
-    assert "run the notebook" in race._repr_mimebundle_()["text/plain"]
+    data, metadata = race._repr_mimebundle_()
+    assert "run the notebook" in data["text/plain"] and metadata["image/png"]["alt"]
     assert [h.get_label() for h in race._legend.legend_handles][-1] == "saddle"
 
 

@@ -1,0 +1,92 @@
+"""JupyterHub for a one-server workshop: real Unix users, the course, the nbgrader exchange.
+
+Started by `make hub` (hub/workshop.py start) as root; every setting comes from
+hub/workshop.py's `Settings` (OPTLESSONS_* environment variables, workshop
+defaults). What it does:
+
+* logins: the Unix password (PAM) of the members of the students' and the
+  instructors' groups (`make hub-users ROSTER=roster.csv` creates them);
+* each learner's server runs as that Unix user (LocalProcessSpawner) from the
+  course environment PREFIX/venv, through PREFIX/bin/optlessons-singleuser
+  (copies the course into the home, never over existing files), under prlimit:
+  RLIMIT_DATA per process (memory) and RLIMIT_NPROC per user (processes and
+  threads); JupyterLab opens notebooks/00_welcome.ipynb;
+* students' servers have no formgrader / course list (instructors' do, on ~/course);
+* the idle culler stops a server unused for OPTLESSONS_CULL_IDLE seconds;
+* an `admin` service whose token (STATE/admin-service-token) manages users and
+  servers: the tests and the load benchmark use it.
+"""
+import grp
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from workshop import Settings  # noqa: E402
+
+s = Settings()
+c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)
+
+c.JupyterHub.bind_url = f"http://{s.ip}:{s.port}"
+c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{s.port + 1}"
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{s.port + 2}"
+c.JupyterHub.db_url = f"sqlite:///{s.state / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = str(s.state / "jupyterhub_cookie_secret")
+c.JupyterHub.pid_file = str(s.state / "jupyterhub-process.pid")
+c.ConfigurableHTTPProxy.pid_file = str(s.state / "proxy.pid")
+# Behind TLS termination (nginx, caddy) on a real server: set these two or terminate TLS here.
+# c.JupyterHub.ssl_cert = "/etc/letsencrypt/live/HOST/fullchain.pem"
+# c.JupyterHub.ssl_key = "/etc/letsencrypt/live/HOST/privkey.pem"
+
+# ---- who logs in -------------------------------------------------------------
+c.JupyterHub.authenticator_class = "pam"
+c.PAMAuthenticator.allowed_groups = {s.students_group, s.instructors_group}
+c.PAMAuthenticator.open_sessions = False   # no systemd-logind here: sessions would only fail
+
+# ---- each learner's server -------------------------------------------------------
+c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
+c.Spawner.cmd = [shutil.which("prlimit") or "/usr/bin/prlimit", f"--data={s.mem_limit}", f"--nproc={s.nproc_limit}", "--",
+                 str(s.prefix / "bin" / "optlessons-singleuser")]
+c.Spawner.default_url = "/lab/tree/notebooks/00_welcome.ipynb"
+# window.jupyterapp for the browser test; no news or update checks (a workshop is often offline).
+c.Spawner.args = ["--LabApp.expose_app_in_browser=True", "--LabApp.news_url=",
+                  "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+c.Spawner.notebook_dir = "~"
+c.Spawner.start_timeout = 120
+c.Spawner.http_timeout = 120
+c.Spawner.environment = {
+    "OPTLESSONS_EXCHANGE": str(s.exchange),
+    "OPTLESSONS_COURSE_ID": s.course_id,
+    # The course's models are small: one BLAS thread each, so N learners share the cores.
+    "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+    "PATH": f"{s.venv / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+}
+
+
+def is_instructor(name: str) -> bool:
+    return name in grp.getgrnam(s.instructors_group).gr_mem
+
+
+def per_role(spawner) -> None:
+    """Instructors get formgrader on ~/course; students a configuration without it."""
+    role = "instructor" if is_instructor(spawner.user.name) else "student"
+    spawner.environment["OPTLESSONS_ROLE"] = role
+    if role == "student":
+        spawner.environment["JUPYTER_CONFIG_PATH"] = str(s.prefix / "etc" / "student")
+
+
+c.Spawner.pre_spawn_hook = per_role
+
+# ---- services ----------------------------------------------------------------------
+c.JupyterHub.services = [
+    {"name": "idle-culler",
+     "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={s.cull_idle}",
+                 f"--cull-every={min(600, max(10, s.cull_idle // 2))}"]},
+    {"name": "admin", "api_token": s.service_token_file.read_text().strip()},
+]
+c.JupyterHub.load_roles = [
+    {"name": "idle-culler", "services": ["idle-culler"],
+     "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]},
+    {"name": "workshop-admin", "services": ["admin"],
+     "scopes": ["admin:users", "admin:servers", "tokens", "list:users", "read:users"]},
+]

@@ -1,0 +1,20 @@
+"""nbgrader settings of the workshop hub, for every user of the course environment.
+
+`make hub-install` copies this file into the environment (VENV/etc/jupyter/); the
+hub passes the values to each server as environment variables.
+"""
+import os
+
+c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
+
+c.Exchange.root = os.environ.get("OPTLESSONS_EXCHANGE", "/srv/nbgrader/exchange")
+c.CourseDirectory.course_id = os.environ.get("OPTLESSONS_COURSE_ID", "optlessons")
+# A submission is collected only if its files belong to the student it names.
+c.ExchangeFactory.collect = "optlessons.exchange.OwnerCheckedCollect"
+# An instructor's course directory (source/, release/, gradebook.db): ~/course.
+if os.environ.get("OPTLESSONS_ROLE") == "instructor":
+    c.CourseDirectory.root = os.path.expanduser("~/course")
+    # nbgrader makes autograded notebooks read-only (0444); the grading sandbox
+    # (optlessons.grading) writes the student's own cell sources back into them
+    # afterwards, which only root could do through 0444. Keep them owner-writable.
+    c.Autograde.permissions = 644

@@ -1,0 +1,450 @@
+"""Grading that cannot be faked, end to end, with the real nbgrader and `grade.py all`.
+
+One class in a temporary copy of the course (`--roster` names one more student, who
+submits nothing). Problem set 3 unless said otherwise:
+
+    honest      full (the solutions) 10, partial (Adam without bias correction) 6,
+                zero (the untouched release) 0, copied (full, with the Adam cell pasted
+                twice: a duplicate nbgrader grade_id) 10
+    unreadable  broken (JSON cut short), empty (0 bytes), wrong (PS1's notebook)
+                -> `ungradable: <why>`; absent -> `missing`
+    attacks     (only with the grading sandbox, optlessons.grading, and bubblewrap: unconfined
+                they would run as the grader and could change this repository)
+                a_poison   appends passing checks to optlessons/checks and optlessons/optim
+                           (named to be graded first: had it worked, everyone after passes)
+                overwrite  replaces every checks.check_* by a function printing ✓
+                reader     finds exercises/source through optlessons.__file__ (and the course
+                           copy through its working directory), prints and runs the solutions
+                hidden     runs the hidden cases, reads the gradebook and the source's hidden tests
+                refimport  each solution imports the course's reference (the one the checks forbid),
+                           in all four problem sets
+                exits      full, plus a cell calling os._exit            -> 10 (graded)
+                loops      full, `while True: pass` in rmsprop_update    -> 7
+                slow       full, adam_update sleeping 10 s per call      -> 6, and a timeout in words
+
+Checked: every honest submission gets exactly its score; every attack gets 0 for what it
+faked; the repository is byte-identical after grading; no feedback page of a student who
+did not write the solution shows solution or hidden-test source; grades.csv has a row
+with a status for everyone; the report's counts, histogram, pass rates and mistakes; the
+report and a feedback page in headless chromium (MathJax rendered offline), screenshots in
+tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import hashlib
+import html
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from test_exercises import filled_release, grade_id, plant_no_bias_correction
+
+ROOT = Path(__file__).resolve().parents[1]
+COURSE = ROOT / "exercises"
+ARTIFACTS = ROOT / "tests" / "artifacts"
+PS = "ps3_momentum_rmsprop_adam"
+OTHER_PS = ("ps1_losses_gradients", "ps2_gradient_descent", "ps4_train_network")
+CELL_TIMEOUT = 8   # seconds; the course uses 30
+SANDBOX = importlib.util.find_spec("optlessons.grading") is not None and shutil.which("bwrap") is not None
+NO_SANDBOX = ("needs the grading sandbox (optlessons.grading, the `judge` branch) and bubblewrap "
+              "(apt-get install bubblewrap): unconfined, these submissions run as the grader")
+needs_sandbox = pytest.mark.skipif(not SANDBOX, reason=NO_SANDBOX)
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+POINTS = {"test_sgd_momentum_update": 3, "test_rmsprop_update": 3, "test_adam_update": 4}
+HONEST = {"full": POINTS, "partial": {**POINTS, "test_adam_update": 0},
+          "zero": dict.fromkeys(POINTS, 0), "copied": POINTS}
+ATTACKS = {"a_poison": dict.fromkeys(POINTS, 0), "overwrite": dict.fromkeys(POINTS, 0),
+           "reader": dict.fromkeys(POINTS, 0), "hidden": dict.fromkeys(POINTS, 0),
+           "refimport": dict.fromkeys(POINTS, 0), "exits": POINTS,
+           "loops": {**POINTS, "test_rmsprop_update": 0}, "slow": {**POINTS, "test_adam_update": 0}}
+UNGRADABLE = {"broken": "its JSON is broken at line", "empty": "the file is empty (0 bytes)",
+              "wrong": "it looks like ps1_losses_gradients's notebook"}
+MISSING = ("absent",)
+# Students whose notebooks hold no solution code of their own: their feedback must show none.
+NO_SOLUTION = ("zero", "a_poison", "overwrite", "reader", "hidden", "refimport")
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500),   # grading the class takes minutes
+              # the pasted cell's id, as Jupyter saves it:
+              pytest.mark.filterwarnings("ignore::nbformat.warnings.DuplicateCellId")]
+
+
+def nb_path(course, kind, assignment):
+    return course / kind / assignment / f"{assignment}.ipynb"
+
+
+def release(course, assignment=PS):
+    return nbformat.read(nb_path(course, "release", assignment), as_version=4)
+
+
+def add_cell_after(nb, gid, source):
+    at = next(i for i, c in enumerate(nb.cells) if grade_id(c) == gid)
+    nb.cells.insert(at + 1, nbformat.v4.new_code_cell(source))
+    return nb
+
+
+def solution_cell(nb, gid):
+    return next(c for c in nb.cells if grade_id(c) == gid)
+
+
+POISON = '''
+import pathlib, optlessons.checks, optlessons.optim
+payload = "\\nimport builtins as _b\\nfor _n in [n for n in dir() if n.startswith('check_')]:\\n    globals()[_n] = lambda *a, **k: print('✓')\\n"
+for target in (pathlib.Path(optlessons.checks.__file__), pathlib.Path(optlessons.optim.__file__)):
+    try:
+        with open(target, "a") as f:
+            f.write(payload)
+        print("poisoned", target.name)
+    except OSError as exc:
+        print("could not poison:", type(exc).__name__)
+'''
+
+OVERWRITE = '''
+for _name in dir(checks):
+    if _name.startswith("check_"):
+        setattr(checks, _name, lambda *a, **k: print("✓ passes"))
+'''
+
+READER = '''
+import json, pathlib, optlessons
+def _solutions():
+    places = [pathlib.Path(optlessons.__file__).resolve().parents[1] / "exercises" / "source",
+              pathlib.Path.cwd().parents[2] / "source" if len(pathlib.Path.cwd().parents) > 2 else None]
+    for place in filter(None, places):
+        try:
+            nb = json.loads((place / "{ps}" / "{ps}.ipynb").read_text())
+        except OSError as exc:
+            print("could not read the source:", type(exc).__name__)
+            continue
+        return ["".join(c["source"]) for c in nb["cells"] if "BEGIN SOLUTION" in "".join(c["source"])]
+    return []
+for _code in _solutions():
+    print(_code)
+    exec(_code)
+'''.replace("{ps}", PS)
+
+HIDDEN = '''
+import pathlib, optlessons
+for _try in (lambda: checks.check_adam_update(lambda *a, **k: None, cases="hidden"),
+             lambda: print(pathlib.Path.cwd().parents[2].joinpath("gradebook.db").read_bytes().decode("latin-1")),
+             lambda: print(pathlib.Path(optlessons.__file__).resolve().parents[1].joinpath(
+                 "exercises", "source", "{ps}", "{ps}.ipynb").read_text())):
+    try:
+        _try()
+    except BaseException as exc:
+        print("refused:", type(exc).__name__)
+'''.replace("{ps}", PS)
+
+EXIT = "import os\nos._exit(3)\n"
+
+
+def reference_import(course, assignment):
+    """The release of `assignment` with each solution replaced by an import of the reference
+    its check forbids (`forbidden_references`, from the checks engine)."""
+    from optlessons.checks.engine import forbidden_references
+    nb = release(course, assignment)
+    for test in nb.cells:
+        for check, fn in re.findall(r"checks\.(check_\w+)\((\w+)", test.source if grade_id(test) else ""):
+            try:
+                refs = [r for r in forbidden_references(check)
+                        if importlib.util.find_spec(r.rsplit(".", 1)[0]) is not None]
+            except ValueError:   # a check of results, not of a function (check_accuracy)
+                continue
+            target = next(c for c in nb.cells if re.search(rf"^(def|class) {fn}\b", c.source, re.M))
+            if refs:
+                module, name = refs[0].rsplit(".", 1)
+                target.source = f"from {module} import {name} as {fn}\n"
+    return nb
+
+
+def submissions(course):
+    """{(student, assignment): notebook or bytes} of the class."""
+    subs = {}
+    full = filled_release(course, PS, f"{PS}.ipynb")
+    subs["full", PS] = full
+    partial = copy.deepcopy(full)
+    plant_no_bias_correction(partial)
+    subs["partial", PS] = partial
+    subs["zero", PS] = release(course)
+    copied = copy.deepcopy(full)
+    at = next(i for i, c in enumerate(copied.cells) if grade_id(c) == "adam_update")
+    copied.cells.insert(at + 1, copy.deepcopy(copied.cells[at]))
+    subs["copied", PS] = copied
+    subs["broken", PS] = nb_path(course, "release", PS).read_bytes()[:-300]
+    subs["empty", PS] = b""
+    subs["wrong", PS] = filled_release(course, "ps1_losses_gradients", "ps1_losses_gradients.ipynb")
+    if not SANDBOX:
+        return subs
+    subs["a_poison", PS] = add_cell_after(release(course), "imports", POISON)
+    subs["overwrite", PS] = add_cell_after(release(course), "imports", OVERWRITE)
+    reader = release(course)
+    for c in reader.cells:
+        if c.metadata.get("nbgrader", {}).get("solution"):
+            c.source = READER
+    subs["reader", PS] = reader
+    subs["hidden", PS] = add_cell_after(release(course), "imports", HIDDEN)
+    for assignment in (PS, *OTHER_PS):
+        subs["refimport", assignment] = reference_import(course, assignment)
+    subs["exits", PS] = add_cell_after(copy.deepcopy(full), "imports", EXIT)
+    loops = copy.deepcopy(full)
+    solution_cell(loops, "rmsprop_update").source = "while True:\n    pass\n"
+    subs["loops", PS] = loops
+    slow = copy.deepcopy(full)
+    c = solution_cell(slow, "adam_update")
+    c.source = "import time\n" + re.sub(r"(def adam_update\(.*?\):\n)", r"\1    time.sleep(10)\n", c.source,
+                                        count=1, flags=re.S)
+    assert "time.sleep(10)" in c.source
+    subs["slow", PS] = slow
+    return subs
+
+
+def tracked_state():
+    """The hash of every file git tracks, and `git status --porcelain`, of this repository."""
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    h = hashlib.sha256()
+    for name in sorted(filter(None, files.split(b"\0"))):
+        path = ROOT / os.fsdecode(name)
+        h.update(name + b"\0" + (path.read_bytes() if path.is_file() else b"<gone>") + b"\0")
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True,
+                            check=True).stdout
+    return h.hexdigest(), status
+
+
+def run_grade(args, timeout=1200):
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    proc = subprocess.run([sys.executable, str(COURSE / "grade.py"), *map(str, args)], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"grade.py {args} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    course = tmp_path_factory.mktemp("course")
+    shutil.copy(COURSE / "nbgrader_config.py", course)
+    with open(course / "nbgrader_config.py", "a") as f:
+        f.write(f"\nc.ExecutePreprocessor.timeout = {CELL_TIMEOUT}\nc.Execute.timeout = {CELL_TIMEOUT}\n")
+    for a in (PS, *OTHER_PS):
+        shutil.copytree(COURSE / "source" / a, course / "source" / a)
+        shutil.copytree(COURSE / "release" / a, course / "release" / a)
+    subs = submissions(course)
+    for (student, assignment), content in subs.items():
+        path = course / "submitted" / student / assignment / f"{assignment}.ipynb"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            nbformat.write(content, path)
+    (course / "roster.txt").write_text("student_id\n" + "\n".join(MISSING) + "\n")
+    package = {p: p.read_bytes() for p in (ROOT / "optlessons").rglob("*.py")}
+    before = tracked_state()
+    sandbox = [] if SANDBOX else ["--unsafe-no-sandbox"]
+    try:
+        log = run_grade(["--course", course, "all", PS, "--roster", course / "roster.txt", *sandbox])
+        for a in OTHER_PS if SANDBOX else ():
+            log += run_grade(["--course", course, "all", a, *sandbox])
+    finally:
+        after = tracked_state()
+        poisoned = [p for p, data in package.items() if not p.is_file() or p.read_bytes() != data]
+        for p in poisoned:   # never leave this repository poisoned, even when the test fails
+            p.write_bytes(package[p])
+    from nbgrader.api import Gradebook
+    scores = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for (student, assignment) in subs:
+            try:
+                sub = gb.find_submission_notebook(assignment, assignment, student)
+            except Exception:   # nbgrader's MissingEntry: an ungradable submission
+                continue
+            scores[student, assignment] = {g.name: g.score for g in sub.grades}
+    with open(course / "grades.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return dict(course=course, log=log, scores=scores, rows=rows, before=before, after=after,
+                poisoned=poisoned, subs=subs)
+
+
+def row(graded, student, assignment=PS):
+    found = [r for r in graded["rows"] if r["student_id"] == student and r["assignment"] == assignment]
+    assert len(found) == 1, (student, assignment, found)
+    return found[0]
+
+
+def feedback_page(graded, student, assignment=PS):
+    return graded["course"] / "feedback" / student / assignment / f"{assignment}.html"
+
+
+def page_text(path):
+    return html.unescape(re.sub(r"<[^>]+>", "", path.read_text(encoding="utf-8")))
+
+
+def secrets(course, assignment=PS):
+    sys.path.insert(0, str(COURSE))
+    import grade
+    return grade.secret_lines(nbformat.read(nb_path(course, "source", assignment), as_version=4),
+                              release(course, assignment))
+
+
+# --------------------------------------------------------------------------- the honest and the unreadable
+
+@pytest.mark.parametrize("student", sorted(HONEST))
+def test_honest_submissions_get_exactly_their_score(graded, student):
+    assert graded["scores"][student, PS] == HONEST[student]
+    r = row(graded, student)
+    assert (r["status"], float(r["score"]), float(r["max_score"])) == ("graded", sum(HONEST[student].values()), 10)
+
+
+def test_a_pasted_duplicate_cell_is_repaired_and_named(graded):
+    assert "cell adam_update appears 2 times" in row(graded, "copied")["warnings"]
+    assert "  copied: cell adam_update appears 2 times" in graded["log"]
+
+
+@pytest.mark.parametrize("student", sorted(UNGRADABLE))
+def test_unreadable_submissions_are_ungradable_in_words(graded, student):
+    r = row(graded, student)
+    assert r["status"].startswith("ungradable: ") and UNGRADABLE[student] in r["status"]
+    assert r["score"] == "" and r["timestamp"]
+    assert not feedback_page(graded, student).exists()
+    assert f"  {student}: {r['status'][len('ungradable: '):]}" in graded["log"]
+
+
+def test_grades_csv_has_everyone_with_a_status(graded):
+    students = {s for s, _ in graded["subs"]} | set(MISSING)
+    assert {r["student_id"] for r in graded["rows"] if r["assignment"] == PS} == students
+    assert row(graded, "absent") | {} == {"assignment": PS, "student_id": "absent", "status": "missing",
+                                          "timestamp": "", "score": "", "max_score": "10", "warnings": ""}
+    n_graded = len(HONEST) + (len(ATTACKS) if SANDBOX else 0)
+    assert (f"{PS}: {n_graded} graded, {len(UNGRADABLE)} ungradable, {len(MISSING)} missing "
+            f"({n_graded + len(UNGRADABLE) + len(MISSING)} students)") in graded["log"]
+
+
+def test_the_repository_is_untouched(graded):
+    assert graded["poisoned"] == []
+    assert graded["after"] == graded["before"]
+
+
+def test_feedback_of_a_student_without_the_solution_shows_none_of_it(graded):
+    hidden = secrets(graded["course"])
+    assert len(hidden) > 10
+    checked = [s for s in NO_SOLUTION if feedback_page(graded, s).exists()]
+    assert "zero" in checked and (not SANDBOX or checked == list(NO_SOLUTION))
+    for student in checked:
+        text = feedback_page(graded, student).read_text(encoding="utf-8")
+        shown = [line for line in hidden if line in text or html.escape(line) in text]
+        assert shown == [], (student, shown[:3])
+
+
+# --------------------------------------------------------------------------- the attacks
+
+@needs_sandbox
+@pytest.mark.parametrize("student", sorted(ATTACKS))
+def test_an_attack_gets_nothing_for_what_it_faked(graded, student):
+    assert graded["scores"][student, PS] == ATTACKS[student]
+    r = row(graded, student)
+    assert (r["status"], float(r["score"])) == ("graded", sum(ATTACKS[student].values()))
+
+
+@needs_sandbox
+@pytest.mark.parametrize("assignment", OTHER_PS)
+def test_importing_the_reference_scores_nothing_in_every_problem_set(graded, assignment):
+    scores = graded["scores"]["refimport", assignment]
+    assert scores and all(v == 0 for v in scores.values()), scores
+    assert row(graded, "refimport", assignment)["status"] == "graded"
+    assert row(graded, "full", assignment)["status"] == "missing"   # submitted another assignment only
+    text = page_text(feedback_page(graded, "refimport", assignment))
+    assert "calls the course's" in text and "write" in text
+
+
+@needs_sandbox
+def test_the_poison_reached_nobody(graded):
+    text = page_text(feedback_page(graded, "a_poison"))
+    assert re.search(r"could not poison: \w*Error", text)   # the output: its own source names both
+    assert not re.search(r"poisoned \w+\.py", text)
+    assert graded["scores"]["zero", PS] == dict.fromkeys(POINTS, 0)   # graded after it
+
+
+@needs_sandbox
+def test_the_reader_found_no_source(graded):
+    text = page_text(feedback_page(graded, "reader"))
+    assert "could not read the source" in text
+
+
+@needs_sandbox
+def test_a_dying_kernel_costs_only_its_cell(graded):
+    assert graded["scores"]["exits", PS] == POINTS
+
+
+@needs_sandbox
+def test_a_slow_function_is_told_so_in_words(graded):
+    text = page_text(feedback_page(graded, "slow"))
+    cell = text[text.index("test_adam_update"):]
+    assert "adam_update" in cell and re.search(rf"\b{CELL_TIMEOUT - 2:g} s\b", cell)   # grade.learner_limit
+    assert "not written yet" not in text and "KeyboardInterrupt" not in text and "CellTimeoutError" not in text
+
+
+# --------------------------------------------------------------------------- the report
+
+def test_the_report_counts_the_class(graded):
+    course = graded["course"]
+    page = (course / "reports" / f"{PS}.html").read_text(encoding="utf-8")
+    graded_students = {**HONEST, **(ATTACKS if SANDBOX else {})}
+    n = len(graded_students)
+    assert (f"<strong>{n + len(UNGRADABLE) + len(MISSING)}</strong> students: <strong>{n}</strong> graded, "
+            f"<strong>{len(UNGRADABLE)}</strong> ungradable, <strong>{len(MISSING)}</strong> missing.") in page
+    totals = [sum(s.values()) for s in graded_students.values()]
+    desc = re.search(r'<desc id="hist-desc">Number of students per score: (.*?)</desc>', page).group(1)
+    assert desc == "; ".join(f"{v}: {totals.count(v)}" for v in range(11))
+    for test, points in POINTS.items():
+        passed = sum(s[test] == points for s in graded_students.values())
+        assert re.search(rf"<th scope=\"row\">{test}</th><td class=\"num\">{points}</td>"
+                         rf"<td class=\"num\">{passed} of {n}</td>", page), test
+    for student, why in UNGRADABLE.items():
+        assert f'<th scope="row">{student}</th><td>' in page and html.escape(why) in page
+    assert "<h2>Missing submissions</h2>\n<p>absent</p>" in page
+    assert 'role="img"' in page and "<title id=\"hist-title\">" in page
+    assert "<script" not in page and "http" not in page.split("<body>")[0]   # self-contained
+    with open(course / "reports" / f"{PS}-mistakes.csv", newline="") as f:
+        mistakes = list(csv.DictReader(f))
+    assert [(m["cell"], m["students"], m["count"]) for m in mistakes] == [("test_adam_update", "partial", "1")]
+    assert mistakes[0]["mistake"].startswith("bias correction is missing")
+
+
+def test_report_and_feedback_in_chromium(graded):
+    if CHROMIUM is None:
+        pytest.skip("chromium not found: `apt-get install -y chromium` (.ci/run installs it)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
+    ARTIFACTS.mkdir(exist_ok=True)
+    report = graded["course"] / "reports" / f"{PS}.html"
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 900})
+            outside = []
+            page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:")
+                       else (outside.append(r.request.url), r.abort()))
+            page.goto(report.as_uri())
+            assert page.locator("h1").inner_text().startswith(PS)
+            box = page.locator("svg[role=img]").bounding_box()
+            assert box and box["width"] > 300 and box["height"] > 100
+            assert page.locator("svg[role=img] rect").count() == 11
+            page.screenshot(path=str(ARTIFACTS / f"grading-report-{PS}.png"), full_page=True)
+            page.goto(feedback_page(graded, "partial").as_uri())
+            page.wait_for_function("document.querySelectorAll('mjx-container').length > 5", timeout=20_000)
+            wide = page.evaluate("Math.max(...[...document.querySelectorAll('pre')].map(e => e.scrollWidth - e.clientWidth))")
+            assert wide <= 1, "an output line runs off the page"
+            page.screenshot(path=str(ARTIFACTS / f"feedback-partial-{PS}.png"), full_page=True)
+            assert outside == []   # nothing fetched from the network
+        finally:
+            browser.close()

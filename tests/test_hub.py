@@ -1,0 +1,371 @@
+"""The workshop hub (hub/), end to end, attacked, and in a browser.
+
+One hub for the module, on free loopback ports, with its own state folder and
+exchange under /tmp/olt-hub-*, and four real Unix users `olt_<random>_{i,s1,s2,s3}`
+(an instructor, three students) that are deleted afterwards, homes and
+processes included, whatever happens. The course environment is the one
+`make hub-install` builds (/opt/optlessons): the tests install nothing.
+
+The exchange flow runs once (fixture `flow`) over the hub's REST API: log in
+through the login form, spawn, release (formgrader), fetch, edit (contents
+API), submit (assignment list), collect (formgrader), autograde and feedback
+(exercises/grade.py, typed into a terminal of the instructor's JupyterLab),
+release feedback (formgrader), fetch feedback. Student 1 submits every
+solution (12/12), student 2 the release unchanged (0), student 3 only `mse`
+(2); student 2 also forges a submission as student 1, which collection must
+refuse.
+
+Skipped, with the reason, when not root, or when `make hub-install` has not
+been run (the course environment, the proxy from npm), or bubblewrap is
+missing. Run it alone: `pytest tests/test_hub.py -p no:randomly`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import pwd
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "hub"))
+import workshop  # noqa: E402
+from hubclient import temporary_hub  # noqa: E402
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+ASSIGNMENT = "ps1_losses_gradients"
+NOTEBOOK = f"{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
+SOLVED = {"s1": "all", "s2": (), "s3": ("mse",)}      # which solution cells each student fills
+# Student 2's extra cell: at autograde it tries to write outside the grading sandbox.
+ESCAPE = """import pathlib
+for target in {targets!r}:
+    try:
+        pathlib.Path(target).write_text("written by a student's code at autograde")
+    except OSError:
+        pass
+"""
+EXPECTED = {"s1": 12.0, "s2": 0.0, "s3": 2.0}         # mse's test is worth 2 of 12 points
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = pathlib.Path(os.environ.get("OPTLESSONS_ARTIFACTS", REPO / "tests" / "artifacts"))
+
+
+def missing_requirement() -> str | None:
+    """Why this machine cannot run the hub tests, or None."""
+    installed = workshop.Settings()
+    if os.geteuid() != 0:
+        return "the hub tests create Unix users and run JupyterHub as root: run them as root"
+    if not shutil.which("npm"):
+        return "npm is missing (`apt-get install npm`), so configurable-http-proxy cannot be installed"
+    if not shutil.which("bwrap"):
+        return "bubblewrap is missing (`apt-get install bubblewrap`): autograding needs its sandbox"
+    if not (workshop.HUB_DIR / "node_modules" / ".bin" / "configurable-http-proxy").exists():
+        return "configurable-http-proxy is not installed in hub/node_modules: run `make hub-install`"
+    if not (installed.venv / "bin" / "jupyterhub-singleuser").exists():
+        return f"no course environment in {installed.venv}: run `make hub-install`"
+    return None
+
+
+@pytest.fixture(scope="module")
+def hub():
+    reason = missing_requirement()
+    if reason:
+        pytest.skip(reason)
+    tag = secrets.token_hex(3)
+    roster = [(f"olt_{tag}_i", "instructor")] + [(f"olt_{tag}_s{k}", "student") for k in (1, 2, 3)]
+    try:
+        with temporary_hub(roster, cull_idle=3600) as client:
+            client.tag = tag
+            client.instructor, client.students = client.instructors[0], client.users[1:]
+            yield client
+    finally:
+        pathlib.Path(f"/tmp/olt_{tag}_escaped").unlink(missing_ok=True)
+
+
+def solved_copy(released: dict, which) -> dict:
+    """The released notebook with the source notebook's solution in the cells `which` names."""
+    source = json.loads((REPO / "exercises" / "source" / NOTEBOOK).read_text())
+    solutions = {c["metadata"]["nbgrader"]["grade_id"]: c["source"] for c in source["cells"]
+                 if c["metadata"].get("nbgrader", {}).get("solution")}
+    for cell in released["cells"]:
+        gid = cell["metadata"].get("nbgrader", {}).get("grade_id")
+        if gid in solutions and (which == "all" or gid in which):
+            cell["source"] = solutions[gid]
+    return released
+
+
+def escape_targets(hub) -> list[str]:
+    """Where student 2's code tries to write at autograde: /tmp and the instructor's course."""
+    course = pathlib.Path(pwd.getpwnam(hub.instructor).pw_dir) / "course"
+    return [f"/tmp/olt_{hub.tag}_escaped", str(course / "escaped.txt")]
+
+
+def ok(response) -> dict:
+    """The JSON body of an nbgrader REST answer, which says 200 even when it failed."""
+    assert response.status_code == 200, (response.status_code, response.text[:500])
+    body = response.json()
+    assert not (isinstance(body, dict) and body.get("success") is False), body
+    return body
+
+
+@pytest.fixture(scope="module")
+def flow(hub):
+    """release → fetch → edit → submit (and a forgery) → collect → autograde → feedback."""
+    inst, students = hub.instructor, hub.students
+    short = dict(zip(students, ("s1", "s2", "s3")))
+    for user in [inst, *students]:
+        _, r = hub.login(user, hub.passwords[user])
+        assert r.status_code == 302, (user, r.status_code)
+    hub.spawn(inst, *students)
+    fg = f"/user/{inst}/formgrader/api"
+    ok(hub.as_user(inst, "POST", f"{fg}/assignment/{ASSIGNMENT}/assign"))
+    ok(hub.as_user(inst, "POST", f"{fg}/assignment/{ASSIGNMENT}/release"))
+    course = {"course_id": hub.s.course_id, "assignment_id": ASSIGNMENT}
+    for user in students:
+        listed = ok(hub.as_user(user, "POST", f"/user/{user}/assignments/fetch", data=course))
+        assert [a["status"] for a in listed["value"]] == ["fetched"], listed
+        model = ok(hub.as_user(user, "GET", f"/user/{user}/api/contents/{NOTEBOOK}"))
+        edited = solved_copy(model["content"], SOLVED[short[user]])
+        if short[user] == "s2":
+            edited["cells"].append({"cell_type": "code", "metadata": {}, "outputs": [],
+                                    "execution_count": None, "source": ESCAPE.format(targets=escape_targets(hub))})
+        r = hub.as_user(user, "PUT", f"/user/{user}/api/contents/{NOTEBOOK}",
+                        json={"type": "notebook", "format": "json", "content": edited})
+        assert r.status_code == 200, r.text
+        ok(hub.as_user(user, "POST", f"/user/{user}/assignments/submit", data=course))
+    # Student 2 forges a newer submission in student 1's name, from the command line.
+    forged = hub.run_as(students[1], ["nbgrader", "submit", ASSIGNMENT, f"--student={students[0]}",
+                                      f"--course={hub.s.course_id}"])
+    assert forged.returncode == 0, forged.stderr         # nbgrader itself accepts it
+    collect_log = ok(hub.as_user(inst, "POST", f"{fg}/assignment/{ASSIGNMENT}/collect"))["log"]
+    # Autograde and feedback as the instructor types them in a terminal of their JupyterLab.
+    for step in ("autograde", "feedback"):
+        status, out = hub.terminal(inst, f"cd ~/course && python grade.py {step} {ASSIGNMENT}")
+        assert status == 0, out
+    ok(hub.as_user(inst, "POST", f"{fg}/assignment/{ASSIGNMENT}/release_feedback"))
+    for user in students:
+        ok(hub.as_user(user, "POST", f"/user/{user}/assignments/fetch_feedback", data=course))
+    submissions = ok(hub.as_user(inst, "GET", f"{fg}/submissions/{ASSIGNMENT}"))
+    return {"collect_log": collect_log, "scores": {s["student"]: s["score"] for s in submissions}}
+
+
+# ---- logging in, spawning, the home ----------------------------------------------
+
+def test_login_right_password_302_wrong_403_unknown_user_403(hub):
+    student = hub.students[0]
+    _, right = hub.login(student, hub.passwords[student])
+    _, wrong = hub.login(student, hub.passwords[student] + "x")
+    _, other = hub.login(student, hub.passwords[hub.students[1]])   # another's password
+    _, unknown = hub.login(f"olt_{hub.tag}_nobody", "whatever")
+    _, root = hub.login("root", "whatever")                        # not in the roster's groups
+    assert right.status_code == 302 and "/hub/" in right.headers["Location"]
+    assert [wrong.status_code, other.status_code, unknown.status_code, root.status_code] == [403] * 4
+
+
+def test_homes_are_private_and_servers_run_as_their_user_under_limits(hub, flow):
+    for user in [hub.instructor, *hub.students]:
+        home = pathlib.Path(pwd.getpwnam(user).pw_dir)
+        assert home.stat().st_mode & 0o777 == 0o700, user
+        pids = subprocess.run(["pgrep", "-u", user, "-f", "jupyterhub-singleuser"],
+                              capture_output=True, text=True).stdout.split()
+        assert pids, f"no server process of {user}"
+        limits = pathlib.Path(f"/proc/{pids[0]}/limits").read_text()
+        data = next(line for line in limits.splitlines() if line.startswith("Max data size"))
+        nproc = next(line for line in limits.splitlines() if line.startswith("Max processes"))
+        assert data.split()[3] == str(hub.s.mem_limit), data
+        assert nproc.split()[2] == str(hub.s.nproc_limit), nproc
+
+
+def test_first_spawn_copies_the_course_and_a_respawn_keeps_the_learners_work(hub, flow):
+    student = hub.students[2]
+    home = pathlib.Path(pwd.getpwnam(student).pw_dir)
+    for rel in ["notebooks/00_welcome.ipynb", "notebooks/03_gradient_descent.ipynb",
+                f"exercises/release/{NOTEBOOK}"]:
+        assert (home / rel).read_bytes() == (REPO / rel).read_bytes(), rel
+        assert (home / rel).stat().st_uid == pwd.getpwnam(student).pw_uid
+    r = hub.as_user(student, "GET", f"/user/{student}/", allow_redirects=False)
+    assert r.status_code == 302 and r.headers["Location"].rstrip("?").endswith(
+        "/lab/tree/notebooks/00_welcome.ipynb")
+    mine = home / "notebooks" / "01_loss_functions.ipynb"
+    r = hub.as_user(student, "PUT", f"/user/{student}/api/contents/notebooks/01_loss_functions.ipynb",
+                    json={"type": "file", "format": "text", "content": "my work"})
+    assert r.status_code == 200, r.text
+    (home / "notebooks" / "02_gradients.ipynb").unlink()
+    hub.stop_server(student)
+    hub.spawn(student)
+    assert mine.read_text() == "my work"
+    assert (home / "notebooks" / "02_gradients.ipynb").read_bytes() == \
+        (REPO / "notebooks" / "02_gradients.ipynb").read_bytes()
+
+
+def test_students_have_no_formgrader_the_instructor_has(hub, flow):
+    student = hub.students[0]
+    assert hub.as_user(student, "GET", f"/user/{student}/formgrader/api/assignments").status_code == 404
+    r = hub.as_user(hub.instructor, "GET", f"/user/{hub.instructor}/formgrader/api/assignments")
+    assert r.status_code == 200 and ASSIGNMENT in r.text
+
+
+# ---- the exchange flow ----------------------------------------------------------------
+
+def test_release_fetch_submit_collect_autograde_feedback_scores(hub, flow):
+    names = dict(zip(hub.students, ("s1", "s2", "s3")))
+    assert {names[s]: score for s, score in flow["scores"].items() if s in names} == EXPECTED
+    for student in hub.students:
+        home = pathlib.Path(pwd.getpwnam(student).pw_dir)
+        feedback = list((home / ASSIGNMENT / "feedback").glob(f"*/{ASSIGNMENT}.html"))
+        assert len(feedback) == 1, (student, feedback)
+        text = feedback[0].read_text()
+        assert f"{EXPECTED[names[student]]:g}" in text and "12" in text
+        assert feedback[0].stat().st_uid == pwd.getpwnam(student).pw_uid
+
+
+# ---- attacks: each must fail -----------------------------------------------------------
+
+def test_a_student_cannot_read_another_students_home_or_submission(hub, flow):
+    s1, s2 = hub.students[:2]
+    home1 = pwd.getpwnam(s1).pw_dir
+    for argv in (["cat", f"{home1}/{NOTEBOOK}"], ["ls", home1],
+                 ["ls", str(hub.s.exchange / hub.s.course_id / "inbound")],
+                 ["ls", str(hub.s.exchange / hub.s.course_id / "feedback")]):
+        r = hub.run_as(s2, argv)
+        assert r.returncode != 0 and "Permission denied" in r.stderr, (argv, r.stdout)
+    # nor through their own server: its contents API stays in their home
+    r = hub.as_user(s2, "GET", f"/user/{s2}/api/contents/../{s1}/{NOTEBOOK}")
+    assert r.status_code in (403, 404)
+
+
+def test_a_student_cannot_read_the_instructors_source_or_gradebook_or_the_hubs_secrets(hub, flow):
+    course = pathlib.Path(pwd.getpwnam(hub.instructor).pw_dir) / "course"
+    assert (course / "gradebook.db").exists() and (course / "source" / NOTEBOOK).exists()
+    for target in (course / "gradebook.db", course / "source" / NOTEBOOK,
+                   hub.s.prefix / "instructor" / "course" / "source" / NOTEBOOK,
+                   hub.s.state / "passwords.csv", hub.s.state / "jupyterhub.sqlite"):
+        r = hub.run_as(hub.students[1], ["cat", str(target)])
+        assert r.returncode != 0 and "Permission denied" in r.stderr, target
+
+
+def test_a_submission_forged_in_another_students_name_is_refused_at_collection(hub, flow):
+    s1, s2 = hub.students[:2]
+    assert f"Refused submission {s1}+{ASSIGNMENT}+" in flow["collect_log"]
+    assert f"belongs to {s2}, not {s1}" in flow["collect_log"]
+    assert flow["scores"][s1] == EXPECTED["s1"]          # student 1's own work was graded
+
+
+def test_a_token_opens_only_its_own_server_and_no_formgrader(hub, flow):
+    s1, s2, inst = hub.students[0], hub.students[1], hub.instructor
+    for path in (f"/user/{s2}/api/contents", f"/user/{inst}/api/contents",
+                 f"/user/{inst}/formgrader/api/assignments", f"/user/{inst}/formgrader/api/submissions/{ASSIGNMENT}"):
+        assert hub.as_user(s1, "GET", path).status_code == 403, path
+    r = hub.as_user(s1, "POST", f"/user/{inst}/formgrader/api/assignment/{ASSIGNMENT}/collect")
+    assert r.status_code == 403
+    # the hub's API hides other users: 404 (JupyterHub does not say whether they exist)
+    assert hub.as_user(s1, "DELETE", f"/hub/api/users/{s2}/server").status_code in (403, 404)
+    assert hub.as_user(s1, "POST", f"/hub/api/users/{s2}/tokens", json={}).status_code in (403, 404)
+    assert hub.admin.get(f"{hub.url}/hub/api/users/{s2}").json()["servers"][""]["ready"]
+
+
+def test_student_code_cannot_write_outside_the_sandbox_at_autograde(hub, flow):
+    sandboxed = subprocess.run([str(hub.s.venv / "bin" / "python"), "-c", "import optlessons.grading"],
+                               capture_output=True).returncode == 0
+    if not sandboxed:
+        pytest.skip("the grading sandbox (optlessons.grading, issue 11) is not in the course environment "
+                    "yet: exercises/grade.py autograde still runs student code as the instructor")
+    written = [t for t in escape_targets(hub) if os.path.exists(t)]
+    for t in written:
+        os.unlink(t)
+    assert written == []
+
+
+def test_a_student_cannot_rename_or_delete_the_course_in_the_exchange(hub, flow):
+    course = hub.s.exchange / hub.s.course_id
+    outbound = course / "outbound" / ASSIGNMENT
+    for argv in (["mv", str(course), str(hub.s.exchange / "stolen")], ["rm", "-rf", str(course)],
+                 ["rm", "-rf", str(outbound)], ["mv", str(outbound), str(outbound) + "-x"],
+                 ["touch", str(outbound / "extra.ipynb")]):
+        r = hub.run_as(hub.students[1], argv)
+        assert r.returncode != 0, argv
+    assert hub.s.exchange.stat().st_mode & 0o7777 == 0o1777
+    assert (outbound / f"{ASSIGNMENT}.ipynb").exists()
+
+
+def test_the_idle_culler_stops_an_unused_server_and_the_work_stays():
+    reason = missing_requirement()
+    if reason:
+        pytest.skip(reason)
+    user = f"olt_{secrets.token_hex(3)}_idle"
+    with temporary_hub([(user, "student")], cull_idle=20) as hub:
+        hub.admin.post(f"{hub.url}/hub/api/users", json={"usernames": [user]}).raise_for_status()
+        hub.spawn(user)
+        ready = time.monotonic()
+        while hub.admin.get(f"{hub.url}/hub/api/users/{user}").json()["servers"]:
+            assert time.monotonic() - ready < 120, "the idle culler did not stop the server in 120 s"
+            time.sleep(1)
+        assert time.monotonic() - ready >= 15          # not before it was idle for --timeout=20
+        assert (pathlib.Path(pwd.getpwnam(user).pw_dir) / "notebooks" / "00_welcome.ipynb").exists()
+
+
+# ---- in a browser --------------------------------------------------------------------------
+
+KERNEL_IDLE = """() => {
+    const app = window.jupyterapp;
+    const w = app && app.shell.currentWidget;
+    const s = w && w.sessionContext;
+    return !!(s && s.isReady && s.session && s.session.kernel
+              && s.session.kernel.status === 'idle' && w.content && w.content.widgets.length);
+}"""
+
+
+@pytest.mark.browser
+def test_a_student_logs_in_runs_notebook_03_moves_a_slider_and_sees_the_assignments(hub, flow):
+    if CHROMIUM is None:
+        pytest.skip("chromium not found: `apt-get install -y chromium`")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    student = hub.students[0]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1300})
+            page.set_default_timeout(90_000)
+            page.goto(f"{hub.url}/hub/login")
+            page.fill("#username_input", student)
+            page.fill("#password_input", hub.passwords[student])
+            page.click("#login_submit")
+            page.wait_for_url(f"**/user/{student}/lab/**")
+            page.goto(f"{hub.url}/user/{student}/lab/tree/notebooks/03_gradient_descent.ipynb?reset")
+            page.wait_for_function(KERNEL_IDLE)
+            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            figure = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .optlessons-experiment "
+                                  "img.optlessons-figure").first
+            figure.wait_for(state="attached", timeout=240_000)
+            page.wait_for_function(KERNEL_IDLE, timeout=240_000)
+            figure.scroll_into_view_if_needed()
+            before_src = figure.get_attribute("src")
+            slider = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .optlessons-lr").first
+            readout_before = slider.locator(".widget-readout").inner_text()
+            slider.locator(".noUi-handle").focus()
+            page.keyboard.press("PageUp")
+            page.wait_for_function(
+                "old => [...document.querySelectorAll('.optlessons-experiment img.optlessons-figure')]"
+                ".some(i => i.src !== old)", arg=before_src, timeout=60_000)
+            assert slider.locator(".widget-readout").inner_text() != readout_before
+            errors = page.eval_on_selector_all(
+                '.jp-NotebookPanel:not(.lm-mod-hidden) [data-mime-type="application/vnd.jupyter.stderr"],'
+                ' .jp-NotebookPanel:not(.lm-mod-hidden) [data-mime-type="application/vnd.jupyter.error"]',
+                "els => els.map(e => e.innerText)")
+            assert errors == [], errors
+            page.screenshot(path=str(ARTIFACTS / "hub-student-notebook03.png"))
+            page.evaluate("() => window.jupyterapp.commands.execute('nbgrader:open-assignment-list')")
+            page.get_by_text(ASSIGNMENT).first.wait_for(state="visible", timeout=60_000)
+            page.screenshot(path=str(ARTIFACTS / "hub-student-assignments.png"))
+        finally:
+            browser.close()

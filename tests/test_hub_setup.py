@@ -1,0 +1,53 @@
+"""hub/workshop.py without a running hub: the roster, and where the course environment may live."""
+
+import os
+import pathlib
+import sys
+import tempfile
+
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "hub"))
+import workshop  # noqa: E402
+
+
+def test_a_good_roster_reads_as_id_role_pairs(tmp_path):
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id,role\nteacher,Instructor\nada,student\n al_2 ,student\n")
+    assert workshop.read_roster(roster) == [("teacher", "instructor"), ("ada", "student"), ("al_2", "student")]
+
+
+def test_a_bad_roster_creates_nothing_and_names_every_bad_line(tmp_path):
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id,role\nAda Lovelace,student\nbob,teacher\nbob,student\nbob,student\njo+x,student\n")
+    with pytest.raises(SystemExit) as e:
+        workshop.read_roster(roster)
+    msg = str(e.value)
+    assert "line 2: id 'Ada Lovelace' must be a Unix user name" in msg
+    assert "line 3: role 'teacher' must be one of student, instructor" in msg
+    assert "line 5: bob appears twice" in msg
+    assert "line 6: id 'jo+x'" in msg
+    empty = tmp_path / "empty.csv"
+    empty.write_text("id,role\n")
+    with pytest.raises(SystemExit, match="no rows: the roster needs a header `id,role`"):
+        workshop.read_roster(empty)
+
+
+def test_readable_by_all_sees_a_private_folder_on_the_way():
+    with tempfile.TemporaryDirectory(dir="/tmp") as tmp:      # /tmp: no private folder above
+        os.chmod(tmp, 0o755)
+        private = pathlib.Path(tmp) / "private"
+        (private / "bin").mkdir(parents=True)
+        (private / "bin" / "python3").write_text("")
+        os.chmod(private, 0o700)
+        assert not workshop.readable_by_all(private / "bin" / "python3")
+        os.chmod(private, 0o755)
+        assert workshop.readable_by_all(private / "bin" / "python3")
+
+
+def test_settings_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("OPTLESSONS_PORT", "18000")
+    monkeypatch.setenv("OPTLESSONS_PREFIX", "/opt/x")
+    s = workshop.Settings()
+    assert (s.port, s.url, s.venv) == (18000, "http://127.0.0.1:18000", pathlib.Path("/opt/x/venv"))
+    assert workshop.Settings(**{k: v for k, v in vars(s).items()}).environ()["OPTLESSONS_PORT"] == "18000"
