@@ -38,26 +38,11 @@ MIN_PX = 9.0
 #: rendered 914 px wide (CSS max-width: 100%); narrower images rendered at their natural width.
 CONTENT_WIDTH_PX = 914.0
 
-#: Figures that still fail, in notebooks other developers are editing now (issue 16's report
-#: lists the fix for each). (notebook, cell id) -> why it is allowed. Remove an entry once fixed.
-ALLOWED = {
-    # legends "small" (8.3 pt) in a 12-in figure shrunk to 914/1211: 8.7 px. Fix: figsize=(11, 4.6).
-    ("08_training_a_network.ipynb", "44dc8f15"): "08 is being edited (issue 16 report)",
-    # fig.legend "small" in a 12-in 2 x 2 figure: 8.7 px. Fix: figsize=(11, 7.4).
-    ("08_training_a_network.ipynb", "7cdfa171"): "08 is being edited (issue 16 report)",
-    # three panels 13.5 in wide shrunk to 914/1361: legend 7.8 px. Fix: figsize=(11, 4.2), and
-    # axes[2].legend(..., loc="lower left") so the legend no longer covers the top-left points.
-    ("08_training_a_network.ipynb", "249d9798"): "08 is being edited (issue 16 report)",
-}
-#: Widget experiments that still fail (optlessons/widgets.py is being edited): factory -> why.
-ALLOWED_WIDGETS = {
-    # MomentumExperiment: Experiment.__init__(12.5, 4.3) at 80 dpi is 1000 px, shrunk to 914 px:
-    # its legends ("small") show at 8.5 px. Fix: super().__init__(11.4, 4.3) (912 px).
-    "momentum_experiment": "optlessons/widgets.py is being edited (issue 16 report)",
-    # AdamExperiment: the moment panels' legends use fontsize="x-small" (7.7 px at 80 dpi).
-    # Fix: fontsize="small" in both ax_m.legend and ax_s.legend (9.3 px; the PNG is 880 px).
-    "adam_experiment": "optlessons/widgets.py is being edited (issue 16 report)",
-}
+#: Figures allowed to fail for now, (notebook, cell id) -> why; none today. An entry that
+#: passes makes the test fail, so the list can only shrink.
+ALLOWED: dict[tuple[str, str], str] = {}
+#: Widget experiments allowed to fail for now, factory -> why; none today.
+ALLOWED_WIDGETS: dict[str, str] = {}
 
 
 def displayed_px(px_png, png_width):
