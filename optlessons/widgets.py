@@ -1396,7 +1396,7 @@ class MomentumExperiment(Experiment):
     DIVERGED = dict(facecolor="0.82", edgecolor="0.45", hatch="////", linewidth=0.0)
 
     def __init__(self, landscape="quadratic50", lr=0.01, momentum=0.9, steps=100, nesterov=False):
-        super().__init__(12.5, 4.3)
+        super().__init__(11.4, 4.3)
         self._landscapes = {"quadratic50": quadratic(condition_number=50.0, angle=np.deg2rad(30)),
                             "rosenbrock": LANDSCAPES["rosenbrock"]()}
         self.controls["landscape"] = W.Dropdown(options=list(self.CHOICES.items()), value=landscape,
@@ -1628,8 +1628,8 @@ class AdamExperiment(Experiment):
                                          animated=True)
         # the three axes snap their limits to round numbers / whole decades, so their ticks are
         # part of a cached background (static_key) and only the curves are redrawn
-        self.ax_m.legend(loc="upper right", fontsize="x-small", ncol=2).set_animated(True)
-        self.ax_s.legend(loc="lower right", fontsize="x-small", ncol=3).set_animated(True)
+        self.ax_m.legend(loc="upper right", fontsize="small", ncol=2).set_animated(True)
+        self.ax_s.legend(loc="lower right", fontsize="small", ncol=3).set_animated(True)
         self.ax_s.set_xlabel("step t")
         self._start([W.HBox([self.controls["lr"], self.controls["steps"]]),
                      W.HBox([self.controls["beta1"], self.controls["beta2"]])])
