@@ -637,7 +637,15 @@ def grade_student(course: Path, a: Assignment, student: str, work: Path, sandbox
         nbformat.write(nb, checked)
         staged = work / "staged" / student / assignment
         staged.mkdir(parents=True, exist_ok=True)
-        (staged / "timestamp.txt").write_text(outcome.timestamp.replace("T", " ").replace("Z", " UTC") + "\n")
+        # The exchange's timestamp.txt, byte for byte: the formgrader counts a submission as
+        # autograded only if the gradebook's timestamp equals the one it reads in submitted/
+        # (else it shows "needs autograding" and a score of 0). A command-line collect has
+        # none: the file's modification time stands in.
+        stamp = path.parent / "timestamp.txt"
+        if stamp.is_file():
+            shutil.copy(stamp, staged / stamp.name)
+        else:
+            (staged / "timestamp.txt").write_text(outcome.timestamp.replace("T", " ").replace("Z", " UTC") + "\n")
         # the exchange's secret for this submission: feedback released through the
         # formgrader is filed under it (a command-line collect has none)
         secret = path.parent / "submission_secret.txt"

@@ -18,3 +18,6 @@ if os.environ.get("OPTLESSONS_ROLE") == "instructor":
     # (optlessons.grading) writes the student's own cell sources back into them
     # afterwards, which only root could do through 0444. Keep them owner-writable.
     c.Autograde.permissions = 644
+    # The formgrader's Autograde button would run the students' code unsandboxed, as the
+    # instructor: it refuses; exercises/grade.py (in a terminal) autogrades in the sandbox.
+    c.Autograde.exporter_class = "optlessons.grading.formgrader.SandboxOnlyExporter"

@@ -285,6 +285,19 @@ def test_student_code_cannot_write_outside_the_sandbox_at_autograde(hub, flow):
     assert written == []
 
 
+def test_the_formgraders_autograde_refuses_and_points_at_grade_py(hub, flow):
+    """The button would run student 2's escape cell unsandboxed, as the instructor."""
+    inst, s2 = hub.instructor, hub.students[1]
+    autograded = pathlib.Path(pwd.getpwnam(inst).pw_dir) / "course" / "autograded" / s2 / ASSIGNMENT
+    before = (autograded / f"{ASSIGNMENT}.ipynb").read_bytes()
+    r = hub.as_user(inst, "POST", f"/user/{inst}/formgrader/api/submission/{ASSIGNMENT}/{s2}/autograde")
+    assert r.status_code == 200, r.text[:500]
+    body = r.json()
+    assert body["success"] is False and "python grade.py autograde" in body["error"], body
+    assert (autograded / f"{ASSIGNMENT}.ipynb").read_bytes() == before
+    assert [t for t in escape_targets(hub) if os.path.exists(t)] == []
+
+
 def test_a_student_cannot_rename_or_delete_the_course_in_the_exchange(hub, flow):
     course = hub.s.exchange / hub.s.course_id
     outbound = course / "outbound" / ASSIGNMENT

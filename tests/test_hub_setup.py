@@ -51,3 +51,18 @@ def test_settings_come_from_the_environment(monkeypatch):
     s = workshop.Settings()
     assert (s.port, s.url, s.venv) == (18000, "http://127.0.0.1:18000", pathlib.Path("/opt/x/venv"))
     assert workshop.Settings(**{k: v for k, v in vars(s).items()}).environ()["OPTLESSONS_PORT"] == "18000"
+
+
+def test_autograde_outside_a_grading_sandbox_run_is_refused_with_a_sentence(tmp_path, monkeypatch):
+    from optlessons.grading.formgrader import SandboxOnlyExporter
+    from optlessons.grading.kernel import PLAN_ENV
+
+    plan = tmp_path / "plan.json"
+    monkeypatch.delenv(PLAN_ENV, raising=False)
+    with pytest.raises(RuntimeError, match=r"python grade\.py autograde"):
+        SandboxOnlyExporter()
+    monkeypatch.setenv(PLAN_ENV, str(plan))                 # named, but not written: refused
+    with pytest.raises(RuntimeError, match="outside the grading sandbox"):
+        SandboxOnlyExporter()
+    plan.write_text("{}")                                   # what GradingSandbox.prepare writes
+    assert SandboxOnlyExporter().file_extension == ".ipynb"
