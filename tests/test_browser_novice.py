@@ -23,6 +23,7 @@ from test_legibility import CONTENT_WIDTH_PX
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600)]
 
 VIEWPORT = {"width": 1366, "height": 900}
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 NB03 = tb.REPO / "notebooks" / "03_gradient_descent.ipynb"
 ARTIFACTS = pathlib.Path(os.environ.get("OPTLESSONS_ARTIFACTS", tb.REPO / "tests" / "artifacts"))
 PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
@@ -42,10 +43,13 @@ def lab(tmp_path):
 
 
 def _inline_figures(path):
-    """How many image outputs (figures drawn in a cell, not widgets) the committed notebook has."""
+    """How many image outputs (figures drawn in a cell, not widgets) the committed notebook has.
+
+    A widget's output carries its first figure as a static image too (for readers without a
+    kernel); once the notebook runs, JupyterLab shows the live widget instead: not counted."""
     nb = nbformat.read(path, as_version=4)
-    return sum("image/png" in out.get("data", {}) for cell in nb.cells if cell.cell_type == "code"
-               for out in cell.outputs)
+    return sum("image/png" in out.get("data", {}) and WIDGET_VIEW not in out.get("data", {})
+               for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs)
 
 
 def _open_and_run(page, url, expected_inline):
