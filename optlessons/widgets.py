@@ -528,7 +528,8 @@ class Race(Experiment):
         self._legend_key = None
 
     def _toggle_row(self):
-        return W.HBox([W.HTML("race:&nbsp;")] + list(self.toggles.values()))
+        return W.HBox([W.HTML("race:&nbsp;")] + list(self.toggles.values()),
+                      layout=W.Layout(flex_flow="row wrap"))
 
     def _make_panels(self, landscape):
         if not hasattr(self, "paths"):
