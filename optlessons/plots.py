@@ -45,8 +45,11 @@ OKABE_ITO = {
 #: Order in which lines get colours: strong colours first, sky blue (close to blue) late, yellow (weak on white) last.
 PALETTE = [OKABE_ITO[c] for c in ("blue", "vermillion", "bluish green", "reddish purple",
                                   "orange", "black", "sky blue", "yellow")]
-MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
-LINESTYLES = ["-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), "-", "--"]
+#: A marker and a line style per line. The first 8 go with the 8 colours; lines 9–11 reuse the
+#: first three colours with a marker and a dash pattern of their own, so 11 lines stay distinct.
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "h", "<", "p"]
+LINESTYLES = ["-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), "-", "--",
+              (0, (1, 1)), (0, (8, 2, 1, 2)), (0, (10, 3))]
 
 START_STYLE = dict(marker="o", markersize=9, markerfacecolor="white", markeredgecolor="black",
                    markeredgewidth=1.5, linestyle="none", zorder=6)
@@ -59,9 +62,10 @@ WIDGET_DPI = 80             # pixels per inch of widget figures (a 10 x 4 in fig
 
 
 def style(i):
-    """Colour, marker and line style of the i-th line (cycling through 8 distinct ones)."""
-    i = int(i) % len(PALETTE)
-    return {"color": PALETTE[i], "marker": MARKERS[i], "linestyle": LINESTYLES[i]}
+    """Colour, marker and line style of the i-th line, cycling through 11 distinct combinations
+    (the colour cycles through the 8 of ``PALETTE``; marker and line style through 11)."""
+    i = int(i) % len(MARKERS)
+    return {"color": PALETTE[i % len(PALETTE)], "marker": MARKERS[i], "linestyle": LINESTYLES[i]}
 
 
 def new_figure(width=10.0, height=4.0, dpi=WIDGET_DPI):

@@ -51,7 +51,7 @@ import traitlets
 from . import plots
 from .curvature import Newton, critical_point_kind
 from .functions import LANDSCAPES, NoisyGradient, double_well, quadratic
-from .optim import SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, AdamState, adam_update
+from .optim import SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, NAdam, RAdam, Adamax, AdamState, adam_update
 from .plots import ContourPanel, FigureRenderer, LossPanel, new_figure, style
 from .train import Trajectory, minimize
 
@@ -353,22 +353,28 @@ OPTIMIZERS = {
                                  Hyper("amsgrad", "bool", False, label="AMSGrad"))),
     "AdamW": OptimizerSpec(AdamW, (_LR(0.05, -4, 1), _BETA1, _BETA2,
                                    Hyper("weight_decay", "float", 0.01, 0.0, 0.5, 0.005, "weight decay ω"))),
+    "NAdam": OptimizerSpec(NAdam, (_LR(0.05, -4, 1), _BETA1, _BETA2,
+                                   Hyper("momentum_decay", "float", 4e-3, 0.0, 0.05, 0.001, "momentum_decay"))),
+    "RAdam": OptimizerSpec(RAdam, (_LR(0.05, -4, 1), _BETA1, _BETA2)),
+    "Adamax": OptimizerSpec(Adamax, (_LR(0.05, -4, 1), _BETA1, _BETA2)),
 }
 
 #: Learning rates that make a good first race on each landscape (set when the landscape changes).
+#: RAdam's are smaller than Adam's on the steep landscapes: its first steps, before the variance
+#: estimate is trusted, are un-normalised momentum steps of size lr·m̂, which blow up on Rosenbrock at 0.1.
 SUGGESTED_LR = {
     "quadratic": {"GD": 0.1, "Momentum": 0.01, "Adagrad": 1.0, "RMSprop": 0.1, "Adadelta": 1.0,
-                  "Adam": 0.3, "AdamW": 0.3},
+                  "Adam": 0.3, "AdamW": 0.3, "NAdam": 0.3, "RAdam": 0.3, "Adamax": 0.3},
     "rosenbrock": {"GD": 1e-3, "Momentum": 1e-3, "Adagrad": 1.0, "RMSprop": 0.1, "Adadelta": 1.0,
-                   "Adam": 0.1, "AdamW": 0.1},
+                   "Adam": 0.1, "AdamW": 0.1, "NAdam": 0.1, "RAdam": 0.01, "Adamax": 0.1},
     "beale": {"GD": 0.03, "Momentum": 0.003, "Adagrad": 1.0, "RMSprop": 0.1, "Adadelta": 1.0,
-              "Adam": 0.3, "AdamW": 0.3},
+              "Adam": 0.3, "AdamW": 0.3, "NAdam": 0.3, "RAdam": 0.01, "Adamax": 0.3},
     "himmelblau": {"GD": 0.01, "Momentum": 0.003, "Adagrad": 0.3, "RMSprop": 0.03, "Adadelta": 1.0,
-                   "Adam": 0.1, "AdamW": 0.1},
+                   "Adam": 0.1, "AdamW": 0.1, "NAdam": 0.1, "RAdam": 0.02, "Adamax": 0.1},
     "saddle": {"GD": 0.01, "Momentum": 0.003, "Adagrad": 0.1, "RMSprop": 0.01, "Adadelta": 1.0,
-               "Adam": 0.05, "AdamW": 0.05},
+               "Adam": 0.05, "AdamW": 0.05, "NAdam": 0.05, "RAdam": 0.05, "Adamax": 0.05},
     "six_hump_camel": {"GD": 0.03, "Momentum": 0.01, "Adagrad": 0.3, "RMSprop": 0.03, "Adadelta": 1.0,
-                       "Adam": 0.03, "AdamW": 0.03},
+                       "Adam": 0.03, "AdamW": 0.03, "NAdam": 0.01, "RAdam": 0.01, "Adamax": 0.03},
 }
 
 
@@ -522,7 +528,8 @@ class Race(Experiment):
         self._legend_key = None
 
     def _toggle_row(self):
-        return W.HBox([W.HTML("race:&nbsp;")] + list(self.toggles.values()))
+        return W.HBox([W.HTML("race:&nbsp;")] + list(self.toggles.values()),
+                      layout=W.Layout(flex_flow="row wrap"))
 
     def _make_panels(self, landscape):
         if not hasattr(self, "paths"):

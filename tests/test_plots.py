@@ -43,11 +43,17 @@ def _png_pixels(png):
 def test_palette_is_okabe_ito_with_distinct_markers_and_linestyles():
     assert len(set(plots.PALETTE)) == 8
     assert set(plots.PALETTE) == set(plots.OKABE_ITO.values())
-    assert len(set(plots.MARKERS)) == 8
+    assert len(set(plots.MARKERS)) == len(plots.MARKERS) == len(plots.LINESTYLES) == 11
     first = [plots.style(i) for i in range(4)]
     assert len({s["color"] for s in first}) == 4
     assert len({str(s["linestyle"]) for s in first}) == 4
-    assert plots.style(8) == plots.style(0)          # cycles
+    assert plots.style(11) == plots.style(0)         # cycles after 11
+    styles = [plots.style(i) for i in range(11)]
+    assert len({(s["color"], s["marker"], str(s["linestyle"])) for s in styles}) == 11
+    for i in range(8, 11):                           # a reused colour gets its own marker and dashes
+        twin = plots.style(i - 8)
+        assert styles[i]["color"] == twin["color"]
+        assert styles[i]["marker"] != twin["marker"] and str(styles[i]["linestyle"]) != str(twin["linestyle"])
     assert plots.PALETTE[-1] == plots.OKABE_ITO["yellow"]   # weakest on white comes last
 
 

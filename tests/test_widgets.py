@@ -111,6 +111,55 @@ def test_playground_controls_and_result(pg):
     assert "<table" in pg.summary.value
 
 
+NEWER = ("NAdam", "RAdam", "Adamax")
+
+
+def test_playground_offers_and_races_the_newer_optimizers(pg):
+    from optlessons import optim
+    assert {"NAdam.beta1", "NAdam.beta2", "NAdam.momentum_decay", "RAdam.beta1", "Adamax.beta2"} <= set(pg.controls)
+    _reset(pg, **{f"{name}.on": True for name in NEWER})
+    for name in ("GD", "Momentum", "Adam"):
+        pg.controls[f"{name}.on"].value = False
+    pg.controls["landscape"].value = "quadratic"               # suggests each one's lr
+    result = pg.result
+    assert [r.name for r in result.rows] == list(NEWER)
+    for name in NEWER:
+        opt = result.optimizers[name]
+        assert type(opt) is getattr(optim, name)
+        assert opt.defaults["lr"] == widgets.SUGGESTED_LR["quadratic"][name]
+        row = next(r for r in result.rows if r.name == name)
+        assert row.steps_to_tol is not None and row.diverged_at is None, row   # reaches the minimum
+    assert pg.controls["NAdam.momentum_decay"].value == 4e-3                 # torch's default
+    pg.controls["NAdam.momentum_decay"].value = 0.02
+    assert pg.result.optimizers["NAdam"].defaults["momentum_decay"] == 0.02
+
+
+@pytest.mark.parametrize("key", list(widgets.SUGGESTED_LR))
+def test_the_newer_optimizers_never_diverge_at_their_suggested_lr(key):
+    f = widgets.LANDSCAPES[key]()
+    for name in NEWER:
+        spec = widgets.OPTIMIZERS[name]
+        values = {h.name: h.default for h in spec.hypers} | {"lr": widgets.SUGGESTED_LR[key][name]}
+        row = widgets.summarize(name, widgets.minimize(f, spec.make(values), start=f.start, steps=200), 1e-2)
+        assert row.diverged_at is None, (key, row)
+
+
+def test_radam_gets_a_smaller_rosenbrock_lr_because_its_first_steps_are_not_normalised():
+    f = widgets.LANDSCAPES["rosenbrock"]()
+    spec = widgets.OPTIMIZERS["RAdam"]
+    values = {h.name: h.default for h in spec.hypers} | {"lr": widgets.SUGGESTED_LR["rosenbrock"]["Adam"]}
+    row = widgets.summarize("RAdam", widgets.minimize(f, spec.make(values), start=f.start, steps=200), 1e-2)
+    assert row.diverged_at is not None and row.diverged_at <= 5     # within its un-rectified steps
+
+
+def test_every_playground_line_and_the_first_eleven_styles_are_told_apart(pg):
+    styles = [(s["color"], s["marker"], str(s["linestyle"])) for s in map(widgets.style, range(11))]
+    assert len(set(styles)) == 11
+    assert len(pg.paths.lines) == len(widgets.OPTIMIZERS) == 10      # 7 optimizers and the 3 newer ones
+    looks = {(line.get_color(), line.get_marker()) for line in pg.paths.lines.values()}
+    assert len(looks) == len(widgets.OPTIMIZERS)
+
+
 def test_moving_the_lr_slider_changes_the_trajectory_and_the_artists(pg, no_warnings):
     _reset(pg)
     line = pg.paths.lines["Adam"]
