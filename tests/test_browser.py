@@ -113,6 +113,19 @@ def lab(tmp_path):
         log.close()
 
 
+def one_cell_lab(tmp_path, monkeypatch, code):
+    """The `lab` fixture's server, serving a temporary one-cell notebook running `code`
+    (under the name the fixture serves) instead of the playground."""
+    import nbformat
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    source = tmp_path / "source" / "playground.ipynb"
+    source.parent.mkdir()
+    nbformat.write(nb, source)
+    monkeypatch.setattr(sys.modules[__name__], "NOTEBOOK", source)
+    yield from lab.__wrapped__(tmp_path)
+
+
 def _error_outputs(page):
     return page.eval_on_selector_all(
         '[data-mime-type="application/vnd.jupyter.stderr"], [data-mime-type="application/vnd.jupyter.error"]',

@@ -6,7 +6,6 @@ start-distance slider x₀ with the keyboard, and checks that the figure and the
 changed and that no error appeared. Skipped, with the reason, without chromium or playwright.
 """
 
-import nbformat
 import pytest
 
 import test_browser as tb   # the lab fixture's helpers (tests/ is on sys.path under pytest)
@@ -17,14 +16,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 @pytest.fixture
 def lab(tmp_path, monkeypatch):
     """test_browser's JupyterLab fixture, serving a one-cell notebook with the curvature race."""
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "from optlessons.widgets import curvature_race\ncurvature_race()")])
-    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
-    source = tmp_path / "source" / "playground.ipynb"       # the name the fixture serves
-    source.parent.mkdir()
-    nbformat.write(nb, source)
-    monkeypatch.setattr(tb, "NOTEBOOK", source)
-    yield from tb.lab.__wrapped__(tmp_path)
+    yield from tb.one_cell_lab(tmp_path, monkeypatch, "from optlessons.widgets import curvature_race\ncurvature_race()")
 
 
 def test_curvature_race_answers_a_slider_in_the_browser(lab):

@@ -6,7 +6,6 @@ picks another schedule in its drop-down, and checks that the figure and the stat
 changed and that no error appeared. Skipped, with the reason, without chromium or playwright.
 """
 
-import nbformat
 import pytest
 
 import test_browser as tb   # the lab fixture's helpers (tests/ is on sys.path under pytest)
@@ -19,14 +18,7 @@ FIGURE_READY = ("old => { const i = document.querySelector('img.optlessons-figur
 @pytest.fixture
 def lab(tmp_path, monkeypatch):
     """test_browser's JupyterLab fixture, serving a one-cell notebook with the schedule experiment."""
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "from optlessons.widgets_training import schedule_experiment\nschedule_experiment()")])
-    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
-    source = tmp_path / "source" / "playground.ipynb"       # the name the fixture serves
-    source.parent.mkdir()
-    nbformat.write(nb, source)
-    monkeypatch.setattr(tb, "NOTEBOOK", source)
-    yield from tb.lab.__wrapped__(tmp_path)
+    yield from tb.one_cell_lab(tmp_path, monkeypatch, "from optlessons.widgets_training import schedule_experiment\nschedule_experiment()")
 
 
 def test_schedule_experiment_answers_its_drop_down_in_the_browser(lab):
