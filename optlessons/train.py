@@ -57,6 +57,9 @@ class Trajectory:
     minima : ndarray, shape (k, 2)
         The landscape's known minima (empty when it has none, or none is
         known); :meth:`steps_to` measures distances to them.
+    diverged_at : int or None
+        The step that blew up (its point is not kept, so it is ``n + 1``), or
+        None for a run that did not diverge.
 
     ``n`` is the number of steps actually made: ``steps`` for a run that went
     to the end, fewer for one that diverged. The arrays are read-only and are
@@ -69,6 +72,7 @@ class Trajectory:
     diverged: bool
     message: str
     minima: np.ndarray = field(default_factory=lambda: np.empty((0, 2)))
+    diverged_at: int | None = None
 
     @property
     def n_steps(self) -> int:
@@ -110,7 +114,7 @@ def _as_point(p, what: str) -> np.ndarray:
     return p
 
 
-def minimize(landscape, optimizer, start=None, steps: int = 100) -> Trajectory:
+def minimize(landscape, optimizer, start=None, steps: int = 100, callback=None) -> Trajectory:
     """Run ``optimizer`` on ``landscape`` from ``start`` for ``steps`` steps.
 
     Parameters
@@ -128,15 +132,20 @@ def minimize(landscape, optimizer, start=None, steps: int = 100) -> Trajectory:
         Defaults to ``landscape.start``.
     steps : int
         Number of updates to make (the trajectory then has ``steps + 1`` points).
+    callback : None, or ``callback(t, value, point)``
+        Called once the point of step t (t = 1, 2, …) is recorded, with
+        ``f(point)``; it may read the optimizer's state. A true return ends
+        the run there (not a divergence).
 
     Returns
     -------
     Trajectory
         ``diverged`` is True when the run stopped early because a value,
-        gradient or point was not finite, the point went further than
-        10 window sizes from the window's centre, or the optimizer raised
-        ``FloatingPointError``. The points kept are those up to the last good
-        one.
+        gradient or point was not finite, the point escaped
+        (:func:`optlessons.functions.escaped`: further than ``ESCAPE_FACTOR``
+        window sizes from the window's centre), or the optimizer raised
+        ``FloatingPointError``; ``diverged_at`` is then that step. The points
+        kept are those up to the last good one.
     """
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
@@ -144,6 +153,8 @@ def minimize(landscape, optimizer, start=None, steps: int = 100) -> Trajectory:
         start = getattr(landscape, "start", None)
         if start is None:
             raise ValueError("no start point: pass `start=` or give the landscape a `start` attribute")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be a function callback(t, value, point), got {callback!r}")
     p = _as_point(start, "start")
     window = getattr(landscape, "window", None)
     bounds = None if window is None else escape_box(window)
@@ -156,6 +167,7 @@ def minimize(landscape, optimizer, start=None, steps: int = 100) -> Trajectory:
     # optimizer (which may even write into the array it is given).
     points, values, grad_norms = [], [], []
     problem = None  # why the run stopped early, if it did
+    stopped = False  # whether the callback ended it
     step = 0
     px, py = p.tolist()
     with np.errstate(all="ignore"):
@@ -174,6 +186,9 @@ def minimize(landscape, optimizer, start=None, steps: int = 100) -> Trajectory:
             points.append((px, py))
             values.append(value)
             grad_norms.append(math.hypot(gx, gy))
+            if step > 0 and callback is not None and callback(step, value, p):
+                stopped = step < steps
+                break
             if step == steps:
                 break
             step += 1
@@ -200,8 +215,9 @@ def minimize(landscape, optimizer, start=None, steps: int = 100) -> Trajectory:
         message = f"diverged at step {step}: {problem}; {advice}"
     else:
         last = points[-1]
+        ran = "stopped by the callback after" if stopped else "ran"
         message = (
-            f"ran {steps} steps: f = {values[-1]:.4g} at ({last[0]:.4g}, {last[1]:.4g}), "
+            f"{ran} {step} steps: f = {values[-1]:.4g} at ({last[0]:.4g}, {last[1]:.4g}), "
             f"gradient norm {grad_norms[-1]:.2g}"
         )
     return Trajectory(
@@ -211,6 +227,7 @@ def minimize(landscape, optimizer, start=None, steps: int = 100) -> Trajectory:
         diverged=problem is not None,
         message=message,
         minima=trajectory_minima,
+        diverged_at=None if problem is None else step,
     )
 
 

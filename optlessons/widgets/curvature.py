@@ -56,7 +56,7 @@ def outcome(name, trajectory, landscape, saddle, optimizer=None, near=0.05):
                        "so Newton's step is undefined there — raise the damping δ above 0.")
     if trajectory.diverged:
         return Outcome(name, "diverged", escaped_at,
-                       f"{name} diverged at step {trajectory.n_steps + 1} (the path is drawn up to where it "
+                       f"{name} diverged at step {trajectory.diverged_at} (the path is drawn up to where it "
                        "left the picture): its learning rate is too large for the valley's curvature.")
     minima = np.asarray(landscape.minima, dtype=float).reshape(-1, 2)
     if len(minima) and np.min(np.linalg.norm(minima - end, axis=1)) <= near:
