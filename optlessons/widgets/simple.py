@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import ipywidgets as W
 
-from .. import plots
+from .. import plots, validation
 from ..functions import LANDSCAPES, escaped
 from ..models import LinearRegression
 from ..optim import SGD
@@ -333,7 +333,7 @@ class BatchSizeExperiment(Experiment):
     def compute(self):
         bs, lr = int(self.controls["batch_size"].value), float(self.controls["lr"].value)
         steps = int(self.controls["steps"].value)
-        rng = np.random.default_rng(int(self.controls["seed"].value))
+        rng = np.random.default_rng(validation.integer(self.controls["seed"].value, "the sampling seed", 0))
         pts, losses, diverged = self._run(bs, lr, steps, rng)
         full, full_losses, _ = self._run(len(self.x), lr, steps, np.random.default_rng(0))
         if diverged:
