@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from optlessons import schedules, validation
+from optlessons import schedules, train, validation
 
 __all__ = ["Table", "grid_search", "random_search", "log_uniform", "uniform", "choice",
            "trainer", "tune_lr", "compare_optimizers", "Comparison", "log_grid", "lr_find", "RangeTest"]
@@ -231,8 +231,6 @@ def trainer(model, data, make_optimizer, *, epochs=10, batch_size=None, schedule
     copied for each run (it keeps state). The row holds the final train/val (and, when the
     data has a test split, test) loss and accuracy, ``diverged`` and ``wall_time``.
     """
-    from optlessons import train  # train builds on optim and schedules; keep this module light
-
     def run(seed, **setting):
         fit_kw = {"epochs": epochs, "batch_size": batch_size, "schedule": schedule}
         for name in _FIT_SETTINGS:
@@ -363,8 +361,6 @@ def lr_find(model, data, make_optimizer, start_lr=1e-7, end_lr=10.0, num_steps=1
     points (the smoothing's start-up and the blow-up). Compare the suggestion
     with a grid search before trusting it: it is a guess from one run.
     """
-    from optlessons import train  # train builds on optim and schedules; keep this module light
-
     start_lr = validation.positive(start_lr, "start_lr")
     end_lr = validation.positive(end_lr, "end_lr")
     if not start_lr < end_lr:
