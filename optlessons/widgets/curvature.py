@@ -52,7 +52,7 @@ def outcome(name, trajectory, landscape, saddle, optimizer=None, near=0.05):
     where = f"({end[0]:.3g}, {end[1]:.3g})"
     if getattr(optimizer, "failure", None) is not None:
         return Outcome(name, "singular", escaped_at,
-                       f"{name} stopped at step {trajectory.n_steps + 1}: the Hessian at {where} is singular, "
+                       f"{name} stopped at step {trajectory.diverged_at}: the Hessian at {where} is singular, "
                        "so Newton's step is undefined there — raise the damping δ above 0.")
     if trajectory.diverged:
         return Outcome(name, "diverged", escaped_at,
