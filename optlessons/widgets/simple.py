@@ -317,14 +317,15 @@ class BatchSizeExperiment(Experiment):
         """``steps`` updates of ``train.fit`` (SGD, MSE, reshuffled every epoch by ``rng``) from the start:
         (points, full-data losses, diverged). A point that escapes (``functions.escaped``) ends the run."""
         f = self.loss_landscape
-        (w0, b0) = f.start
+        w0, b0 = f.start
         points = [f.start]
 
         def record(t, loss, params):            # after update t: keep (w, b); stop at `steps` or on escape
             points.append((float(params["w"][0]), float(params["b"])))
             return t + 1 == steps or escaped(points[-1], f.window)
 
-        epochs = max(1, -(-steps * batch_size // len(self.x)))     # enough epochs for `steps` updates
+        per_epoch = -(-len(self.x) // batch_size)             # updates per pass, the last batch maybe smaller
+        epochs = max(1, -(-steps // per_epoch))                # enough passes for `steps` updates
         history = fit(LinearRegression(1), {"w": np.array([w0]), "b": np.array(b0)}, SGD(lr=lr),
                       self.x[:, None], self.y, epochs=epochs, batch_size=batch_size, rng=rng, callback=record)
         pts = np.array(points, dtype=float)
@@ -335,14 +336,14 @@ class BatchSizeExperiment(Experiment):
         steps = int(self.controls["steps"].value)
         rng = np.random.default_rng(validation.integer(self.controls["seed"].value, "the sampling seed", 0))
         pts, losses, diverged = self._run(bs, lr, steps, rng)
-        full, full_losses, _ = self._run(len(self.x), lr, steps, np.random.default_rng(0))
+        full = minimize(self.loss_landscape, SGD(lr=lr), steps=steps)     # full batch: GD on the full-data loss
         if diverged:
             message = f"diverged at step {len(pts) - 1}: the steps grew without bound; try a smaller learning rate"
         else:
             epochs = steps * bs / len(self.x)
             message = (f"{steps} steps of batch {bs} = {epochs:.3g} passes over the {len(self.x)} points; "
                        f"final full-data MSE {losses[-1]:.4g} (best {self.loss_landscape.value(self.loss_landscape.minima[0]):.4g})")
-        return BatchSizeResult(bs, lr, pts, losses, full, full_losses, diverged, message)
+        return BatchSizeResult(bs, lr, pts, losses, full.points, full.values, diverged, message)
 
     def draw(self, result):
         paths = {"mini-batch SGD": _Path(result.points, result.losses, result.diverged),
