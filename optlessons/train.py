@@ -15,8 +15,9 @@ class, or your own).
 
 A run that blows up does not spoil a plot: it stops at the first step whose
 point, value or gradient is not finite, or whose point has left the plotting
-window far behind, keeps the points up to there, and says so in
-``Trajectory.message``. No numpy warning is printed.
+window far behind (``functions.escaped``), keeps the points up to there, and
+says so in ``Trajectory.message`` (the step in ``Trajectory.diverged_at``).
+No numpy warning is printed.
 """
 
 from __future__ import annotations
