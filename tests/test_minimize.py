@@ -180,6 +180,7 @@ def test_a_non_finite_gradient_stops_the_run():
     assert t.diverged
     assert "the gradient is not finite" in t.message
     assert np.all(t.points[:, 0] >= 0.5)  # the point with the NaN gradient is not kept
+    assert t.diverged_at == t.n_steps + 1 == 4  # x_t = 0.8^t: x_4 = 0.41 has the NaN gradient
 
 
 def test_a_floating_point_error_from_the_optimizer_stops_the_run():
