@@ -20,10 +20,11 @@ so it always steps downhill.
 
 from __future__ import annotations
 
-import math
 from typing import Callable, NamedTuple
 
 import numpy as np
+
+from . import validation
 
 __all__ = [
     "hessian_vector_product",
@@ -55,12 +56,6 @@ def _flat_point(theta, name="theta") -> np.ndarray:
     return theta
 
 
-def _positive_step(h) -> float:
-    if not (isinstance(h, (int, float, np.floating)) and math.isfinite(h) and h > 0):
-        raise ValueError(f"h must be a finite number > 0, got {h!r}")
-    return float(h)
-
-
 def hessian_vector_product(gradient: Callable, theta, v, h: float = 1e-5) -> np.ndarray:
     """H v by a central difference of the gradient along v.
 
@@ -73,7 +68,7 @@ def hessian_vector_product(gradient: Callable, theta, v, h: float = 1e-5) -> np.
     v = np.asarray(v, dtype=float)
     if v.shape != theta.shape:
         raise ValueError(f"v has shape {v.shape} but theta has shape {theta.shape}; they must be the same")
-    h = _positive_step(h)
+    h = validation.positive(h, "h")
     g_plus = np.asarray(gradient(theta + h * v), dtype=float)
     g_minus = np.asarray(gradient(theta - h * v), dtype=float)
     if g_plus.shape != theta.shape:
@@ -129,8 +124,7 @@ def eigenvalue_signs(H, tol: float = 1e-8) -> EigenvalueSigns:
     maximum, both signs a saddle. ``tol`` ≥ 0 is absolute: pick it above the
     error of the Hessian (finite differences give about 1e-6 relative).
     """
-    if not (math.isfinite(tol) and tol >= 0):
-        raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
+    validation.number(tol, "tol", 0)
     lam = np.linalg.eigvalsh(_symmetric(H))
     negative = int(np.sum(lam < -tol))
     positive = int(np.sum(lam > tol))
@@ -167,10 +161,8 @@ def newton_update(param, grad, hessian, *, lr: float = 1.0, damping: float = 0.0
     ``SINGULAR_CONDITION``): there the step is undefined or arbitrarily long;
     use ``damping > 0``.
     """
-    if not (math.isfinite(lr) and lr >= 0):
-        raise ValueError(f"lr must be a finite number >= 0, got {lr!r}")
-    if not (math.isfinite(damping) and damping >= 0):
-        raise ValueError(f"damping must be a finite number >= 0, got {damping!r}")
+    validation.number(lr, "lr", 0)
+    validation.number(damping, "damping", 0)
     param = _flat_point(param, "param")
     grad = np.asarray(grad, dtype=float)
     if grad.shape != param.shape:
@@ -207,13 +199,9 @@ class Newton:
     def __init__(self, hessian: Callable, lr: float = 1.0, damping: float = 0.0, saddle_free: bool = False):
         if not callable(hessian):
             raise ValueError(f"hessian must be a function θ -> H(θ), got {type(hessian).__name__}")
-        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr >= 0):
-            raise ValueError(f"lr must be a finite number >= 0, got {lr!r}")
-        if not (isinstance(damping, (int, float)) and math.isfinite(damping) and damping >= 0):
-            raise ValueError(f"damping must be a finite number >= 0, got {damping!r}")
         self.hessian = hessian
-        self.lr = float(lr)
-        self.damping = float(damping)
+        self.lr = validation.number(lr, "lr", 0)
+        self.damping = validation.number(damping, "damping", 0)
         self.saddle_free = bool(saddle_free)
         self.steps = 0
         self.failure: SingularHessianError | None = None

@@ -26,6 +26,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import validation
+
 __all__ = ["RegressionData", "ClassificationData", "Splits", "linear_regression", "blobs",
            "split", "standardize", "load_digits", "load_digits_raw", "DIGITS_CREDIT",
            "TorchReference", "load_torch_reference", "flip_labels", "with_label_noise"]
@@ -76,30 +78,6 @@ class Splits(NamedTuple):
                 f"- {self.description.splitlines()[0] if self.description else 'data'}")
 
 
-# --------------------------------------------------------------------------- helpers
-
-def _generator(rng, name="rng"):
-    """A numpy Generator from a Generator or an int seed; anything else is an error."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-        return np.random.default_rng(int(rng))
-    raise TypeError(f"{name} must be a numpy.random.Generator or an int seed, e.g. "
-                    f"np.random.default_rng(0); got {type(rng).__name__}")
-
-
-def _positive_int(value, name, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _fraction(value, name):
-    if not (isinstance(value, (int, float, np.floating)) and 0.0 <= value < 1.0):
-        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
-    return float(value)
-
-
 # --------------------------------------------------------------------------- synthetic
 
 def linear_regression(rng, n_samples=100, n_features=1, noise=0.1, weights=None, bias=0.0,
@@ -111,9 +89,9 @@ def linear_regression(rng, n_samples=100, n_features=1, noise=0.1, weights=None,
     the true weights and bias as ``n_samples`` grows; the best achievable mean
     squared error is ``noise**2``.
     """
-    rng = _generator(rng)
-    n_samples = _positive_int(n_samples, "n_samples")
-    n_features = _positive_int(n_features, "n_features")
+    rng = validation.generator(rng)
+    n_samples = validation.integer(n_samples, "n_samples", 1)
+    n_features = validation.integer(n_features, "n_features", 1)
     if not noise >= 0:
         raise ValueError(f"noise must be >= 0, got {noise!r}")
     if weights is None:
@@ -134,10 +112,10 @@ def blobs(rng, n_samples=200, n_classes=2, n_features=2, spread=1.0, centers=Non
     to uniform draws in ``center_box`` (made with ``rng``). Labels are int64
     0 .. n_classes-1, in shuffled order. Two classes gives a binary problem.
     """
-    rng = _generator(rng)
-    n_classes = _positive_int(n_classes, "n_classes", minimum=2)
-    n_samples = _positive_int(n_samples, "n_samples", minimum=n_classes)
-    n_features = _positive_int(n_features, "n_features")
+    rng = validation.generator(rng)
+    n_classes = validation.integer(n_classes, "n_classes", 2)
+    n_samples = validation.integer(n_samples, "n_samples", n_classes)
+    n_features = validation.integer(n_features, "n_features", 1)
     if not spread > 0:
         raise ValueError(f"spread must be > 0, got {spread!r}")
     if centers is None:
@@ -178,15 +156,15 @@ def split(X, y, rng, val_fraction=0.15, test_fraction=0.15, stratify=None, scale
     the training split's mean and std when ``scale`` is true (``min_std``: see
     ``standardize``). The order within each split is shuffled.
     """
-    rng = _generator(rng)
+    rng = validation.generator(rng)
     X = np.asarray(X, dtype=float)
     y = np.asarray(y)
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
     if len(X) != len(y):
         raise ValueError(f"X and y have different lengths: {len(X)} and {len(y)}")
-    val_fraction = _fraction(val_fraction, "val_fraction")
-    test_fraction = _fraction(test_fraction, "test_fraction")
+    val_fraction = validation.number(val_fraction, "val_fraction", 0, 1, high_open=True)
+    test_fraction = validation.number(test_fraction, "test_fraction", 0, 1, high_open=True)
     if val_fraction + test_fraction >= 1:
         raise ValueError(f"val_fraction + test_fraction must be < 1, got {val_fraction + test_fraction}")
     is_classes = np.issubdtype(y.dtype, np.integer)
@@ -255,7 +233,7 @@ def load_digits(rng_or_seed=0, val_fraction=0.15, test_fraction=0.15):
     C. Kaynak (1998), https://doi.org/10.24432/C50P49, CC BY 4.0.
     """
     images, labels = load_digits_raw()
-    return split(images.reshape(len(images), -1), labels, _generator(rng_or_seed, "rng_or_seed"),
+    return split(images.reshape(len(images), -1), labels, validation.generator(rng_or_seed, "rng_or_seed"),
                  val_fraction=val_fraction, test_fraction=test_fraction, stratify=True,
                  min_std=1.0, description=DIGITS_CREDIT)
 
@@ -293,9 +271,9 @@ def flip_labels(y, fraction, n_classes, rng):
     Each label is flipped with probability ``fraction`` (independently); a flipped label k
     becomes (k + j) mod n_classes with j uniform in 1 .. n_classes − 1. Returns a new array.
     """
-    rng = _generator(rng)
-    fraction = _fraction(fraction, "fraction")
-    n_classes = _positive_int(n_classes, "n_classes", minimum=2)
+    rng = validation.generator(rng)
+    fraction = validation.number(fraction, "fraction", 0, 1, high_open=True)
+    n_classes = validation.integer(n_classes, "n_classes", 2)
     y = np.asarray(y)
     flip = rng.random(len(y)) < fraction
     other = (y + rng.integers(1, n_classes, len(y))) % n_classes
@@ -309,7 +287,7 @@ def with_label_noise(splits, fraction, rng):
     test labels stay clean, so the test accuracy measures how well the model learned the
     true classes. The description says how many labels were flipped.
     """
-    rng = _generator(rng)
+    rng = validation.generator(rng)
     if not splits.n_classes:
         raise ValueError("with_label_noise needs a classification split (n_classes >= 2)")
     y_train = flip_labels(splits.y_train, fraction, splits.n_classes, rng)

@@ -34,6 +34,8 @@ from typing import Callable
 
 import numpy as np
 
+from . import validation
+
 __all__ = [
     "Landscape",
     "Quadratic",
@@ -212,10 +214,8 @@ class Quadratic(Landscape):
     """
 
     def __init__(self, condition_number: float, angle: float, mu: float, center):
-        if not condition_number >= 1.0 or not math.isfinite(condition_number):
-            raise ValueError(f"condition_number must be a finite number >= 1, got {condition_number!r}")
-        if not mu > 0.0 or not math.isfinite(mu):
-            raise ValueError(f"mu must be a finite number > 0, got {mu!r}")
+        validation.number(condition_number, "condition_number", 1)
+        validation.positive(mu, "mu")
         center = np.array(center, dtype=float)
         if center.shape != (2,):
             raise ValueError(f"center must have shape (2,), got {center.shape}")
@@ -477,9 +477,7 @@ def double_well(curvature: float = 8.0) -> Landscape:
     slides down to the saddle and lingers there before it rolls into the
     valley at (1, 0).
     """
-    if not (math.isfinite(curvature) and curvature > 0):
-        raise ValueError(f"curvature must be a finite number > 0, got {curvature!r}")
-    c = float(curvature)
+    c = validation.positive(curvature, "curvature")
 
     def value(x, y):
         return 0.25 * (x**2 - 1) ** 2 + 0.5 * c * y**2
@@ -505,20 +503,16 @@ def double_well(curvature: float = 8.0) -> Landscape:
 class NoisyGradient:
     """A landscape whose gradient carries Gaussian noise: g(p) = ∇f(p) + σ ξ, ξ ~ N(0, I).
 
-    A fresh ξ is drawn from ``rng`` (a ``numpy.random.Generator``) at every
+    A fresh ξ is drawn from ``rng`` (a ``numpy.random.Generator`` or an int seed) at every
     call of ``gradient`` for one point; the value, the Hessian, the window, the
     minima and the start are the wrapped landscape's. A stand-in for the
     mini-batch noise of SGD (notebook 04) on a 2-D landscape.
     """
 
     def __init__(self, landscape, sigma: float, rng: np.random.Generator):
-        if not (math.isfinite(sigma) and sigma >= 0):
-            raise ValueError(f"sigma must be a finite number >= 0, got {sigma!r}")
-        if not isinstance(rng, np.random.Generator):
-            raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
         self.landscape = landscape
-        self.sigma = float(sigma)
-        self.rng = rng
+        self.sigma = validation.number(sigma, "sigma", 0)
+        self.rng = validation.generator(rng)
 
     def gradient(self, p) -> np.ndarray:
         g = np.asarray(self.landscape.gradient(p), dtype=float)

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import validation
+
 __all__ = [
     "mse",
     "mse_grad",
@@ -70,12 +72,6 @@ def _scale(count: int, reduction: str) -> float:
     if reduction == "sum":
         return 1.0
     raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
-
-
-def _check_delta(delta: float) -> float:
-    if not np.isfinite(delta) or delta <= 0:
-        raise ValueError(f"delta must be a finite number > 0, got {delta!r}")
-    return float(delta)
 
 
 def _check_probabilities(y: np.ndarray, name: str = "y") -> None:
@@ -171,7 +167,7 @@ def huber(y_pred, y, delta: float = 1.0, reduction: str = "mean") -> float:
     in :func:`mse`. ``delta`` (δ) > 0. This is PyTorch's ``HuberLoss``.
     Gradient: :func:`huber_grad`.
     """
-    delta = _check_delta(delta)
+    delta = validation.positive(delta, "delta")
     y_pred, y = _as_same_shape(y_pred, y)
     r = y_pred - y
     small = np.abs(r) <= delta
@@ -181,7 +177,7 @@ def huber(y_pred, y, delta: float = 1.0, reduction: str = "mean") -> float:
 
 def huber_grad(y_pred, y, delta: float = 1.0, reduction: str = "mean") -> np.ndarray:
     """∂L/∂ŷ of :func:`huber`: (1/n) × (r if |r| ≤ δ, else δ sign(r)), i.e. r clipped to [−δ, δ]."""
-    delta = _check_delta(delta)
+    delta = validation.positive(delta, "delta")
     y_pred, y = _as_same_shape(y_pred, y)
     r = y_pred - y
     return _scale(y.size, reduction) * np.where(np.abs(r) <= delta, r, delta * np.sign(r))

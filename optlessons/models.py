@@ -21,23 +21,9 @@ softmax cross-entropy for classifiers.
 
 import numpy as np
 
-from optlessons import losses
+from optlessons import losses, validation
 
 __all__ = ["LinearRegression", "SoftmaxRegression", "MLP", "ACTIVATIONS"]
-
-
-def _generator(rng):
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-        return np.random.default_rng(int(rng))
-    raise TypeError(f"rng must be a numpy.random.Generator or an int seed, got {type(rng).__name__}")
-
-
-def _positive_int(value, name, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 class _Model:
@@ -124,7 +110,7 @@ class LinearRegression(_Model):
     """
 
     def __init__(self, n_features):
-        self.n_features = _positive_int(n_features, "n_features")
+        self.n_features = validation.integer(n_features, "n_features", 1)
 
     def __repr__(self):
         return f"LinearRegression(n_features={self.n_features})"
@@ -133,7 +119,7 @@ class LinearRegression(_Model):
         return {"w": (self.n_features,), "b": ()}
 
     def init(self, rng, zeros=False):
-        rng = _generator(rng)
+        rng = validation.generator(rng)
         w = np.zeros(self.n_features) if zeros else rng.normal(0.0, 1.0 / np.sqrt(self.n_features), self.n_features)
         return {"w": w, "b": np.zeros(())}
 
@@ -172,8 +158,8 @@ class SoftmaxRegression(_Classifier):
     """
 
     def __init__(self, n_features, n_classes):
-        self.n_features = _positive_int(n_features, "n_features")
-        self.n_classes = _positive_int(n_classes, "n_classes", minimum=2)
+        self.n_features = validation.integer(n_features, "n_features", 1)
+        self.n_classes = validation.integer(n_classes, "n_classes", 2)
 
     def __repr__(self):
         return f"SoftmaxRegression(n_features={self.n_features}, n_classes={self.n_classes})"
@@ -182,7 +168,7 @@ class SoftmaxRegression(_Classifier):
         return {"W": (self.n_features, self.n_classes), "b": (self.n_classes,)}
 
     def init(self, rng, zeros=False):
-        rng = _generator(rng)
+        rng = validation.generator(rng)
         if zeros:
             W = np.zeros((self.n_features, self.n_classes))
         else:
@@ -256,12 +242,12 @@ class MLP(_Classifier):
     """
 
     def __init__(self, n_features, hidden=(32,), n_classes=10, activation="relu", init="auto"):
-        self.n_features = _positive_int(n_features, "n_features")
-        self.n_classes = _positive_int(n_classes, "n_classes", minimum=2)
+        self.n_features = validation.integer(n_features, "n_features", 1)
+        self.n_classes = validation.integer(n_classes, "n_classes", 2)
         hidden = (hidden,) if isinstance(hidden, (int, np.integer)) else tuple(hidden)
         if not hidden:
             raise ValueError("hidden must name at least one hidden layer size, e.g. hidden=(32,)")
-        self.hidden = tuple(_positive_int(h, "each hidden size") for h in hidden)
+        self.hidden = tuple(validation.integer(h, "each hidden size", 1) for h in hidden)
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; choose from {', '.join(ACTIVATIONS)}")
         self.activation = activation
@@ -289,7 +275,7 @@ class MLP(_Classifier):
         return shapes
 
     def init(self, rng):
-        rng = _generator(rng)
+        rng = validation.generator(rng)
         params = {}
         for l in range(1, self.n_layers + 1):
             fan_in, fan_out = self.sizes[l - 1], self.sizes[l]

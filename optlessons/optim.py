@@ -36,6 +36,8 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
+from . import validation
+
 __all__ = [
     "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "NAdam", "RAdam", "Adamax",
     "sgd_update", "adagrad_update", "rmsprop_update", "adadelta_update", "adam_update", "adamw_update",
@@ -583,28 +585,23 @@ def adamax_update(param, grad, state, *, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, 
 # Checks of hyperparameters
 # --------------------------------------------------------------------------
 
-def _check_number(name, value, rule, ok):
-    """Raise unless `value` is a finite real number for which `ok(value)` holds;
-    `rule` says the allowed range in words, e.g. ">= 0" or "in [0, 1)"."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number {rule}, got {value!r}")
-    if not (isfinite(value) and ok(value)):
-        raise ValueError(f"{name}={value!r} is out of range: {name} must be {rule}")
-    return float(value)
+def _hyper(name, value, low, high=None, **ends):
+    """``validation.number``; but, as in torch.optim, a value that is not a number at all is a TypeError."""
+    if not validation.is_number(value):
+        raise TypeError(f"{name} must be {validation.number_rule(low, high, **ends)}, got {value!r}")
+    return validation.number(value, name, low, high, **ends)
 
 
 def _at_least_zero(name, value):
-    return _check_number(name, value, ">= 0", lambda x: x >= 0)
+    return _hyper(name, value, 0)
 
 
 def _positive(name, value):
-    return _check_number(name, value, "> 0", lambda x: x > 0)
+    return _hyper(name, value, 0, low_open=True)
 
 
 def _in_unit_interval(name, value, *, include_one):
-    if include_one:
-        return _check_number(name, value, "in [0, 1]", lambda x: 0 <= x <= 1)
-    return _check_number(name, value, "in [0, 1)", lambda x: 0 <= x < 1)
+    return _hyper(name, value, 0, 1, high_open=not include_one)
 
 
 def _check_betas(betas):

@@ -28,7 +28,7 @@ import matplotlib.ticker
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from .functions import lowest_minimum
+from .functions import escaped, lowest_minimum
 
 __all__ = [
     "OKABE_ITO", "PALETTE", "MARKERS", "LINESTYLES", "style", "new_figure", "figure_to_png",
@@ -230,29 +230,25 @@ def _finite_prefix(a):
     return int(bad[0]) if bad.size else len(a)
 
 
-def visible_path(points, window, *, cut_at_exit=False, far=100.0):
+def visible_path(points, window, *, cut_at_exit=False):
     """The part of a path worth drawing: finite points, up to where it leaves the picture.
 
     Drops everything from the first non-finite point on. With ``cut_at_exit``
     (a run that diverged) the path stops at the first point outside ``window``
     — that point is kept, so the line visibly runs off the edge. In any case the
-    path stops after the first point farther than ``far`` window-widths away.
+    path stops at the first point that escaped (:func:`optlessons.functions.escaped`,
+    the rule ``train.minimize`` stops a run by), kept for the same reason.
     """
     pts = _points(points)
     pts = pts[:_finite_prefix(pts)]
     if window is None or len(pts) == 0:
         return pts
-    (x0, x1), (y0, y1) = window
-    w, h = x1 - x0, y1 - y0
-    for grow, use in ((0.0, cut_at_exit), (far, True)):
-        if not use:
-            continue
-        outside = ((pts[:, 0] < x0 - grow * w) | (pts[:, 0] > x1 + grow * w)
-                   | (pts[:, 1] < y0 - grow * h) | (pts[:, 1] > y1 + grow * h))
-        idx = np.flatnonzero(outside)
-        if idx.size:
-            pts = pts[: idx[0] + 1]
-    return pts
+    stop = escaped(pts, window)
+    if cut_at_exit:
+        (x0, x1), (y0, y1) = window
+        stop |= (pts[:, 0] < x0) | (pts[:, 0] > x1) | (pts[:, 1] < y0) | (pts[:, 1] > y1)
+    idx = np.flatnonzero(stop)
+    return pts[: idx[0] + 1] if idx.size else pts
 
 
 def loss_gap(values, f_star=None, floor=1e-16):

@@ -52,6 +52,8 @@ import math
 
 import numpy as np
 
+from . import validation
+
 __all__ = ["Schedule", "constant", "step_decay", "exponential", "inverse_time", "cosine",
            "warmup", "linear", "one_cycle", "cosine_warm_restarts", "sequential", "ReduceLROnPlateau",
            "get", "factory", "SCHEDULES", "ALIASES"]
@@ -84,21 +86,9 @@ class Schedule:
         return f"{self.name}({args})"
 
 
-def _check_lr(lr, name="lr"):
-    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.number)) or not (lr >= 0 and math.isfinite(lr)):
-        raise ValueError(f"{name} must be a finite number >= 0, got {lr!r}")
-    return float(lr)
-
-
-def _check_steps(n, name):
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {n!r}")
-    return int(n)
-
-
 def constant(lr):
     """The same learning rate at every step."""
-    lr = _check_lr(lr)
+    lr = validation.number(lr, "lr", 0)
     return Schedule("constant", lambda t: np.full(t.shape, lr)[()], lr=lr)
 
 
@@ -107,10 +97,9 @@ def step_decay(lr, step_size, gamma=0.1):
 
     lr_t = lr * gamma ** floor(t / step_size), with 0 < gamma <= 1.
     """
-    lr = _check_lr(lr)
-    step_size = _check_steps(step_size, "step_size")
-    if not 0 < gamma <= 1:
-        raise ValueError(f"gamma must be in (0, 1], got {gamma!r}")
+    lr = validation.number(lr, "lr", 0)
+    step_size = validation.integer(step_size, "step_size", 1)
+    gamma = validation.number(gamma, "gamma", 0, 1, low_open=True)
     return Schedule("step_decay", lambda t: lr * gamma ** (t // step_size),
                     lr=lr, step_size=step_size, gamma=gamma)
 
@@ -120,9 +109,8 @@ def exponential(lr, gamma):
 
     lr_t = lr * gamma ** t, with 0 < gamma <= 1.
     """
-    lr = _check_lr(lr)
-    if not 0 < gamma <= 1:
-        raise ValueError(f"gamma must be in (0, 1], got {gamma!r}")
+    lr = validation.number(lr, "lr", 0)
+    gamma = validation.number(gamma, "gamma", 0, 1, low_open=True)
     return Schedule("exponential", lambda t: lr * gamma ** t, lr=lr, gamma=gamma)
 
 
@@ -132,10 +120,9 @@ def inverse_time(lr, decay_rate, decay_steps=1):
     Its sum diverges while the sum of its squares converges, which is what
     SGD's convergence proofs ask of a step size.
     """
-    lr = _check_lr(lr)
-    if not (decay_rate >= 0 and math.isfinite(decay_rate)):
-        raise ValueError(f"decay_rate must be a finite number >= 0, got {decay_rate!r}")
-    decay_steps = _check_steps(decay_steps, "decay_steps")
+    lr = validation.number(lr, "lr", 0)
+    decay_rate = validation.number(decay_rate, "decay_rate", 0)
+    decay_steps = validation.integer(decay_steps, "decay_steps", 1)
     return Schedule("inverse_time", lambda t: lr / (1 + decay_rate * t / decay_steps),
                     lr=lr, decay_rate=decay_rate, decay_steps=decay_steps)
 
@@ -146,9 +133,9 @@ def cosine(lr, total_steps, lr_min=0.0):
     lr_t = lr_min + (lr - lr_min) * (1 + cos(pi * t / total_steps)) / 2 for t <= total_steps,
     and lr_min afterwards (no restart).
     """
-    lr = _check_lr(lr)
-    total_steps = _check_steps(total_steps, "total_steps")
-    lr_min = _check_lr(lr_min, "lr_min")
+    lr = validation.number(lr, "lr", 0)
+    total_steps = validation.integer(total_steps, "total_steps", 1)
+    lr_min = validation.number(lr_min, "lr_min", 0)
     if lr_min > lr:
         raise ValueError(f"lr_min must be <= lr, got lr_min={lr_min} > lr={lr}")
 
@@ -171,7 +158,7 @@ def warmup(after, warmup_steps):
         after = constant(after)
     if not callable(after):
         raise TypeError(f"after must be a schedule (callable of the step) or a number, got {after!r}")
-    warmup_steps = _check_steps(warmup_steps, "warmup_steps")
+    warmup_steps = validation.integer(warmup_steps, "warmup_steps", 1)
     peak = float(after(0))
 
     def fn(t):
@@ -181,20 +168,6 @@ def warmup(after, warmup_steps):
         return np.where(t < warmup_steps, rising, later)[()]
 
     return Schedule("warmup", fn, after=after, warmup_steps=warmup_steps)
-
-
-def _check_factor(value, name, low_open):
-    """A float in (0, 1] (``low_open``) or [0, 1], else ValueError naming `name` and the range."""
-    ok = isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and math.isfinite(value)
-    if low_open:
-        ok = ok and 0 < value <= 1
-        rule = "in (0, 1]"
-    else:
-        ok = ok and 0 <= value <= 1
-        rule = "in [0, 1]"
-    if not ok:
-        raise ValueError(f"{name} must be {rule}, got {value!r}")
-    return float(value)
 
 
 def linear(lr, start_factor=1 / 3, end_factor=1.0, total_steps=5):
@@ -208,10 +181,10 @@ def linear(lr, start_factor=1 / 3, end_factor=1.0, total_steps=5):
     end_factor in [0, 1]. A warm-up is ``linear(lr, start_factor, 1.0, n)``, a
     linear decay to zero ``linear(lr, 1.0, 0.0, n)``.
     """
-    lr = _check_lr(lr)
-    start_factor = _check_factor(start_factor, "start_factor", low_open=True)
-    end_factor = _check_factor(end_factor, "end_factor", low_open=False)
-    total_steps = _check_steps(total_steps, "total_steps")
+    lr = validation.number(lr, "lr", 0)
+    start_factor = validation.number(start_factor, "start_factor", 0, 1, low_open=True)
+    end_factor = validation.number(end_factor, "end_factor", 0, 1)
+    total_steps = validation.integer(total_steps, "total_steps", 1)
 
     def fn(t):
         return lr * (start_factor + (end_factor - start_factor) * np.minimum(t, total_steps) / total_steps)
@@ -252,16 +225,13 @@ def one_cycle(max_lr, total_steps, pct_start=0.3, anneal_strategy="cos", div_fac
     alone. A phase of zero length (pct_start·T = 1), on which PyTorch divides
     by zero, is refused here.
     """
-    max_lr = _check_lr(max_lr, "max_lr")
-    total_steps = _check_steps(total_steps, "total_steps")
-    if isinstance(pct_start, bool) or not isinstance(pct_start, (int, float, np.number)) or not 0 <= pct_start <= 1:
-        raise ValueError(f"pct_start must be a number in [0, 1], got {pct_start!r}")
+    max_lr = validation.number(max_lr, "max_lr", 0)
+    total_steps = validation.integer(total_steps, "total_steps", 1)
+    pct_start = validation.number(pct_start, "pct_start", 0, 1)
     if anneal_strategy not in ("cos", "linear"):
         raise ValueError(f"anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
-    for name, value in (("div_factor", div_factor), ("final_div_factor", final_div_factor)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not (
-                value > 0 and math.isfinite(value)):
-            raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    div_factor = validation.positive(div_factor, "div_factor")
+    final_div_factor = validation.positive(final_div_factor, "final_div_factor")
     initial_lr = max_lr / div_factor
     min_lr = initial_lr / final_div_factor
     if three_phase:
@@ -305,10 +275,10 @@ def cosine_warm_restarts(lr, T_0, T_mult=1, lr_min=0.0):
     back to ``lr``; it never quite reaches ``lr_min`` (the last step of a cycle
     has T_cur = T_i − 1). PyTorch calls ``lr_min`` ``eta_min``.
     """
-    lr = _check_lr(lr)
-    T_0 = _check_steps(T_0, "T_0")
-    T_mult = _check_steps(T_mult, "T_mult")
-    lr_min = _check_lr(lr_min, "lr_min")
+    lr = validation.number(lr, "lr", 0)
+    T_0 = validation.integer(T_0, "T_0", 1)
+    T_mult = validation.integer(T_mult, "T_mult", 1)
+    lr_min = validation.number(lr_min, "lr_min", 0)
 
     def fn(t):
         T_cur, T_i = t.copy(), np.full(t.shape, T_0)
@@ -368,9 +338,7 @@ def sequential(schedules, milestones):
     if len(milestones) != len(schedules) - 1:
         raise ValueError(f"milestones must have one entry fewer than schedules: got {len(schedules)} schedules "
                          f"and {len(milestones)} milestones")
-    for i, milestone in enumerate(milestones):
-        if isinstance(milestone, bool) or not isinstance(milestone, (int, np.integer)) or milestone < 0:
-            raise ValueError(f"milestones[{i}] must be an integer >= 0, got {milestone!r}")
+    milestones = [validation.integer(m, f"milestones[{i}]", 0) for i, m in enumerate(milestones)]
     if any(b <= a for a, b in zip(milestones, milestones[1:])):
         raise ValueError(f"milestones must be strictly increasing, got {milestones}")
     starts = [0] + milestones
@@ -420,21 +388,18 @@ class ReduceLROnPlateau:
 
     def __init__(self, lr, mode="min", factor=0.1, patience=10, threshold=1e-4, threshold_mode="rel",
                  cooldown=0, min_lr=0.0, eps=1e-8):
-        self.lr = _check_lr(lr)
+        self.lr = validation.number(lr, "lr", 0)
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
         if threshold_mode not in ("rel", "abs"):
             raise ValueError(f"threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
-        if isinstance(factor, bool) or not isinstance(factor, (int, float, np.number)) or not 0 <= factor < 1:
-            raise ValueError(f"factor must be in [0, 1), got {factor!r}")
-        for name, value in (("patience", patience), ("cooldown", cooldown)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-                raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
-        self.threshold = _check_lr(threshold, "threshold")
-        self.min_lr = _check_lr(min_lr, "min_lr")
-        self.eps = _check_lr(eps, "eps")
+        self.factor = validation.number(factor, "factor", 0, 1, high_open=True)
+        self.patience = validation.integer(patience, "patience", 0)
+        self.cooldown = validation.integer(cooldown, "cooldown", 0)
+        self.threshold = validation.number(threshold, "threshold", 0)
+        self.min_lr = validation.number(min_lr, "min_lr", 0)
+        self.eps = validation.number(eps, "eps", 0)
         self.mode, self.threshold_mode = mode, threshold_mode
-        self.factor, self.patience, self.cooldown = float(factor), int(patience), int(cooldown)
         self.best = math.inf if mode == "min" else -math.inf
         self.num_bad_epochs = 0
         self.cooldown_counter = 0

@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from optlessons import schedules
+from optlessons import schedules, train, validation
 
 __all__ = ["Table", "grid_search", "random_search", "log_uniform", "uniform", "choice",
            "trainer", "tune_lr", "compare_optimizers", "Comparison", "log_grid", "lr_find", "RangeTest"]
@@ -191,12 +191,8 @@ def random_search(run, space, n_trials, rng, seeds=(0, 1, 2)):
 
     ``rng`` (a Generator or an int seed) draws the settings; the seeds drive the runs.
     """
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-        rng = np.random.default_rng(int(rng))
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("rng must be a numpy.random.Generator or an int seed")
-    if isinstance(n_trials, bool) or not isinstance(n_trials, (int, np.integer)) or n_trials < 1:
-        raise ValueError(f"n_trials must be an integer >= 1, got {n_trials!r}")
+    rng = validation.generator(rng)
+    n_trials = validation.integer(n_trials, "n_trials", 1)
     if not isinstance(space, dict) or not space:
         raise ValueError("space must be a non-empty dict name -> distribution, e.g. {'lr': log_uniform(1e-4, 1)}")
     names = list(space)
@@ -235,8 +231,6 @@ def trainer(model, data, make_optimizer, *, epochs=10, batch_size=None, schedule
     copied for each run (it keeps state). The row holds the final train/val (and, when the
     data has a test split, test) loss and accuracy, ``diverged`` and ``wall_time``.
     """
-    from optlessons import train  # train builds on optim and schedules; keep this module light
-
     def run(seed, **setting):
         fit_kw = {"epochs": epochs, "batch_size": batch_size, "schedule": schedule}
         for name in _FIT_SETTINGS:
@@ -367,25 +361,14 @@ def lr_find(model, data, make_optimizer, start_lr=1e-7, end_lr=10.0, num_steps=1
     points (the smoothing's start-up and the blow-up). Compare the suggestion
     with a grid search before trusting it: it is a guess from one run.
     """
-    from optlessons import train  # train builds on optim and schedules; keep this module light
-
-    for name, value in (("start_lr", start_lr), ("end_lr", end_lr)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not (
-                0 < value < math.inf):
-            raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    start_lr = validation.positive(start_lr, "start_lr")
+    end_lr = validation.positive(end_lr, "end_lr")
     if not start_lr < end_lr:
         raise ValueError(f"start_lr must be < end_lr, got start_lr={start_lr!r}, end_lr={end_lr!r}")
-    if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or num_steps < 2:
-        raise ValueError(f"num_steps must be an integer >= 2, got {num_steps!r}")
-    if isinstance(smooth, bool) or not isinstance(smooth, (int, float, np.number)) or not 0 <= smooth < 1:
-        raise ValueError(f"smooth must be a number in [0, 1), got {smooth!r}")
-    if isinstance(diverge_factor, bool) or not isinstance(diverge_factor, (int, float, np.number)) or not (
-            diverge_factor > 1):
-        raise ValueError(f"diverge_factor must be a number > 1, got {diverge_factor!r}")
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-        rng = np.random.default_rng(int(rng))
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("rng must be a numpy.random.Generator or an int seed")
+    num_steps = validation.integer(num_steps, "num_steps", 2)
+    smooth = validation.number(smooth, "smooth", 0, 1, high_open=True)
+    diverge_factor = validation.number(diverge_factor, "diverge_factor", 1, low_open=True, finite=False)
+    rng = validation.generator(rng)
     if params is None:
         params = model.init(rng)
     n = len(data.y_train)

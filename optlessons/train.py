@@ -15,8 +15,9 @@ class, or your own).
 
 A run that blows up does not spoil a plot: it stops at the first step whose
 point, value or gradient is not finite, or whose point has left the plotting
-window far behind, keeps the points up to there, and says so in
-``Trajectory.message``. No numpy warning is printed.
+window far behind (``functions.escaped``), keeps the points up to there, and
+says so in ``Trajectory.message`` (the step in ``Trajectory.diverged_at``).
+No numpy warning is printed.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import validation
 from .functions import escape_box
 
 __all__ = ["Trajectory", "minimize"]
@@ -57,6 +59,9 @@ class Trajectory:
     minima : ndarray, shape (k, 2)
         The landscape's known minima (empty when it has none, or none is
         known); :meth:`steps_to` measures distances to them.
+    diverged_at : int or None
+        The step that blew up (its point is not kept, so it is ``n + 1``), or
+        None for a run that did not diverge.
 
     ``n`` is the number of steps actually made: ``steps`` for a run that went
     to the end, fewer for one that diverged. The arrays are read-only and are
@@ -69,6 +74,7 @@ class Trajectory:
     diverged: bool
     message: str
     minima: np.ndarray = field(default_factory=lambda: np.empty((0, 2)))
+    diverged_at: int | None = None
 
     @property
     def n_steps(self) -> int:
@@ -110,7 +116,7 @@ def _as_point(p, what: str) -> np.ndarray:
     return p
 
 
-def minimize(landscape, optimizer, start=None, steps: int = 100) -> Trajectory:
+def minimize(landscape, optimizer, start=None, steps: int = 100, callback=None) -> Trajectory:
     """Run ``optimizer`` on ``landscape`` from ``start`` for ``steps`` steps.
 
     Parameters
@@ -128,22 +134,28 @@ def minimize(landscape, optimizer, start=None, steps: int = 100) -> Trajectory:
         Defaults to ``landscape.start``.
     steps : int
         Number of updates to make (the trajectory then has ``steps + 1`` points).
+    callback : None, or ``callback(t, value, point)``
+        Called once the point of step t (t = 1, 2, …) is recorded, with
+        ``f(point)``; it may read the optimizer's state. A true return ends
+        the run there (not a divergence).
 
     Returns
     -------
     Trajectory
         ``diverged`` is True when the run stopped early because a value,
-        gradient or point was not finite, the point went further than
-        10 window sizes from the window's centre, or the optimizer raised
-        ``FloatingPointError``. The points kept are those up to the last good
-        one.
+        gradient or point was not finite, the point escaped
+        (:func:`optlessons.functions.escaped`: further than ``ESCAPE_FACTOR``
+        window sizes from the window's centre), or the optimizer raised
+        ``FloatingPointError``; ``diverged_at`` is then that step. The points
+        kept are those up to the last good one.
     """
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    steps = validation.integer(steps, "steps", 0)
     if start is None:
         start = getattr(landscape, "start", None)
         if start is None:
             raise ValueError("no start point: pass `start=` or give the landscape a `start` attribute")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be a function callback(t, value, point), got {callback!r}")
     p = _as_point(start, "start")
     window = getattr(landscape, "window", None)
     bounds = None if window is None else escape_box(window)
@@ -156,6 +168,7 @@ def minimize(landscape, optimizer, start=None, steps: int = 100) -> Trajectory:
     # optimizer (which may even write into the array it is given).
     points, values, grad_norms = [], [], []
     problem = None  # why the run stopped early, if it did
+    stopped = False  # whether the callback ended it
     step = 0
     px, py = p.tolist()
     with np.errstate(all="ignore"):
@@ -174,6 +187,9 @@ def minimize(landscape, optimizer, start=None, steps: int = 100) -> Trajectory:
             points.append((px, py))
             values.append(value)
             grad_norms.append(math.hypot(gx, gy))
+            if step > 0 and callback is not None and callback(step, value, p):
+                stopped = step < steps
+                break
             if step == steps:
                 break
             step += 1
@@ -200,8 +216,9 @@ def minimize(landscape, optimizer, start=None, steps: int = 100) -> Trajectory:
         message = f"diverged at step {step}: {problem}; {advice}"
     else:
         last = points[-1]
+        ran = "stopped by the callback after" if stopped else "ran"
         message = (
-            f"ran {steps} steps: f = {values[-1]:.4g} at ({last[0]:.4g}, {last[1]:.4g}), "
+            f"{ran} {step} steps: f = {values[-1]:.4g} at ({last[0]:.4g}, {last[1]:.4g}), "
             f"gradient norm {grad_norms[-1]:.2g}"
         )
     return Trajectory(
@@ -211,6 +228,7 @@ def minimize(landscape, optimizer, start=None, steps: int = 100) -> Trajectory:
         diverged=problem is not None,
         message=message,
         minima=trajectory_minima,
+        diverged_at=None if problem is None else step,
     )
 
 
@@ -407,8 +425,7 @@ def clip_grad_norm(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):
         raise ValueError(f"norm_type must be a number > 0 or math.inf, got {norm_type!r}") from None
     if not norm_type > 0:
         raise ValueError(f"norm_type must be > 0 (or math.inf), got {norm_type!r}")
-    if isinstance(max_norm, bool) or not isinstance(max_norm, (int, float, np.number)) or not max_norm >= 0:
-        raise ValueError(f"max_norm must be a number >= 0, got {max_norm!r}")
+    validation.number(max_norm, "max_norm", 0, finite=False)
     is_dict = isinstance(grads, dict)
     arrays = {k: np.asarray(g, dtype=float) for k, g in grads.items()} if is_dict else \
         {None: np.asarray(grads, dtype=float)}
@@ -459,9 +476,7 @@ class WeightEMA:
     """
 
     def __init__(self, decay=0.999):
-        if isinstance(decay, bool) or not isinstance(decay, (int, float, np.number)) or not 0 <= decay <= 1:
-            raise ValueError(f"decay must be a number in [0, 1], got {decay!r}")
-        self.decay = float(decay)
+        self.decay = validation.number(decay, "decay", 0, 1)
         self.params = None
         self.n_averaged = 0
 
@@ -549,27 +564,18 @@ def fit(model, params, optimizer, X, y=None, *, epochs=10, batch_size=None, rng=
         raise ValueError("pass both X_val and y_val, or neither")
     if X_val is not None:
         X_val, y_val = _check_xy(X_val, y_val, "validation data")
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
-    if batch_size is None:
-        batch_size = n
-    if (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
-            or not 1 <= batch_size <= n):
-        raise ValueError(f"batch_size must be an integer from 1 to the number of samples ({n}), "
-                         f"or None for full batch; got {batch_size!r}")
-    batch_size = int(batch_size)
+    epochs = validation.integer(epochs, "epochs", 1)
+    batch_size = n if batch_size is None else validation.integer(batch_size, "batch_size (None: full batch)", 1, n)
     shuffling = shuffle and batch_size < n
     if shuffling:
-        if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-            rng = np.random.default_rng(int(rng))
-        if not isinstance(rng, np.random.Generator):
+        if rng is None:
             raise ValueError("mini-batches are reshuffled every epoch: pass rng=np.random.default_rng(seed) "
                              "(or shuffle=False)")
+        rng = validation.generator(rng)
     if not hasattr(optimizer, "step"):
         raise TypeError(f"optimizer must have a step(params, grads) method, got {optimizer!r}")
-    if clip_grad_norm is not None and (isinstance(clip_grad_norm, bool) or not isinstance(
-            clip_grad_norm, (int, float, np.number)) or not clip_grad_norm > 0):
-        raise ValueError(f"clip_grad_norm must be None or a max norm > 0, got {clip_grad_norm!r}")
+    if clip_grad_norm is not None:
+        validation.number(clip_grad_norm, "clip_grad_norm (None: no clipping)", 0, low_open=True, finite=False)
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be a function callback(t, loss, params), got {callback!r}")
     ema = None if ema_decay is None else WeightEMA(ema_decay)
@@ -702,10 +708,7 @@ class EpochSnapshots:
     passed, which ``fit`` never writes into, so nothing is copied."""
 
     def __init__(self, steps_per_epoch, initial=None):
-        if isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, (int, np.integer)) or (
-                steps_per_epoch < 1):
-            raise ValueError(f"steps_per_epoch must be an integer >= 1, got {steps_per_epoch!r}")
-        self.steps_per_epoch = int(steps_per_epoch)
+        self.steps_per_epoch = validation.integer(steps_per_epoch, "steps_per_epoch", 1)
         self.params = [] if initial is None else [initial]
 
     def __call__(self, t, loss, params):
@@ -723,10 +726,8 @@ def early_stopping(val_loss, patience=5, min_delta=0.0):
     happens) and the best epoch's weights are the ones to keep (Keras's EarlyStopping
     with ``restore_best_weights=True``). ``best`` is the best epoch up to the stop.
     """
-    if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 1:
-        raise ValueError(f"patience must be an integer >= 1, got {patience!r}")
-    if not min_delta >= 0:
-        raise ValueError(f"min_delta must be a number >= 0, got {min_delta!r}")
+    patience = validation.integer(patience, "patience", 1)
+    min_delta = validation.number(min_delta, "min_delta", 0)
     val_loss = np.asarray(val_loss, dtype=float)
     best = 0
     for e in range(1, len(val_loss)):

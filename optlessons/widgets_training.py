@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import ipywidgets as W
 
-from . import data, models, optim, plots, schedules, train
+from . import data, models, optim, plots, schedules, train, validation
 from .widgets import TEXT_COLOURS, Experiment, int_slider, log_slider
 
 __all__ = ["SCHEDULE_NAMES", "build_schedule", "ScheduleResult", "ScheduleExperiment", "schedule_experiment",
@@ -138,7 +138,7 @@ class ScheduleExperiment(Experiment):
         steps_per_epoch = -(-n // self.BATCH)
         total = steps_per_epoch * int(v["epochs"])
         schedule = build_schedule(v["schedule"], float(v["lr"]), total, int(v["warmup_steps"]))
-        rng = np.random.default_rng(int(v["seed"]))
+        rng = np.random.default_rng(validation.integer(v["seed"], "the seed", 0))
         params = self.model.init(rng)
         snapshots = train.EpochSnapshots(steps_per_epoch, initial=params)
         history = train.fit(self.model, params, OPTIMIZERS[v["optimizer"]](float(v["lr"])), self.task,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from optlessons.functions import LANDSCAPES, quadratic, rosenbrock, saddle
+from optlessons.functions import LANDSCAPES, escaped, quadratic, rosenbrock, saddle
 from optlessons.optim import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, RAdam, RMSprop
 from optlessons.train import Trajectory, minimize
 
@@ -42,6 +42,22 @@ class Bowl:
 
     def gradient(self, p):
         return 2 * p
+
+
+class Pit(Bowl):
+    """|p|², but infinite left of x = 0.5."""
+
+    def value(self, p):
+        return np.inf if p[0] < 0.5 else float(p @ p)
+
+
+class Grumpy(GD):
+    """GD that raises FloatingPointError left of x = 0.5."""
+
+    def step(self, params, grads):
+        if params[0] < 0.5:
+            raise FloatingPointError("grads contains NaN")
+        return super().step(params, grads)
 
 
 # ---------------------------------------------------------------------- the trajectory
@@ -164,15 +180,10 @@ def test_a_non_finite_gradient_stops_the_run():
     assert t.diverged
     assert "the gradient is not finite" in t.message
     assert np.all(t.points[:, 0] >= 0.5)  # the point with the NaN gradient is not kept
+    assert t.diverged_at == t.n_steps + 1 == 4  # x_t = 0.8^t: x_4 = 0.41 has the NaN gradient
 
 
 def test_a_floating_point_error_from_the_optimizer_stops_the_run():
-    class Grumpy(GD):
-        def step(self, params, grads):
-            if params[0] < 0.5:
-                raise FloatingPointError("grads contains NaN")
-            return super().step(params, grads)
-
     t = minimize(Bowl(), Grumpy(0.1), start=[1.0, 0.0], steps=20)
     assert t.diverged
     assert t.message.startswith(f"diverged at step {t.n_steps + 1}: the optimizer reported grads contains NaN")
@@ -208,6 +219,66 @@ def test_gradient_descent_on_a_quadratic_diverges_above_2_over_L(kappa, angle, f
     t = minimize(f, SGD(lr=factor * 2 / f.L), steps=500)
     assert t.diverged
     assert "left the plotting window" in t.message
+
+
+@settings(max_examples=40, deadline=None)
+@given(kappa=st.floats(1.0, 100.0), angle=st.floats(-3.2, 3.2), factor=st.floats(0.05, 3.0),
+       steps=st.integers(0, 200))
+def test_diverged_at_is_the_first_step_whose_point_escapes(kappa, angle, factor, steps):
+    # GD on a quadratic has a closed form, p_t = c + (I − η A)^t (p_0 − c): the step that
+    # diverges is the first t whose p_t escapes (functions.escaped), None if none does.
+    f = quadratic(condition_number=kappa, angle=angle)
+    lr = factor * 2 / f.L
+    t = minimize(f, SGD(lr=lr), steps=steps)
+    c = f.minima[0]
+    M = np.eye(2) - lr * f.matrix
+    exact = [f.start]
+    for _ in range(steps):
+        exact.append(c + M @ (exact[-1] - c))
+    escapes = np.flatnonzero(escaped(np.array(exact), f.window))
+    expected = int(escapes[0]) if escapes.size else None
+    assert t.diverged_at == expected and t.diverged == (expected is not None)
+    if t.diverged:
+        assert t.diverged_at == t.n_steps + 1 == len(t.points)   # the escaped point is not kept
+        assert t.message.startswith(f"diverged at step {t.diverged_at}:")
+    assert not escaped(t.points, f.window).any()
+    np.testing.assert_allclose(t.points, np.array(exact)[:len(t.points)], rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("landscape, optimizer, at", [(Pit(), GD(0.1), 4), (Bowl(), Grumpy(0.1), 5)])
+def test_diverged_at_is_set_whatever_stopped_the_run(landscape, optimizer, at):
+    # x_t = 0.8^t first drops below 0.5 at t = 4: Pit's value there is infinite; Grumpy
+    # refuses the step from there, step 5
+    t = minimize(landscape, optimizer, start=[1.0, 0.0], steps=20)
+    assert t.diverged and t.diverged_at == at == t.n_steps + 1
+
+
+def test_a_run_that_does_not_diverge_has_no_diverged_at():
+    t = minimize(quadratic(), SGD(lr=0.1), steps=30)
+    assert not t.diverged and t.diverged_at is None
+
+
+def test_the_callback_sees_every_step_and_can_stop_the_run():
+    seen = []
+    opt = Adam(lr=0.05)
+
+    def record(t, value, point):
+        seen.append((t, value, point.copy(), opt.state.exp_avg.copy()))
+        return t == 7
+
+    f = rosenbrock()
+    t = minimize(f, opt, steps=50, callback=record)
+    assert [s[0] for s in seen] == list(range(1, 8)) and t.n_steps == 7
+    assert not t.diverged and t.diverged_at is None
+    assert t.message.startswith("stopped by the callback after 7 steps")
+    np.testing.assert_array_equal(np.array([s[2] for s in seen]), t.points[1:])
+    np.testing.assert_array_equal([s[1] for s in seen], t.values[1:])
+    assert np.all(np.isfinite([s[3] for s in seen])) and not np.array_equal(seen[0][3], seen[1][3])
+    steps = []
+    full = minimize(f, Adam(lr=0.05), steps=50, callback=lambda t, value, point: steps.append(t))
+    assert steps == list(range(1, 51)) and full.n_steps == 50 and full.message.startswith("ran 50 steps")
+    with pytest.raises(TypeError, match="callback"):
+        minimize(f, Adam(lr=0.05), callback=3)
 
 
 def test_minimize_itself_is_fast():

@@ -586,14 +586,17 @@ def test_public_names():
         assert name in optim.__all__ and hasattr(optim, name)
 
 
-def test_optim_imports_only_numpy():
+def test_optim_imports_only_numpy_and_the_numpy_only_validation():
     import ast
     import pathlib
     tree = ast.parse(pathlib.Path(optim.__file__).read_text())
     imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
                 for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert imported <= {"numpy", "collections", "math", "typing"}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and node.level == 0}
+    course = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level > 0
+              for alias in node.names}
+    assert imported <= {"numpy", "collections", "math", "typing"} and course == {"validation"}
 
 
 def test_step_benchmark_table_runs():

@@ -12,7 +12,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.colors import to_rgb  # noqa: E402
 
 from optlessons import plots  # noqa: E402
-from optlessons.functions import quadratic, rosenbrock, saddle  # noqa: E402
+from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis.extra.numpy import arrays  # noqa: E402
+
+from optlessons.functions import escaped, quadratic, rosenbrock, saddle  # noqa: E402
 from optlessons.optim import SGD, Adam  # noqa: E402
 from optlessons.train import minimize  # noqa: E402
 
@@ -84,6 +87,25 @@ def test_visible_path_stops_at_the_first_non_finite_point_and_at_the_window_exit
     assert len(cut) == 3 and cut[-1][0] == 3                               # keeps the point outside
     far = np.array([[0, 0], [1e6, 0], [0, 0]])
     assert len(plots.visible_path(far, window)) == 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(pts=arrays(float, st.tuples(st.integers(1, 30), st.just(2)),
+                  elements=st.sampled_from([0.0, 0.5, -0.9, 1.5, 9.0, -25.0, 1e6, np.inf, np.nan])),
+       cut=st.booleans())
+def test_visible_path_ends_at_the_first_escaped_point_the_rule_minimize_stops_at(pts, cut):
+    window = ((-1.0, 1.0), (-1.0, 1.0))
+    shown = plots.visible_path(pts, window, cut_at_exit=cut)
+    n = len(shown)
+    np.testing.assert_array_equal(shown, pts[:n])               # a prefix of the path
+    assert np.isfinite(shown).all()
+    gone = escaped(shown, window)
+    assert not gone[:-1].any()                                    # nothing escaped before its end
+    outside = (np.abs(shown) > 1).any(axis=1)
+    if cut:
+        assert not outside[:-1].any()                             # a diverged run: cut where it leaves the picture
+    if n < len(pts):                                              # it stopped early, for a reason
+        assert (not np.isfinite(pts[n]).all()) or gone[-1] or (cut and outside[-1])
 
 
 def test_loss_gap_floors_and_stops_at_non_finite():

@@ -18,7 +18,7 @@ import pytest  # noqa: E402
 import ipywidgets as W  # noqa: E402
 
 from optlessons import widgets  # noqa: E402
-from optlessons.functions import LANDSCAPES  # noqa: E402
+from optlessons.functions import LANDSCAPES, escaped  # noqa: E402
 from optlessons.plots import style  # noqa: E402
 from optlessons.rates import measured_rate  # noqa: E402
 from optlessons.train import Trajectory, minimize  # noqa: E402
@@ -395,6 +395,33 @@ def test_batch_size_experiment_noise_and_full_batch():
     np.testing.assert_allclose(exp.result.points, first)                   # seeded: reproducible
     exp.controls["lr"].value = 1.9
     assert exp.result.diverged and "diverged" in exp.message.value and exp.error is None
+
+
+@pytest.mark.parametrize("batch_size, lr, steps, seed", [(4, 0.05, 100, 0), (1, 0.0316, 300, 3), (16, 0.2, 21, 7),
+                                                         (1, 0.501, 200, 0)])
+def test_batch_size_experiment_is_pytorch_style_mini_batch_sgd(batch_size, lr, steps, seed):
+    # A DataLoader(shuffle=True) over the 128 points, its generator seeded with the sampling seed:
+    # a fresh permutation per epoch, consecutive batches of it, w, b -= η ∇(batch MSE); and a run
+    # ends at the step whose point escapes (functions.escaped), that point kept for the picture.
+    exp = widgets.batch_size_experiment(batch_size=batch_size, lr=lr, steps=steps, seed=seed)
+    f, x, y = exp.loss_landscape, exp.x, exp.y
+    rng = np.random.default_rng(seed)
+    p, points = f.start.copy(), [f.start.copy()]
+    while len(points) <= steps and not escaped(points[-1], f.window):
+        order = rng.permutation(len(x))
+        for begin in range(0, len(x), batch_size):
+            idx = order[begin:begin + batch_size]
+            r = p[0] * x[idx] + p[1] - y[idx]
+            p = p - exp.controls["lr"].value * np.array([2 * np.mean(r * x[idx]), 2 * np.mean(r)])
+            points.append(p)
+            if len(points) > steps or escaped(p, f.window):
+                break
+    r = exp.result
+    np.testing.assert_allclose(r.points, points, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(r.losses, f.value(np.array(points)), rtol=1e-9)
+    assert r.diverged == bool(escaped(points[-1], f.window))
+    if r.diverged:
+        assert f"diverged at step {len(points) - 1}" in exp.message.value
 
 
 def test_momentum_experiment_heat_map_is_cached_and_marks_the_setting(no_warnings):

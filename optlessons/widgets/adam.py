@@ -9,7 +9,7 @@ import ipywidgets as W
 
 from .. import plots
 from ..functions import LANDSCAPES
-from ..optim import AdamState, adam_update
+from ..optim import Adam
 from ..plots import ContourPanel, style
 from ..train import Trajectory, minimize
 from .base import log_slider, float_slider, int_slider, escape_html, note, Experiment
@@ -22,24 +22,6 @@ class AdamResult:
     v: np.ndarray              # (n, 2) second moment after each step
     steps_taken: np.ndarray    # (n, 2) |θ_t − θ_{t−1}| per coordinate: the effective step size
     lr: float
-
-
-class _AdamRecorder:
-    """An optimizer object for ``minimize`` that records Adam's state after each step."""
-
-    def __init__(self, **hyper):
-        self.hyper = hyper
-        self.state = None
-        self.m, self.v, self.delta = [], [], []
-
-    def step(self, param, grad):
-        if self.state is None:
-            self.state = AdamState.zeros_like(param)
-        new, self.state = adam_update(param, grad, self.state, **self.hyper)
-        self.m.append(self.state.exp_avg)
-        self.v.append(self.state.exp_avg_sq)
-        self.delta.append(np.abs(new - param))
-        return new
 
 
 class AdamExperiment(Experiment):
@@ -91,11 +73,15 @@ class AdamExperiment(Experiment):
                      eps=1e-8)
         if not hyper["betas"][1] < 1:
             raise ValueError("β₂ must be below 1")
-        rec = _AdamRecorder(**hyper)
-        traj = minimize(self.landscape, rec, steps=int(self.controls["steps"].value))
-        n = traj.n_steps
-        as2 = lambda seq: np.array(seq[:n], dtype=float).reshape(-1, 2)  # noqa: E731
-        return AdamResult(self.landscape, traj, as2(rec.m), as2(rec.v), as2(rec.delta), lr)
+        opt, m, v = Adam(**hyper), [], []
+
+        def record(t, value, point):            # Adam's moments after step t
+            m.append(opt.state.exp_avg)
+            v.append(opt.state.exp_avg_sq)
+
+        traj = minimize(self.landscape, opt, steps=int(self.controls["steps"].value), callback=record)
+        as2 = lambda seq: np.array(seq, dtype=float).reshape(-1, 2)  # noqa: E731
+        return AdamResult(self.landscape, traj, as2(m), as2(v), np.abs(np.diff(traj.points, axis=0)), lr)
 
     def draw(self, result):
         self.paths.update({"Adam": result.trajectory})

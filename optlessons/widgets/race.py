@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -146,8 +145,7 @@ def summarize(name, trajectory, tol):
     near_at_end = has_minima and float(np.min(np.hypot(*(trajectory.minima - trajectory.points[-1]).T))) <= tol
     diverged_at, escaped, oscillating = None, False, False
     if trajectory.diverged:
-        m = re.search(r"diverged at step (\d+)", trajectory.message)
-        diverged_at = int(m.group(1)) if m else trajectory.n_steps + 1
+        diverged_at = trajectory.diverged_at
         finite = trajectory.values[np.isfinite(trajectory.values)]
         escaped = not has_minima and len(finite) > 1 and finite[-1] < finite[0]
         if escaped:

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 import ipywidgets as W
 
-from .. import plots
-from ..functions import LANDSCAPES
+from .. import plots, validation
+from ..functions import LANDSCAPES, escaped
+from ..models import LinearRegression
 from ..optim import SGD
 from ..plots import ContourPanel, LossPanel
-from ..train import Trajectory, minimize
+from ..train import Trajectory, fit, minimize
 from .base import WIDE_LABEL, log_slider, float_slider, int_slider, escape_html, note, Experiment
 
 # ============================================================================ learning rate
@@ -313,46 +314,36 @@ class BatchSizeExperiment(Experiment):
                      W.HBox([self.controls["steps"], self.controls["seed"]])])
 
     def _run(self, batch_size, lr, steps, rng):
+        """``steps`` updates of ``train.fit`` (SGD, MSE, reshuffled every epoch by ``rng``) from the start:
+        (points, full-data losses, diverged). A point that escapes (``functions.escaped``) ends the run."""
         f = self.loss_landscape
-        n = len(self.x)
-        opt = SGD(lr=lr)
-        p = f.start.copy()
-        points, order, pos = [p], rng.permutation(n), 0
-        bounds = 10 * max(np.ptp(f.window[0]), np.ptp(f.window[1]))
-        diverged = False
-        for _ in range(steps):
-            if pos + batch_size > n:            # a new epoch: reshuffle
-                order, pos = rng.permutation(n), 0
-            idx = order[pos:pos + batch_size]
-            pos += batch_size
-            xb, yb = self.x[idx], self.y[idx]
-            r = yb - (p[0] * xb + p[1])
-            g = np.array([-2 * np.mean(r * xb), -2 * np.mean(r)])
-            if not np.all(np.isfinite(g)):
-                diverged = True
-                break
-            p = opt.step(p, g)
-            if not np.all(np.isfinite(p)) or np.max(np.abs(p - f.minima[0])) > bounds:
-                points.append(p)
-                diverged = True
-                break
-            points.append(p)
-        pts = np.array(points)
-        return pts, f.value(pts), diverged
+        w0, b0 = f.start
+        points = [f.start]
+
+        def record(t, loss, params):            # after update t: keep (w, b); stop at `steps` or on escape
+            points.append((float(params["w"][0]), float(params["b"])))
+            return t + 1 == steps or escaped(points[-1], f.window)
+
+        per_epoch = -(-len(self.x) // batch_size)             # updates per pass, the last batch maybe smaller
+        epochs = max(1, -(-steps // per_epoch))                # enough passes for `steps` updates
+        history = fit(LinearRegression(1), {"w": np.array([w0]), "b": np.array(b0)}, SGD(lr=lr),
+                      self.x[:, None], self.y, epochs=epochs, batch_size=batch_size, rng=rng, callback=record)
+        pts = np.array(points, dtype=float)
+        return pts, f.value(pts), bool(history.diverged or escaped(pts[-1], f.window))
 
     def compute(self):
         bs, lr = int(self.controls["batch_size"].value), float(self.controls["lr"].value)
         steps = int(self.controls["steps"].value)
-        rng = np.random.default_rng(int(self.controls["seed"].value))
+        rng = np.random.default_rng(validation.integer(self.controls["seed"].value, "the sampling seed", 0))
         pts, losses, diverged = self._run(bs, lr, steps, rng)
-        full, full_losses, _ = self._run(len(self.x), lr, steps, np.random.default_rng(0))
+        full = minimize(self.loss_landscape, SGD(lr=lr), steps=steps)     # full batch: GD on the full-data loss
         if diverged:
             message = f"diverged at step {len(pts) - 1}: the steps grew without bound; try a smaller learning rate"
         else:
             epochs = steps * bs / len(self.x)
             message = (f"{steps} steps of batch {bs} = {epochs:.3g} passes over the {len(self.x)} points; "
                        f"final full-data MSE {losses[-1]:.4g} (best {self.loss_landscape.value(self.loss_landscape.minima[0]):.4g})")
-        return BatchSizeResult(bs, lr, pts, losses, full, full_losses, diverged, message)
+        return BatchSizeResult(bs, lr, pts, losses, full.points, full.values, diverged, message)
 
     def draw(self, result):
         paths = {"mini-batch SGD": _Path(result.points, result.losses, result.diverged),
