@@ -58,9 +58,9 @@ class GradientResult:
 
 class GradientExplorer(Experiment):
     title = "The gradient at a point"
-    shows = ("The landscape's contour map with the point p (black dot), the gradient ∇L(p) (solid blue arrow, "
+    shows = ("The contour map of {landscape} with the point p (black dot), the gradient ∇L(p) (solid blue arrow, "
              "scaled to a fixed length), the unit direction u (dashed vermillion arrow) and the contour "
-             "through p (green).")
+             "through p (green).")      # {landscape}: its name, filled in for each explorer
     help = ("move the point p = (θ₁, θ₂) and turn the direction u by its angle ψ; the title gives "
             "D<sub>u</sub>L = ∇L·u.")
 
@@ -73,6 +73,7 @@ class GradientExplorer(Experiment):
                 raise ValueError(f"landscape must be one of {sorted(LANDSCAPES)}, got {landscape!r}")
             landscape = LANDSCAPES[landscape]()
         self.landscape = landscape
+        self.shows = type(self).shows.format(landscape=landscape.name)
         (x0, x1), (y0, y1) = landscape.window
         for name, v, lo, hi in (("t1", t1, x0, x1), ("t2", t2, y0, y1), ("psi_deg", psi_deg, 0, 355)):
             if not lo <= v <= hi:
