@@ -18,6 +18,8 @@ from .. import plots
 from ..functions import LANDSCAPES
 from .base import Experiment, escape_html, float_slider, int_slider, note
 
+BLUE, VERMILLION, GREEN = plots.PALETTE[:3]      # ∇L, u, the contour through p
+
 #: u within half a notch (the ψ slider moves in 5° steps) of ∇L, −∇L or the contour counts as "along" it
 ALIGNED_DEGREES = 2.5
 #: below this |∇L(p)| the point counts as stationary (slider values carry round-off: 3.0000000000000004)
@@ -88,20 +90,18 @@ class GradientExplorer(Experiment):
         self.ax.set_aspect("equal")
         self.ax.set(xlabel=r"$\theta_1$", ylabel=r"$\theta_2$")
         self.grid = landscape.grid(120)
-        blue, vermillion, green = plots.PALETTE[0], plots.PALETTE[1], plots.PALETTE[2]
         self.level = None                                   # the contour through p, drawn anew each time
-        arrow = dict(arrowstyle="-|>", mutation_scale=18, linewidth=2.5, shrinkA=0, shrinkB=0, zorder=6,
-                     animated=True)                          # from p exactly to p + length × direction
-        self.gradient_arrow = FancyArrowPatch((0, 0), (0, 0), color=blue, **arrow)
-        self.direction_arrow = FancyArrowPatch((0, 0), (0, 0), color=vermillion, linestyle="--", **arrow)
+        arrow_style = dict(arrowstyle="-|>", mutation_scale=18, linewidth=2.5, shrinkA=0, shrinkB=0, zorder=6,
+                           animated=True)                    # from p exactly to p + length × direction
+        self.gradient_arrow = FancyArrowPatch((0, 0), (0, 0), color=BLUE, **arrow_style)
+        self.direction_arrow = FancyArrowPatch((0, 0), (0, 0), color=VERMILLION, linestyle="--", **arrow_style)
         for arrow in (self.gradient_arrow, self.direction_arrow):
             self.ax.add_patch(arrow)
         (self.point,) = self.ax.plot([], [], "o", color="black", zorder=7, animated=True)
         self.title_text = self.ax.set_title("", fontsize=11)
         self.title_text.set_animated(True)
-        self.green = green
-        handles = [Line2D([], [], color=blue, lw=2.5), Line2D([], [], color=vermillion, lw=2.5, ls="--"),
-                   Line2D([], [], color=green, lw=2)]
+        handles = [Line2D([], [], color=BLUE, lw=2.5), Line2D([], [], color=VERMILLION, lw=2.5, ls="--"),
+                   Line2D([], [], color=GREEN, lw=2)]
         labels = [r"$\nabla L$ (scaled to fit)", "direction u", "contour through p"]
         minimum = [a for a in self.ax.lines if a.get_label() == "minimum"]
         self.ax.legend(minimum + handles, [a.get_label() for a in minimum] + labels, loc="upper center",
@@ -121,7 +121,7 @@ class GradientExplorer(Experiment):
         p, g = result.point, result.gradient
         if self.level is not None:
             self.level.remove()
-        self.level = self.ax.contour(*self.grid, levels=[result.value], colors=[self.green], linewidths=2,
+        self.level = self.ax.contour(*self.grid, levels=[result.value], colors=[GREEN], linewidths=2,
                                      zorder=5)
         self.level.set_animated(True)
         scale = 0.0 if result.stationary else self.arrow_length / result.norm
