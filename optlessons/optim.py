@@ -1,7 +1,7 @@
 """Optimizers: SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, NAdam, RAdam and Adamax, as torch.optim has them.
 
 The names, keyword arguments, defaults and update equations are PyTorch's
-(checked step by step against torch 2.13 in ``tests/test_optim.py``), so a
+(checked step by step against torch 2.13 in ``tests/test_optim_torch.py``), so a
 learner who moves on to PyTorch meets the same words and the same numbers.
 
 Two layers, as in PyTorch:
@@ -494,7 +494,7 @@ def nadam_update(param, grad, state, *, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, w
 def radam_update(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  decoupled_weight_decay=False, maximize=False):
     """One step of RAdam (torch.optim.RAdam), as a pure function: Adam whose
-    adaptive step is switched on only once the variance of v̂ is tractable.
+    adaptive step is switched on only once the variance of its adaptive factor 1/√v̂ is tractable.
 
     Symbols: η = `lr`, (β₁, β₂) = `betas`, ε = `eps`, λ = `weight_decay`;
     m is `state.exp_avg`, v `state.exp_avg_sq`.
@@ -558,7 +558,9 @@ def adamax_update(param, grad, state, *, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, 
             θ = θ − η / (1 − β₁ᵗ) · m / u
 
     PyTorch's convention: ε is added to |g| *inside* the maximum, so u ≥ ε and
-    never needs a bias correction; Kingma & Ba's Algorithm 2 has
+    the division is safe where g = 0. Like Kingma & Ba's u, it needs no bias
+    correction: a maximum, unlike an average started at 0, is not pulled
+    towards 0. Kingma & Ba's Algorithm 2 has
     u = max(β₂ u, |g|) and divides by u itself. Weight decay is L2 folded into
     the gradient.
 
@@ -894,7 +896,9 @@ class NAdam(Optimizer):
         betas: (β₁, β₂), each in [0, 1).
         eps: ε > 0, added to the square root.
         weight_decay: λ >= 0 (L2 in the gradient, or decoupled, below).
-        momentum_decay: ψ >= 0, how fast μ_t warms up to β₁ (0.004 as Dozat).
+        momentum_decay: ψ >= 0; μ_t rises from about β₁/2 towards β₁, slowly (with
+            0.004, as Dozat: μ_t ≈ 0.46 for the first hundred steps, ¾β₁ after about
+            4,250; ψ = 0 keeps it at β₁/2).
         decoupled_weight_decay: shrink θ by 1 − ηλ (AdamW's decay) instead of L2.
         maximize: ascend instead of descend.
     """

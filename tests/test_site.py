@@ -9,6 +9,7 @@ Chromium the math is typeset by the site's own MathJax and every figure loads.
 import functools
 import http.server
 import json
+import os
 import pathlib
 import re
 import shutil
@@ -26,7 +27,8 @@ EXERCISES = build_site.release_notebooks()
 CHROMIUM = pathlib.Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-SCREENSHOTS = ROOT / "build" / "screenshots"
+# screenshots go with the other browser tests' artifacts (gitignored)
+SCREENSHOTS = pathlib.Path(os.environ.get("OPTLESSONS_ARTIFACTS", ROOT / "tests" / "artifacts"))
 # axe-core, the engine behind browsers' accessibility audits: `make test` installs it
 # from tests/a11y/package-lock.json (npm ci), and the test injects it into every page.
 AXE = ROOT / "tests" / "a11y" / "node_modules" / "axe-core" / "axe.min.js"
@@ -370,6 +372,54 @@ def test_every_page_passes_axe_with_no_serious_or_critical_violation(site, brows
                              f"{v['nodes'][0]['html'][:120]}")
         page.close()
     assert not found, "accessibility violations:\n" + "\n".join(found)
+
+
+def _alt_texts(path):
+    """The alt attribute of every image on a page (None where an image has none)."""
+    text = pathlib.Path(path).read_text(encoding="utf-8")
+    return [(m.group(1) if m else None) for m in
+            (re.search(r'\balt="([^"]*)"', tag) for tag in re.findall(r"<img\b[^>]*>", text))]
+
+
+def test_every_figure_on_the_site_has_alt_text_of_at_least_a_sentence(site):
+    """Not a file name, not a word: a sentence that says what the figure shows."""
+    short = []
+    for nb in NOTEBOOKS:
+        alts = _alt_texts(site["out"] / "notebooks" / f"{nb.stem}.html")
+        short += [f"{nb.stem}: {alt!r}" for alt in alts
+                  if not alt or len(alt.split()) < 6 or not alt.rstrip().endswith((".", "!", "?"))
+                  or re.search(r"\.(png|svg|jpe?g)\b", alt)]
+    assert sum(len(_alt_texts(site["out"] / "notebooks" / f"{nb.stem}.html")) for nb in NOTEBOOKS) > len(NOTEBOOKS)
+    assert not short, "images without a sentence of alt text:\n" + "\n".join(short)
+
+
+@pytest.mark.browser
+def test_a_figures_alt_text_is_what_a_screen_reader_reads(site, browser):
+    """In Chromium, a figure's accessible name (what a screen reader announces) is its alt text.
+
+    Saves ``site-figure-alt-text.png`` in the artifacts: the figure with its alt text shown
+    under it, as the accessibility pane of a browser's developer tools would show it."""
+    page, errors = _open(browser, (site["out"] / "notebooks" / "03_gradient_descent.html").as_uri(), [])
+    figure = page.locator(".cell_output img").first
+    alt = figure.get_attribute("alt")
+    assert alt and len(alt.split()) >= 6, alt
+    snapshot = figure.aria_snapshot()          # YAML: - img "Four panels of …" (quoted when it has colons)
+    assert re.match(r"- '?img ", snapshot) and alt[:60] in snapshot, snapshot
+    figure.evaluate("""img => {
+        const box = document.createElement('div');
+        box.id = 'ol-alt-shot';
+        box.style.cssText = 'display:inline-block;background:#fff;padding:4px';
+        const caption = document.createElement('div');
+        caption.textContent = 'Alt text, read by a screen reader: ' + img.alt;
+        caption.style.cssText = 'border:2px solid #0072B2;padding:6px;margin-top:4px;font:14px sans-serif;'
+                              + 'color:#000;max-width:' + img.width + 'px';
+        img.replaceWith(box);
+        box.append(img, caption);
+    }""")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#ol-alt-shot").screenshot(path=str(SCREENSHOTS / "site-figure-alt-text.png"))
+    assert not errors, errors
+    page.close()
 
 
 def test_every_widget_snapshot_shows_its_figure(site):

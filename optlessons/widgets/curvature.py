@@ -55,9 +55,12 @@ def outcome(name, trajectory, landscape, saddle, optimizer=None, near=0.05):
                        f"{name} stopped at step {trajectory.n_steps + 1}: the Hessian at {where} is singular, "
                        "so Newton's step is undefined there — raise the damping δ above 0.")
     if trajectory.diverged:
+        why = ("Newton's step (H + δI)⁻¹∇L grew without bound where H + δI is close to singular; "
+               "raise the damping δ" if isinstance(optimizer, Newton)
+               else "its learning rate is too large for the valley's curvature")
         return Outcome(name, "diverged", escaped_at,
                        f"{name} diverged at step {trajectory.n_steps + 1} (the path is drawn up to where it "
-                       "left the picture): its learning rate is too large for the valley's curvature.")
+                       f"left the picture): {why}.")
     minima = np.asarray(landscape.minima, dtype=float).reshape(-1, 2)
     if len(minima) and np.min(np.linalg.norm(minima - end, axis=1)) <= near:
         m = minima[np.argmin(np.linalg.norm(minima - end, axis=1))]
