@@ -19,7 +19,6 @@ One module per idea; import the one you need (``from optlessons.optim import Ada
     validation    the argument checks every module shares: one wording, ValueError
     plots         contour plots with trajectories, loss curves (matplotlib)
     widgets       the slider experiments and the optimizer playground (ipywidgets)
-    widgets_training  notebook 10's experiment: a learning-rate schedule on noisy digits (ipywidgets)
     checks        the exercises' checks, which name the mistake they find
     setup_check   `python -m optlessons.setup_check`: is this machine ready for the course?
 

@@ -23,9 +23,7 @@ WIDGET_VIEW = build_site.WIDGET_VIEW
 # Notebooks not yet converted to alt text (their figures still end in plt.show(), and their
 # experiments' outputs predate the static figure): being written or edited on other branches.
 # Convert one (plots.show("…") for each figure, re-execute), then take it off this list.
-NOT_YET_CONVERTED = {
-    "02_gradients",     # its GradientExplorer is notebook code, not an optlessons Experiment (issue 15, item 7)
-}
+NOT_YET_CONVERTED: set[str] = set()
 CONVERTED = [nb for nb in NOTEBOOKS if nb.stem not in NOT_YET_CONVERTED]
 
 

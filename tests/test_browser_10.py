@@ -18,7 +18,7 @@ FIGURE_READY = ("old => { const i = document.querySelector('img.optlessons-figur
 @pytest.fixture
 def lab(tmp_path, monkeypatch):
     """test_browser's JupyterLab fixture, serving a one-cell notebook with the schedule experiment."""
-    yield from tb.one_cell_lab(tmp_path, monkeypatch, "from optlessons.widgets_training import schedule_experiment\nschedule_experiment()")
+    yield from tb.one_cell_lab(tmp_path, monkeypatch, "from optlessons.widgets.training import schedule_experiment\nschedule_experiment()")
 
 
 def test_schedule_experiment_answers_its_drop_down_in_the_browser(lab):

@@ -9,7 +9,7 @@ displayed size is
 
     px_png × min(1, CONTENT_WIDTH_PX / png_width).
 
-Widget experiments (optlessons.widgets, widgets_training) draw into their own
+Widget experiments (optlessons.widgets) draw into their own
 Figure at plots.WIDGET_DPI; each is built with its defaults and measured the
 same way. Each failure names the notebook, the cell (index and id), the text
 and its displayed size.
@@ -28,7 +28,7 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 sys.path.insert(0, str(REPO / "tests"))
 import legibility_probe  # noqa: E402
-from optlessons import plots, widgets, widgets_training  # noqa: E402
+from optlessons import plots, widgets  # noqa: E402
 
 #: Smallest displayed text height we accept, in CSS pixels (issue 16: "at least ~9 px").
 MIN_PX = 9.0
@@ -135,8 +135,8 @@ def test_every_notebook_figure_is_legible(path, tmp_path):
 #: Every widget experiment a notebook builds, by factory name (each built with its defaults).
 WIDGETS = {name: getattr(module, name) for module, names in [
     (widgets, ["playground", "adaptive_experiment", "learning_rate_experiment", "line_fit", "batch_size_experiment",
-               "momentum_experiment", "adam_experiment", "curvature_race"]),
-    (widgets_training, ["schedule_experiment"])] for name in names}
+               "momentum_experiment", "adam_experiment", "curvature_race", "gradient_explorer",
+               "training_experiment", "schedule_experiment"])] for name in names}
 
 
 @pytest.mark.slow

@@ -32,7 +32,11 @@ FACTORIES = {
     "adam_experiment": widgets.adam_experiment,
     "adaptive_experiment": widgets.adaptive_experiment,
     "curvature_race": widgets.curvature_race,
+    "gradient_explorer": widgets.gradient_explorer,
+    "training_experiment": widgets.training_experiment,
 }
+#: Experiments cheap enough (a refresh in ~16 ms) to follow a slider while it is dragged.
+LIVE = {"line_fit", "gradient_explorer"}
 
 
 @pytest.fixture
@@ -83,7 +87,7 @@ def test_every_widget_builds_draws_and_displays(name, no_warnings):
     assert f'alt="{html.escape(exp.alt_text())}"' in bundle["text/html"]
     assert widgets.plain_text(exp.message.value) in exp.alt_text()
     for ctrl in exp.controls.values():                     # expensive sliders wait for release
-        if isinstance(ctrl, (W.FloatSlider, W.FloatLogSlider, W.IntSlider)) and name != "line_fit":
+        if isinstance(ctrl, (W.FloatSlider, W.FloatLogSlider, W.IntSlider)) and name not in LIVE:
             assert ctrl.continuous_update is False, ctrl.description
     assert exp.figure.axes and all(ax.get_title() for ax in exp.figure.axes if ax.get_label() != "<colorbar>")
 
@@ -92,7 +96,7 @@ def test_every_widget_builds_draws_and_displays(name, no_warnings):
 def test_every_control_change_redraws_the_same_figure(name, no_warnings):
     exp = FACTORIES[name]()
     figure, before = exp.figure, exp.png()
-    ctrl = next(c for k, c in exp.controls.items() if k.endswith("lr") or k in ("slope",))
+    ctrl = next(c for k, c in exp.controls.items() if k.endswith("lr") or k in ("slope", "t1"))
     ctrl.value = ctrl.value * 0.5 if not isinstance(ctrl, W.FloatSlider) else ctrl.value + 1.0
     assert exp.error is None and exp.refreshes == 2
     assert exp.figure is figure

@@ -1,4 +1,4 @@
-"""optlessons.widgets_training (notebook 10's experiment) driven headlessly, and the helpers it
+"""optlessons.widgets.training (notebook 10's experiment) driven headlessly, and the helpers it
 stands on: label noise, per-epoch snapshots, the early-stopping rule."""
 
 import matplotlib
@@ -9,7 +9,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
-from optlessons import data, models, optim, schedules, train, widgets_training as wt  # noqa: E402
+from optlessons import data, models, optim, schedules, train  # noqa: E402
+from optlessons.widgets import training as wt  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +129,104 @@ def test_early_stopping_properties(losses, patience):
         assert stopped - best == patience                           # it waited exactly `patience` epochs
     else:
         assert end - best < patience
+
+
+# --------------------------------------------------------------------------- notebook 08's experiment
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load_digits(0)
+
+
+@pytest.fixture(scope="module")
+def net():
+    return models.MLP(64, (32,), 10)
+
+
+def test_training_experiment_trains_what_the_controls_say(digits, net):
+    """The run drawn is train.fit's run from the seed's weights and batch order, bit for bit."""
+    optimizers = {"SGD": optim.SGD, "Adam": optim.Adam}
+    lab = wt.training_experiment(digits, net, optimizers, start_lr={"SGD": 1.0, "Adam": 0.01}, epochs=2)
+    assert lab.controls["lr"].value == 0.01 and lab.result.optimizer == "Adam"
+    with lab.hold():
+        lab.controls["batch_size"].value, lab.controls["epochs"].value = 128, 3
+    rng = np.random.default_rng(0)
+    expected = train.fit(net, net.init(rng), optim.Adam(lr=0.01), digits.X_train, digits.y_train,
+                         X_val=digits.X_val, y_val=digits.y_val, epochs=3, batch_size=128, rng=rng)
+    h = lab.result.history
+    np.testing.assert_array_equal(h.val_loss, expected.val_loss)
+    assert h.n_steps == 3 * 10 and h.batch_size == 128                    # 1259 images: 10 batches of 128
+    line = lab.lines["val", "loss"].get_data()
+    np.testing.assert_array_equal(line[1], np.minimum(expected.val_loss, wt.LOSS_CLIP))
+    assert lab.ax_loss.get_xlim() == (0, 3)
+    assert (f"Adam, lr 0.01, batch 128: 30 updates; after epoch 3: training loss {h.train_loss[-1]:.4f}, "
+            f"validation loss {h.val_loss[-1]:.4f}, validation accuracy {100 * h.val_accuracy[-1]:.1f} %"
+            in lab.message.value)
+    assert lab.alt_text().startswith(lab.shows) and lab.image.tooltip == lab.alt_text()
+    lab.controls["batch_size"].value = len(digits.y_train)                # the whole set: one update per epoch
+    assert lab.result.history.n_steps == 3 and "batch 1259: 3 updates" in lab.message.value
+
+
+def test_picking_an_optimizer_moves_the_lr_to_its_start_and_redraws_once(digits, net):
+    lab = wt.training_experiment(digits, net, {"SGD": optim.SGD, "Adam": optim.Adam},
+                                 start_lr={"SGD": 1.0, "Adam": 0.01}, epochs=1)
+    refreshes = lab.refreshes
+    lab.controls["optimizer"].value = "SGD"
+    assert lab.refreshes == refreshes + 1                                 # one training run, not two
+    assert lab.controls["lr"].value == 1.0 and lab.result.optimizer == "SGD" and lab.result.lr == 1.0
+    assert lab.message.value.split(">")[1].startswith("SGD, lr 1, batch 64")
+
+
+def test_the_reference_runs_are_drawn_grey_and_described(digits, net):
+    optimizers = {"SGD": optim.SGD, "Adam": optim.Adam}
+    rng = np.random.default_rng(5)
+    ref = train.fit(net, net.init(rng), optim.SGD(lr=0.3), digits, epochs=2, batch_size=64, rng=rng)
+    lab = wt.training_experiment(digits, net, optimizers, start_lr={"SGD": 0.3, "Adam": 0.01},
+                                 reference={"SGD": ref}, reference_label="SGD at 0.3", epochs=2)
+    assert lab.result.reference is None and len(lab.lines["ref val", "loss"].get_data()[0]) == 0  # none for Adam
+    lab.controls["optimizer"].value = "SGD"
+    assert lab.result.reference is ref
+    np.testing.assert_array_equal(lab.lines["ref val", "accuracy"].get_data()[1], 100 * ref.val_accuracy)
+    assert lab.shows.endswith("with SGD at 0.3 as grey dotted lines.") and "SGD at 0.3" in lab.help
+    legend = [t.get_text() for t in lab.figure.legends[0].get_texts()]
+    assert legend == ["training", "validation", "SGD at 0.3 (grey)"]
+    plain = wt.training_experiment(digits, net, optimizers, start_lr={"SGD": 0.3, "Adam": 0.01}, epochs=1)
+    assert [t.get_text() for t in plain.figure.legends[0].get_texts()] == ["training", "validation"]
+    assert "grey" not in plain.shows
+
+
+def test_a_learning_rate_that_blows_up_is_a_warning_sentence(digits, net):
+    lab = wt.training_experiment(digits, net, {"SGD": optim.SGD}, start_lr={"SGD": 1.0}, optimizer="SGD",
+                                 epochs=2)
+    assert "#B34D00" not in lab.message.value
+    lab.controls["lr"].value = 10 ** 1.5
+    assert lab.error is None                                              # a result, drawn, not a traceback
+    assert "#B34D00" in lab.message.value                                 # TEXT_COLOURS["warn"]
+    assert "diverged" in lab.message.value or "try a smaller learning rate" in lab.message.value
+    assert np.all(lab.lines["train", "loss"].get_data()[1][np.isfinite(lab.lines["train", "loss"].get_data()[1])]
+                  <= wt.LOSS_CLIP)
+
+
+def test_the_default_experiment_offers_optims_classes_at_their_default_rates():
+    lab = wt.training_experiment(epochs=1)
+    assert list(lab.controls["optimizer"].options) == list(wt.TRAINING_OPTIMIZERS)
+    assert lab.controls["lr"].value == pytest.approx(optim.Adam().defaults["lr"])
+    lab.controls["optimizer"].value = "Adadelta"
+    assert lab.controls["lr"].value == pytest.approx(1.0)
+
+
+def test_training_experiment_rejects_bad_arguments_with_sentences(digits, net):
+    sgd = {"SGD": optim.SGD}
+    with pytest.raises(ValueError, match="optimizer must be one of SGD; got 'Adam'"):
+        wt.training_experiment(digits, net, sgd)
+    with pytest.raises(ValueError, match=r"batch_size must be one of 16, 32, 64, 128, 256, 1259; got 100"):
+        wt.training_experiment(digits, net, sgd, optimizer="SGD", batch_size=100)
+    with pytest.raises(ValueError, match=r"epochs must be an integer in \[1, 16\], got 0"):
+        wt.training_experiment(digits, net, sgd, optimizer="SGD", epochs=0)
+    with pytest.raises(ValueError, match=r"start_lr for 'SGD' must be a number in \[0.0001, 31.6\], got 100"):
+        wt.training_experiment(digits, net, sgd, start_lr={"SGD": 100.0}, optimizer="SGD")
+    with pytest.raises(ValueError, match="start_lr must give a learning rate for 'momentum'"):
+        wt.training_experiment(digits, net, {"momentum": lambda lr: optim.SGD(lr=lr, momentum=0.9)},
+                               optimizer="momentum")
+    with pytest.raises(ValueError, match="reference must name offered optimizers"):
+        wt.training_experiment(digits, net, sgd, optimizer="SGD", reference={"Adam": None})

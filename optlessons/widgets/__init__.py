@@ -31,14 +31,15 @@ no kernel-side Output capture, so tests can read ``image.value`` directly.
 
 The package's modules: ``base`` (controls, status-line helpers, :class:`Experiment`),
 ``race`` (the playground and 06's adaptive race), ``simple`` (01's line fit, 03's learning
-rate, 04's batch size), ``momentum`` (05), ``adam`` (07), ``curvature`` (09). The maths they
-draw lives below them: rates of convergence in :mod:`optlessons.rates`, paths in
-:mod:`optlessons.train`.
+rate, 04's batch size), ``gradients`` (02's gradient explorer), ``momentum`` (05), ``adam``
+(07), ``training`` (a network on the digits: 08's optimizers, 10's schedules), ``curvature``
+(09). The maths they draw lives below them: rates of convergence in :mod:`optlessons.rates`,
+paths in :mod:`optlessons.train`.
 
 Public functions, each returning an :class:`Experiment`:
-``playground``, ``line_fit``, ``learning_rate_experiment``,
+``playground``, ``line_fit``, ``gradient_explorer``, ``learning_rate_experiment``,
 ``batch_size_experiment``, ``momentum_experiment``, ``adam_experiment``,
-``adaptive_experiment``, ``curvature_race``.
+``adaptive_experiment``, ``training_experiment``, ``curvature_race``, ``schedule_experiment``.
 """
 
 from ..rates import RATE_FLOOR, MomentumTheory, RateMap, measured_rate, momentum_rate_map
@@ -46,15 +47,20 @@ from .adam import AdamExperiment, adam_experiment
 from .base import (TEXT_COLOURS, ControlNames, Experiment, TitledImage, float_slider, int_slider, log_slider,
                    plain_text)
 from .curvature import CURVATURE_OPTIMIZERS, CurvatureRace, Outcome, curvature_race, outcome
+from .gradients import GradientExplorer, GradientResult, gradient_explorer
 from .momentum import MomentumExperiment, momentum_experiment
 from .race import (OPTIMIZERS, SUGGESTED_LR, AdaptiveExperiment, Hyper, OptimizerSpec, Playground, Race,
                    SummaryRow, adaptive_experiment, playground, summarize)
 from .simple import (BatchSizeExperiment, LearningRateExperiment, LineFit, batch_size_experiment,
                      learning_rate_experiment, line_fit)
+from .training import (ScheduleExperiment, TrainingExperiment, TrainingResult, schedule_experiment,
+                       training_experiment)
 
 __all__ = [
     "Experiment", "playground", "Playground", "line_fit", "learning_rate_experiment",
     "batch_size_experiment", "momentum_experiment", "adam_experiment", "adaptive_experiment",
     "OPTIMIZERS", "summarize", "SummaryRow", "measured_rate", "momentum_rate_map", "RateMap",
     "MomentumTheory", "curvature_race", "CurvatureRace", "CURVATURE_OPTIMIZERS", "Outcome", "outcome",
+    "gradient_explorer", "GradientExplorer", "GradientResult", "training_experiment", "TrainingExperiment",
+    "TrainingResult", "schedule_experiment", "ScheduleExperiment",
 ]
