@@ -53,8 +53,19 @@ def test_a_warmup_longer_than_the_run_is_a_sentence(lab):
     lab.controls["warmup_steps"].value = 400
     assert lab.error is not None and lab.result is good             # the last good figure stays
     assert "the warm-up must last from 1 to 59 updates" in lab.message.value
+    assert "shorten the warm-up" in lab.message.value
     lab.controls["warmup_steps"].value = 20
     assert lab.error is None
+
+
+@pytest.mark.parametrize("schedule, advice", [("warm-up + cosine", "pick 'cosine'"),
+                                              ("one-cycle", "needs at least one update to rise")])
+def test_a_warmup_of_zero_says_to_lengthen_it(lab, schedule, advice):
+    lab.controls["schedule"].value = schedule
+    lab.controls["warmup_steps"].value = 0
+    assert lab.error is not None
+    assert "got 0: lengthen it to at least 1 update" in lab.message.value and advice in lab.message.value
+    assert "shorten" not in lab.message.value
 
 
 def test_a_learning_rate_that_blows_up_is_a_sentence(lab):

@@ -213,8 +213,14 @@ def build_schedule(name, lr, total_steps, warmup_steps):
         raise ValueError(f"unknown schedule {name!r}; choose from {', '.join(SCHEDULE_NAMES)}")
     warmup_steps, total_steps = int(warmup_steps), int(total_steps)
     if name in ("warm-up + cosine", "one-cycle") and not 1 <= warmup_steps < total_steps:
+        if warmup_steps < 1:
+            fix = ("lengthen it to at least 1 update, or pick 'cosine' for the same schedule without a "
+                   "warm-up" if name == "warm-up + cosine"
+                   else "lengthen it to at least 1 update: this one-cycle needs at least one update to rise")
+        else:
+            fix = "shorten the warm-up or add epochs"
         raise ValueError(f"the warm-up must last from 1 to {total_steps - 1} updates (the run has "
-                         f"{total_steps}), got {warmup_steps}: shorten the warm-up or add epochs")
+                         f"{total_steps}), got {warmup_steps}: {fix}")
     if name == "constant":
         return schedules.constant(lr)
     if name == "step decay":
