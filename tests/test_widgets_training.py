@@ -64,8 +64,9 @@ def test_a_warmup_of_zero_says_to_lengthen_it(lab, schedule, advice):
     lab.controls["schedule"].value = schedule
     lab.controls["warmup_steps"].value = 0
     assert lab.error is not None
-    assert "got 0: lengthen it to at least 1 update" in lab.message.value and advice in lab.message.value
-    assert "shorten" not in lab.message.value
+    text = lab.summary_text()
+    assert "got 0: lengthen it to at least 1 update" in text and advice in text
+    assert "shorten" not in text
 
 
 def test_a_learning_rate_that_blows_up_is_a_sentence(lab):
