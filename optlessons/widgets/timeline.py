@@ -56,7 +56,7 @@ class Timeline:
                                   continuous_update=True, style=WIDE_LABEL, layout=W.Layout(width="420px"))
         self.slider.add_class("optlessons-step")
         self.play.add_class("optlessons-play")
-        W.jslink((self.play, "value"), (self.slider, "value"))
+        self.link = W.jslink((self.play, "value"), (self.slider, "value"))    # in the browser
         self.widget = W.HBox([W.Label("replay the run:"), self.play, self.slider])
         self._result = None             # the result last drawn (a new one settles t)
         self._settling = False
