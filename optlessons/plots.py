@@ -239,6 +239,15 @@ def _upto_slice(upto):
     return int(upto) + 1
 
 
+def mark_last(line, marker=None):
+    """Mark the last point ``line`` draws with ``marker`` — where a run is at the step shown
+    when its curve is cut there; None takes the mark away."""
+    n = len(line.get_xdata())
+    line.set_marker(marker if marker and n else "None")
+    line.set_markevery([n - 1] if marker and n else None)
+    line.set_markersize(7)
+
+
 def visible_path(points, window, *, cut_at_exit=False, far=100.0):
     """The part of a path worth drawing: finite points, up to where it leaves the picture.
 
@@ -578,8 +587,9 @@ class LossPanel:
     def update(self, trajectories, upto=None):
         """Set each label's curve from ``trajectories`` (label -> Trajectory or values); hide the rest.
 
-        ``upto``: draw each curve only up to step ``upto`` (values 0 … upto); the axes keep
-        the whole runs' limits, so the curves grow into a fixed frame. None draws everything.
+        ``upto``: draw each curve only up to step ``upto`` (values 0 … upto), its last point
+        marked; the axes keep the whole runs' limits, so the curves grow into a fixed frame.
+        None draws everything.
         """
         ymins, ymaxs, starts, nmax = [], [], [], 1
         shown = []
@@ -596,6 +606,8 @@ class LossPanel:
             steps = np.arange(len(y))
             part = slice(_upto_slice(upto))
             line.set_data(steps[part], y[part])
+            cut = upto is not None and upto < len(y) - 1
+            mark_last(line, style(self.labels.index(label))["marker"] if cut else None)
             line.set_visible(True)
             diverged = bool(getattr(traj, "diverged", False)) or len(y) < len(raw)
             if diverged and len(y) and (upto is None or upto >= len(y) - 1):

@@ -47,6 +47,12 @@ def drawn_lengths(exp):
     return out
 
 
+def cut_curves(exp):
+    """The per-step curves beside the paths: loss curves, or Adam's m, v and step-size traces."""
+    lines = exp.losses.lines.values() if hasattr(exp, "losses") else exp.trace.values()
+    return [line for line in lines if line.get_visible() and len(line.get_xdata())]
+
+
 @pytest.fixture(params=sorted(TIMED))
 def exp(request, monkeypatch):
     e = TIMED[request.param]()
@@ -68,6 +74,7 @@ def test_starts_at_the_end_with_the_whole_run_drawn(exp):
     assert f"Step {steps} of {steps} (the end)" in exp.message.value
     for (kind, *_), n in drawn_lengths(exp).items():
         assert n == (steps if kind == "trace" else steps + 1)     # traces start at step 1
+    assert all(line.get_marker() == "None" for line in cut_curves(exp))    # nothing cut, nothing marked
 
 
 def test_moving_t_redraws_up_to_t_without_computing(exp):
@@ -84,6 +91,8 @@ def test_moving_t_redraws_up_to_t_without_computing(exp):
             x, y = traj.points[t]
             assert np.allclose(exp.paths.ends[label].get_xydata(), [[x, y]])
             assert f"{label} at ({x:.4g}, {y:.4g}), L = {traj.values[t]:.4g}" in exp.message.value
+        for line in cut_curves(exp):                  # each curve's last point drawn is marked
+            assert line.get_markevery() == [len(line.get_xdata()) - 1] and line.get_marker() != "None"
         assert f"Step {t} of {exp.controls['steps'].value}:" in exp.message.value
         assert f"Step {t} of" in exp.alt_text() and f"Step {t} of" in exp.image.tooltip
     assert exp.computes == 0                          # the runs were not recomputed

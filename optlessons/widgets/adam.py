@@ -109,6 +109,7 @@ class AdamExperiment(Experiment):
         for key, data in series.items():
             for j in range(2):           # rows 0 … upto − 1 are steps 1 … upto
                 self.trace[key, j].set_data(t[:upto], data[:upto, j] if len(data) else [])
+                plots.mark_last(self.trace[key, j], style(j + 2)["marker"] if upto < len(t) else None)
         self.lr_line.set_data([1, n], [np.log10(result.lr)] * 2)
         self.ax_m.set_xlim(0, n)
         m = result.m[np.isfinite(result.m)]
