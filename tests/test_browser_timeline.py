@@ -24,6 +24,10 @@ SAMPLE = """() => {
 }"""
 
 
+FIGURE_CHANGED = ("old => { const i = document.querySelector('img.optlessons-figure');"
+                  " return i && i.src !== old && i.complete && i.naturalWidth > 0; }")
+
+
 def test_play_replays_the_race_in_the_browser(lab):  # noqa: F811
     from playwright.sync_api import sync_playwright
 
@@ -62,6 +66,14 @@ def test_play_replays_the_race_in_the_browser(lab):  # noqa: F811
                                    ".textContent.trim() === '200'", timeout=30_000)
             page.wait_for_function(tb.KERNEL_IDLE, timeout=30_000)
             final_message = page.inner_text(".optlessons-message")
+            # the step slider from the keyboard: one step back
+            figure_src = page.get_attribute("img.optlessons-figure", "src")
+            page.focus(".optlessons-step .noUi-handle")
+            page.keyboard.press("ArrowLeft")
+            page.wait_for_function(FIGURE_CHANGED, arg=figure_src, timeout=30_000)
+            page.wait_for_function(tb.KERNEL_IDLE, timeout=30_000)
+            keyboard_readout = page.inner_text(".optlessons-step .widget-readout").strip()
+            keyboard_message = page.inner_text(".optlessons-message")
             assert tb._error_outputs(page) == [], tb._error_outputs(page)
         finally:
             browser.close()
@@ -71,3 +83,4 @@ def test_play_replays_the_race_in_the_browser(lab):  # noqa: F811
     assert len(set(steps)) >= 5 and steps[0] < 200, steps           # the readout advanced from the start
     assert all(a <= b for a, b in zip(steps, steps[1:])), steps      # forward only
     assert re.search(r"Step 200 of 200 \(the end\): GD at \(", final_message), final_message
+    assert keyboard_readout == "199" and "Step 199 of 200: GD at (" in keyboard_message, keyboard_message

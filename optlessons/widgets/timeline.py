@@ -40,7 +40,7 @@ class Timeline:
     """Play + "step t" slider for an experiment whose figure shows runs of ``steps`` steps.
 
     The two are linked in the browser (``jslink``), so playing does not wait for the kernel
-    to move the slider; the slider also takes the arrow keys (one step), Page Up/Down, Home/End.
+    to move the slider; the slider also takes the arrow keys (one step) and Page Up/Down.
     Each new value of ``t`` redraws ``experiment.result`` up to step t, without computing.
     After a new run (a hyperparameter changed), ``step_for`` decides the step drawn: the end
     if the timeline stood at the end (the figure then behaves as without a timeline), else the
@@ -48,9 +48,9 @@ class Timeline:
     """
 
     def __init__(self, experiment, steps):
-        play_step(steps)                                    # validates steps
+        stride = play_step(steps)                           # validates steps
         self.experiment = experiment
-        self.play = W.Play(value=steps, min=0, max=steps, step=play_step(steps), interval=INTERVAL_MS,
+        self.play = W.Play(value=steps, min=0, max=steps, step=stride, interval=INTERVAL_MS,
                            show_repeat=False, description="play the run", tooltip="play the run step by step")
         self.slider = W.IntSlider(value=steps, min=0, max=steps, step=1, description="step t",
                                   continuous_update=True, style=WIDE_LABEL, layout=W.Layout(width="420px"))
