@@ -79,6 +79,8 @@ def test_play_replays_the_race_in_the_browser(lab):  # noqa: F811
             browser.close()
     figures = {src for src, _ in samples}
     steps = [int(r) for _, r in samples if r.isdigit()]
+    print(f"while playing: {len(figures)} distinct figures in {len(samples)} samples 100 ms apart; "
+          f"readout {steps[0]} -> {steps[-1]}")
     assert len(figures) >= 5, f"only {len(figures)} distinct figures while playing"
     assert len(set(steps)) >= 5 and steps[0] < 200, steps           # the readout advanced from the start
     assert all(a <= b for a, b in zip(steps, steps[1:])), steps      # forward only

@@ -176,3 +176,41 @@ def test_every_step_count_the_sliders_offer_plays_in_20_to_100_frames(steps):
 def test_play_step_rejects_bad_step_counts(bad):
     with pytest.raises(ValueError, match=re.escape(f"steps must be a whole number >= 1, got {bad!r}")):
         play_step(bad)
+
+
+# --------------------------------------------------------------------------- the panels' upto option
+
+@pytest.fixture
+def panels():
+    import matplotlib.pyplot as plt
+    from optlessons.functions import LANDSCAPES
+    from optlessons.optim import SGD
+    from optlessons.plots import ContourPanel, LossPanel
+    from optlessons.train import minimize
+    f = LANDSCAPES["quadratic"]()
+    fig, (a, b) = plt.subplots(1, 2)
+    runs = {"GD": minimize(f, SGD(lr=0.01), steps=30)}
+    yield ContourPanel(a, f, ["GD"]), LossPanel(b, ["GD"], f_star=f.f_star), runs
+    plt.close(fig)
+
+
+def test_panels_draw_up_to_a_step_in_the_whole_runs_frame(panels):
+    paths, losses, runs = panels
+    losses.update(runs)
+    whole = (losses.ax.get_xlim(), losses.ax.get_ylim())
+    for t in (0, 7, 30, 500):                     # a step past the end draws the whole run
+        paths.update(runs, upto=t)
+        losses.update(runs, upto=t)
+        n = min(t, 30) + 1
+        assert len(paths.lines["GD"].get_xdata()) == n == len(losses.lines["GD"].get_xdata())
+        assert np.allclose(paths.ends["GD"].get_xydata(), [runs["GD"].points[n - 1]])
+        assert (losses.ax.get_xlim(), losses.ax.get_ylim()) == whole     # the frame does not move
+        assert losses.lines["GD"].get_marker() == ("None" if t >= 30 else "o")
+
+
+@pytest.mark.parametrize("bad", [-1, 2.5])
+def test_panels_refuse_a_step_that_is_not_a_whole_number(panels, bad):
+    paths, losses, runs = panels
+    for update in (paths.update, losses.update):
+        with pytest.raises(ValueError, match="upto must be a whole number of steps >= 0"):
+            update(runs, upto=bad)
