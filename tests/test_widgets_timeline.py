@@ -153,9 +153,11 @@ def test_a_diverged_run_says_where_it_stopped():
     exp = widgets.learning_rate_experiment(lr=0.3)       # 1.5 x GD's stability limit 0.2 on the bowl
     traj = exp.result.trajectory
     assert traj.diverged and traj.n_steps < exp.timeline.steps
-    assert f"(stopped at step {traj.n_steps}: it diverged)" in exp.message.value
+    n = traj.n_steps
+    assert f"(step {n}, the last before it diverged at step {n + 1})" in exp.message.value
+    assert f"diverged at step {n + 1}" in traj.message                   # the same step as the run's message
     exp.timeline.slider.value = 2                        # before it blew up
-    assert "stopped" not in exp.message.value.split("<br>")[0]
+    assert "diverged" not in exp.message.value.split("<br>")[0]
     assert len(exp.paths.lines["gradient descent"].get_xdata()) == 3
 
 

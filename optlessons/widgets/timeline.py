@@ -27,12 +27,12 @@ def play_step(steps):
 
 def position(name, trajectory, t):
     """Where the run ``name`` is at step t, as the status line says it: "GD at (x, y), L = …"
-    (a run that stopped earlier — it diverged — says where it stopped)."""
+    (a run that diverged before step t says where it was last)."""
     k = min(t, trajectory.n_steps)
     x, y = trajectory.points[k]
     text = f"{escape_html(name)} at ({x:.4g}, {y:.4g}), L = {trajectory.values[k]:.4g}"
     if k < t:
-        text += f" (stopped at step {k}: it diverged)"
+        text += f" (step {k}, the last before it diverged at step {k + 1})"
     return text
 
 
