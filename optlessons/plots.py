@@ -230,6 +230,24 @@ def _finite_prefix(a):
     return int(bad[0]) if bad.size else len(a)
 
 
+def _upto_slice(upto):
+    """The slice end that keeps entries 0 … ``upto`` of a per-step array (None: all)."""
+    if upto is None:
+        return None
+    if int(upto) != upto or upto < 0:
+        raise ValueError(f"upto must be a whole number of steps >= 0, got {upto!r}")
+    return int(upto) + 1
+
+
+def mark_last(line, marker=None):
+    """Mark the last point ``line`` draws with ``marker`` — where a run is at the step shown
+    when its curve is cut there; None takes the mark away."""
+    n = len(line.get_xdata())
+    line.set_marker(marker if marker and n else "None")
+    line.set_markevery([n - 1] if marker and n else None)
+    line.set_markersize(7)
+
+
 def visible_path(points, window, *, cut_at_exit=False):
     """The part of a path worth drawing: finite points, up to where it leaves the picture.
 
@@ -392,8 +410,12 @@ class ContourPanel:
             self.lines[label].set_data([], [])
             self.ends[label].set_data([], [])
 
-    def update(self, trajectories, start=None):
-        """Set each label's path from ``trajectories`` (label -> Trajectory or points); hide the rest."""
+    def update(self, trajectories, start=None, upto=None):
+        """Set each label's path from ``trajectories`` (label -> Trajectory or points); hide the rest.
+
+        ``upto``: draw each path only up to step ``upto`` (points 0 … upto), its end marker
+        there — where each optimizer is at that step; None draws the whole path.
+        """
         for label in self.labels:
             traj = trajectories.get(label)
             if traj is None:
@@ -401,10 +423,12 @@ class ContourPanel:
                 self.ends[label].set_visible(False)
                 continue
             pts = visible_path(traj, self.window, cut_at_exit=bool(getattr(traj, "diverged", False)))
+            # markers on every point are noise for long runs; about 25 along each (whole) path,
+            # at the same points whatever the step shown
+            self.lines[label].set_markevery(max(1, len(pts) // 25))
+            pts = pts[:_upto_slice(upto)]
             self.lines[label].set_data(pts[:, 0], pts[:, 1])
             self.ends[label].set_data(pts[-1:, 0], pts[-1:, 1])
-            # markers on every point are noise for long runs; about 25 along each path
-            self.lines[label].set_markevery(max(1, len(pts) // 25))
             self.lines[label].set_visible(True)
             self.ends[label].set_visible(True)
             if start is None and len(pts):
@@ -556,8 +580,13 @@ class LossPanel:
         legend.set_animated(self.animated)          # drawn above the curves, as in a full draw
         return legend
 
-    def update(self, trajectories):
-        """Set each label's curve from ``trajectories`` (label -> Trajectory or values); hide the rest."""
+    def update(self, trajectories, upto=None):
+        """Set each label's curve from ``trajectories`` (label -> Trajectory or values); hide the rest.
+
+        ``upto``: draw each curve only up to step ``upto`` (values 0 … upto), its last point
+        marked; the axes keep the whole runs' limits, so the curves grow into a fixed frame.
+        None draws everything.
+        """
         ymins, ymaxs, starts, nmax = [], [], [], 1
         shown = []
         for label in self.labels:
@@ -571,10 +600,13 @@ class LossPanel:
             raw = np.asarray(getattr(traj, "values", traj), dtype=float)
             y = self.curve(raw)
             steps = np.arange(len(y))
-            line.set_data(steps, y)
+            part = slice(_upto_slice(upto))
+            line.set_data(steps[part], y[part])
+            cut = upto is not None and upto < len(y) - 1
+            mark_last(line, style(self.labels.index(label))["marker"] if cut else None)
             line.set_visible(True)
             diverged = bool(getattr(traj, "diverged", False)) or len(y) < len(raw)
-            if diverged and len(y):
+            if diverged and len(y) and (upto is None or upto >= len(y) - 1):
                 blow.set_data(steps[-1:], y[-1:])
                 blow.set_visible(True)
             else:

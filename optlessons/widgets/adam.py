@@ -13,6 +13,7 @@ from ..optim import Adam
 from ..plots import ContourPanel, style
 from ..train import Trajectory, minimize
 from .base import log_slider, float_slider, int_slider, escape_html, note, Experiment
+from .timeline import Timeline
 
 @dataclass
 class AdamResult:
@@ -64,8 +65,9 @@ class AdamExperiment(Experiment):
         self.ax_m.legend(loc="upper right", fontsize="small", ncol=2).set_animated(True)
         self.ax_s.legend(loc="lower right", fontsize="small", ncol=3).set_animated(True)
         self.ax_s.set_xlabel("step t")
+        self.timeline = Timeline(self, steps)
         self._start([W.HBox([self.controls["lr"], self.controls["steps"]]),
-                     W.HBox([self.controls["beta1"], self.controls["beta2"]])])
+                     W.HBox([self.controls["beta1"], self.controls["beta2"]]), self.timeline.widget])
 
     def compute(self):
         lr = float(self.controls["lr"].value)
@@ -84,14 +86,16 @@ class AdamExperiment(Experiment):
         return AdamResult(self.landscape, traj, as2(m), as2(v), np.abs(np.diff(traj.points, axis=0)), lr)
 
     def draw(self, result):
-        self.paths.update({"Adam": result.trajectory})
+        upto = self.timeline.step_for(result, int(self.controls["steps"].value))
+        self.paths.update({"Adam": result.trajectory}, upto=upto)
         t = np.arange(1, len(result.m) + 1)
         n = max(len(t), 1)
         with np.errstate(divide="ignore"):
             series = {"m": result.m, "v": np.log10(result.v), "s": np.log10(result.steps_taken)}
         for key, data in series.items():
-            for j in range(2):
-                self.trace[key, j].set_data(t, data[:, j] if len(data) else [])
+            for j in range(2):           # rows 0 … upto − 1 are steps 1 … upto
+                self.trace[key, j].set_data(t[:upto], data[:upto, j] if len(data) else [])
+                plots.mark_last(self.trace[key, j], style(j + 2)["marker"] if upto < len(t) else None)
         self.lr_line.set_data([1, n], [np.log10(result.lr)] * 2)
         self.ax_m.set_xlim(0, n)
         m = result.m[np.isfinite(result.m)]
@@ -115,7 +119,11 @@ class AdamExperiment(Experiment):
         big = float(np.max(s)) if s.size else 0.0
         b1, b2 = float(self.controls["beta1"].value), float(self.controls["beta2"].value)
         bound = (1 - b1) / np.sqrt(1 - b2)      # Kingma & Ba's step after a jump from zero gradients
-        return note(f"{escape_html(t.message)}. Largest step in one coordinate: {big:.3g} = {big / result.lr:.2f} × lr "
+        k = min(self.timeline.t, len(s))
+        now = "" if k < 1 else (f", its step |Δθ| = ({s[k - 1, 0]:.3g}, {s[k - 1, 1]:.3g}) = "
+                                f"({s[k - 1, 0] / result.lr:.2f}, {s[k - 1, 1] / result.lr:.2f}) × lr")
+        step = self.timeline.caption({"Adam": t}, now)
+        return note(f"{step}<br>{escape_html(t.message)}. Largest step in one coordinate: {big:.3g} = {big / result.lr:.2f} × lr "
                      f"(lr = {result.lr:.3g}; a jump from zero gradients gives (1 − β₁)/√(1 − β₂) = "
                      f"{bound:.2f} × lr).", "warn" if t.diverged else "info")
 

@@ -76,12 +76,16 @@ def plain_text(markup):
 class ControlNames(anywidget.AnyWidget):
     """Gives each slider of the experiment it sits in an accessible name: its visible label.
 
+    The same for a Play control's icon-only buttons (ipywidgets 8.1 draws ▶, ■ and ⟳ without
+    names): "play or pause", "stop (back to step 0)", "repeat".
+
     ipywidgets 8.1 draws a slider's handle (ARIA role "slider") with noUiSlider and does not
     tie the visible description to it, so a screen reader announces a bare "slider" (axe:
     ``aria-input-field-name``, serious). This invisible widget sets ``aria-label`` on every
     handle from its slider's label, and again whenever a slider is redrawn.
     """
     _esm = """
+    const PLAY_BUTTONS = ['play or pause', 'stop (back to step 0)', 'repeat'];
     function nameHandles(root) {
       for (const slider of root.querySelectorAll('.widget-slider')) {
         const label = slider.querySelector('.widget-label');
@@ -89,6 +93,11 @@ class ControlNames(anywidget.AnyWidget):
         for (const handle of slider.querySelectorAll('.noUi-handle')) {
           if (text && handle.getAttribute('aria-label') !== text) handle.setAttribute('aria-label', text);
         }
+      }
+      for (const play of root.querySelectorAll('.widget-play')) {
+        play.querySelectorAll('button').forEach((button, i) => {
+          if (!button.hasAttribute('aria-label')) button.setAttribute('aria-label', PLAY_BUTTONS[i]);
+        });
       }
     }
     function render({ el }) {
@@ -192,12 +201,15 @@ class Experiment:
         limits and legends (see ``LossPanel.static_key``)."""
         return tuple(v.static_key() for v in vars(self).values() if isinstance(v, LossPanel))
 
-    def refresh(self):
-        """compute -> draw -> render; a failure becomes a message, the last good figure stays."""
+    def refresh(self, result=None):
+        """compute -> draw -> render; a failure becomes a message, the last good figure stays.
+
+        ``result``: draw this result again instead of computing one (a timeline's step moved).
+        """
         try:
             with np.errstate(all="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                result = self.compute()
+                result = self.compute() if result is None else result
                 self.draw(result)
                 png = self.renderer.render(self.static_key())
         except Exception as err:     # noqa: BLE001 — a learner sees a sentence, not a traceback

@@ -14,6 +14,7 @@ from ..rates import RateMap, measured_rate, momentum_rate_map
 from ..train import Trajectory, minimize
 from .base import (
     WIDE_LABEL, log_slider, float_slider, int_slider, escape_html, set_loss_ylabel, note, Experiment)
+from .timeline import Timeline
 
 @dataclass
 class MomentumResult:
@@ -98,8 +99,9 @@ class MomentumExperiment(Experiment):
                                         path_effects=[pe.withStroke(linewidth=4.0, foreground="black")])
         (self.here_dot,) = self.ax_map.plot([], [], marker="o", markersize=4, color="black",
                                             linestyle="none", animated=True, zorder=6)
+        self.timeline = Timeline(self, steps)
         self._start([W.HBox([self.controls["landscape"], self.controls["steps"], self.controls["nesterov"]]),
-                     W.HBox([self.controls["lr"], self.controls["momentum"]])])
+                     W.HBox([self.controls["lr"], self.controls["momentum"]]), self.timeline.widget])
 
     def compute(self):
         key = self.controls["landscape"].value
@@ -190,11 +192,15 @@ class MomentumExperiment(Experiment):
 
     def draw(self, result):
         self._draw_static(result)
-        trajs = {self.labels[0]: result.trajectory, self.labels[1]: result.plain}
-        self.paths.update(trajs)
-        self.losses.update(trajs)
+        upto = self.timeline.step_for(result, int(self.controls["steps"].value))
+        self.paths.update(self.runs(result), upto=upto)
+        self.losses.update(self.runs(result), upto=upto)
         self.here.set_data([result.lr], [result.momentum])
         self.here_dot.set_data([result.lr], [result.momentum])
+
+    def runs(self, result):
+        """The two runs drawn, label -> Trajectory."""
+        return {self.labels[0]: result.trajectory, self.labels[1]: result.plain}
 
     def describe(self, result):
         t, p = result.trajectory, result.plain
@@ -206,7 +212,9 @@ class MomentumExperiment(Experiment):
             best = (f"<br>Theory on this bowl: η* = {th.lr:.3g}, β* = {th.momentum:.3g} give "
                     f"{th.rate:.3f} per step; GD's best is {(th.L - th.mu) / (th.L + th.mu):.3f}.")
         kind = "warn" if t.diverged else "info"
-        return note(f"{name}: {escape_html(t.message)}{rate}<br>without: {escape_html(p.message)}{best}", kind)
+        step = self.timeline.caption(self.runs(result))
+        return note(f"{step}<br>{name}: {escape_html(t.message)}{rate}<br>without: {escape_html(p.message)}{best}",
+                    kind)
 
 
 def momentum_experiment(landscape="quadratic50", lr=0.01, momentum=0.9, steps=100, nesterov=False):

@@ -14,6 +14,7 @@ from ..train import Trajectory, minimize
 from .base import (
     WIDE_LABEL, log_slider, float_slider, int_slider, set_range, escape_html, swatch, TEXT_COLOURS,
     set_loss_ylabel, note, Experiment)
+from .timeline import Timeline
 
 @dataclass(frozen=True)
 class Hyper:
@@ -200,6 +201,7 @@ class Race(Experiment):
 
     names = tuple(OPTIMIZERS)
     specs = OPTIMIZERS            # name -> OptimizerSpec: the optimizers this race can build
+    timeline = None               # a Timeline replays the race step by step (the playground's)
 
     def __init__(self, names, enabled, *, steps=200, tol=1e-2, width=10.5, height=4.5):
         super().__init__(width, height)
@@ -328,7 +330,8 @@ class Race(Experiment):
 
     def draw(self, result):
         self._make_panels(result.landscape)
-        self.paths.update(result.trajectories, start=result.start)
+        upto = None if self.timeline is None else self.timeline.step_for(result, result.steps)
+        self.paths.update(result.trajectories, start=result.start, upto=upto)
         # the shorter a path, the higher it is drawn: a slow optimizer's short path is not hidden
         # under a fast one's long path over the same ground (GD under Adam on Rosenbrock)
         lengths = {n: float(np.sum(np.hypot(*np.diff(self.paths.lines[n].get_xydata(), axis=0).T)))
@@ -336,7 +339,7 @@ class Race(Experiment):
         for rank, n in enumerate(sorted(lengths, key=lengths.get, reverse=True)):
             self.paths.lines[n].set_zorder(4 + 0.01 * rank)
             self.paths.ends[n].set_zorder(5 + 0.01 * rank)
-        self.losses.update(result.trajectories)
+        self.losses.update(result.trajectories, upto=upto)
         self._figure_legend([n for n in self.names if n in result.trajectories], result.landscape)
         self.summary.value = self.summary_html(result)
 
@@ -412,6 +415,8 @@ class Playground(Race):
             self._toggle_row(),
             self.tabs,
         ]
+        self.timeline = Timeline(self, steps)
+        rows.append(self.timeline.widget)
         self.image.add_class("optlessons-playground")
         self._start(rows)
         self.widget.children = tuple(self.widget.children) + (self.summary,)
@@ -469,7 +474,7 @@ class Playground(Race):
         return out
 
     def describe(self, result):
-        base = super().describe(result)
+        base = note(self.timeline.caption(result.trajectories)) + "<br>" + super().describe(result)
         limits = self.stability_limits(result)
         if not limits:
             return base

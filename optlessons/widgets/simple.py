@@ -14,6 +14,7 @@ from ..optim import SGD
 from ..plots import ContourPanel, LossPanel
 from ..train import Trajectory, fit, minimize
 from .base import WIDE_LABEL, log_slider, float_slider, int_slider, escape_html, note, Experiment
+from .timeline import Timeline
 
 # ============================================================================ learning rate
 
@@ -65,8 +66,9 @@ class LearningRateExperiment(Experiment):
         self.floor_note = ax2.text(0.98, 0.96, "", transform=ax2.transAxes, ha="right", va="top", fontsize=9,
                                    color="0.25", animated=True,      # says so when the curve sits on the plot's floor
                                    bbox=dict(boxstyle="round", fc="white", ec="0.7", alpha=0.9))
+        self.timeline = Timeline(self, steps)
         self._start([W.HBox([self.controls["lr"], self.controls["steps"]]),
-                     W.HBox([self.controls["x0"], self.controls["y0"]])])
+                     W.HBox([self.controls["x0"], self.controls["y0"]]), self.timeline.widget])
 
     def compute(self):
         lr = float(self.controls["lr"].value)
@@ -77,16 +79,18 @@ class LearningRateExperiment(Experiment):
     PLOT_FLOOR = 1e-16    # the loss panel draws a gap L − L* below this at this value (a log axis cannot show 0)
 
     def gap_below_plot_floor(self, result):
-        """The final gap L − L* when it is below what the loss panel can draw, else None."""
+        """The gap L − L* at the step shown when it is below what the loss panel can draw, else None."""
         f_star = result.landscape.f_star
         t = result.trajectory
-        if f_star is None or t.diverged or not t.values[-1] - f_star < self.PLOT_FLOOR:
+        gap = t.values[min(self.timeline.t, t.n_steps)] - (f_star or 0.0)
+        if f_star is None or t.diverged or not gap < self.PLOT_FLOOR:
             return None
-        return float(t.values[-1] - f_star)
+        return float(gap)
 
     def draw(self, result):
-        self.paths.update({"gradient descent": result.trajectory}, start=result.start)
-        self.losses.update({"gradient descent": result.trajectory})
+        upto = self.timeline.step_for(result, int(self.controls["steps"].value))
+        self.paths.update({"gradient descent": result.trajectory}, start=result.start, upto=upto)
+        self.losses.update({"gradient descent": result.trajectory}, upto=upto)
         gap = self.gap_below_plot_floor(result)
         self.floor_note.set_text("" if gap is None else
                                  f"flat line = the plot's floor 1e-16;\nthe loss gap itself is {gap:.1e}")
@@ -105,7 +109,8 @@ class LearningRateExperiment(Experiment):
             floor = (f" The loss gap is {gap:.1e}: the loss plot is drawn flat at 1e-16, "
                      f"the lowest it shows; the run has not stalled.")
         kind = "warn" if t.diverged else "info"
-        return note(escape_html(t.message) + "." + limit + floor, kind)
+        step = self.timeline.caption({"gradient descent": t}) + "<br>"
+        return note(step + escape_html(t.message) + "." + limit + floor, kind)
 
 
 def learning_rate_experiment(landscape="quadratic", lr=None, steps=50):
