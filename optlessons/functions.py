@@ -46,9 +46,46 @@ __all__ = [
     "double_well",
     "NoisyGradient",
     "LANDSCAPES",
+    "ESCAPE_FACTOR",
+    "escape_box",
+    "escaped",
+    "lowest_minimum",
 ]
 
 Window = tuple[tuple[float, float], tuple[float, float]]
+
+
+#: A point has escaped (a run diverged) when it lies more than this many window widths (or
+#: heights) from the window's centre. The one divergence rule: ``train.minimize``, the momentum
+#: rate map and the plotted paths all use it.
+ESCAPE_FACTOR = 10.0
+
+
+def escape_box(window: Window) -> tuple[tuple[float, float], tuple[float, float]]:
+    """((cx, cy), (ax, ay)): the window's centre and the distances allowed from it,
+    ESCAPE_FACTOR × the window's width and height."""
+    (xmin, xmax), (ymin, ymax) = window
+    centre = (float(xmin + xmax) / 2.0, float(ymin + ymax) / 2.0)
+    return centre, (ESCAPE_FACTOR * float(xmax - xmin), ESCAPE_FACTOR * float(ymax - ymin))
+
+
+def escaped(points, window: Window) -> np.ndarray:
+    """For points of shape (..., 2): True where a point is not finite or |x − cx| > ax or
+    |y − cy| > ay (see :func:`escape_box`); shape (...)."""
+    p = np.asarray(points, dtype=float)
+    (cx, cy), (ax, ay) = escape_box(window)
+    with np.errstate(invalid="ignore"):
+        inside = (np.abs(p[..., 0] - cx) <= ax) & (np.abs(p[..., 1] - cy) <= ay)
+    return ~inside
+
+
+def lowest_minimum(landscape) -> float | None:
+    """L* = the lowest value at ``landscape.minima``, or None without known minima (a saddle, or
+    an object that has no ``minima``). Works for any object with ``value`` and ``minima``."""
+    minima = np.asarray(getattr(landscape, "minima", np.empty((0, 2))), dtype=float).reshape(-1, 2)
+    if minima.size == 0:
+        return None
+    return float(np.min(landscape.value(minima)))
 
 
 def _points(p) -> np.ndarray:
@@ -109,6 +146,11 @@ class Landscape:
     @property
     def start(self) -> np.ndarray:
         return self._start.copy()
+
+    @property
+    def f_star(self) -> float | None:
+        """L*, the lowest value at the known minima (None without any): see :func:`lowest_minimum`."""
+        return lowest_minimum(self)
 
     def value(self, p):
         """f(p) for points ``p`` of shape (..., 2); returns shape (...) (a float for one point)."""

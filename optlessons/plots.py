@@ -28,10 +28,12 @@ import matplotlib.ticker
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from .functions import lowest_minimum
+
 __all__ = [
     "OKABE_ITO", "PALETTE", "MARKERS", "LINESTYLES", "style", "new_figure", "figure_to_png",
     "figure_bundle", "show",
-    "contour_levels", "visible_path", "loss_gap", "draw_landscape", "log10_axis",
+    "contour_levels", "visible_path", "loss_gap", "one_two_five", "draw_landscape", "log10_axis",
     "ContourPanel", "LossPanel", "FigureRenderer",
     "plot_trajectories", "plot_losses", "plot_race",
     "plot_ema_weights", "plot_step_sizes", "plot_moments",
@@ -297,14 +299,6 @@ def _grid(landscape, window, resolution):
     return X, Y, np.asarray(Z, dtype=float)
 
 
-def _f_star(landscape):
-    """Lowest value at the known minima, or None (no minima, e.g. a saddle)."""
-    minima = np.asarray(getattr(landscape, "minima", np.empty((0, 2))), dtype=float).reshape(-1, 2)
-    if minima.size == 0:
-        return None
-    return float(np.min(landscape.value(minima)))
-
-
 def draw_landscape(ax, landscape, window=None, *, resolution=160, levels=20, minima=True,
                    colorbar=False):
     """Filled contours of ``landscape`` over ``window`` on ``ax``; minima marked with white stars.
@@ -475,7 +469,7 @@ def _nice_limits(lo, hi):
     return np.floor(lo / step) * step, np.ceil(hi / step) * step
 
 
-def _one_two_five(x):
+def one_two_five(x):
     """The smallest of 1, 2, 5 x 10^k that is >= x (x > 0): coarse, round axis limits."""
     x = float(x)
     if not np.isfinite(x) or x <= 0:
@@ -650,7 +644,7 @@ def plot_losses(trajectories, *, ax=None, f_star=None, landscape=None, title="Lo
     """
     trajs = _as_mapping(trajectories)
     if f_star is None and landscape is not None:
-        f_star = _f_star(landscape)
+        f_star = lowest_minimum(landscape)
     if ax is None:
         _, ax = _pyplot_axes(1, figsize=(5.6, 4.2))
     panel = LossPanel(ax, list(trajs), f_star=f_star, title=title)
@@ -666,7 +660,7 @@ def plot_race(landscape, trajectories, *, title=None, axes=None):
         fig, axes = _pyplot_axes(2, figsize=(11, 4.6))
     fig = axes[0].figure
     cp = plot_trajectories(landscape, trajs, ax=axes[0], title=title)
-    lp = LossPanel(axes[1], list(trajs), f_star=_f_star(landscape))
+    lp = LossPanel(axes[1], list(trajs), f_star=lowest_minimum(landscape))
     lp.update(trajs)
     return fig, (cp, lp)
 

@@ -54,7 +54,7 @@ import numpy as np
 
 __all__ = ["Schedule", "constant", "step_decay", "exponential", "inverse_time", "cosine",
            "warmup", "linear", "one_cycle", "cosine_warm_restarts", "sequential", "ReduceLROnPlateau",
-           "get", "SCHEDULES"]
+           "get", "factory", "SCHEDULES", "ALIASES"]
 
 
 class Schedule:
@@ -489,7 +489,17 @@ SCHEDULES = {
     "cosine_warm_restarts": cosine_warm_restarts,
     "sequential": sequential,
 }
-_ALIASES = {"step": "step_decay"}
+#: Other names accepted for a schedule: alias -> key of SCHEDULES.
+ALIASES = {"step": "step_decay"}
+
+
+def factory(name):
+    """The schedule function registered under ``name`` (a key of SCHEDULES or of ALIASES);
+    an unknown name raises ``ValueError`` listing the known ones."""
+    key = ALIASES.get(name, name) if isinstance(name, str) else None
+    if key not in SCHEDULES:
+        raise ValueError(f"unknown schedule {name!r}; known schedules: {', '.join(SCHEDULES)}")
+    return SCHEDULES[key]
 
 
 def get(name, **kwargs):
@@ -500,10 +510,8 @@ def get(name, **kwargs):
     """
     if isinstance(name, Schedule):
         return name
-    key = _ALIASES.get(name, name) if isinstance(name, str) else None
-    if key not in SCHEDULES:
-        raise ValueError(f"unknown schedule {name!r}; known schedules: {', '.join(SCHEDULES)}")
-    fn = SCHEDULES[key]
+    fn = factory(name)
+    key = fn.__name__
     try:
         inspect.signature(fn).bind(**kwargs)
     except TypeError as err:

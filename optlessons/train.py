@@ -26,11 +26,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .functions import escape_box
+
 __all__ = ["Trajectory", "minimize"]
 
-# A point is "far outside" the window when it lies more than this many window
-# widths (or heights) from the window's centre.
-ESCAPE_FACTOR = 10.0
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -104,17 +103,6 @@ class Trajectory:
         return int(close[0]) if close.size else None
 
 
-def _window_bounds(landscape):
-    """(centre, half-size allowed) from ``landscape.window``, or None without a window."""
-    window = getattr(landscape, "window", None)
-    if window is None:
-        return None
-    (xmin, xmax), (ymin, ymax) = window
-    centre = (float(xmin + xmax) / 2.0, float(ymin + ymax) / 2.0)
-    allowed = (ESCAPE_FACTOR * float(xmax - xmin), ESCAPE_FACTOR * float(ymax - ymin))
-    return centre, allowed
-
-
 def _as_point(p, what: str) -> np.ndarray:
     p = np.array(p, dtype=float)  # always a copy: never alias the optimizer's arrays
     if p.shape != (2,):
@@ -157,7 +145,8 @@ def minimize(landscape, optimizer, start=None, steps: int = 100) -> Trajectory:
         if start is None:
             raise ValueError("no start point: pass `start=` or give the landscape a `start` attribute")
     p = _as_point(start, "start")
-    bounds = _window_bounds(landscape)
+    window = getattr(landscape, "window", None)
+    bounds = None if window is None else escape_box(window)
     if bounds is not None:
         (cx, cy), (ax, ay) = bounds
     minima = getattr(landscape, "minima", None)
@@ -365,9 +354,7 @@ def _make_schedule(schedule, optimizer, total_steps):
         return schedule
     if not isinstance(schedule, str):
         raise TypeError(f"schedule must be a callable step -> lr, a schedule name or None, got {schedule!r}")
-    fn = _schedules.SCHEDULES.get(_schedules._ALIASES.get(schedule, schedule))
-    if fn is None:
-        _schedules.get(schedule)             # raises ValueError listing the known names
+    fn = _schedules.factory(schedule)        # an unknown name: ValueError listing the known ones
     import inspect
     known = {"lr": float(optimizer.lr), "max_lr": float(optimizer.lr), "total_steps": max(total_steps, 1)}
     kwargs = {k: v for k, v in known.items() if k in inspect.signature(fn).parameters}

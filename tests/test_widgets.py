@@ -18,7 +18,10 @@ import pytest  # noqa: E402
 import ipywidgets as W  # noqa: E402
 
 from optlessons import widgets  # noqa: E402
-from optlessons.train import Trajectory  # noqa: E402
+from optlessons.functions import LANDSCAPES  # noqa: E402
+from optlessons.plots import style  # noqa: E402
+from optlessons.rates import measured_rate  # noqa: E402
+from optlessons.train import Trajectory, minimize  # noqa: E402
 
 FACTORIES = {
     "playground": widgets.playground,
@@ -136,24 +139,24 @@ def test_playground_offers_and_races_the_newer_optimizers(pg):
 
 @pytest.mark.parametrize("key", list(widgets.SUGGESTED_LR))
 def test_the_newer_optimizers_never_diverge_at_their_suggested_lr(key):
-    f = widgets.LANDSCAPES[key]()
+    f = LANDSCAPES[key]()
     for name in NEWER:
         spec = widgets.OPTIMIZERS[name]
         values = {h.name: h.default for h in spec.hypers} | {"lr": widgets.SUGGESTED_LR[key][name]}
-        row = widgets.summarize(name, widgets.minimize(f, spec.make(values), start=f.start, steps=200), 1e-2)
+        row = widgets.summarize(name, minimize(f, spec.make(values), start=f.start, steps=200), 1e-2)
         assert row.diverged_at is None, (key, row)
 
 
 def test_radam_gets_a_smaller_rosenbrock_lr_because_its_first_steps_are_not_normalised():
-    f = widgets.LANDSCAPES["rosenbrock"]()
+    f = LANDSCAPES["rosenbrock"]()
     spec = widgets.OPTIMIZERS["RAdam"]
     values = {h.name: h.default for h in spec.hypers} | {"lr": widgets.SUGGESTED_LR["rosenbrock"]["Adam"]}
-    row = widgets.summarize("RAdam", widgets.minimize(f, spec.make(values), start=f.start, steps=200), 1e-2)
+    row = widgets.summarize("RAdam", minimize(f, spec.make(values), start=f.start, steps=200), 1e-2)
     assert row.diverged_at is not None and row.diverged_at <= 5     # within its un-rectified steps
 
 
 def test_every_playground_line_and_the_first_eleven_styles_are_told_apart(pg):
-    styles = [(s["color"], s["marker"], str(s["linestyle"])) for s in map(widgets.style, range(11))]
+    styles = [(s["color"], s["marker"], str(s["linestyle"])) for s in map(style, range(11))]
     assert len(set(styles)) == 11
     assert len(pg.paths.lines) == len(widgets.OPTIMIZERS) == 10      # 7 optimizers and the 3 newer ones
     looks = {(line.get_color(), line.get_marker()) for line in pg.paths.lines.values()}
@@ -427,7 +430,7 @@ def test_momentum_heat_map_shows_the_measured_rate_per_step(no_warnings):
     traj = minimize(f, SGD(lr=float(m.lrs[j]), momentum=float(m.betas[i])), steps=60)
     assert not traj.diverged and not m.diverged[i, j]
     assert m.rate[i, j] == pytest.approx(_direct_rate(traj), rel=1e-9)
-    assert m.rate[i, j] == pytest.approx(widgets.measured_rate(traj.distances()), rel=1e-9)
+    assert m.rate[i, j] == pytest.approx(measured_rate(traj.distances()), rel=1e-9)
     # ... and the β = 0 row is gradient descent
     traj = minimize(f, SGD(lr=float(m.lrs[j])), steps=60)
     assert m.rate[0, j] == pytest.approx(_direct_rate(traj), rel=1e-9)

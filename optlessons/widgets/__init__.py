@@ -1,0 +1,60 @@
+"""Widget experiments for the notebooks, and the optimizer playground.
+
+Every experiment is an object with the same parts::
+
+    pg = playground()            # displays itself when it is the last thing in a cell
+    pg.controls                  # dict name -> ipywidget, e.g. pg.controls["Adam.lr"]
+    pg.compute()                 # recompute from the controls' values -> a plain result object
+    pg.result                    # the last result drawn
+    pg.figure                    # the matplotlib Figure (one, reused for every change)
+    pg.image                     # the ipywidgets.Image showing the figure as PNG
+    pg.message                   # an ipywidgets.HTML under the figure: what it shows, in numbers
+    pg.alt_text()                # the figure's alt text: what it shows (``shows``) and that summary
+
+Changing a control's ``.value`` (in a browser or in a test) runs ``refresh()``:
+``compute()``, then ``draw(result)`` — which only sets new data on the
+figure's existing artists — then renders the PNG into ``image``. Nothing
+prints; a bad setting (a diverging learning rate, an impossible combination)
+becomes a short message in ``message`` and never a traceback or a blank figure.
+
+How the figure reaches the browser, and why: the figure is a plain
+``matplotlib.figure.Figure`` (not managed by pyplot, so it is never shown
+twice) rendered to PNG by :class:`optlessons.plots.FigureRenderer`, which
+caches the static part (contours, ticks, titles) and redraws only the paths
+and the changing axes. The PNG goes into an ``ipywidgets.Image``. Measured on
+2 cores (``python -m benchmarks widget_latency``): this path costs a few tens
+of ms per change; displaying the same figure again into an ``Output`` widget
+with the inline backend costs several times that (it redraws everything,
+twice with ``bbox_inches="tight"``) and flickers; ipympl would need another
+package and its HTML output breaks notebook tests. An Image widget also needs
+no kernel-side Output capture, so tests can read ``image.value`` directly.
+
+The package's modules: ``base`` (controls, status-line helpers, :class:`Experiment`),
+``race`` (the playground and 06's adaptive race), ``simple`` (01's line fit, 03's learning
+rate, 04's batch size), ``momentum`` (05), ``adam`` (07), ``curvature`` (09). The maths they
+draw lives below them: rates of convergence in :mod:`optlessons.rates`, paths in
+:mod:`optlessons.train`.
+
+Public functions, each returning an :class:`Experiment`:
+``playground``, ``line_fit``, ``learning_rate_experiment``,
+``batch_size_experiment``, ``momentum_experiment``, ``adam_experiment``,
+``adaptive_experiment``, ``curvature_race``.
+"""
+
+from ..rates import RATE_FLOOR, MomentumTheory, RateMap, measured_rate, momentum_rate_map
+from .adam import AdamExperiment, adam_experiment
+from .base import (TEXT_COLOURS, ControlNames, Experiment, TitledImage, float_slider, int_slider, log_slider,
+                   plain_text)
+from .curvature import CURVATURE_OPTIMIZERS, CurvatureRace, Outcome, curvature_race, outcome
+from .momentum import MomentumExperiment, momentum_experiment
+from .race import (OPTIMIZERS, SUGGESTED_LR, AdaptiveExperiment, Hyper, OptimizerSpec, Playground, Race,
+                   SummaryRow, adaptive_experiment, playground, summarize)
+from .simple import (BatchSizeExperiment, LearningRateExperiment, LineFit, batch_size_experiment,
+                     learning_rate_experiment, line_fit)
+
+__all__ = [
+    "Experiment", "playground", "Playground", "line_fit", "learning_rate_experiment",
+    "batch_size_experiment", "momentum_experiment", "adam_experiment", "adaptive_experiment",
+    "OPTIMIZERS", "summarize", "SummaryRow", "measured_rate", "momentum_rate_map", "RateMap",
+    "MomentumTheory", "curvature_race", "CurvatureRace", "CURVATURE_OPTIMIZERS", "Outcome", "outcome",
+]

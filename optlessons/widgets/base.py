@@ -1,0 +1,256 @@
+"""Controls, status-line helpers and :class:`Experiment`, the base of every widget experiment."""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import re
+import warnings
+
+import anywidget
+import numpy as np
+import ipywidgets as W
+import traitlets
+
+from .. import plots
+from ..plots import FigureRenderer, LossPanel, new_figure
+
+WIDE_LABEL = {"description_width": "initial"}
+
+
+def log_slider(description, value, lo, hi, *, continuous_update=False, readout_format=".2g"):
+    """A learning-rate slider: moves in powers of ten from 10**lo to 10**hi."""
+    return W.FloatLogSlider(value=value, base=10, min=lo, max=hi, step=0.05, description=description,
+                            readout_format=readout_format, continuous_update=continuous_update,
+                            style=WIDE_LABEL, layout=W.Layout(width="320px"))
+
+
+def float_slider(description, value, lo, hi, step, *, continuous_update=False, fmt=".3g"):
+    return W.FloatSlider(value=value, min=lo, max=hi, step=step, description=description,
+                         readout_format=fmt, continuous_update=continuous_update, style=WIDE_LABEL,
+                         layout=W.Layout(width="320px"))
+
+
+def int_slider(description, value, lo, hi, step=1, *, continuous_update=False):
+    return W.IntSlider(value=value, min=lo, max=hi, step=step, description=description,
+                       continuous_update=continuous_update, style=WIDE_LABEL, layout=W.Layout(width="320px"))
+
+
+def set_range(slider, lo, hi, value):
+    """Change a slider's bounds and value without tripping min <= value <= max on the way."""
+    slider.min, slider.max = min(slider.min, lo), max(slider.max, hi)
+    slider.value = value
+    slider.min, slider.max = lo, hi
+
+
+def escape_html(text):
+    return html.escape(str(text))
+
+
+def swatch(i):
+    return f'<span style="color:{plots.style(i)["color"]};font-weight:bold">■</span>'
+
+
+# Text colours: darker shades of the Okabe–Ito vermillion and bluish green, so that text
+# keeps a contrast of at least 4.5:1 on white (WCAG AA; the figure colours are 3.4–3.9:1).
+# The words say the same thing: colour is never the only cue.
+TEXT_COLOURS = {"info": "#333333", "warn": "#B34D00", "ok": "#007A5A"}
+
+
+def set_loss_ylabel(panel):
+    """The course's notation on a loss panel: the gap L − L* (log scale) or, with no minimum, L itself."""
+    panel.ax.set_ylabel("L(θ) − L*   (log scale)" if panel.log else "L(θ)")
+
+
+def note(text, kind="info"):
+    return f'<span style="color:{TEXT_COLOURS[kind]}">{text}</span>'
+
+
+def plain_text(markup):
+    """The words of a short HTML status line: tags dropped (a line break ends a sentence), entities decoded."""
+    text = re.sub(r"<(?!br\b)[^>]*>|\s+(?=<br)", "", markup)          # λ<sub>max</sub> -> λmax
+    text = re.sub(r"(?<![.!?:;])<br\s*/?>", ". ", text)             # a line break ends a sentence
+    return " ".join(html.unescape(re.sub(r"<br\s*/?>", " ", text)).split())
+
+
+class ControlNames(anywidget.AnyWidget):
+    """Gives each slider of the experiment it sits in an accessible name: its visible label.
+
+    ipywidgets 8.1 draws a slider's handle (ARIA role "slider") with noUiSlider and does not
+    tie the visible description to it, so a screen reader announces a bare "slider" (axe:
+    ``aria-input-field-name``, serious). This invisible widget sets ``aria-label`` on every
+    handle from its slider's label, and again whenever a slider is redrawn.
+    """
+    _esm = """
+    function nameHandles(root) {
+      for (const slider of root.querySelectorAll('.widget-slider')) {
+        const label = slider.querySelector('.widget-label');
+        const text = label ? label.textContent.trim() : '';
+        for (const handle of slider.querySelectorAll('.noUi-handle')) {
+          if (text && handle.getAttribute('aria-label') !== text) handle.setAttribute('aria-label', text);
+        }
+      }
+    }
+    function render({ el }) {
+      let observer = null;
+      const attach = (tries) => {
+        const root = el.closest('.optlessons-experiment');
+        if (!root) { if (tries > 0) setTimeout(() => attach(tries - 1), 100); return; }
+        nameHandles(root);
+        observer = new MutationObserver(() => nameHandles(root));
+        observer.observe(root, { childList: true, subtree: true });
+      };
+      attach(100);
+      return () => { if (observer) observer.disconnect(); };
+    }
+    export default { render };
+    """
+
+    def __init__(self):
+        super().__init__(layout=W.Layout(display="none"))
+
+
+class TitledImage(W.Image):
+    """An ``ipywidgets.Image`` whose ``tooltip`` becomes the image's title, its accessible name.
+
+    ipywidgets 8.1's ImageView shows a tooltip only when the model has a ``description``
+    (an Image has none, and setting a tooltip fails with "Cannot read properties of
+    undefined (reading 'length')"): this Image syncs an empty one.
+    """
+    description = traitlets.Unicode("").tag(sync=True)
+
+
+# ============================================================================ the base class
+
+class Experiment:
+    """A figure with controls: set a control's value and the figure follows.
+
+    Subclasses build ``self.controls`` and the figure's panels in ``__init__``,
+    then call ``self._start()``; they implement ``compute()`` (controls ->
+    result, no drawing) and ``draw(result)`` (result -> artists' data).
+    """
+
+    title = ""
+    help = ""
+    shows = ""      # one sentence: what the figure's panels show (the start of its alt text)
+
+    def __init__(self, width=10.0, height=4.2):
+        self.controls: dict[str, W.Widget] = {}
+        self.figure = new_figure(width, height)
+        self.renderer = FigureRenderer(self.figure)
+        self.image = TitledImage(format="png", layout=W.Layout(width=f"{int(width * plots.WIDGET_DPI)}px"))
+        self.image.add_class("optlessons-figure")
+        self.message = W.HTML()
+        self.message.add_class("optlessons-message")
+        self.result = None
+        self.error = None           # the last exception a refresh caught (shown in `message`)
+        self.refreshes = 0          # completed refreshes (tests and benchmarks read it)
+        self._holding = 0
+        self.widget = None
+
+    # -- wiring
+    def _start(self, layout_rows):
+        for control in self.controls.values():
+            control.observe(self._on_change, names="value")
+        header = [W.HTML(f"<b>{escape_html(self.title)}</b> — {self.help}")] if self.title else []
+        self.widget = W.VBox(header + list(layout_rows) + [self.image, self.message, ControlNames()])
+        self.widget.add_class("optlessons-experiment")
+        self.refresh()
+
+    @contextlib.contextmanager
+    def hold(self):
+        """Change several controls at once with a single refresh at the end."""
+        self._holding += 1
+        try:
+            yield self
+        finally:
+            self._holding -= 1
+        if not self._holding:
+            self.refresh()
+
+    def _on_change(self, change):
+        if not self._holding:
+            self.refresh()
+
+    def values(self):
+        """The controls' current values, name -> value."""
+        return {name: c.value for name, c in self.controls.items()}
+
+    # -- the cycle
+    def compute(self):
+        raise NotImplementedError
+
+    def draw(self, result):
+        raise NotImplementedError
+
+    def describe(self, result):
+        """The one-line status shown under the controls (HTML)."""
+        return ""
+
+    def static_key(self):
+        """What the figure's cached background depends on besides the landscape: the loss panels'
+        limits and legends (see ``LossPanel.static_key``)."""
+        return tuple(v.static_key() for v in vars(self).values() if isinstance(v, LossPanel))
+
+    def refresh(self):
+        """compute -> draw -> render; a failure becomes a message, the last good figure stays."""
+        try:
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                result = self.compute()
+                self.draw(result)
+                png = self.renderer.render(self.static_key())
+        except Exception as err:     # noqa: BLE001 — a learner sees a sentence, not a traceback
+            self.error = err
+            self.message.value = note(f"Could not draw this setting: {escape_html(err)}", "warn")
+            return None
+        self.error = None
+        self.result = result
+        self.image.value = png
+        self.message.value = self.describe(result)
+        self.image.tooltip = self.alt_text()        # the live image's accessible name (its title)
+        self.refreshes += 1
+        return result
+
+    def summary_text(self):
+        """What the figure shows in numbers, as plain text: the status line (races add their table)."""
+        return plain_text(self.message.value)
+
+    def alt_text(self):
+        """The figure's alt text: what it shows (``shows``, else the title), then the status line
+        ``describe(result)`` as plain text — the numbers a sighted learner reads off the figure."""
+        text = f"{self.shows or self.title + '.'} {self.summary_text()}".strip()
+        return text if text.endswith((".", "!", "?")) else text + "."
+
+    def png(self):
+        """The PNG bytes currently shown."""
+        return bytes(self.image.value)
+
+    def save(self, path):
+        """Write the figure as shown to ``path`` (PNG).
+
+        Use this, not ``self.figure.savefig``: the moving artists are marked
+        *animated* for the renderer, and a plain ``savefig`` leaves them out.
+        """
+        with open(path, "wb") as f:
+            f.write(self.png())
+
+    # -- display
+    def _repr_mimebundle_(self, **kwargs):
+        """The live widget, and the figure as it is now as a static image with its alt text.
+
+        One output, several forms: JupyterLab with a live kernel shows the widget; where
+        widgets cannot run (a notebook not yet run or not trusted, GitHub, nbviewer without
+        widget state) the reader shows the image (``text/html`` or ``image/png``) instead.
+        Never both: an output shows one form.
+        """
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, tuple):
+            bundle = bundle[0]
+        data, metadata = plots.figure_bundle(self.png(), self.alt_text())
+        data = dict(data, **bundle)
+        data["text/plain"] = f"{self.title or type(self).__name__} (a widget: run the notebook to use it)"
+        return data, metadata
+
+    def __repr__(self):
+        return f"<{type(self).__name__}: {len(self.controls)} controls>"
