@@ -236,3 +236,90 @@ def kernel_output(page, code: str, timeout_ms=60_000) -> str:
         await Promise.race([future.done, timer]);
         return out;
     }""", [code, timeout_ms])
+
+
+# ---- watching an experiment's figure: when new pixels reach the screen -----------------------
+
+#: Installs ``window.__figure``: every key press (``keys``) and every new figure painted
+#: (``paints``: a new ``src`` on the experiment's image, decoded, at the next animation frame),
+#: with ``performance.now()`` time stamps. A ``src`` replaced before it decoded was never painted
+#: and is not counted.
+WATCH_FIGURE = f"""() => {{
+    const img = document.querySelector('{PANEL} img.optlessons-figure');
+    const log = window.__figure = {{keys: [], paints: [], pointer: []}};
+    document.addEventListener('keydown', () => log.keys.push(performance.now()), true);
+    document.addEventListener('pointerdown', () => log.pointer.push(performance.now()), true);
+    document.addEventListener('pointerup', () => log.pointer.push(performance.now()), true);
+    new MutationObserver(() => {{
+        const src = img.src;
+        img.decode().then(() => requestAnimationFrame(() => {{
+            if (img.src === src) log.paints.push({{t: performance.now(), src}});
+        }}), () => {{}});
+    }}).observe(img, {{attributes: true, attributeFilter: ['src']}});
+    return true;
+}}"""
+
+
+def watch_figure(page):
+    """Start recording key presses and painted figures of the shown experiment (``figure_log``)."""
+    page.evaluate(WATCH_FIGURE)
+
+
+def figure_log(page) -> dict:
+    """``{"keys": [t…], "paints": [{"t", "src"}…], "pointer": [t…]}`` since ``watch_figure`` (ms)."""
+    return page.evaluate("() => window.__figure")
+
+
+def wait_quiet(page, quiet_ms=500, timeout_ms=60_000):
+    """Wait for an idle kernel and then ``quiet_ms`` without a new painted figure."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while time.monotonic() < deadline:
+        wait_idle(page, timeout_ms)
+        count = len(figure_log(page)["paints"])
+        page.wait_for_timeout(quiet_ms)
+        if len(figure_log(page)["paints"]) == count and page.evaluate(KERNEL_IDLE):
+            return
+    raise TimeoutError(f"the figure kept changing for {timeout_ms} ms")
+
+
+def painted_sha256(page) -> str:
+    """SHA-256 (hex) of the bytes of the image the shown experiment displays now."""
+    return page.evaluate(f"""async () => {{
+        const img = document.querySelector('{PANEL} img.optlessons-figure');
+        const bytes = await (await fetch(img.src)).arrayBuffer();
+        const digest = await crypto.subtle.digest('SHA-256', bytes);
+        return [...new Uint8Array(digest)].map(b => b.toString(16).padStart(2, '0')).join('');
+    }}""")
+
+
+def drag(page, slider, seconds=4.0, interval_ms=16.0, span=(0.15, 0.55), period_s=2.0):
+    """Drag the handle of ``slider`` (a CSS selector of the slider widget) back and forth.
+
+    Presses the mouse on the handle and moves it every ``interval_ms`` for ``seconds``, along
+    a triangle wave between the fractions ``span`` of the track (one way and back in
+    ``period_s``), then releases it. Returns the number of pointer moves sent.
+    """
+    handle = page.locator(f"{slider} .noUi-handle").first
+    handle.scroll_into_view_if_needed()
+    track = page.locator(f"{slider} .noUi-base").first.bounding_box()
+    box = handle.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] / 2, y)
+    page.mouse.down()
+    start, moves = time.monotonic(), 0
+    lo, hi = span
+    while (elapsed := time.monotonic() - start) < seconds:
+        phase = (elapsed / period_s) % 1.0
+        fraction = lo + (hi - lo) * (1 - abs(2 * phase - 1))
+        page.mouse.move(track["x"] + fraction * track["width"], y)
+        moves += 1
+        pause = start + moves * interval_ms / 1000 - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+    page.mouse.up()
+    return moves
+
+
+def paints_between(log, t0, t1) -> list[dict]:
+    """The figures painted between the times ``t0`` and ``t1`` (ms, the page's clock)."""
+    return [p for p in log["paints"] if t0 <= p["t"] <= t1]
