@@ -292,12 +292,13 @@ def painted_sha256(page) -> str:
     }}""")
 
 
-def drag(page, slider, seconds=4.0, interval_ms=16.0, span=(0.15, 0.55), period_s=2.0):
+def drag(page, slider, seconds=4.0, interval_ms=16.0, span=(0.15, 0.55), period_s=2.0, halfway=None):
     """Drag the handle of ``slider`` (a CSS selector of the slider widget) back and forth.
 
     Presses the mouse on the handle and moves it every ``interval_ms`` for ``seconds``, along
     a triangle wave between the fractions ``span`` of the track (one way and back in
-    ``period_s``), then releases it. Returns the number of pointer moves sent.
+    ``period_s``), then releases it. ``halfway``: called once (with the page) half-way through,
+    the button still held, e.g. to take a screenshot. Returns the number of pointer moves sent.
     """
     handle = page.locator(f"{slider} .noUi-handle").first
     handle.scroll_into_view_if_needed()
@@ -313,6 +314,9 @@ def drag(page, slider, seconds=4.0, interval_ms=16.0, span=(0.15, 0.55), period_
         fraction = lo + (hi - lo) * (1 - abs(2 * phase - 1))
         page.mouse.move(track["x"] + fraction * track["width"], y)
         moves += 1
+        if halfway is not None and elapsed >= seconds / 2:
+            halfway(page)
+            halfway = None
         pause = start + moves * interval_ms / 1000 - time.monotonic()
         if pause > 0:
             time.sleep(pause)
