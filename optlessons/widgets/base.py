@@ -199,6 +199,10 @@ class Experiment:
             self._remembered[key] = compute()
         return self._remembered[key]
 
+    def forget(self):
+        """Drop what ``remembered`` kept: the next ``compute()`` starts from scratch."""
+        self._remembered.clear()
+
     # -- the cycle
     def compute(self):
         raise NotImplementedError
