@@ -37,22 +37,24 @@ message, the latest value winning — and ``refresh()`` answers with one message
 and its title, then one per text widget that changed, so the kernel is never more than one
 value behind and the last value the slider is left at is the last one drawn. Measured in
 JupyterLab in headless Chromium on 2 shared cores (``python -m benchmarks browser_latency``,
-playground, GD + Momentum + Adam, 200 steps on Rosenbrock, load average about 4), from a key
-press to the new figure painted: 70 ms median (146 ms p95) and no frame during a drag before,
-53 ms (128 ms p95) and 15 frames/s after, the final frame always the kernel's render of the
+playground, GD + Momentum + Adam, 200 steps on Rosenbrock), from a key press to the new figure
+painted: at a load average of 1.2, 61 ms median (105 ms p95) and no frame during a drag before,
+42 ms (77 ms p95) and 21 frames/s after; at a load average of 4, 70 ms (146 ms) and none
+before, 53 ms (128 ms) and 15 frames/s after; the final frame always the kernel's render of the
 final value. What it took: the learner's JupyterLab sends kernel messages with TCP_NODELAY
 (:mod:`optlessons.labserver`, about 30 ms less), races rerun only the optimizer whose control
 moved (``Experiment.remembered``), a PNG encoder twice as fast as PIL's (``plots.png_bytes``),
 and one message for the image and its alt text. A prototype of the other option, the paths
 drawn in the browser on a canvas with the contours sent once
-(``benchmarks/canvas_prototype.py``), measured 26 ms median and 23 frames/s on the same runs —
-but it draws the contour panel only. We kept the PNG because one renderer, matplotlib, then
-draws what every reader sees: the live figure, the static image of the notebook's saved output
-and its alt text are the same pixels and the same numbers; the canvas way needs a second
-renderer in JavaScript for every panel (log-scale loss curves with changing limits, legends,
-04's and 07's panels) that must agree with it. It is the next step if the targets (50 ms
-median, 80 ms p95, 20 frames/s) must hold on this machine: the PNG way comes near the median
-but misses the p95 (a new loss-axis range costs a full redraw) and the frame rate.
+(``benchmarks/canvas_prototype.py``), measured 25 ms median and 31 frames/s at load 1.6, 26 ms
+and 23 frames/s at load 4 — but it draws the contour panel only. We kept the PNG because one
+renderer, matplotlib, then draws what every reader sees: the live figure, the static image of
+the notebook's saved output and its alt text are the same pixels and the same numbers; the
+canvas way needs a second renderer in JavaScript for every panel (log-scale loss curves with
+changing limits, legends, 04's and 07's panels) that must agree with it. The PNG way meets the
+targets (50 ms median, 80 ms p95, 20 frames/s) on a lightly loaded machine; under load it
+misses the p95 (a new loss-axis range costs a full redraw) and the frame rate, and the canvas
+way is the next step if they must hold there.
 
 The package's modules: ``base`` (controls, status-line helpers, :class:`Experiment`),
 ``race`` (the playground and 06's adaptive race), ``simple`` (01's line fit, 03's learning
