@@ -47,6 +47,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from scripts import labdriver
 from test_exercises import filled_release, grade_id, plant_no_bias_correction
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,9 +60,6 @@ SANDBOX = importlib.util.find_spec("optlessons.grading") is not None and shutil.
 NO_SANDBOX = ("needs the grading sandbox (optlessons.grading, the `judge` branch) and bubblewrap "
               "(apt-get install bubblewrap): unconfined, these submissions run as the grader")
 needs_sandbox = pytest.mark.skipif(not SANDBOX, reason=NO_SANDBOX)
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 POINTS = {"test_sgd_momentum_update": 3, "test_rmsprop_update": 3, "test_adam_update": 4}
 HONEST = {"full": POINTS, "partial": {**POINTS, "test_adam_update": 0},
@@ -422,29 +420,24 @@ def test_the_report_counts_the_class(graded):
 
 
 def test_report_and_feedback_in_chromium(graded):
-    if CHROMIUM is None:
-        pytest.skip("chromium not found: `apt-get install -y chromium` (.ci/run installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
+    reason = labdriver.missing_browser()
+    if reason:
+        pytest.skip(reason)
     ARTIFACTS.mkdir(exist_ok=True)
     report = graded["course"] / "reports" / f"{PS}.html"
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1000, "height": 900})
-            outside = []
-            page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:")
-                       else (outside.append(r.request.url), r.abort()))
-            page.goto(report.as_uri())
-            assert page.locator("h1").inner_text().startswith(PS)
-            box = page.locator("svg[role=img]").bounding_box()
-            assert box and box["width"] > 300 and box["height"] > 100
-            assert page.locator("svg[role=img] rect").count() == 11
-            page.screenshot(path=str(ARTIFACTS / f"grading-report-{PS}.png"), full_page=True)
-            page.goto(feedback_page(graded, "partial").as_uri())
-            page.wait_for_function("document.querySelectorAll('mjx-container').length > 5", timeout=20_000)
-            wide = page.evaluate("Math.max(...[...document.querySelectorAll('pre')].map(e => e.scrollWidth - e.clientWidth))")
-            assert wide <= 1, "an output line runs off the page"
-            page.screenshot(path=str(ARTIFACTS / f"feedback-partial-{PS}.png"), full_page=True)
-            assert outside == []   # nothing fetched from the network
-        finally:
-            browser.close()
+    with labdriver.chromium_page(viewport={"width": 1000, "height": 900}) as page:
+        outside = []
+        page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:")
+                   else (outside.append(r.request.url), r.abort()))
+        page.goto(report.as_uri())
+        assert page.locator("h1").inner_text().startswith(PS)
+        box = page.locator("svg[role=img]").bounding_box()
+        assert box and box["width"] > 300 and box["height"] > 100
+        assert page.locator("svg[role=img] rect").count() == 11
+        page.screenshot(path=str(ARTIFACTS / f"grading-report-{PS}.png"), full_page=True)
+        page.goto(feedback_page(graded, "partial").as_uri())
+        page.wait_for_function("document.querySelectorAll('mjx-container').length > 5", timeout=20_000)
+        wide = page.evaluate("Math.max(...[...document.querySelectorAll('pre')].map(e => e.scrollWidth - e.clientWidth))")
+        assert wide <= 1, "an output line runs off the page"
+        page.screenshot(path=str(ARTIFACTS / f"feedback-partial-{PS}.png"), full_page=True)
+        assert outside == []   # nothing fetched from the network

@@ -39,6 +39,9 @@ sys.path.insert(0, str(REPO / "hub"))
 import workshop  # noqa: E402
 from hubclient import temporary_hub  # noqa: E402
 
+from scripts import labdriver  # noqa: E402
+from scripts.labdriver import ARTIFACTS, PANEL  # noqa: E402
+
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 ASSIGNMENT = "ps1_losses_gradients"
@@ -53,10 +56,6 @@ for target in {targets!r}:
         pass
 """
 EXPECTED = {"s1": 12.0, "s2": 0.0, "s3": 2.0}         # mse's test is worth 2 of 12 points
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-ARTIFACTS = pathlib.Path(os.environ.get("OPTLESSONS_ARTIFACTS", REPO / "tests" / "artifacts"))
 
 
 def missing_requirement() -> str | None:
@@ -328,57 +327,38 @@ def test_the_idle_culler_stops_an_unused_server_and_the_work_stays():
 
 # ---- in a browser --------------------------------------------------------------------------
 
-KERNEL_IDLE = """() => {
-    const app = window.jupyterapp;
-    const w = app && app.shell.currentWidget;
-    const s = w && w.sessionContext;
-    return !!(s && s.isReady && s.session && s.session.kernel
-              && s.session.kernel.status === 'idle' && w.content && w.content.widgets.length);
-}"""
-
-
 @pytest.mark.browser
 def test_a_student_logs_in_runs_notebook_03_moves_a_slider_and_sees_the_assignments(hub, flow):
-    if CHROMIUM is None:
-        pytest.skip("chromium not found: `apt-get install -y chromium`")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    reason = labdriver.missing_browser()
+    if reason:
+        pytest.skip(reason)
     student = hub.students[0]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1300})
-            page.set_default_timeout(90_000)
-            page.goto(f"{hub.url}/hub/login")
-            page.fill("#username_input", student)
-            page.fill("#password_input", hub.passwords[student])
-            page.click("#login_submit")
-            page.wait_for_url(f"**/user/{student}/lab/**")
-            page.goto(f"{hub.url}/user/{student}/lab/tree/notebooks/03_gradient_descent.ipynb?reset")
-            page.wait_for_function(KERNEL_IDLE)
-            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-            figure = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .optlessons-experiment "
-                                  "img.optlessons-figure").first
-            figure.wait_for(state="attached", timeout=240_000)
-            page.wait_for_function(KERNEL_IDLE, timeout=240_000)
-            figure.scroll_into_view_if_needed()
-            before_src = figure.get_attribute("src")
-            slider = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .optlessons-lr").first
-            readout_before = slider.locator(".widget-readout").inner_text()
-            slider.locator(".noUi-handle").focus()
-            page.keyboard.press("PageUp")
-            page.wait_for_function(
-                "old => [...document.querySelectorAll('.optlessons-experiment img.optlessons-figure')]"
-                ".some(i => i.src !== old)", arg=before_src, timeout=60_000)
-            assert slider.locator(".widget-readout").inner_text() != readout_before
-            errors = page.eval_on_selector_all(
-                '.jp-NotebookPanel:not(.lm-mod-hidden) [data-mime-type="application/vnd.jupyter.stderr"],'
-                ' .jp-NotebookPanel:not(.lm-mod-hidden) [data-mime-type="application/vnd.jupyter.error"]',
-                "els => els.map(e => e.innerText)")
-            assert errors == [], errors
-            page.screenshot(path=str(ARTIFACTS / "hub-student-notebook03.png"))
-            page.evaluate("() => window.jupyterapp.commands.execute('nbgrader:open-assignment-list')")
-            page.get_by_text(ASSIGNMENT).first.wait_for(state="visible", timeout=60_000)
-            page.screenshot(path=str(ARTIFACTS / "hub-student-assignments.png"))
-        finally:
-            browser.close()
+    with labdriver.chromium_page(timeout_ms=90_000) as page:
+        page.goto(f"{hub.url}/hub/login")
+        page.fill("#username_input", student)
+        page.fill("#password_input", hub.passwords[student])
+        page.click("#login_submit")
+        page.wait_for_url(f"**/user/{student}/lab/**")
+        page.goto(f"{hub.url}/user/{student}/lab/tree/notebooks/03_gradient_descent.ipynb?reset")
+        labdriver.wait_idle(page)
+        labdriver.command(page, "notebook:run-all-cells")
+        figure = page.locator(f"{PANEL} .optlessons-experiment img.optlessons-figure").first
+        figure.wait_for(state="attached", timeout=240_000)
+        labdriver.wait_idle(page, 240_000)
+        figure.scroll_into_view_if_needed()
+        before_src = figure.get_attribute("src")
+        slider = page.locator(f"{PANEL} .optlessons-lr").first
+        readout_before = slider.locator(".widget-readout").inner_text()
+        slider.locator(".noUi-handle").focus()
+        page.keyboard.press("PageUp")
+        page.wait_for_function(
+            "old => [...document.querySelectorAll('.optlessons-experiment img.optlessons-figure')]"
+            ".some(i => i.src !== old)", arg=before_src, timeout=60_000)
+        assert slider.locator(".widget-readout").inner_text() != readout_before
+        errors = labdriver.error_outputs(page)
+        assert errors == [], errors
+        page.screenshot(path=str(ARTIFACTS / "hub-student-notebook03.png"))
+        labdriver.command(page, "nbgrader:open-assignment-list")
+        page.get_by_text(ASSIGNMENT).first.wait_for(state="visible", timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "hub-student-assignments.png"))

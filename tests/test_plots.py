@@ -8,6 +8,9 @@ import io  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+import hypothesis.strategies as st  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis.extra.numpy import arrays  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.colors import to_rgb  # noqa: E402
 
@@ -242,6 +245,24 @@ def test_renderer_output_changes_with_the_data_and_invalidate_redraws(runs):
     renderer.invalidate()
     renderer.render()
     assert renderer.full_draws == 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(arrays(np.uint8, st.tuples(st.integers(1, 40), st.integers(1, 40), st.just(4))),
+       st.integers(0, 9))
+def test_png_bytes_decodes_to_the_same_pixels(rgba, level):
+    """png_bytes is a lossless PNG of the RGB channels, whatever the size and compression level."""
+    from PIL import Image
+    decoded = Image.open(io.BytesIO(plots.png_bytes(rgba, level)))
+    assert decoded.mode == "RGB" and decoded.size == (rgba.shape[1], rgba.shape[0])
+    np.testing.assert_array_equal(np.asarray(decoded), rgba[:, :, :3])
+
+
+@pytest.mark.parametrize("bad", [np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4, 4), np.float64),
+                                 np.zeros((4, 4), np.uint8)])
+def test_png_bytes_names_the_argument_it_cannot_encode(bad):
+    with pytest.raises(ValueError, match="rgba must be a"):
+        plots.png_bytes(bad)
 
 
 # --------------------------------------------------------------------------- one-shot figures

@@ -86,10 +86,26 @@ def test_every_widget_builds_draws_and_displays(name, no_warnings):
     assert metadata["image/png"]["alt"] == exp.alt_text() == exp.image.tooltip
     assert f'alt="{html.escape(exp.alt_text())}"' in bundle["text/html"]
     assert widgets.plain_text(exp.message.value) in exp.alt_text()
-    for ctrl in exp.controls.values():                     # expensive sliders wait for release
-        if isinstance(ctrl, (W.FloatSlider, W.FloatLogSlider, W.IntSlider)) and name not in LIVE:
-            assert ctrl.continuous_update is False, ctrl.description
+    for ctrl in exp.controls.values():                     # every slider is live: the figure follows a drag
+        if isinstance(ctrl, (W.FloatSlider, W.FloatLogSlider, W.IntSlider, W.SelectionSlider)):
+            assert ctrl.continuous_update is True, ctrl.description
     assert exp.figure.axes and all(ax.get_title() for ax in exp.figure.axes if ax.get_label() != "<colorbar>")
+
+
+def test_a_drag_reruns_only_the_optimizer_whose_control_moved_and_never_shows_a_stale_run():
+    """Races remember each optimizer's run by the controls it depends on: moving GD's lr back and
+    forth reruns GD only, and every result equals a run from scratch with the same settings."""
+    pg = widgets.playground()
+    momentum = pg.result.trajectories["Momentum"]
+    landscape = LANDSCAPES["rosenbrock"]()
+    for lr in (2e-3, 5e-4, 2e-3, 1e-3, 5e-4):                    # back and forth: revisits
+        pg.controls["GD.lr"].value = lr
+        assert pg.result.trajectories["Momentum"] is momentum    # not rerun
+        fresh = minimize(landscape, pg.optimizer("GD"), start=pg.result.start, steps=200)
+        np.testing.assert_array_equal(pg.result.trajectories["GD"].points, fresh.points)
+    pg.controls["steps"].value = 100                              # a shared control: every run anew
+    assert pg.result.trajectories["Momentum"] is not momentum
+    assert len(pg.result.trajectories["Momentum"].points) == 101
 
 
 @pytest.mark.parametrize("name", sorted(FACTORIES))

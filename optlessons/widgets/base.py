@@ -18,20 +18,25 @@ from ..plots import FigureRenderer, LossPanel, new_figure
 WIDE_LABEL = {"description_width": "initial"}
 
 
-def log_slider(description, value, lo, hi, *, continuous_update=False, readout_format=".2g"):
-    """A learning-rate slider: moves in powers of ten from 10**lo to 10**hi."""
+def log_slider(description, value, lo, hi, *, continuous_update=True, readout_format=".2g"):
+    """A learning-rate slider: moves in powers of ten from 10**lo to 10**hi.
+
+    Like every slider of the experiments it is live: the figure follows while it is dragged
+    (``continuous_update``; see :class:`Experiment` for why there is no backlog)."""
     return W.FloatLogSlider(value=value, base=10, min=lo, max=hi, step=0.05, description=description,
                             readout_format=readout_format, continuous_update=continuous_update,
                             style=WIDE_LABEL, layout=W.Layout(width="320px"))
 
 
-def float_slider(description, value, lo, hi, step, *, continuous_update=False, fmt=".3g"):
+def float_slider(description, value, lo, hi, step, *, continuous_update=True, fmt=".3g"):
+    """A live slider over numbers from ``lo`` to ``hi`` in steps of ``step``."""
     return W.FloatSlider(value=value, min=lo, max=hi, step=step, description=description,
                          readout_format=fmt, continuous_update=continuous_update, style=WIDE_LABEL,
                          layout=W.Layout(width="320px"))
 
 
-def int_slider(description, value, lo, hi, step=1, *, continuous_update=False):
+def int_slider(description, value, lo, hi, step=1, *, continuous_update=True):
+    """A live slider over the integers from ``lo`` to ``hi`` in steps of ``step``."""
     return W.IntSlider(value=value, min=lo, max=hi, step=step, description=description,
                        continuous_update=continuous_update, style=WIDE_LABEL, layout=W.Layout(width="320px"))
 
@@ -154,6 +159,7 @@ class Experiment:
         self.result = None
         self.error = None           # the last exception a refresh caught (shown in `message`)
         self.refreshes = 0          # completed refreshes (tests and benchmarks read it)
+        self._remembered = {}       # key -> a recent result of ``remembered``
         self._holding = 0
         self.widget = None
 
@@ -185,6 +191,27 @@ class Experiment:
         """The controls' current values, name -> value."""
         return {name: c.value for name, c in self.controls.items()}
 
+    #: How many results ``remembered`` keeps: a drag back and forth revisits recent settings.
+    REMEMBERED = 64
+
+    def remembered(self, key, compute):
+        """``compute()``, or the result it gave for the same ``key`` (hashable) in a recent refresh.
+
+        For parts of ``compute()`` that a control change leaves alone: dragging one optimizer's
+        learning rate reruns that optimizer only. ``key`` must name everything the part depends on.
+        """
+        if key in self._remembered:
+            self._remembered[key] = self._remembered.pop(key)         # most recently used last
+        else:
+            if len(self._remembered) >= self.REMEMBERED:
+                self._remembered.pop(next(iter(self._remembered)))
+            self._remembered[key] = compute()
+        return self._remembered[key]
+
+    def forget(self):
+        """Drop what ``remembered`` kept: the next ``compute()`` starts from scratch."""
+        self._remembered.clear()
+
     # -- the cycle
     def compute(self):
         raise NotImplementedError
@@ -201,26 +228,37 @@ class Experiment:
         limits and legends (see ``LossPanel.static_key``)."""
         return tuple(v.static_key() for v in vars(self).values() if isinstance(v, LossPanel))
 
+    def texts(self):
+        """The experiment's text widgets (``ipywidgets.HTML`` attributes: the status line, a table)."""
+        return [v for v in vars(self).values() if isinstance(v, W.HTML)]
+
     def refresh(self, result=None):
         """compute -> draw -> render; a failure becomes a message, the last good figure stays.
 
         ``result``: draw this result again instead of computing one (a timeline's step moved).
+
+        What reaches the browser: one message for the image and its title, then one per text
+        widget that changed (held until the image is sent, so the figure is painted first).
         """
-        try:
-            with np.errstate(all="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                result = self.compute() if result is None else result
-                self.draw(result)
-                png = self.renderer.render(self.static_key())
-        except Exception as err:     # noqa: BLE001 — a learner sees a sentence, not a traceback
-            self.error = err
-            self.message.value = note(f"Could not draw this setting: {escape_html(err)}", "warn")
-            return None
-        self.error = None
-        self.result = result
-        self.image.value = png
-        self.message.value = self.describe(result)
-        self.image.tooltip = self.alt_text()        # the live image's accessible name (its title)
+        with contextlib.ExitStack() as held:
+            for text in self.texts():
+                held.enter_context(text.hold_sync())
+            try:
+                with np.errstate(all="ignore"), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    result = self.compute() if result is None else result
+                    self.draw(result)
+                    png = self.renderer.render(self.static_key())
+            except Exception as err:     # noqa: BLE001 — a learner sees a sentence, not a traceback
+                self.error = err
+                self.message.value = note(f"Could not draw this setting: {escape_html(err)}", "warn")
+                return None
+            self.error = None
+            self.result = result
+            self.message.value = self.describe(result)
+            with self.image.hold_sync():
+                self.image.value = png
+                self.image.tooltip = self.alt_text()    # the live image's accessible name (its title)
         self.refreshes += 1
         return result
 

@@ -91,7 +91,7 @@ class CurvatureRace(Race):
         super().__init__(names, set(names), steps=steps, tol=1e-2)
         self.controls["curvature"] = W.FloatLogSlider(value=curvature, base=10, min=0, max=2, step=0.05,
                                                       description="valley curvature c", readout_format=".3g",
-                                                      continuous_update=False, style=WIDE_LABEL)
+                                                      style=WIDE_LABEL)
         self.controls["x0"] = log_slider("start x₀ (distance from the ridge)", x0, -8, 0, readout_format=".1e")
         self.controls["y0"] = float_slider("start y₀", y0, -1.4, 1.4, 0.05)
         self.controls["noise"] = float_slider("gradient noise σ", noise, 0.0, 0.5, 0.005)

@@ -227,7 +227,7 @@ class Race(Experiment):
         self.controls["steps"] = int_slider("steps", steps, 10, 1000, 10)
         self.controls["tol"] = W.FloatLogSlider(value=tol, base=10, min=-4, max=0, step=0.5,
                                                 description="tolerance", readout_format=".0e",
-                                                continuous_update=False, style=WIDE_LABEL,
+                                                style=WIDE_LABEL,
                                                 layout=W.Layout(width="260px"))
         self.summary = W.HTML()
         self.summary.add_class("optlessons-summary")
@@ -309,10 +309,16 @@ class Race(Experiment):
                 errors[name] = f"not run: {err}"
                 rows.append(summarize(name, errors[name], tol))
                 continue
-            optimizers[name] = opt
-            trajectories[name] = minimize(self.run_landscape(landscape), opt, start=start, steps=steps)
+            # the optimizer and its run, rerun only when a control it depends on moved
+            optimizers[name], trajectories[name] = self.remembered(self.run_key(name), lambda: (
+                opt, minimize(self.run_landscape(landscape), opt, start=start, steps=steps)))
             rows.append(replace(summarize(name, trajectories[name], tol), settings=self.settings(name)))
         return RaceResult(landscape, start, trajectories, errors, rows, steps, tol, optimizers)
+
+    def run_key(self, name):
+        """What optimizer ``name``'s run depends on: every control but the other optimizers' own."""
+        others = tuple(f"{n}." for n in self.names if n != name)
+        return (name,) + tuple((k, v) for k, v in self.values().items() if not k.startswith(others))
 
     def settings(self, name):
         """The raced optimizer's key settings as the table shows them, e.g. "lr 0.001, momentum β 0.9"."""
@@ -518,12 +524,12 @@ class AdaptiveExperiment(Race):
         super().__init__(names, set(names), steps=steps, tol=1e-2)
         self.controls["kappa"] = W.FloatLogSlider(value=condition_number, base=10, min=0, max=3, step=0.1,
                                                   description="condition number κ", readout_format=".3g",
-                                                  continuous_update=False, style=WIDE_LABEL)
+                                                  style=WIDE_LABEL)
         self.controls["angle"] = float_slider("rotation (degrees)", angle_degrees, 0.0, 90.0, 5.0)
         # one ε for Adagrad, RMSprop and Adadelta, so moving it shows where it starts to matter
         self.controls["eps"] = W.FloatLogSlider(value=eps, base=10, min=-10, max=-1, step=0.25,
                                                 description="ε (Adagrad, RMSprop, Adadelta)", readout_format=".1e",
-                                                continuous_update=False, style=WIDE_LABEL,
+                                                style=WIDE_LABEL,
                                                 layout=W.Layout(width="380px"))
         self.controls["eps"].add_class("optlessons-eps")
         defaults = {"GD": 0.019, "Adagrad": 1.0, "RMSprop": 0.05, "Adadelta": 1.0}

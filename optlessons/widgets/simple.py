@@ -296,7 +296,7 @@ class BatchSizeExperiment(Experiment):
         best = self.loss_landscape.minima[0]
         self.loss_landscape.window = ((best[0] - 3.5, best[0] + 1.5), (best[1] - 1.5, best[1] + 3.5))
         self.controls["batch_size"] = W.SelectionSlider(options=list(self.BATCH_SIZES), value=batch_size,
-                                                        description="batch size", continuous_update=False,
+                                                        description="batch size",
                                                         style=WIDE_LABEL)
         self.controls["lr"] = log_slider("learning rate η", lr, -3, 0.3, readout_format=".3g")
         self.controls["steps"] = int_slider("steps", steps, 20, 500, 20)    # 24 key presses end to end
