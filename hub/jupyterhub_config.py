@@ -48,9 +48,12 @@ c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
 c.Spawner.cmd = [shutil.which("prlimit") or "/usr/bin/prlimit", f"--data={s.mem_limit}", f"--nproc={s.nproc_limit}", "--",
                  str(s.prefix / "bin" / "optlessons-singleuser")]
 c.Spawner.default_url = "/lab/tree/notebooks/00_welcome.ipynb"
-# window.jupyterapp for the browser test; no news or update checks (a workshop is often offline).
+# window.jupyterapp for the browser test; no news or update checks (a workshop is often offline);
+# kernel messages sent without Nagle's delay, so a dragged slider's figure follows the hand
+# (optlessons.labserver, as `make lab` does through jupyter-config/).
 c.Spawner.args = ["--LabApp.expose_app_in_browser=True", "--LabApp.news_url=",
-                  "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+                  "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+                  "--ServerApp.kernel_websocket_connection_class=optlessons.labserver.NoDelayKernelConnection"]
 c.Spawner.notebook_dir = "~"
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120
