@@ -42,7 +42,7 @@ CELL = ("from optlessons.widgets import playground\n"
 #: Prints what the kernel renders for the controls' current values, and GD's learning rate.
 KERNEL_FRAME = ("import hashlib\n"
                 "pg.draw(pg.compute())\n"
-                "print(hashlib.sha256(pg.renderer.render(pg.static_key())).hexdigest(), "
+                "print(hashlib.sha256(pg.render()).hexdigest(), "
                 "pg.controls['GD.lr'].value)")
 CANVAS_CELL = "from benchmarks.canvas_prototype import canvas_playground\ncanvas_playground()"
 TARGETS = {"median": 50.0, "p95": 80.0, "fps": 20.0}

@@ -53,7 +53,7 @@ def measure(n_changes=100, steps=200):
         t1 = time.perf_counter()
         pg.draw(result)
         t2 = time.perf_counter()
-        pg.renderer.render()
+        pg.render()
         t3 = time.perf_counter()
         compute.append(t1 - t0)
         draw.append(t2 - t1)

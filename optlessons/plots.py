@@ -27,6 +27,7 @@ from collections.abc import Mapping
 import numpy as np
 import matplotlib
 import matplotlib.ticker
+import matplotlib.transforms
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
@@ -151,6 +152,7 @@ class FigureRenderer:
         self.cache_size = cache_size
         self._backgrounds = {}
         self.full_draws = 0      # how many times a background was drawn (tests read it)
+        self.layer_draws = 0     # how many times the layer axes were drawn without the rest
 
     def invalidate(self):
         self._backgrounds.clear()
@@ -165,19 +167,57 @@ class FigureRenderer:
         out += [a for a in self.fig.get_children() if a.get_animated() and a not in self.fig.axes]
         return out
 
-    def draw(self, key=None):
-        """Update the canvas's pixels (background from cache, animated artists on top)."""
-        canvas = self.fig.canvas
-        size = canvas.get_width_height()
-        cached = self._backgrounds.get((key, size))
-        if cached is None:
-            canvas.draw()       # animated artists are skipped by a full draw
+    def _cached(self, key, make):
+        if key not in self._backgrounds:
             if len(self._backgrounds) >= self.cache_size:
                 self._backgrounds.pop(next(iter(self._backgrounds)))
-            self._backgrounds[(key, size)] = canvas.copy_from_bbox(self.fig.bbox)
-            self.full_draws += 1
-        else:
-            canvas.restore_region(cached)
+            self._backgrounds[key] = make()
+        return self._backgrounds[key]
+
+    def _draw_background(self, hidden):
+        """The whole figure but its animated artists and the ``hidden`` axes: a full draw."""
+        shown = [ax for ax in hidden if ax.get_visible()]
+        for ax in shown:
+            ax.set_visible(False)
+        try:
+            self.fig.canvas.draw()       # animated artists are skipped by a full draw
+        finally:
+            for ax in shown:
+                ax.set_visible(True)
+        self.full_draws += 1
+        return self.fig.canvas.copy_from_bbox(self.fig.bbox)
+
+    def _draw_layers(self, axes, background):
+        """The ``axes``' static parts (frames, ticks, labels) drawn over ``background``: the
+        pixels of the smallest rectangle that holds them, labels included."""
+        canvas = self.fig.canvas
+        canvas.restore_region(background)
+        renderer = canvas.get_renderer()
+        boxes = []
+        for ax in axes:
+            ax.draw(renderer)            # an axes' draw skips its animated artists
+            boxes.append(ax.get_tightbbox(renderer).padded(2))
+        box = matplotlib.transforms.Bbox.union(boxes)
+        box = matplotlib.transforms.Bbox.intersection(box, self.fig.bbox)
+        self.layer_draws += 1
+        return canvas.copy_from_bbox(box)
+
+    def draw(self, key=None, layers=None):
+        """Update the canvas's pixels (background from cache, animated artists on top).
+
+        ``layers``: {axes: key} for axes whose own static part changes often (a loss panel's
+        limits). They are cached apart from the background, under their keys, so a change
+        redraws those axes alone rather than the whole figure; the background leaves them out.
+        """
+        canvas = self.fig.canvas
+        size = canvas.get_width_height()
+        layers = {ax: k for ax, k in (layers or {}).items() if ax.get_visible()}
+        hidden = tuple(layers)
+        background = self._cached((key, size, hidden), lambda: self._draw_background(hidden))
+        canvas.restore_region(background)
+        if layers:
+            canvas.restore_region(self._cached((key, size, hidden, tuple(layers.values())),
+                                               lambda: self._draw_layers(hidden, background)))
         renderer = canvas.get_renderer()
         for artist in sorted(self._animated(), key=lambda a: a.get_zorder()):
             if artist.get_visible():
@@ -187,9 +227,9 @@ class FigureRenderer:
         """The current pixels, (height, width, 4) uint8 (after ``draw()``)."""
         return np.asarray(self.fig.canvas.buffer_rgba())
 
-    def render(self, key=None):
-        """PNG bytes of the figure as it is now (``key``: see the class docstring)."""
-        self.draw(key)
+    def render(self, key=None, layers=None):
+        """PNG bytes of the figure as it is now (``key``, ``layers``: see ``draw``)."""
+        self.draw(key, layers)
         return png_bytes(self.rgba(), self.compress_level)
 
 

@@ -25,7 +25,7 @@ SLIDER = f"{PANEL} .optlessons-gd-lr"
 #: (``_``: the notebook's one cell ends with ``playground()``, so ``_`` is the Playground.)
 KERNEL_FRAME = ("import hashlib as _h\n_pg = _\nassert type(_pg).__name__ == 'Playground', type(_pg)\n"
                 "_pg.draw(_pg.compute())\n"
-                "print(_h.sha256(_pg.renderer.render(_pg.static_key())).hexdigest(), _pg.controls['GD.lr'].value)")
+                "print(_h.sha256(_pg.render()).hexdigest(), _pg.controls['GD.lr'].value)")
 
 
 def test_dragging_a_slider_paints_new_figures_and_ends_on_the_final_value(lab_server):

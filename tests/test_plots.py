@@ -229,6 +229,38 @@ def test_blitting_renderer_matches_a_full_draw(runs):
     assert differing < 0.002, f"{differing:.2%} of pixels differ from a full draw"
 
 
+def test_a_layer_axes_is_redrawn_alone_and_the_picture_is_a_full_draws(runs):
+    """The loss axes as a layer: new limits redraw that axes only, pixel for pixel what a
+    full draw of the same state gives; the background (contours) is drawn once."""
+    f, trajs = runs
+    fig, cp, lp = _race_figure(runs, animated=True)
+    renderer = plots.FigureRenderer(fig)
+    for shown in ({"GD": trajs["GD"]}, trajs, {"Adam": trajs["Adam"]}, trajs):
+        cp.update(shown)
+        lp.update(shown)
+        layered = _png_pixels(renderer.render(layers={lp.ax: lp.static_key()}))
+        full = _png_pixels(plots.FigureRenderer(fig).render(lp.static_key()))
+        assert np.array_equal(layered, full)
+    assert renderer.full_draws == 1
+    assert 2 <= renderer.layer_draws <= 3                # one per distinct limits; the last reused
+
+
+def test_overlapping_layers_are_drawn_together(runs):
+    """Two layer axes whose labels overlap (one inside the other) still compose exactly."""
+    f, trajs = runs
+    fig, cp, lp = _race_figure(runs, animated=True)
+    inset = fig.add_axes([0.75, 0.55, 0.2, 0.3])
+    inset_panel = plots.LossPanel(inset, list(trajs), f_star=0.0, animated=True)
+    renderer = plots.FigureRenderer(fig)
+    for shown in ({"GD": trajs["GD"]}, trajs):
+        lp.update(shown)
+        inset_panel.update(shown)
+        layers = {lp.ax: lp.static_key(), inset: inset_panel.static_key()}
+        layered = _png_pixels(renderer.render(layers=layers))
+        full = _png_pixels(plots.FigureRenderer(fig).render(tuple(layers.values())))
+        assert np.array_equal(layered, full)
+
+
 def test_renderer_output_changes_with_the_data_and_invalidate_redraws(runs):
     f, trajs = runs
     fig, cp, lp = _race_figure(runs, animated=True)

@@ -110,8 +110,9 @@ class AdamExperiment(Experiment):
                 lo = max(float(np.min(d)), hi - 12)                   # show at most 12 decades
                 plots.log10_axis(ax, np.floor(lo - 0.1), np.ceil(hi + 0.1), max_ticks=4, pad=0.0)
 
-    def static_key(self):
-        return tuple((ax.get_xlim(), ax.get_ylim()) for ax in (self.ax_m, self.ax_v, self.ax_s))
+    def layers(self):
+        """The m, v and step-size panels, whose limits follow the run: one cached layer each."""
+        return {ax: (ax.get_xlim(), ax.get_ylim()) for ax in (self.ax_m, self.ax_v, self.ax_s)}
 
     def describe(self, result):
         t = result.trajectory

@@ -224,9 +224,18 @@ class Experiment:
         return ""
 
     def static_key(self):
-        """What the figure's cached background depends on besides the landscape: the loss panels'
-        limits and legends (see ``LossPanel.static_key``)."""
-        return tuple(v.static_key() for v in vars(self).values() if isinstance(v, LossPanel))
+        """What the figure's cached background depends on besides the landscape and the layers
+        (none here; subclasses add, e.g., a figure legend)."""
+        return ()
+
+    def layers(self):
+        """{axes: key}: the loss panels, whose limits follow the runs, each cached as its own
+        layer (``LossPanel.static_key``), so a change of their limits redraws them alone."""
+        return {v.ax: v.static_key() for v in vars(self).values() if isinstance(v, LossPanel)}
+
+    def render(self):
+        """PNG bytes of the figure as it is now (the cached background, layers, moving artists)."""
+        return self.renderer.render(self.static_key(), self.layers())
 
     def texts(self):
         """The experiment's text widgets (``ipywidgets.HTML`` attributes: the status line, a table)."""
@@ -248,7 +257,7 @@ class Experiment:
                     warnings.simplefilter("ignore")
                     result = self.compute() if result is None else result
                     self.draw(result)
-                    png = self.renderer.render(self.static_key())
+                    png = self.render()
             except Exception as err:     # noqa: BLE001 — a learner sees a sentence, not a traceback
                 self.error = err
                 self.message.value = note(f"Could not draw this setting: {escape_html(err)}", "warn")

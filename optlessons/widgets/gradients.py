@@ -60,7 +60,7 @@ class GradientResult:
 
 class GradientExplorer(Experiment):
     title = "The gradient at a point"
-    shows = ("The contour map of {landscape} with the point p (black dot), the gradient ∇L(p) (solid blue arrow, "
+    shows = ("The contour map of the {landscape} function with the point p (black dot), the gradient ∇L(p) (solid blue arrow, "
              "scaled to a fixed length), the unit direction u (dashed vermillion arrow) and the contour "
              "through p (green).")      # {landscape}: its name, filled in for each explorer
     help = ("move the point p = (θ₁, θ₂) and turn the direction u by its angle ψ; the title gives "
