@@ -214,6 +214,25 @@ def run_all(page, *, clear=False, figure=True, timeout_ms=90_000):
         page.wait_for_function(FIGURE_LOADED, timeout=timeout_ms)
 
 
+FIGURE_CHANGED = ("old => { const i = document.querySelector('img.optlessons-figure');"
+                  " return i && i.src !== old && i.complete && i.naturalWidth > 0; }")
+
+
+def show_experiment(page, lab_server, name, code, *, watch=False):
+    """Run a one-cell notebook ``name`` whose ``code`` displays an experiment: returns its figure
+    element, the figure's ``src`` and the status line as first shown (``watch``: log every
+    figure painted from then on, see ``watch_figure``). Wait for a change with
+    ``page.wait_for_function(FIGURE_CHANGED, arg=src)``."""
+    one_cell_notebook(lab_server.root / name, code)
+    open_notebook(page, lab_server.url(name))
+    run_all(page)
+    if watch:
+        watch_figure(page)
+    figure = page.wait_for_selector(f"{PANEL} img.optlessons-figure")
+    figure.scroll_into_view_if_needed()
+    return figure, figure.get_attribute("src"), page.inner_text(".optlessons-message")
+
+
 def error_outputs(page) -> list[str]:
     """The text of every error or stderr output in the notebook on show."""
     return page.eval_on_selector_all(

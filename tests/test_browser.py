@@ -49,9 +49,7 @@ def test_playground_runs_and_answers_a_slider_in_the_browser(lab):
         readout_before = page.inner_text(".optlessons-gd-lr .widget-readout")
         handle.focus()
         page.keyboard.press("PageUp")
-        page.wait_for_function(
-            "old => { const i = document.querySelector('img.optlessons-figure'); return i && i.src !== old"
-            " && i.complete && i.naturalWidth > 0; }", arg=before_src, timeout=30_000)
+        page.wait_for_function(labdriver.FIGURE_CHANGED, arg=before_src, timeout=30_000)
         labdriver.wait_idle(page, 30_000)
         readout_after = page.inner_text(".optlessons-gd-lr .widget-readout")
         after = figure.screenshot()

@@ -9,32 +9,24 @@ no error appeared. Skipped, with the reason, without chromium or playwright.
 import pytest
 
 from scripts import labdriver
-from scripts.labdriver import ARTIFACTS, PANEL
+from scripts.labdriver import ARTIFACTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 
 
 def test_curvature_race_answers_a_slider_in_the_browser(lab_server):
-    labdriver.one_cell_notebook(lab_server.root / "race.ipynb",
-                                "from optlessons.widgets import curvature_race\ncurvature_race()")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with labdriver.chromium_page() as page:
-        labdriver.open_notebook(page, lab_server.url("race.ipynb"))
-        labdriver.run_all(page)
-        labdriver.watch_figure(page)
-        figure = page.wait_for_selector(f"{PANEL} img.optlessons-figure")
-        figure.scroll_into_view_if_needed()
-        before_src = figure.get_attribute("src")
-        message_before = page.inner_text(".optlessons-message")
+        figure, before_src, message_before = labdriver.show_experiment(
+            page, lab_server, "race.ipynb", "from optlessons.widgets import curvature_race\ncurvature_race()",
+            watch=True)
         assert "Newton is at the saddle" in message_before, message_before
 
         handle = page.wait_for_selector(".optlessons-x0 .noUi-handle", state="visible")
         handle.focus()
         for _ in range(3):
             page.keyboard.press("PageDown")                   # x₀ towards the ridge: longer stays
-        page.wait_for_function(
-            "old => { const i = document.querySelector('img.optlessons-figure'); return i && i.src !== old"
-            " && i.complete && i.naturalWidth > 0; }", arg=before_src, timeout=30_000)
+        page.wait_for_function(labdriver.FIGURE_CHANGED, arg=before_src, timeout=30_000)
         labdriver.wait_quiet(page)              # the live slider's three moves may come as two updates
         message_after = page.inner_text(".optlessons-message")
         page.screenshot(path=str(ARTIFACTS / "curvature-race-browser.png"), full_page=True)

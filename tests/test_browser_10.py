@@ -9,28 +9,21 @@ changed and that no error appeared. Skipped, with the reason, without chromium o
 import pytest
 
 from scripts import labdriver
-from scripts.labdriver import ARTIFACTS, PANEL
+from scripts.labdriver import ARTIFACTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
-FIGURE_READY = ("old => { const i = document.querySelector('img.optlessons-figure');"
-                " return i && i.src !== old && i.complete && i.naturalWidth > 0; }")
 
 
 def test_schedule_experiment_answers_its_drop_down_in_the_browser(lab_server):
-    labdriver.one_cell_notebook(lab_server.root / "schedules.ipynb",
-                                "from optlessons.widgets.training import schedule_experiment\nschedule_experiment()")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with labdriver.chromium_page() as page:
-        labdriver.open_notebook(page, lab_server.url("schedules.ipynb"))
-        labdriver.run_all(page)
-        figure = page.wait_for_selector(f"{PANEL} img.optlessons-figure")
-        figure.scroll_into_view_if_needed()
-        before_src = figure.get_attribute("src")
-        message_before = page.inner_text(".optlessons-message")
+        figure, before_src, message_before = labdriver.show_experiment(
+            page, lab_server, "schedules.ipynb",
+            "from optlessons.widgets.training import schedule_experiment\nschedule_experiment()")
 
         schedule = page.locator(".optlessons-experiment select").first
         schedule.select_option(label="one-cycle")
-        page.wait_for_function(FIGURE_READY, arg=before_src, timeout=90_000)
+        page.wait_for_function(labdriver.FIGURE_CHANGED, arg=before_src, timeout=90_000)
         labdriver.wait_idle(page)
         message_after = page.inner_text(".optlessons-message")
         page.screenshot(path=str(ARTIFACTS / "schedule-experiment-browser.png"), full_page=True)

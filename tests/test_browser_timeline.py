@@ -12,8 +12,9 @@ import re
 
 import pytest
 
-import test_browser as tb   # the lab fixture's helpers (tests/ is on sys.path under pytest)
-from test_browser import lab  # noqa: F401  (the fixture)
+from scripts import labdriver
+from scripts.labdriver import ARTIFACTS, FIGURE_CHANGED, PANEL
+from test_browser import lab  # noqa: F401  (the fixture: a JupyterLab serving a copy of the playground)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -24,59 +25,42 @@ SAMPLE = """() => {
 }"""
 
 
-FIGURE_CHANGED = ("old => { const i = document.querySelector('img.optlessons-figure');"
-                  " return i && i.src !== old && i.complete && i.naturalWidth > 0; }")
-
-
 def test_play_replays_the_race_in_the_browser(lab):  # noqa: F811
-    from playwright.sync_api import sync_playwright
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with labdriver.chromium_page() as page:
+        labdriver.open_notebook(page, lab.url("playground.ipynb"))
+        labdriver.run_all(page, clear=True)
+        assert page.inner_text(f"{PANEL} .optlessons-step .widget-readout").strip() == "200"
+        assert "Step 200 of 200 (the end)" in page.inner_text(".optlessons-message")
 
-    tb.ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=tb.CHROMIUM, args=tb.CHROMIUM_ARGS, headless=True,
-                                     timeout=60_000)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1300})
-            page.set_default_timeout(60_000)
-            page.goto(lab["url"], wait_until="domcontentloaded")
-            page.wait_for_function("() => !!window.jupyterapp", timeout=90_000)
-            page.wait_for_function(tb.KERNEL_IDLE, timeout=90_000)
-            page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
-            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-            page.wait_for_selector("img.optlessons-figure", state="visible", timeout=90_000)
-            page.wait_for_function(tb.KERNEL_IDLE, timeout=90_000)
-            assert page.inner_text(".optlessons-step .widget-readout").strip() == "200"
-            assert "Step 200 of 200 (the end)" in page.inner_text(".optlessons-message")
+        # the Play control's icon buttons are named (ControlNames), the slider by its label
+        play = page.locator(".optlessons-play")
+        play.scroll_into_view_if_needed()
+        names = page.locator(".optlessons-experiment").aria_snapshot()
+        assert 'button "play or pause"' in names and 'button "stop (back to step 0)"' in names, names
+        assert 'slider "step t"' in names, names
 
-            # the Play control's icon buttons are named (ControlNames), the slider by its label
-            play = page.locator(".optlessons-play")
-            play.scroll_into_view_if_needed()
-            names = page.locator(".optlessons-experiment").aria_snapshot()
-            assert 'button "play or pause"' in names and 'button "stop (back to step 0)"' in names, names
-            assert 'slider "step t"' in names, names
-
-            page.get_by_role("button", name="play or pause").click()
-            samples = []
-            for _ in range(60):                     # 6 s: a whole run plays in about 5 s
-                samples.append(tuple(page.evaluate(SAMPLE)))
-                if len(samples) == 12:
-                    page.screenshot(path=str(tb.ARTIFACTS / "playground-playing.png"), full_page=True)
-                page.wait_for_timeout(100)
-            page.wait_for_function("() => document.querySelector('.optlessons-step .widget-readout')"
-                                   ".textContent.trim() === '200'", timeout=30_000)
-            page.wait_for_function(tb.KERNEL_IDLE, timeout=30_000)
-            final_message = page.inner_text(".optlessons-message")
-            # the step slider from the keyboard: one step back
-            figure_src = page.get_attribute("img.optlessons-figure", "src")
-            page.focus(".optlessons-step .noUi-handle")
-            page.keyboard.press("ArrowLeft")
-            page.wait_for_function(FIGURE_CHANGED, arg=figure_src, timeout=30_000)
-            page.wait_for_function(tb.KERNEL_IDLE, timeout=30_000)
-            keyboard_readout = page.inner_text(".optlessons-step .widget-readout").strip()
-            keyboard_message = page.inner_text(".optlessons-message")
-            assert tb._error_outputs(page) == [], tb._error_outputs(page)
-        finally:
-            browser.close()
+        page.get_by_role("button", name="play or pause").click()
+        samples = []
+        for _ in range(60):                     # 6 s: a whole run plays in about 5 s
+            samples.append(tuple(page.evaluate(SAMPLE)))
+            if len(samples) == 12:
+                page.screenshot(path=str(ARTIFACTS / "playground-playing.png"), full_page=True)
+            page.wait_for_timeout(100)
+        page.wait_for_function("() => document.querySelector('.optlessons-step .widget-readout')"
+                               ".textContent.trim() === '200'", timeout=30_000)
+        labdriver.wait_idle(page, 30_000)
+        final_message = page.inner_text(".optlessons-message")
+        # the step slider from the keyboard: one step back
+        figure_src = page.get_attribute("img.optlessons-figure", "src")
+        page.focus(".optlessons-step .noUi-handle")
+        page.keyboard.press("ArrowLeft")
+        page.wait_for_function(FIGURE_CHANGED, arg=figure_src, timeout=30_000)
+        labdriver.wait_idle(page, 30_000)
+        keyboard_readout = page.inner_text(".optlessons-step .widget-readout").strip()
+        keyboard_message = page.inner_text(".optlessons-message")
+        errors = labdriver.error_outputs(page)
+        assert errors == [], errors
     figures = {src for src, _ in samples}
     steps = [int(r) for _, r in samples if r.isdigit()]
     print(f"while playing: {len(figures)} distinct figures in {len(samples)} samples 100 ms apart; "
