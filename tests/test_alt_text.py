@@ -20,12 +20,6 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 WIDGET_VIEW = build_site.WIDGET_VIEW
 
-# Notebooks not yet converted to alt text (their figures still end in plt.show(), and their
-# experiments' outputs predate the static figure): being written or edited on other branches.
-# Convert one (plots.show("…") for each figure, re-execute), then take it off this list.
-NOT_YET_CONVERTED: set[str] = set()
-CONVERTED = [nb for nb in NOTEBOOKS if nb.stem not in NOT_YET_CONVERTED]
-
 
 class _Images(html.parser.HTMLParser):
     """The attributes of every <img> in a piece of HTML."""
@@ -75,13 +69,13 @@ def figure_problems(nb_json):
     return problems
 
 
-@pytest.mark.parametrize("nb", CONVERTED, ids=lambda p: p.stem)
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_figure_has_an_alt_text_sentence(nb):
     nb_json = json.loads(nb.read_text(encoding="utf-8"))
     assert not figure_problems(nb_json), "\n".join(figure_problems(nb_json))
 
 
-@pytest.mark.parametrize("nb", CONVERTED, ids=lambda p: p.stem)
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_widget_snapshot_on_the_site_has_the_figures_alt_text(nb):
     nb_json = json.loads(nb.read_text(encoding="utf-8"))
     site_nb, count = build_site.static_widgets(nb_json)
@@ -117,10 +111,3 @@ def test_the_check_catches_what_it_should():
                                                                                        "state": {}}}}}},
                    "cells": widget["cells"]}
     assert figure_problems(slider_only) == []           # a widget without a figure needs no static one
-
-
-def test_the_allow_list_only_holds_notebooks_still_to_convert():
-    """Once a listed notebook passes, it must leave the list (so that it stays checked)."""
-    done = [nb.stem for nb in NOTEBOOKS
-            if nb.stem in NOT_YET_CONVERTED and not figure_problems(json.loads(nb.read_text(encoding="utf-8")))]
-    assert not done, f"{done} already have alt text everywhere: remove them from NOT_YET_CONVERTED"
