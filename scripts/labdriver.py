@@ -233,6 +233,17 @@ def show_experiment(page, lab_server, name, code, *, watch=False):
     return figure, figure.get_attribute("src"), page.inner_text(".optlessons-message")
 
 
+def check_answered(page, message_before) -> str:
+    """After a control moved: the status line changed and is not a failure, and no cell shows an
+    error (AssertionError otherwise). Returns the new status line."""
+    message = page.inner_text(".optlessons-message")
+    assert message != message_before, message
+    assert "Could not draw" not in message, message
+    errors = error_outputs(page)
+    assert errors == [], errors
+    return message
+
+
 def error_outputs(page) -> list[str]:
     """The text of every error or stderr output in the notebook on show."""
     return page.eval_on_selector_all(
