@@ -104,10 +104,7 @@ class RMSpropState(NamedTuple):
     momentum_buffer: np.ndarray
     grad_avg: np.ndarray
 
-    @classmethod
-    def zeros_like(cls, param):
-        """The state before the first step: every buffer zero."""
-        return _zero_buffers(cls, param)
+    zeros_like = classmethod(_zero_buffers)
 
 
 class AdadeltaState(NamedTuple):
@@ -117,10 +114,7 @@ class AdadeltaState(NamedTuple):
     square_avg: np.ndarray
     acc_delta: np.ndarray
 
-    @classmethod
-    def zeros_like(cls, param):
-        """The state before the first step: both averages zero."""
-        return _zero_buffers(cls, param)
+    zeros_like = classmethod(_zero_buffers)
 
 
 class AdamState(NamedTuple):
@@ -132,10 +126,7 @@ class AdamState(NamedTuple):
     exp_avg_sq: np.ndarray
     max_exp_avg_sq: np.ndarray
 
-    @classmethod
-    def zeros_like(cls, param):
-        """The state before the first step: every moment zero."""
-        return _zero_buffers(cls, param)
+    zeros_like = classmethod(_zero_buffers)
 
 
 class NAdamState(NamedTuple):
@@ -160,10 +151,7 @@ class RAdamState(NamedTuple):
     exp_avg: np.ndarray
     exp_avg_sq: np.ndarray
 
-    @classmethod
-    def zeros_like(cls, param):
-        """The state before the first step: both moments zero."""
-        return _zero_buffers(cls, param)
+    zeros_like = classmethod(_zero_buffers)
 
 
 class AdamaxState(NamedTuple):
@@ -173,10 +161,7 @@ class AdamaxState(NamedTuple):
     exp_avg: np.ndarray
     exp_inf: np.ndarray
 
-    @classmethod
-    def zeros_like(cls, param):
-        """The state before the first step: m and u zero."""
-        return _zero_buffers(cls, param)
+    zeros_like = classmethod(_zero_buffers)
 
 
 def _check_same_shape(param, grad):
