@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import importlib
 import os
+import select
 import struct
+import time
 
 HEADER = struct.Struct(">Q")
 MAX_MESSAGE = 512 << 20    # a reply bigger than this is refused (the learner's memory is 1 GiB)
@@ -56,10 +58,15 @@ def send(fd: int, payload: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def read_exactly(fd: int, n: int) -> bytes:
-    """`n` bytes from `fd`; ProtocolError if it closes first."""
+def read_exactly(fd: int, n: int, deadline: float | None = None) -> bytes:
+    """`n` bytes from `fd`; ProtocolError if it closes first, TimeoutError if `deadline`
+    (a ``time.monotonic()`` time) passes first."""
     chunks, remaining = [], n
     while remaining:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise TimeoutError("no answer in time")
         chunk = os.read(fd, min(remaining, 1 << 20))
         if not chunk:
             raise ProtocolError("the pipe closed in the middle of a message")
@@ -68,12 +75,12 @@ def read_exactly(fd: int, n: int) -> bytes:
     return b"".join(chunks)
 
 
-def receive(fd: int) -> bytes:
-    """Read one message's payload from `fd`."""
-    (n,) = HEADER.unpack(read_exactly(fd, HEADER.size))
+def receive(fd: int, deadline: float | None = None) -> bytes:
+    """Read one message's payload from `fd` (by `deadline`, if given: see `read_exactly`)."""
+    (n,) = HEADER.unpack(read_exactly(fd, HEADER.size, deadline))
     if n > MAX_MESSAGE:
         raise ProtocolError(f"a message of {n} bytes is larger than the limit of {MAX_MESSAGE}")
-    return read_exactly(fd, n)
+    return read_exactly(fd, n, deadline)
 
 
 SCALARS = (int, float, complex, str, bytes, bool, type(None))

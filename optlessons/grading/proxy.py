@@ -27,7 +27,6 @@ import functools
 import io
 import os
 import pickle
-import select
 import signal
 import subprocess
 import sys
@@ -40,8 +39,7 @@ import numpy as np
 
 from optlessons.grading.engine_link import CALL_TIMEOUT, FORBIDDEN, LearnerTimeout, ReferenceCalled
 from optlessons.grading.learner import REMOTE_DUNDERS
-from optlessons.grading.protocol import (HEADER, MAX_MESSAGE, ProtocolError, allowed_global,
-                                         send, walk)
+from optlessons.grading.protocol import ProtocolError, allowed_global, receive, send, walk
 
 START_TIMEOUT = 120.0   # seconds for the learner process to start (imports numpy in the sandbox)
 
@@ -348,7 +346,8 @@ class LearnerProcess:
                                      start_new_session=True)
         self.generation += 1
         try:
-            hello = restricted_loads(self._receive(time.monotonic() + START_TIMEOUT))
+            hello = restricted_loads(receive(self.proc.stdout.fileno(),
+                                             time.monotonic() + START_TIMEOUT))
         except (ProtocolError, TimeoutError, pickle.UnpicklingError) as exc:
             self._log.seek(0)
             log = self._log.read().decode("utf-8", "replace").strip()[-2000:]
@@ -390,27 +389,6 @@ class LearnerProcess:
             self.start()
 
     # ---------------------------------------------------------------- requests
-    def _receive(self, deadline: float) -> bytes:
-        fd = self.proc.stdout.fileno()
-
-        def read(n: int) -> bytes:
-            chunks = []
-            while n:
-                left = deadline - time.monotonic()
-                if left <= 0 or not select.select([fd], [], [], left)[0]:
-                    raise TimeoutError("no answer in time")
-                chunk = os.read(fd, min(n, 1 << 20))
-                if not chunk:
-                    raise ProtocolError("the learner's process closed its pipe")
-                chunks.append(chunk)
-                n -= len(chunk)
-            return b"".join(chunks)
-
-        (n,) = HEADER.unpack(read(HEADER.size))
-        if n > MAX_MESSAGE:
-            raise ProtocolError(f"an answer of {n} bytes is over the limit of {MAX_MESSAGE}")
-        return read(n)
-
     def _request(self, msg: dict, timeout: float, *, echo: bool = True, what: str = "") -> dict:
         """Send `msg`, wait at most `timeout` s; the learner's output goes to sys.stdout /
         sys.stderr when `echo`. TimeoutError / LearnerCrashed when it does not answer."""
@@ -430,7 +408,8 @@ class LearnerProcess:
                             f"functions and classes defined at the top of a module") from None
         try:
             send(self.proc.stdin.fileno(), buffer.getvalue())
-            payload, (out, err) = restricted_loads(self._receive(time.monotonic() + timeout))
+            payload, (out, err) = restricted_loads(receive(self.proc.stdout.fileno(),
+                                                           time.monotonic() + timeout))
         except (TimeoutError, KeyboardInterrupt):
             # Stopped waiting (nbgrader interrupts a cell with SIGINT): the answer that may
             # still come would be read as the next request's, so this process must go.
