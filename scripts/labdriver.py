@@ -151,13 +151,9 @@ def jupyterlab(workdir: str | os.PathLike | None = None):
 
 
 @contextlib.contextmanager
-def chromium_page(viewport=None, timeout_ms=60_000):
-    """A page in headless Debian Chromium (playwright), closed with its browser on exit.
-
-    ``viewport``: ``{"width": …, "height": …}`` (default 1400 × 1300); ``timeout_ms``: the page's
-    default timeout for waits and actions. Raises RuntimeError(``missing_browser()``) when the
-    browser cannot run here.
-    """
+def chromium():
+    """Headless Debian Chromium (a playwright Browser), closed on exit. Raises
+    RuntimeError(``missing_browser()``) when the browser cannot run here."""
     reason = missing_browser()
     if reason:
         raise RuntimeError(reason)
@@ -166,11 +162,22 @@ def chromium_page(viewport=None, timeout_ms=60_000):
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
                                      timeout=60_000)
         try:
-            page = browser.new_page(viewport=viewport or {"width": 1400, "height": 1300})
-            page.set_default_timeout(timeout_ms)
-            yield page
+            yield browser
         finally:
             browser.close()
+
+
+@contextlib.contextmanager
+def chromium_page(viewport=None, timeout_ms=60_000):
+    """A page in headless Debian Chromium (``chromium()``), closed with its browser on exit.
+
+    ``viewport``: ``{"width": …, "height": …}`` (default 1400 × 1300); ``timeout_ms``: the page's
+    default timeout for waits and actions.
+    """
+    with chromium() as browser:
+        page = browser.new_page(viewport=viewport or {"width": 1400, "height": 1300})
+        page.set_default_timeout(timeout_ms)
+        yield page
 
 
 def one_cell_notebook(path, code: str) -> pathlib.Path:

@@ -9,7 +9,6 @@ Chromium the math is typeset by the site's own MathJax and every figure loads.
 import functools
 import http.server
 import json
-import os
 import pathlib
 import re
 import shutil
@@ -19,16 +18,12 @@ from html.parser import HTMLParser
 
 import pytest
 
-from scripts import build_site
+from scripts import build_site, labdriver
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 NOTEBOOKS = build_site.course_notebooks()
 EXERCISES = build_site.release_notebooks()
-CHROMIUM = pathlib.Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-# screenshots go with the other browser tests' artifacts (gitignored)
-SCREENSHOTS = pathlib.Path(os.environ.get("OPTLESSONS_ARTIFACTS", ROOT / "tests" / "artifacts"))
+SCREENSHOTS = labdriver.ARTIFACTS     # with the other browser tests' screenshots (gitignored)
 # axe-core, the engine behind browsers' accessibility audits: `make test` installs it
 # from tests/a11y/package-lock.json (npm ci), and the test injects it into every page.
 AXE = ROOT / "tests" / "a11y" / "node_modules" / "axe-core" / "axe.min.js"
@@ -246,13 +241,11 @@ def _serve(directory):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("needs /usr/bin/chromium: apt-get install -y chromium")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package: make setup")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+    reason = labdriver.missing_browser()
+    if reason:
+        pytest.skip(reason)
+    with labdriver.chromium() as b:
         yield b
-        b.close()
 
 
 def _open(browser, url, outside):
