@@ -221,7 +221,7 @@ class LineFit(Experiment):
         w, b = float(self.controls["slope"].value), float(self.controls["intercept"].value)
         r = self.loss_landscape.residuals([w, b])
         bw, bb = self.loss_landscape.minima[0]
-        best = float(self.loss_landscape.value(self.loss_landscape.minima[0]))
+        best = self.loss_landscape.f_star
         return LineFitResult(w, b, r, float(np.mean(r ** 2)), float(bw), float(bb), best)
 
     def draw(self, result):
@@ -347,7 +347,7 @@ class BatchSizeExperiment(Experiment):
         else:
             epochs = steps * bs / len(self.x)
             message = (f"{steps} steps of batch {bs} = {epochs:.3g} passes over the {len(self.x)} points; "
-                       f"final full-data MSE {losses[-1]:.4g} (best {self.loss_landscape.value(self.loss_landscape.minima[0]):.4g})")
+                       f"final full-data MSE {losses[-1]:.4g} (best {self.loss_landscape.f_star:.4g})")
         return BatchSizeResult(bs, lr, pts, losses, full.points, full.values, diverged, message)
 
     def draw(self, result):
