@@ -879,7 +879,7 @@ class NAdam(Optimizer):
         eps: ε > 0, added to the square root.
         weight_decay: λ >= 0 (L2 in the gradient, or decoupled, below).
         momentum_decay: ψ >= 0; μ_t rises from about β₁/2 towards β₁, slowly (with
-            0.004, as Dozat: μ_t ≈ 0.46 for the first hundred steps, ¾β₁ after about
+            0.004, as Dozat: μ_t ≈ 0.45–0.46 for the first hundred steps, ¾β₁ after about
             4,250; ψ = 0 keeps it at β₁/2).
         decoupled_weight_decay: shrink θ by 1 − ηλ (AdamW's decay) instead of L2.
         maximize: ascend instead of descend.
