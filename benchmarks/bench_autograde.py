@@ -62,7 +62,7 @@ def _timed(fn):
 
 
 def sandbox_available():
-    return importlib.util.find_spec("optlessons.grading") is not None and shutil.which("bwrap") is not None
+    return importlib.util.find_spec("courseops.grading") is not None and shutil.which("bwrap") is not None
 
 
 def main(sizes=(1, 30)):
@@ -101,7 +101,7 @@ def main(sizes=(1, 30)):
             print(f"\nsandbox overhead, {n} submission{'s' * (n > 1)}: {ratio:.2f}× the time "
                   f"without bubblewrap")
     else:
-        print("\n(no sandbox timing: optlessons.grading or bubblewrap is missing)")
+        print("\n(no sandbox timing: courseops.grading or bubblewrap is missing)")
 
 
 if __name__ == "__main__":

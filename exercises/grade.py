@@ -25,7 +25,7 @@ where it can be, repaired — in a private copy: submitted/ is only read — (a
 file that is not a notebook, the wrong assignment's notebook, a cell copied in
 Jupyter so that two cells share one nbgrader grade_id, a deleted test cell),
 then graded by its own `nbgrader autograde --student=…` run with a time limit,
-inside the bubblewrap sandbox of `optlessons.grading` (without bubblewrap,
+inside the bubblewrap sandbox of `courseops.grading` (without bubblewrap,
 grading is refused unless --unsafe-no-sandbox). Each student ends `graded`,
 `ungradable: <why>` or `missing`; grading_status.json keeps that for `export`
 and `report`, and a summary names who caused which warning.
@@ -479,10 +479,10 @@ def learner_limit(cell_limit: float) -> float:
 
 
 def open_sandbox(workdir: Path, unsafe: bool, cell_limit: float):
-    """The grading sandbox for this run (optlessons.grading.GradingSandbox; see
+    """The grading sandbox for this run (courseops.grading.GradingSandbox; see
     learner_limit), or SystemExit saying how to get bubblewrap. With `unsafe`, grade
     without bubblewrap."""
-    from optlessons.grading import GradingSandbox
+    from courseops.grading import GradingSandbox
 
     try:
         return GradingSandbox(workdir, unsafe_no_sandbox=unsafe, cell_timeout=learner_limit(cell_limit),

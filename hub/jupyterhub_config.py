@@ -50,10 +50,10 @@ c.Spawner.cmd = [shutil.which("prlimit") or "/usr/bin/prlimit", f"--data={s.mem_
 c.Spawner.default_url = "/lab/tree/notebooks/00_welcome.ipynb"
 # window.jupyterapp for the browser test; no news or update checks (a workshop is often offline);
 # kernel messages sent without Nagle's delay, so a dragged slider's figure follows the hand
-# (optlessons.labserver, as `make lab` does through jupyter-config/).
+# (courseops.labserver, as `make lab` does through jupyter-config/).
 c.Spawner.args = ["--LabApp.expose_app_in_browser=True", "--LabApp.news_url=",
                   "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-                  "--ServerApp.kernel_websocket_connection_class=optlessons.labserver.NoDelayKernelConnection"]
+                  "--ServerApp.kernel_websocket_connection_class=courseops.labserver.NoDelayKernelConnection"]
 c.Spawner.notebook_dir = "~"
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120

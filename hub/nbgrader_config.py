@@ -10,14 +10,14 @@ c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 c.Exchange.root = os.environ.get("OPTLESSONS_EXCHANGE", "/srv/nbgrader/exchange")
 c.CourseDirectory.course_id = os.environ.get("OPTLESSONS_COURSE_ID", "optlessons")
 # A submission is collected only if its files belong to the student it names.
-c.ExchangeFactory.collect = "optlessons.exchange.OwnerCheckedCollect"
+c.ExchangeFactory.collect = "courseops.exchange.OwnerCheckedCollect"
 # An instructor's course directory (source/, release/, gradebook.db): ~/course.
 if os.environ.get("OPTLESSONS_ROLE") == "instructor":
     c.CourseDirectory.root = os.path.expanduser("~/course")
     # nbgrader makes autograded notebooks read-only (0444); the grading sandbox
-    # (optlessons.grading) writes the student's own cell sources back into them
+    # (courseops.grading) writes the student's own cell sources back into them
     # afterwards, which only root could do through 0444. Keep them owner-writable.
     c.Autograde.permissions = 644
     # The formgrader's Autograde button would run the students' code unsandboxed, as the
     # instructor: it refuses; exercises/grade.py (in a terminal) autogrades in the sandbox.
-    c.Autograde.exporter_class = "optlessons.grading.formgrader.SandboxOnlyExporter"
+    c.Autograde.exporter_class = "courseops.grading.formgrader.SandboxOnlyExporter"

@@ -1,4 +1,4 @@
-"""optlessons.exchange: a submission is the student's own only if the student owns every file of it."""
+"""courseops.exchange: a submission is the student's own only if the student owns every file of it."""
 
 import os
 import pwd
@@ -6,7 +6,7 @@ import pwd
 import pytest
 
 pytest.importorskip("nbgrader")
-from optlessons.exchange import owner_problem  # noqa: E402
+from courseops.exchange import owner_problem  # noqa: E402
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="changing a file's owner needs root")
 

@@ -3,7 +3,7 @@
 One temporary copy of the course, as a fresh clone has it (no gradebook.db), grades
 several made-up students of problem set 3 with `grade.py collect` and `grade.py all`
 (one `nbgrader autograde` run per student; each nbgrader command costs seconds to start),
-in the grading sandbox (optlessons.grading) when it and bubblewrap are there, else with
+in the grading sandbox (courseops.grading) when it and bubblewrap are there, else with
 --unsafe-no-sandbox:
 
     perfect   the source solutions                      -> full marks
@@ -50,7 +50,7 @@ TOTAL = sum(POINTS.values())
 CELL_TIMEOUT = 5   # seconds; the course uses 30, the loop test needs no more than this
 STUDENTS = ("perfect", "blank", "mistake", "loop", "edited", "deleted")
 # The grading sandbox when this branch has it and bubblewrap is installed; else grade unsandboxed.
-SANDBOX = importlib.util.find_spec("optlessons.grading") is not None and shutil.which("bwrap") is not None
+SANDBOX = importlib.util.find_spec("courseops.grading") is not None and shutil.which("bwrap") is not None
 SANDBOX_ARGS = [] if SANDBOX else ["--unsafe-no-sandbox"]
 
 pytestmark = pytest.mark.slow
@@ -551,10 +551,10 @@ def test_grading_without_bubblewrap_is_refused_with_the_fix(tmp_path, monkeypatc
         grade.open_sandbox(tmp_path / "work", unsafe=False, cell_limit=30)
     message = str(refused.value)
     assert "--unsafe-no-sandbox" in message
-    if importlib.util.find_spec("optlessons.grading") is not None:
+    if importlib.util.find_spec("courseops.grading") is not None:
         assert "apt-get install bubblewrap" in message
     else:
-        assert "optlessons.grading (the grading sandbox) is not installed" in message
+        assert "courseops.grading (the grading sandbox) is not installed" in message
 
 
 def test_the_learner_stops_before_nbgrader_does():

@@ -8,7 +8,7 @@ submits nothing). Problem set 3 unless said otherwise:
                 twice: a duplicate nbgrader grade_id) 10
     unreadable  broken (JSON cut short), empty (0 bytes), wrong (PS1's notebook)
                 -> `ungradable: <why>`; absent -> `missing`
-    attacks     (only with the grading sandbox, optlessons.grading, and bubblewrap: unconfined
+    attacks     (only with the grading sandbox, courseops.grading, and bubblewrap: unconfined
                 they would run as the grader and could change this repository)
                 a_poison   appends passing checks to optlessons/checks and optlessons/optim
                            (named to be graded first: had it worked, everyone after passes)
@@ -56,8 +56,8 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 PS = "ps3_momentum_rmsprop_adam"
 OTHER_PS = ("ps1_losses_gradients", "ps2_gradient_descent", "ps4_train_network")
 CELL_TIMEOUT = 8   # seconds; the course uses 30
-SANDBOX = importlib.util.find_spec("optlessons.grading") is not None and shutil.which("bwrap") is not None
-NO_SANDBOX = ("needs the grading sandbox (optlessons.grading, the `judge` branch) and bubblewrap "
+SANDBOX = importlib.util.find_spec("courseops.grading") is not None and shutil.which("bwrap") is not None
+NO_SANDBOX = ("needs the grading sandbox (courseops.grading, the `judge` branch) and bubblewrap "
               "(apt-get install bubblewrap): unconfined, these submissions run as the grader")
 needs_sandbox = pytest.mark.skipif(not SANDBOX, reason=NO_SANDBOX)
 

@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 
 import optlessons
-from optlessons.grading import GradingSandbox
-from optlessons.grading.engine_link import LearnerTimeout, ReferenceCalled
-from optlessons.grading.proxy import (LearnerCrashed, LearnerProcess, RemoteObject, RemoteRecord,
+from courseops.grading import GradingSandbox
+from courseops.grading.engine_link import LearnerTimeout, ReferenceCalled
+from courseops.grading.proxy import (LearnerCrashed, LearnerProcess, RemoteObject, RemoteRecord,
                                       restricted_loads)
-from optlessons.grading import kernel, sandbox
-from optlessons.grading.sandbox import (LEARNER_LIMITS, Limits, bwrap_path, bwrap_problem,
+from courseops.grading import kernel, sandbox
+from courseops.grading.sandbox import (LEARNER_LIMITS, Limits, bwrap_path, bwrap_problem,
                                         kernel_argv, learner_argv, unsandboxed_learner_argv)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -147,7 +147,7 @@ def test_restricted_unpickler_refuses_what_is_not_data():
 
 FAKE_LEARNER = """
 import os, pickle, sys
-from optlessons.grading.protocol import receive, send
+from courseops.grading.protocol import receive, send
 class Evil:
     def __reduce__(self):
         return (os.system, ("touch " + sys.argv[1],))
@@ -166,7 +166,7 @@ def test_a_learner_process_that_sends_a_malicious_pickle_is_refused(tmp_path):
     process = LearnerProcess([sys.executable, "-c", FAKE_LEARNER, str(marker)])
     process.start()
     try:
-        from optlessons.grading.proxy import Ref, RemoteFunction
+        from courseops.grading.proxy import Ref, RemoteFunction
         evil = RemoteFunction(Ref(process, process.generation, 1, None), "evil")
         with pytest.raises(pickle.UnpicklingError, match="posix.system, which the grader does not"):
             evil()
@@ -414,8 +414,8 @@ def test_nested_learner_sandbox_starts_inside_the_kernel_sandbox(tmp_path):
             f"print(sorted(os.listdir('/proc')), os.getpid(), "
             f"os.path.exists({str(scratch / 'kernel' / 'x')!r}), secret or 'empty')")
     script = ("import sys; from pathlib import Path\n"
-              "from optlessons.grading.proxy import LearnerProcess\n"
-              "from optlessons.grading.sandbox import learner_argv\n"
+              "from courseops.grading.proxy import LearnerProcess\n"
+              "from courseops.grading.sandbox import learner_argv\n"
               f"p = LearnerProcess(learner_argv(Path({str(scratch)!r}), sys.executable, "
               f"hide=(Path({str(connection)!r}), Path({str(ipc)!r}))))\n"
               f"out = p.exec_cell(1, {cell!r})\n"
@@ -446,7 +446,7 @@ def test_the_sandbox_binds_the_package_but_never_the_repository_around_it(tmp_pa
 
 
 def test_grading_sandbox_without_bubblewrap_says_how_to_install_it(tmp_path, monkeypatch):
-    monkeypatch.setattr("optlessons.grading.sandbox.bwrap_path", lambda: None)
+    monkeypatch.setattr("courseops.grading.sandbox.bwrap_path", lambda: None)
     with pytest.raises(RuntimeError, match="bubblewrap is not installed .*`apt-get install "
                                            "bubblewrap`.*--unsafe-no-sandbox"):
         GradingSandbox(tmp_path)

@@ -273,10 +273,10 @@ def test_a_token_opens_only_its_own_server_and_no_formgrader(hub, flow):
 
 
 def test_student_code_cannot_write_outside_the_sandbox_at_autograde(hub, flow):
-    sandboxed = subprocess.run([str(hub.s.venv / "bin" / "python"), "-c", "import optlessons.grading"],
+    sandboxed = subprocess.run([str(hub.s.venv / "bin" / "python"), "-c", "import courseops.grading"],
                                capture_output=True).returncode == 0
     if not sandboxed:
-        pytest.skip("the grading sandbox (optlessons.grading, issue 11) is not in the course environment "
+        pytest.skip("the grading sandbox (courseops.grading, issue 11) is not in the course environment "
                     "yet: exercises/grade.py autograde still runs student code as the instructor")
     written = [t for t in escape_targets(hub) if os.path.exists(t)]
     for t in written:

@@ -54,8 +54,8 @@ def test_settings_come_from_the_environment(monkeypatch):
 
 
 def test_autograde_outside_a_grading_sandbox_run_is_refused_with_a_sentence(tmp_path, monkeypatch):
-    from optlessons.grading.formgrader import SandboxOnlyExporter
-    from optlessons.grading.kernel import PLAN_ENV
+    from courseops.grading.formgrader import SandboxOnlyExporter
+    from courseops.grading.kernel import PLAN_ENV
 
     plan = tmp_path / "plan.json"
     monkeypatch.delenv(PLAN_ENV, raising=False)

@@ -6,7 +6,7 @@ import pathlib
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 from traitlets.utils.importstring import import_item
 
-from optlessons.labserver import NoDelayKernelConnection
+from courseops.labserver import NoDelayKernelConnection
 
 CONFIG = pathlib.Path(__file__).resolve().parent.parent / "jupyter-config" / "jupyter_server_config.json"
 

@@ -25,7 +25,7 @@ the learner must not call (:func:`forbidden_references`), and a ``sys.setprofile
 tracer raises :class:`ReferenceCalled` as soon as a frame runs one of their code
 objects (aliases, wrappers, subclasses and ``Adam(...).step`` included). A grading
 kernel's proxies raise :class:`ReferenceCalled` and :class:`LearnerTimeout` from
-the learner's process (see ``optlessons.grading``); both, and a
+the learner's process (see ``courseops.grading``); both, and a
 ``KeyboardInterrupt`` (nbgrader stops a cell that runs too long with SIGINT),
 become a :class:`CheckFailed` sentence. Every argument a check passes to the
 learner's code pickles by value (arrays, records, ``np.random.Generator``,

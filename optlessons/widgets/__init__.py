@@ -42,7 +42,7 @@ painted: at a load average of 1.2, 61 ms median (105 ms p95) and no frame during
 42 ms (77 ms p95) and 21 frames/s after; at a load average of 4, 70 ms (146 ms) and none
 before, 53 ms (128 ms) and 15 frames/s after; the final frame always the kernel's render of the
 final value. What it took: the learner's JupyterLab sends kernel messages with TCP_NODELAY
-(:mod:`optlessons.labserver`, about 30 ms less), races rerun only the optimizer whose control
+(:mod:`courseops.labserver`, about 30 ms less), races rerun only the optimizer whose control
 moved (``Experiment.remembered``), a PNG encoder twice as fast as PIL's (``plots.png_bytes``),
 and one message for the image and its alt text. A prototype of the other option, the paths
 drawn in the browser on a canvas with the contours sent once

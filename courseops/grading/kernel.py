@@ -17,9 +17,9 @@ import os
 import sys
 from pathlib import Path
 
-from optlessons.grading.engine_link import ALL_REFERENCES
-from optlessons.grading.proxy import LearnerProcess, RefusedValue, RemoteModule
-from optlessons.grading.sandbox import (Limits, bwrap_problem, learner_argv,
+from courseops.grading.engine_link import ALL_REFERENCES
+from courseops.grading.proxy import LearnerProcess, RefusedValue, RemoteModule
+from courseops.grading.sandbox import (Limits, bwrap_problem, learner_argv,
                                         unsandboxed_learner_argv)
 
 PLAN_ENV = "OPTLESSONS_LEARNER_PLAN"

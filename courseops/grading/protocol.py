@@ -2,7 +2,7 @@
 
 A message is an 8-byte big-endian length followed by that many bytes of pickle. The
 judge pickles with plain pickle (it is trusted); the learner's replies are read with
-the judge's restricted unpickler (``optlessons.grading.proxy``).
+the judge's restricted unpickler (``courseops.grading.proxy``).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def allowed_global(module: str, name: str) -> bool:
     """Whether the judge's restricted unpickler accepts the global `module`.`name`."""
     if name in ALLOWED_GLOBALS.get(module, ()):
         return True
-    if module.startswith("optlessons.") and not module.startswith("optlessons.grading"):
+    if module.startswith("optlessons.") and not module.startswith("courseops.grading"):
         obj = getattr(importlib.import_module(module), name, None)
         return isinstance(obj, type) and obj.__module__ == module
     return False

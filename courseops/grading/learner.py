@@ -1,7 +1,7 @@
 """The learner process: runs the learner's cells and calls, answering the grading kernel.
 
-Started as ``python -m optlessons.grading.learner`` with the protocol on its stdin and
-stdout (``optlessons.grading.protocol``: length-prefixed pickles). It first moves the
+Started as ``python -m courseops.grading.learner`` with the protocol on its stdin and
+stdout (``courseops.grading.protocol``: length-prefixed pickles). It first moves the
 two pipes away from file descriptors 0/1/2, then points 1 and 2 at in-memory files, so
 anything the learner's code prints (``print``, C extensions, child processes) is
 captured per request and sent back with the reply, never mixed with the protocol.
@@ -57,8 +57,8 @@ import warnings
 
 import numpy as np
 
-from optlessons.grading.engine_link import reference_codes
-from optlessons.grading.protocol import allowed_global, receive, send, walk
+from courseops.grading.engine_link import reference_codes
+from courseops.grading.protocol import allowed_global, receive, send, walk
 
 OUTPUT_LIMIT = 1 << 20    # characters of captured output sent back per request
 PLAIN_TYPES = {int, float, complex, bool, str, bytes, type(None), list, tuple, dict, set,
@@ -84,7 +84,7 @@ def by_value(obj) -> bool:
         return True
     if module == "numpy" or module.startswith("numpy."):
         return isinstance(obj, NUMPY_TYPES)
-    return module.startswith("optlessons.") and not module.startswith("optlessons.grading")
+    return module.startswith("optlessons.") and not module.startswith("courseops.grading")
 
 
 class Tripped(BaseException):

@@ -22,13 +22,13 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from optlessons.grading.kernel import PLAN_ENV
-from optlessons.grading.sandbox import (INSTALL_HINT, KERNEL_LIMITS, LEARNER_LIMITS, Limits,
+from courseops.grading.kernel import PLAN_ENV
+from courseops.grading.sandbox import (INSTALL_HINT, KERNEL_LIMITS, LEARNER_LIMITS, Limits,
                                         bwrap_problem, kernel_argv)
 
 KERNEL_NAME = "optlessons-sandbox"
-CELL_LINE = '__import__("optlessons.grading.kernel").grading.kernel.run_learner_cell({})'
-_CELL_LINE = re.compile(r'^__import__\("optlessons\.grading\.kernel"\)\.grading\.kernel\.'
+CELL_LINE = '__import__("courseops.grading.kernel").grading.kernel.run_learner_cell({})'
+_CELL_LINE = re.compile(r'^__import__\("courseops\.grading\.kernel"\)\.grading\.kernel\.'
                         r'run_learner_cell\((\d+)\)$')
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 

@@ -7,7 +7,7 @@ attempt?". `OwnerCheckedCollect` refuses such a submission instead: a submission
 is collected only when its folder and every file in it belong to the Unix user
 named by the student id. The workshop hub (hub/) selects it with
 
-    c.ExchangeFactory.collect = "optlessons.exchange.OwnerCheckedCollect"
+    c.ExchangeFactory.collect = "courseops.exchange.OwnerCheckedCollect"
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The judge's side of the learner process: the process itself and proxies for its objects.
 
-:class:`LearnerProcess` starts the learner (``optlessons.grading.learner``), sends it
+:class:`LearnerProcess` starts the learner (``courseops.grading.learner``), sends it
 requests with a time limit, and when it dies (a time-out, ``os._exit``, a crash, a
 limit) starts it again and replays the cells that had finished, so the next request
 finds the learner's names as they were. Its replies are read by a restricted
@@ -37,9 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
-from optlessons.grading.engine_link import CALL_TIMEOUT, FORBIDDEN, LearnerTimeout, ReferenceCalled
-from optlessons.grading.learner import REMOTE_DUNDERS
-from optlessons.grading.protocol import ProtocolError, allowed_global, receive, send, walk
+from courseops.grading.engine_link import CALL_TIMEOUT, FORBIDDEN, LearnerTimeout, ReferenceCalled
+from courseops.grading.learner import REMOTE_DUNDERS
+from courseops.grading.protocol import ProtocolError, allowed_global, receive, send, walk
 
 START_TIMEOUT = 120.0   # seconds for the learner process to start (imports numpy in the sandbox)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from nbconvert.exporters import NotebookExporter
 
-from optlessons.grading.kernel import PLAN_ENV
+from courseops.grading.kernel import PLAN_ENV
 
 REFUSAL = ("Autograding here would run the students' code outside the grading sandbox, as you, so the "
            "formgrader does not autograde on this hub. Autograde in a terminal instead: "

@@ -16,7 +16,7 @@ unprivileged user: the inner one makes its own user namespace), but the kernel's
 ``/proc`` has read-only submounts (``/proc/sys`` ...) that forbid mounting a new proc,
 so the nested learner gets an empty ``/proc`` (it sees no process at all). Where the
 inner sandbox cannot be made (user namespaces disabled while the grader is root, so
-the outer one needs none), ``optlessons.grading.kernel`` falls back to a plain child
+the outer one needs none), ``courseops.grading.kernel`` falls back to a plain child
 process: still inside the kernel's sandbox (same hidden files, no network) with its
 own limits, the kernel made non-dumpable first so the learner cannot read or trace its
 memory; what it loses is the view of the kernel's connection file and sockets.
@@ -103,17 +103,17 @@ def limited(argv: list[str], limits: Limits, python: str) -> list[str]:
 def python_paths(python: str) -> tuple[str, ...]:
     """The directories `python` needs to run the course: its prefixes (a venv and the
     installation it was made from), the directories on its ``sys.path`` (``.pth`` files
-    add some), and the ``optlessons`` package's own directory. A path that holds the
-    package's parent (an editable install puts the repository itself on ``sys.path``)
+    add some), and the ``optlessons`` and ``courseops`` packages' own directories. A path that holds the
+    packages' parent (an editable install puts the repository itself on ``sys.path``)
     is replaced by the package directory alone: the rest of the repository, the course
     and its solutions included, stays outside."""
-    code = ("import json,sys,os,optlessons;"
-            "print(json.dumps([os.path.dirname(os.path.realpath(optlessons.__file__)),"
+    code = ("import json,sys,os,optlessons,courseops;"
+            "print(json.dumps([os.path.dirname(os.path.realpath(p.__file__)) for p in (optlessons,courseops)]+["
             "sys.prefix,sys.base_prefix,sys.exec_prefix,sys.base_exec_prefix,"
             "os.path.dirname(os.path.realpath(sys.executable)),*sys.path]))")
     out = subprocess.run([python, "-I", "-c", code], capture_output=True, text=True, check=True,
                          env={"PATH": os.environ.get("PATH", "")}, timeout=60)
-    package, *others = json.loads(out.stdout)
+    package, operations, *others = json.loads(out.stdout)
 
     def inside(path: str, folder: str) -> bool:
         return (path + "/").startswith(folder.rstrip("/") + "/")
@@ -122,7 +122,7 @@ def python_paths(python: str) -> tuple[str, ...]:
     prefixes = candidates & {q for p in others[:5] for q in (p, os.path.realpath(p))}
     editable = not any(inside(package, p) for p in prefixes)
     repository = os.path.dirname(package)
-    paths = {package} | {q for q in candidates if not (editable and inside(repository, q))}
+    paths = {package, operations} | {q for q in candidates if not (editable and inside(repository, q))}
     # Keep the outermost of nested paths (binding /a then /a/b is redundant).
     kept = sorted(paths, key=len)
     return tuple(p for i, p in enumerate(kept)
@@ -190,7 +190,7 @@ def learner_argv(scratch: Path, python: str, *, hide: tuple[Path, ...] = (),
             *_filesystem(python, (scratch, *hide)),
             *(["--tmpfs", "/proc"] if nested else ["--proc", "/proc"]),
             "--bind", str(home), str(home), "--remount-ro", "/",
-            *limited([python, "-I", "-m", "optlessons.grading.learner"], limits, python)]
+            *limited([python, "-I", "-m", "courseops.grading.learner"], limits, python)]
 
 
 def unsandboxed_learner_argv(scratch: Path, python: str,
@@ -198,4 +198,4 @@ def unsandboxed_learner_argv(scratch: Path, python: str,
     """The learner process without bubblewrap (``--unsafe-no-sandbox``): a plain child
     process, with the same limits, separated from the kernel but not confined."""
     (Path(scratch) / "learner").mkdir(parents=True, exist_ok=True)
-    return limited([python, "-I", "-m", "optlessons.grading.learner"], limits, python)
+    return limited([python, "-I", "-m", "courseops.grading.learner"], limits, python)

@@ -9,6 +9,6 @@ the test cells run the real checks on calls into the learner's process.
 :class:`GradingSandbox` is what ``exercises/grade.py`` uses.
 """
 
-from optlessons.grading.notebook import GradingSandbox
+from courseops.grading.notebook import GradingSandbox
 
 __all__ = ["GradingSandbox"]
