@@ -15,7 +15,7 @@ export OPENBLAS_NUM_THREADS := 1
 export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 
-.PHONY: lab test test-fast setup setup-check notebooks bench clean site bundle
+.PHONY: lab test test-fast lint setup setup-check notebooks bench clean site bundle
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ test: $(STAMP) $(AXE)
 # Everything but the tests marked slow (notebook re-runs, nbgrader, hub, browser): about a minute.
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
+
+# Who may import whom: the contracts in .importlinter (tests/test_layering.py runs them too).
+lint: $(STAMP)
+	$(BIN)/lint-imports --no-logo
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -1,105 +1,114 @@
-"""The package's import layering, as docs/package.md's table states it, holds for every module.
+"""Who may import whom: `.importlinter`'s contracts hold, and they fail when they should.
 
-Each module's imports are read from its source (``ast``: lazy imports inside functions
-count too) and compared with its row of the table "Layers: who may import whom".
+import-linter (`lint-imports`, also `make lint`) reads the contracts; indirect and lazy imports
+count, and an allowance (`ignore_imports`) that matches no import any more is an error.
 """
 
-import ast
+import configparser
 import pathlib
-import re
+import shutil
+import subprocess
 import sys
 
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-PACKAGE = REPO / "optlessons"
-DOC = REPO / "docs" / "package.md"
+CONFIG = REPO / ".importlinter"
+LINT = pathlib.Path(sys.executable).with_name("lint-imports")
+FOLDERS = ("optlessons", "courseops", "scripts", "benchmarks", "exercises", "hub")
+CYCLES = "no-cycles-in-script-folders"
 
 
-def module_name(path):
-    """optlessons/widgets/base.py -> "widgets.base"; optlessons/widgets/__init__.py -> "widgets"."""
-    parts = path.relative_to(PACKAGE).with_suffix("").parts
-    if parts[-1] == "__init__":
-        parts = parts[:-1]
-    return ".".join(parts) or "optlessons"
+def contracts(config=CONFIG):
+    parser = configparser.ConfigParser()
+    parser.read(config)
+    return [s.removeprefix("importlinter:contract:") for s in parser.sections() if s.startswith("importlinter:contract:")]
 
 
-MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+def lint(root, *ids):
+    """Run lint-imports in ``root`` on its .importlinter (only the contracts ``ids``, if given)."""
+    command = [str(LINT), "--no-cache", "--no-logo", *(f"--contract={i}" for i in ids)]
+    return subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=120,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root), "HOME": str(root)})
 
 
-def imports(name):
-    """(course modules, outside top-level packages) imported by module ``name``."""
-    path = MODULES[name]
-    package = name.split(".") if path.name == "__init__.py" and name != "optlessons" else name.split(".")[:-1]
-    if name == "optlessons":
-        package = []
-    ours, outside = set(), set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package[:len(package) - (node.level - 1)]
-                target = base + (node.module.split(".") if node.module else [])
-                if node.module is None:               # from . import x
-                    ours |= {".".join(target + [a.name]) for a in node.names}
-                else:
-                    ours.add(".".join(target))
-            elif node.module == "optlessons":        # from optlessons import x
-                ours |= {a.name for a in node.names}
-            elif node.module.startswith("optlessons."):
-                ours.add(node.module.removeprefix("optlessons."))
-            else:
-                outside.add(node.module.split(".")[0])
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name.startswith("optlessons."):
-                    ours.add(alias.name.removeprefix("optlessons."))
-                else:
-                    outside.add(alias.name.split(".")[0])
-    return {m for m in ours if m and m != name}, outside - set(sys.stdlib_module_names) - {"__future__"}
+@pytest.fixture
+def copy(tmp_path):
+    """The importable folders and the contracts, copied (their Python files only) into tmp_path."""
+    for folder in FOLDERS:
+        shutil.copytree(REPO / folder, tmp_path / folder,
+                        ignore=lambda d, names: [n for n in names if not (n.endswith(".py") or (pathlib.Path(d) / n).is_dir())
+                                                 or n in ("__pycache__", "node_modules", "source", "release", "reports")])
+    shutil.copy(CONFIG, tmp_path / ".importlinter")
+    return tmp_path
 
 
-def table():
-    """module -> (allowed course modules, allowed outside packages), from docs/package.md."""
-    text = DOC.read_text(encoding="utf-8")
-    section = text.split("## Layers: who may import whom", 1)[1].split("\n## ", 1)[0]
-    rows = {}
-    for line in section.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) != 3 or not cells[0].startswith("`"):
-            continue
-        names, ours, outside = (re.findall(r"`([^`]+)`", c) for c in cells)
-        for name in names:
-            assert name not in rows, f"docs/package.md lists {name} twice"
-            rows[name] = (set(ours), set(outside))
-    return rows
+def test_the_contracts_hold():
+    result = lint(REPO, *(c for c in contracts() if c != CYCLES))
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
-RULES = table()
+def test_every_importable_folder_is_under_contract():
+    parser = configparser.ConfigParser()
+    parser.read(CONFIG)
+    assert parser["importlinter"]["root_packages"].split() == list(FOLDERS)
+    on_disk = {p.parent.name for p in REPO.glob("*/*.py")} - {"tests", "notebooks", "jupyter-config", "docs"}
+    assert on_disk == set(FOLDERS)
 
 
-def allowed(module, rule):
-    return any(module == r or (r.endswith(".*") and module.startswith(r[:-1])) for r in rule)
+@pytest.mark.xfail(reason="cycle broken on branch grading", strict=True)
+def test_exercises_grade_and_its_report_do_not_import_each_other():
+    result = lint(REPO, CYCLES)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_the_table_names_every_module_and_no_other():
-    assert set(RULES) == set(MODULES), (
-        f"modules without a row in docs/package.md: {sorted(set(MODULES) - set(RULES))}; "
-        f"rows for no module: {sorted(set(RULES) - set(MODULES))}")
+def plant(root, relative, line):
+    path = root / relative
+    path.write_text(path.read_text(encoding="utf-8") + f"\n{line}\n", encoding="utf-8")
 
 
-@pytest.mark.parametrize("name", sorted(MODULES))
-def test_module_imports_only_what_its_layer_allows(name):
-    ours, outside = imports(name)
-    allowed_ours, allowed_outside = RULES[name]
-    assert not {m for m in ours if not allowed(m, allowed_ours)}, \
-        f"{name} imports {sorted(m for m in ours if not allowed(m, allowed_ours))}; docs/package.md allows {sorted(allowed_ours)}"
-    assert outside <= allowed_outside, \
-        f"{name} imports {sorted(outside - allowed_outside)}; docs/package.md allows {sorted(allowed_outside)}"
+# (file, the line planted in it, the contract it breaks, what the report says)
+PLANTED = [
+    ("optlessons/optim.py", "from optlessons import plots", "optlessons", "optlessons.optim -> optlessons.plots"),
+    ("optlessons/widgets/base.py", "from optlessons.widgets import race", "widgets",
+     "optlessons.widgets.base -> optlessons.widgets.race"),
+    ("optlessons/checks/engine.py", "from optlessons.checks import ps3", "checks",
+     "optlessons.checks.engine -> optlessons.checks.ps3"),
+    ("optlessons/losses.py", "import matplotlib.pyplot", "maths-numpy-only", "optlessons.losses -> matplotlib"),
+    ("optlessons/plots.py", "import ipywidgets", "plots-no-widgets", "optlessons.plots -> ipywidgets"),
+    ("optlessons/train.py", "import courseops.grading", "folders", "optlessons.train -> courseops.grading"),
+    ("optlessons/widgets/adam.py", "from optlessons.widgets.momentum import momentum_experiment",
+     "lessons-independent", "optlessons.widgets.adam -> optlessons.widgets.momentum"),
+    ("optlessons/widgets/race.py", "from optlessons.plots import _private_helper", "private-names",
+     "optlessons.widgets.race imports _private_helper from optlessons.plots"),
+    ("courseops/exchange.py", "from optlessons.checks import _hidden", "private-modules",
+     "courseops.exchange -> optlessons.checks._hidden"),
+    ("hub/workshop.py", "import hubclient", CYCLES, "hub.hubclient -> hub.workshop -> hub.hubclient"),
+]
 
 
-def test_the_reader_sees_a_violation():
-    """The checker itself: the widgets package imports plots, which the maths layer may not."""
-    ours, _ = imports("widgets.base")
-    assert "plots" in ours and not allowed("plots", RULES["optim"][0])
-    ours, outside = imports("train")
-    assert "functions" in ours and "ipywidgets" in outside
+def test_planted_imports_break_every_contract(copy):
+    """One copy of the tree with an upward or sideways import planted for each contract, and a
+    new module that no layer names: every contract reports its own breach."""
+    (copy / "optlessons" / "checks" / "_hidden.py").write_text("SECRET = 1\n", encoding="utf-8")
+    (copy / "optlessons" / "newcomer.py").write_text("import numpy\n", encoding="utf-8")
+    for relative, line, _, _ in PLANTED:
+        plant(copy, relative, line)
+    result = lint(copy)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert {c for _, _, c, _ in PLANTED} == set(contracts())           # one breach for each contract
+    assert f"0 kept, {len(PLANTED)} broken" in result.stdout, result.stdout
+    for _, _, contract, message in PLANTED:
+        assert message in result.stdout, f"{contract}: {message!r} not reported\n{result.stdout}"
+    assert "optlessons.newcomer" in result.stdout, result.stdout   # the optlessons layers are exhaustive
+
+
+def test_an_allowance_no_longer_used_fails(copy):
+    """`plots` -> `PIL` was allowed once and never used: written in again, the check fails."""
+    config = copy / ".importlinter"
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        "    optlessons.train -> IPython\n", "    optlessons.train -> IPython\n    optlessons.plots -> PIL\n"),
+        encoding="utf-8")
+    result = lint(copy, "maths-numpy-only")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "No matches for ignored import optlessons.plots -> PIL" in result.stdout + result.stderr

@@ -24,11 +24,13 @@ def pyproject():
 
 
 def test_environment_yml_names_the_same_dependencies_as_pyproject():
-    """The course's own packages and those that re-run its notebooks (the `check` extra)."""
+    """The course's own packages, those that re-run its notebooks (the `check` extra) and the
+    import contracts' linter (the `lint` extra)."""
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda = [d for d in env["dependencies"] if isinstance(d, str) and not d.startswith(("python", "pip"))]
     project = pyproject()["project"]
-    wanted = project["dependencies"] + project["optional-dependencies"]["check"]
+    extras = project["optional-dependencies"]
+    wanted = project["dependencies"] + extras["check"] + extras["lint"]
     assert sorted(map(requirement, conda)) == sorted(map(requirement, wanted))
 
 
