@@ -1,11 +1,87 @@
 """Settings for the whole test run (tests/ and the notebooks nbval collects)."""
 
+import os
+import pathlib
+import shutil
+import sys
+import tempfile
+
 import pytest
 
+REPO = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(REPO / "tests"))
+import legibility_probe  # noqa: E402
 
+# Each notebook's kernel, under nbval, records the texts of its figures (tests/legibility_probe.py)
+# in this folder; tests/test_legibility.py reads them instead of running every notebook again.
+LEGIBILITY_DIR = legibility_probe.LOG_DIR
+
+
+def pytest_configure(config):
+    if LEGIBILITY_DIR not in os.environ:          # xdist's workers inherit the controller's folder
+        os.environ[LEGIBILITY_DIR] = tempfile.mkdtemp(prefix="optlessons-legibility-")
+        config._legibility_dir_made = os.environ[LEGIBILITY_DIR]
+
+
+def pytest_unconfigure(config):
+    made = getattr(config, "_legibility_dir_made", None)
+    if made:
+        shutil.rmtree(made, ignore_errors=True)
+        del os.environ[LEGIBILITY_DIR]
+
+
+def _probe_the_kernel(notebook):
+    """Make nbval's notebook collector install the legibility probe in its kernel before the first
+    cell (not stored in history: execution counts and outputs are as without it), and mark the
+    log complete once every cell has passed."""
+    log, complete = legibility_probe.logs_of(notebook.fspath)
+    setup, teardown = notebook.setup, notebook.teardown
+    probe = REPO / "tests" / "legibility_probe.py"
+
+    def probed_setup():
+        setup()
+        log.unlink(missing_ok=True)
+        complete.unlink(missing_ok=True)
+        code = ("import importlib.util as _u\n"
+                f"_s = _u.spec_from_file_location('legibility_probe', {str(probe)!r})\n"
+                "_m = _u.module_from_spec(_s); _s.loader.exec_module(_m)\n"
+                f"_m.install({str(log)!r})\n"
+                "del _u, _s, _m")
+        notebook.kernel.await_idle(notebook.kernel.execute_cell_input(code, allow_stdin=False), 60)
+
+    def probed_teardown():
+        if not notebook._legibility_failed:
+            complete.touch()
+        teardown()
+
+    notebook._legibility_failed = False
+    notebook.setup, notebook.teardown = probed_setup, probed_teardown
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
     """Notebooks re-run by nbval start a kernel and browser tests start Chromium: both are
-    slow (`make test-fast` leaves out everything marked slow)."""
+    slow (`make test-fast` leaves out everything marked slow). Each notebook's kernel records its
+    figures' texts; the legibility test of a notebook runs after it, on the same xdist worker."""
+    probed = set()
     for item in items:
         if ".ipynb" in item.nodeid or item.get_closest_marker("browser"):
             item.add_marker(pytest.mark.slow)
+        if ".ipynb" in item.nodeid and item.parent not in probed:
+            probed.add(item.parent)
+            _probe_the_kernel(item.parent)
+    for item in items:
+        notebook = getattr(item, "callspec", None) and item.callspec.params.get("legibility_notebook")
+        if notebook:
+            item.add_marker(pytest.mark.xdist_group(notebook.stem))
+        elif ".ipynb" in item.nodeid:
+            item.add_marker(pytest.mark.xdist_group(pathlib.Path(item.parent.fspath).stem))
+    items.sort(key=lambda item: bool(getattr(item, "callspec", None)
+                                      and "legibility_notebook" in item.callspec.params))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = (yield).get_result()
+    if report.failed and hasattr(item.parent, "_legibility_failed"):
+        item.parent._legibility_failed = True

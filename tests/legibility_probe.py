@@ -15,9 +15,21 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import pathlib
 
 import matplotlib.backend_bases
 import matplotlib.text
+
+#: The environment variable naming the folder where nbval's kernels record, in this test run.
+LOG_DIR = "OPTLESSONS_LEGIBILITY_DIR"
+
+
+def logs_of(notebook):
+    """(the probe's log, the file that says every cell of ``notebook`` passed nbval) in this run."""
+    folder, stem = pathlib.Path(os.environ[LOG_DIR]), pathlib.Path(notebook).stem
+    return folder / f"{stem}.jsonl", folder / f"{stem}.complete"
+
 
 _state = {"cell": None, "drawn": None, "path": None}
 _original_draw = matplotlib.text.Text.draw

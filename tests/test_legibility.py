@@ -1,13 +1,17 @@
 """Every text in every figure is at least MIN_PX pixels tall as JupyterLab displays it.
 
-How it measures: each notebook runs top to bottom in a fresh kernel (as
-scripts.run_notebooks does), with tests/legibility_probe.py installed first; it
-records, for every PNG a cell prints, the PNG's width and the size of every
+How it measures: tests/legibility_probe.py, installed in each notebook's kernel
+before its first cell, records, for every PNG a cell prints, the PNG's width and the size of every
 text drawn (font size in pt × dpi / 72, in PNG pixels). JupyterLab shows an
 image at its natural width, shrunk to the output area if wider, so a text's
 displayed size is
 
     px_png × min(1, CONTENT_WIDTH_PX / png_width).
+
+The notebooks are measured as nbval executes them in the same test run (the root
+conftest.py installs the probe in nbval's kernels; each notebook's test runs after it):
+a notebook is executed here only when nbval did not run it to the end in this session
+(`pytest tests/test_legibility.py` alone, a deselected or a failing notebook).
 
 Widget experiments (optlessons.widgets) draw into their own
 Figure at plots.WIDGET_DPI; each is built with its defaults and measured the
@@ -57,7 +61,11 @@ def too_small(record):
 
 
 def figure_records(path, tmp_path):
-    """Run the notebook at ``path`` with the probe; return its records (one per PNG printed)."""
+    """The probe's records of the notebook at ``path`` (one per PNG printed): those nbval's run
+    left when every cell passed, else from running it here."""
+    log, complete = legibility_probe.logs_of(path)
+    if complete.exists():
+        return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     nb = nbformat.read(path, as_version=4)
     log = tmp_path / "texts.jsonl"
     probe = nbformat.v4.new_code_cell(
@@ -114,8 +122,9 @@ def test_probe_sees_tick_labels_legends_and_tight_bbox():
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_every_notebook_figure_is_legible(path, tmp_path):
+@pytest.mark.parametrize("legibility_notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_every_notebook_figure_is_legible(legibility_notebook, tmp_path):
+    path = legibility_notebook
     nb = nbformat.read(path, as_version=4)
     cell_of = {cell.source: (i, cell.id) for i, cell in enumerate(nb.cells) if cell.cell_type == "code"}
     records = figure_records(path, tmp_path)

@@ -106,19 +106,15 @@ def test_a_huge_finite_loss_summarises_without_numpy_warnings():
 
 # --------------------------------------------------------------------------- the range test
 
-import time                                                     # noqa: E402
-
-
 @pytest.fixture(scope="module")
 def digits():
     return data.load_digits(0)
 
 
-def test_lr_find_on_the_digits_is_quick_and_stops_at_divergence(digits):
+def test_lr_find_on_the_digits_stops_at_divergence(digits):
+    """(Its speed: benchmarks/bench_loops.py.)"""
     model = models.MLP(64, (32,), 10)
-    start = time.perf_counter()
     result = search.lr_find(model, digits, optim.SGD, rng=0)
-    assert time.perf_counter() - start < 5.0                     # measured about 0.1 s
     n = len(result.lrs)
     assert result.stopped_at == n - 1 and n < 100                # SGD blows up before lr = 10
     assert len(result.losses) == len(result.smoothed) == n
