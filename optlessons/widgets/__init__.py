@@ -17,44 +17,9 @@ figure's existing artists — then renders the PNG into ``image``. Nothing
 prints; a bad setting (a diverging learning rate, an impossible combination)
 becomes a short message in ``message`` and never a traceback or a blank figure.
 
-How the figure reaches the browser, and why: the figure is a plain
-``matplotlib.figure.Figure`` (not managed by pyplot, so it is never shown
-twice) rendered to PNG by :class:`optlessons.plots.FigureRenderer`, which
-caches the static part (contours, ticks, titles) and redraws only the paths
-and the changing axes. The PNG goes into an ``ipywidgets.Image``. Measured on
-2 cores (``python -m benchmarks widget_latency``): this path costs a few tens
-of ms per change; displaying the same figure again into an ``Output`` widget
-with the inline backend costs several times that (it redraws everything,
-twice with ``bbox_inches="tight"``) and flickers; ipympl would need another
-package and its HTML output breaks notebook tests. An Image widget also needs
-no kernel-side Output capture, so tests can read ``image.value`` directly.
-
-Live dragging (issue 15), and why the figure stays a PNG. Every slider is live
-(``continuous_update``): the figure follows while it is dragged or moved with the arrow keys.
-There is no backlog: ipywidgets 8's frontend keeps at most one update per widget in flight —
-until the kernel reports idle after handling it, later moves are merged into one pending
-message, the latest value winning — and ``refresh()`` answers with one message for the image
-and its title, then one per text widget that changed, so the kernel is never more than one
-value behind and the last value the slider is left at is the last one drawn. Measured in
-JupyterLab in headless Chromium on 2 shared cores (``python -m benchmarks browser_latency``,
-playground, GD + Momentum + Adam, 200 steps on Rosenbrock), from a key press to the new figure
-painted: at a load average of 1.2, 61 ms median (105 ms p95) and no frame during a drag before,
-42 ms (77 ms p95) and 21 frames/s after; at a load average of 4, 70 ms (146 ms) and none
-before, 53 ms (128 ms) and 15 frames/s after; the final frame always the kernel's render of the
-final value. What it took: the learner's JupyterLab sends kernel messages with TCP_NODELAY
-(:mod:`courseops.labserver`, about 30 ms less), races rerun only the optimizer whose control
-moved (``Experiment.remembered``), a PNG encoder twice as fast as PIL's (``plots.png_bytes``),
-and one message for the image and its alt text. A prototype of the other option, the paths
-drawn in the browser on a canvas with the contours sent once
-(``benchmarks/canvas_prototype.py``), measured 25 ms median and 31 frames/s at load 1.6, 26 ms
-and 23 frames/s at load 4 — but it draws the contour panel only. We kept the PNG because one
-renderer, matplotlib, then draws what every reader sees: the live figure, the static image of
-the notebook's saved output and its alt text are the same pixels and the same numbers; the
-canvas way needs a second renderer in JavaScript for every panel (log-scale loss curves with
-changing limits, legends, 04's and 07's panels) that must agree with it. The PNG way meets the
-targets (50 ms median, 80 ms p95, 20 frames/s) on a lightly loaded machine; under load it
-misses the p95 (a new loss-axis range costs a full redraw) and the frame rate, and the canvas
-way is the next step if they must hold there.
+How the figure reaches the browser (a PNG rendered by :class:`optlessons.plots.FigureRenderer`
+into an ``ipywidgets.Image``), how live dragging works, what was measured and why the figure
+stays a PNG rather than a canvas: ``docs/widget-rendering.md``.
 
 The package's modules: ``base`` (controls, status-line helpers, :class:`Experiment`),
 ``race`` (the playground and 06's adaptive race), ``simple`` (01's line fit, 03's learning
