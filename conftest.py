@@ -7,6 +7,7 @@ import sys
 import tempfile
 
 import pytest
+from nbval.plugin import IPyNbFile
 
 REPO = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(REPO / "tests"))
@@ -58,24 +59,17 @@ def _probe_the_kernel(notebook):
     notebook.setup, notebook.teardown = probed_setup, probed_teardown
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
     """Notebooks re-run by nbval start a kernel and browser tests start Chromium: both are
     slow (`make test-fast` leaves out everything marked slow). Each notebook's kernel records its
-    figures' texts; the legibility test of a notebook runs after it, on the same xdist worker."""
+    figures' texts; the notebooks' legibility tests run after every notebook."""
     probed = set()
     for item in items:
         if ".ipynb" in item.nodeid or item.get_closest_marker("browser"):
             item.add_marker(pytest.mark.slow)
-        if ".ipynb" in item.nodeid and item.parent not in probed:
+        if isinstance(item.parent, IPyNbFile) and item.parent not in probed:
             probed.add(item.parent)
             _probe_the_kernel(item.parent)
-    for item in items:
-        notebook = getattr(item, "callspec", None) and item.callspec.params.get("legibility_notebook")
-        if notebook:
-            item.add_marker(pytest.mark.xdist_group(notebook.stem))
-        elif ".ipynb" in item.nodeid:
-            item.add_marker(pytest.mark.xdist_group(pathlib.Path(item.parent.fspath).stem))
     items.sort(key=lambda item: bool(getattr(item, "callspec", None)
                                       and "legibility_notebook" in item.callspec.params))
 

@@ -36,6 +36,7 @@ def read(zip_path, name):
         return zf.read(f"{TOP}/{name}")
 
 
+@pytest.mark.slow
 def test_holds_what_a_learner_needs_and_nothing_else(bundles):
     inside = [n.removeprefix(f"{TOP}/") for n in names(bundles["cleared"])]
     assert all(n.startswith(f"{TOP}/") for n in names(bundles["cleared"])), "one top folder"
@@ -55,6 +56,7 @@ def test_holds_what_a_learner_needs_and_nothing_else(bundles):
             assert py.relative_to(ROOT).as_posix() in inside, f"{py} missing"
 
 
+@pytest.mark.slow
 def test_no_solutions_or_hidden_tests_anywhere(bundles):
     # Not in any notebook or Python file at all; in other files (the README explains
     # grading) not as a marker at the start of a line.
@@ -71,6 +73,7 @@ def test_no_solutions_or_hidden_tests_anywhere(bundles):
                     assert "### BEGIN SOLUTION" not in "".join(cell["source"]), name
 
 
+@pytest.mark.slow
 def test_notebooks_have_no_outputs_by_default(bundles):
     for name in names(bundles["cleared"]):
         if name.endswith(".ipynb") and f"{TOP}/notebooks/" in name:
@@ -82,11 +85,13 @@ def test_notebooks_have_no_outputs_by_default(bundles):
             assert nb["nbformat"] == 4
 
 
+@pytest.mark.slow
 def test_keep_outputs_keeps_the_notebooks_as_committed(bundles):
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
         assert read(bundles["kept"], f"notebooks/{nb.name}") == nb.read_bytes()
 
 
+@pytest.mark.slow
 def test_deterministic(bundles):
     assert bundles["cleared"].read_bytes() == bundles["again"].read_bytes()
     with zipfile.ZipFile(bundles["cleared"]) as zf:
@@ -108,6 +113,7 @@ def test_refuses_to_ship_a_solution(tmp_path):
     assert not (tmp_path / "out.zip").exists()
 
 
+@pytest.mark.slow
 def test_unpacked_bundle_runs_make_lab_and_imports_the_package(bundles):
     dest = bundles["tmp"] / "unpacked"
     with zipfile.ZipFile(bundles["cleared"]) as zf:
@@ -142,6 +148,7 @@ def test_unpacked_bundle_runs_make_lab_and_imports_the_package(bundles):
         assert list((course / "optlessons").glob(pattern)), f"package data {pattern} missing"
 
 
+@pytest.mark.slow
 def test_the_readme_is_the_participants_and_its_links_resolve(bundles):
     with zipfile.ZipFile(bundles["cleared"]) as zf:
         readme = zf.read(f"{TOP}/README.md").decode()
@@ -152,6 +159,7 @@ def test_the_readme_is_the_participants_and_its_links_resolve(bundles):
         assert any(n.startswith(target) for n in inside), f"README names {target}, not in the bundle"
 
 
+@pytest.mark.slow
 def test_every_page_a_notebook_links_in_docs_is_in_the_bundle(bundles):
     """The notebooks link the notation table and the glossary as ../docs/<page>: a participant has them too."""
     import re

@@ -87,6 +87,7 @@ def is_remote(url):
     return bool(re.match(r"^[a-z][a-z0-9+.-]*:|^//", url, flags=re.I)) and not url.startswith(("data:", "#"))
 
 
+@pytest.mark.slow
 def test_build_is_clean(site):
     # Sphinx's warnings, one per line: a broken cross-reference, a bad toctree, a
     # notebook that does not parse. Each one is a defect of the site.
@@ -94,6 +95,7 @@ def test_build_is_clean(site):
     assert site["seconds"] < 60, f"the site took {site['seconds']:.0f} s to build"
 
 
+@pytest.mark.slow
 def test_every_notebook_and_exercise_has_a_page(site):
     assert NOTEBOOKS and EXERCISES
     for nb in NOTEBOOKS:
@@ -106,6 +108,7 @@ def test_every_notebook_and_exercise_has_a_page(site):
         assert (site["out"] / "exercises" / f"{nb.stem}.html").is_file(), f"no page for {nb.name}"
 
 
+@pytest.mark.slow
 def test_index_links_to_every_notebook_and_the_exercises(site):
     out = site["out"]
     linked = {urllib.parse.urlsplit(href).path for _, href in parse(out / "index.html").links}
@@ -118,6 +121,7 @@ def test_index_links_to_every_notebook_and_the_exercises(site):
     assert all(f"exercises/{nb.stem}.html" in exercises_page for nb in EXERCISES)
 
 
+@pytest.mark.slow
 def test_no_broken_relative_links_or_anchors(site):
     out = site["out"]
     broken = []
@@ -136,6 +140,7 @@ def test_no_broken_relative_links_or_anchors(site):
     assert not broken, "broken links:\n" + "\n".join(broken)
 
 
+@pytest.mark.slow
 def test_nothing_is_loaded_from_the_network(site):
     out = site["out"]
     remote = [f"{p.relative_to(out)}: {url}" for p in html_files(out) for url in parse(p).loads if is_remote(url)]
@@ -146,6 +151,7 @@ def test_nothing_is_loaded_from_the_network(site):
         assert not imports, f"{path.relative_to(out)} loads {imports}"
 
 
+@pytest.mark.slow
 def test_mathjax_is_served_by_the_site_itself(site):
     out = site["out"]
     assert (out / "_static" / "mathjax" / "tex-chtml.js").is_file()
@@ -155,6 +161,7 @@ def test_mathjax_is_served_by_the_site_itself(site):
         assert "../_static/mathjax/tex-chtml.js" in loads
 
 
+@pytest.mark.slow
 def test_math_is_marked_up_for_mathjax_and_no_dollar_signs_are_left(site):
     out = site["out"]
     for nb in NOTEBOOKS:
@@ -169,6 +176,7 @@ def test_math_is_marked_up_for_mathjax_and_no_dollar_signs_are_left(site):
         assert not leftovers, f"{path.name}: raw TeX left in the prose: {leftovers[:3]}"
 
 
+@pytest.mark.slow
 def test_widget_outputs_are_static_snapshots(site):
     out = site["out"]
     expected = 0
@@ -204,6 +212,7 @@ def test_snapshot_renders_saved_state_without_javascript():
     assert "Fit a line (a widget)" in empty
 
 
+@pytest.mark.slow
 def test_download_buttons_serve_the_original_notebooks(site):
     for nb in NOTEBOOKS:
         page = (site["out"] / "notebooks" / f"{nb.stem}.html").read_text(encoding="utf-8")
@@ -213,6 +222,7 @@ def test_download_buttons_serve_the_original_notebooks(site):
         assert (site["out"] / "_sources" / "exercises" / nb.name).read_bytes() == nb.read_bytes()
 
 
+@pytest.mark.slow
 def test_pages_show_the_committed_outputs_not_a_new_run(site):
     # The site is built from the notebooks as committed (nb_execution_mode = "off"):
     # a printed line of each notebook appears on its page verbatim.
@@ -374,6 +384,7 @@ def _alt_texts(path):
             (re.search(r'\balt="([^"]*)"', tag) for tag in re.findall(r"<img\b[^>]*>", text))]
 
 
+@pytest.mark.slow
 def test_every_figure_on_the_site_has_alt_text_of_at_least_a_sentence(site):
     """Not a file name, not a word: a sentence that says what the figure shows."""
     short = []
@@ -415,6 +426,7 @@ def test_a_figures_alt_text_is_what_a_screen_reader_reads(site, browser):
     page.close()
 
 
+@pytest.mark.slow
 def test_every_widget_snapshot_shows_its_figure(site):
     # A widget whose saved state holds a figure (an Image or an Output widget with a PNG)
     # must show a figure in its snapshot: a snapshot with only controls means the saved
