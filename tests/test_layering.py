@@ -87,6 +87,7 @@ PLANTED = [
 ]
 
 
+@pytest.mark.slow
 def test_planted_imports_break_every_contract(copy):
     """One copy of the tree with an upward or sideways import planted for each contract, and a
     new module that no layer names: every contract reports its own breach."""
@@ -103,6 +104,7 @@ def test_planted_imports_break_every_contract(copy):
     assert "optlessons.newcomer" in result.stdout, result.stdout   # the optlessons layers are exhaustive
 
 
+@pytest.mark.slow
 def test_an_allowance_no_longer_used_fails(copy):
     """`plots` -> `PIL` was allowed once and never used: written in again, the check fails."""
     config = copy / ".importlinter"
