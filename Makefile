@@ -50,7 +50,7 @@ $(AXE): tests/a11y/package.json tests/a11y/package-lock.json
 test: $(STAMP) $(AXE)
 	$(BIN)/python -m pytest
 
-# Everything but the tests marked slow (notebook re-runs, nbgrader, hub, browser): about a minute.
+# Everything but the tests marked slow (notebook re-runs, nbgrader, hub, the site and bundle builds, browser).
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
