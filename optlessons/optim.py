@@ -1,8 +1,11 @@
-"""Optimizers: SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, NAdam, RAdam and Adamax, as torch.optim has them.
+"""Optimizers, as torch.optim has them: SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW,
+NAdam, RAdam, Adamax, Rprop, ASGD, Adafactor, Muon and LBFGS; and Lion (as
+lion-pytorch 0.2.5) and schedule-free SGD and AdamW (as schedulefree 1.4.1).
 
-The names, keyword arguments, defaults and update equations are PyTorch's
-(checked step by step against torch 2.13 in ``tests/test_optim_torch.py``), so a
-learner who moves on to PyTorch meets the same words and the same numbers.
+The names, keyword arguments, defaults and update equations are the
+reference's (checked step by step against recorded runs of torch 2.13,
+lion-pytorch and schedulefree in ``tests/test_optim_torch.py``), so a learner
+who moves on to PyTorch meets the same words and the same numbers.
 
 Two layers, as in PyTorch:
 
@@ -40,11 +43,17 @@ from . import validation
 
 __all__ = [
     "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "NAdam", "RAdam", "Adamax",
+    "Rprop", "ASGD", "Adafactor", "Muon", "LBFGS", "Lion", "ScheduleFreeSGD", "ScheduleFreeAdamW",
     "sgd_update", "adagrad_update", "rmsprop_update", "adadelta_update", "adam_update", "adamw_update",
     "nadam_update", "radam_update", "adamax_update",
+    "rprop_update", "asgd_update", "adafactor_update", "muon_update", "lbfgs_update", "lion_update",
+    "schedule_free_sgd_update", "schedule_free_adamw_update", "schedule_free_eval_point",
+    "newton_schulz", "muon_lr", "lbfgs_direction", "strong_wolfe",
     "SGDState", "AdagradState", "RMSpropState", "AdadeltaState", "AdamState",
     "NAdamState", "RAdamState", "AdamaxState",
-    "Optimizer",
+    "RpropState", "ASGDState", "AdafactorState", "MuonState", "LBFGSState", "LionState",
+    "ScheduleFreeSGDState", "ScheduleFreeAdamWState",
+    "Optimizer", "ShapeMismatch",
 ]
 
 
