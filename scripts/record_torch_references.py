@@ -114,7 +114,13 @@ def tanh_regression_loss(params, data):
     return 0.5 * np.mean((y - data["tanh_regression_Y"]) ** 2)
 
 
-LOSSES = {"rosenbrock": rosenbrock_loss, "quadratic": quadratic_loss, "tanh_regression": tanh_regression_loss}
+def matrix_loss(params, data):
+    out = np.tanh(data["matrix_X"] @ params["W1"]) @ params["W2"]
+    return 0.5 * np.mean((out - data["matrix_Y"]) ** 2)
+
+
+LOSSES = {"rosenbrock": rosenbrock_loss, "quadratic": quadratic_loss, "tanh_regression": tanh_regression_loss,
+          "matrix": matrix_loss}
 
 
 def closure(problem, data):
