@@ -367,20 +367,12 @@ def _check_xy(X, y, what):
 
 
 def _make_schedule(schedule, optimizer, total_steps):
-    """A callable schedule from a callable, or from a name using the optimizer's lr and the run's length."""
+    """A callable schedule from a callable, or from a name (``schedules.for_run`` with the optimizer's lr and the run's length)."""
     if schedule is None or callable(schedule):
         return schedule
     if not isinstance(schedule, str):
         raise TypeError(f"schedule must be a callable step -> lr, a schedule name or None, got {schedule!r}")
-    fn = _schedules.factory(schedule)        # an unknown name: ValueError listing the known ones
-    import inspect
-    known = {"lr": float(optimizer.lr), "max_lr": float(optimizer.lr), "total_steps": max(total_steps, 1)}
-    kwargs = {k: v for k, v in known.items() if k in inspect.signature(fn).parameters}
-    try:
-        return _schedules.get(schedule, **kwargs)
-    except TypeError:
-        raise ValueError(f"schedule {schedule!r} needs more than lr and total_steps; build it yourself, "
-                         f"e.g. schedule=schedules.{fn.__name__}{inspect.signature(fn)}") from None
+    return _schedules.for_run(schedule, float(optimizer.lr), max(total_steps, 1))
 
 
 # ------------------------------------------------------------------ gradient clipping
@@ -528,9 +520,9 @@ def fit(model, params, optimizer, X, y=None, *, epochs=10, batch_size=None, rng=
     rng : numpy Generator (or int seed) used to reshuffle each epoch; required
         when batch_size < n_samples and shuffle is true.
     schedule : None (keep ``optimizer.lr``), a callable ``t -> lr`` (see
-        :mod:`optlessons.schedules`), or a name such as ``"cosine"``, built from
-        ``optimizer.lr`` (``max_lr`` for ``"one_cycle"``) and the run's total
-        number of steps; or a ``schedules.ReduceLROnPlateau``, which sets the lr
+        :mod:`optlessons.schedules`), or a name such as ``"cosine"``, built by
+        ``schedules.for_run`` from ``optimizer.lr`` (the peak) and the run's total
+        number of steps (``schedules.RUN_SCHEDULES`` lists the names); or a ``schedules.ReduceLROnPlateau``, which sets the lr
         at the start and steps once per epoch with the validation loss (the
         training loss without validation data); it keeps its state, so pass
         a fresh one to each run, as with the optimizer.

@@ -507,6 +507,22 @@ SCHEDULE_RUNS = [
     ("sequential", {"schedules": [("linear", {"lr": 0.1, "start_factor": 0.5, "total_steps": 4}),
                                   ("exponential", {"lr": 0.1, "gamma": 0.8})],
                     "milestones": [0]}, 10),            # milestone 0: the first scheduler is never used
+    # added for lesson 11
+    ("polynomial", {"lr": 0.1, "total_steps": 20, "power": 1.0}, 25),
+    ("polynomial", {"lr": 0.5, "total_steps": 30, "power": 2.5}, 35),
+    ("polynomial", {"lr": 0.2}, 8),
+    ("multistep", {"lr": 0.1, "milestones": [5, 12, 20], "gamma": 0.5}, 25),
+    ("multistep", {"lr": 1.0, "milestones": [3, 3, 10]}, 15),         # a repeated milestone counts twice
+    ("constant", {"lr": 0.1, "factor": 1 / 3, "total_steps": 5}, 10),
+    ("constant", {"lr": 0.4, "factor": 0.25, "total_steps": 12}, 20),
+    ("constant", {"lr": 0.2, "factor": 0.1, "total_steps": 1}, 5),
+    ("cyclic", {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 5}, 40),
+    ("cyclic", {"base_lr": 0.001, "max_lr": 0.1, "step_size_up": 4, "step_size_down": 7, "mode": "triangular2"}, 60),
+    ("cyclic", {"base_lr": 0.01, "max_lr": 0.5, "step_size_up": 6, "mode": "exp_range", "gamma": 0.97}, 50),
+    ("cyclic", {"base_lr": 0.1, "max_lr": 0.2, "step_size_up": 1, "step_size_down": 3}, 20),
+    ("sequential", {"schedules": [("constant", {"lr": 0.1, "factor": 0.5, "total_steps": 3}),
+                                  ("polynomial", {"lr": 0.1, "total_steps": 10, "power": 2.0})],
+                    "milestones": [6]}, 20),
 ]
 
 # ReduceLROnPlateau: (keyword arguments, metric sequence name).
@@ -542,7 +558,7 @@ def make_metrics():
 def torch_scheduler(torch, optimizer, name, kwargs):
     """The torch scheduler equal to optlessons.schedules.<name>(**kwargs)."""
     S = torch.optim.lr_scheduler
-    k = {key: value for key, value in kwargs.items() if key not in ("lr", "max_lr")}
+    k = {key: value for key, value in kwargs.items() if key not in ("lr", "max_lr") or name == "cyclic"}
     if name == "step_decay":
         return S.StepLR(optimizer, **k)
     if name == "exponential":
@@ -560,6 +576,16 @@ def torch_scheduler(torch, optimizer, name, kwargs):
     if name == "sequential":
         inner = [torch_scheduler(torch, optimizer, n, kw) for n, kw in k["schedules"]]
         return S.SequentialLR(optimizer, inner, milestones=k["milestones"])
+    if name == "polynomial":
+        return S.PolynomialLR(optimizer, total_iters=k.get("total_steps", 5), power=k.get("power", 1.0))
+    if name == "multistep":
+        return S.MultiStepLR(optimizer, milestones=k["milestones"], gamma=k.get("gamma", 0.1))
+    if name == "constant":
+        return S.ConstantLR(optimizer, factor=k.get("factor", 1.0), total_iters=k.get("total_steps", 0))
+    if name == "cyclic":
+        return S.CyclicLR(optimizer, base_lr=k["base_lr"], max_lr=k["max_lr"], step_size_up=k["step_size_up"],
+                          step_size_down=k.get("step_size_down"), mode=k.get("mode", "triangular"),
+                          gamma=k.get("gamma", 1.0), cycle_momentum=False)
     raise ValueError(name)
 
 
@@ -568,7 +594,7 @@ def base_lr(name, kwargs):
         lrs = {base_lr(n, kw) for n, kw in kwargs["schedules"]}
         assert len(lrs) == 1, "torch's chained schedulers all start from the optimizer's lr"
         return lrs.pop()
-    return kwargs["max_lr"] if name == "one_cycle" else kwargs["lr"]
+    return kwargs[{"one_cycle": "max_lr", "cyclic": "base_lr"}.get(name, "lr")]
 
 
 def record_schedule(torch, name, kwargs, n):

@@ -147,7 +147,7 @@ def test_params_given_are_never_written_into(blobs):
     ({"batch_size": 2.5}, ValueError, "batch_size"),
     ({"epochs": 0}, ValueError, "epochs"),
     ({"schedule": "cosin"}, ValueError, "known schedules: constant"),
-    ({"schedule": "step_decay"}, ValueError, "step_size"),
+    ({"schedule": "multistep"}, ValueError, r"needs more than a peak lr.*schedules.multistep\(lr, milestones"),
     ({"schedule": 0.1}, TypeError, "schedule"),
     ({"batch_size": 8, "rng": None}, ValueError, "rng"),
     ({"X_val": np.zeros((3, 2))}, ValueError, "both X_val and y_val"),
