@@ -622,6 +622,7 @@ class Optimizer:
 
     update = None     # the pure update function, e.g. adam_update
     State = None      # the state record, e.g. AdamState
+    takes_closure = False   # True for LBFGS: step(params, closure) instead of step(params, grads)
 
     def __init_subclass__(cls, **kwargs):
         # `Adam?` in Jupyter shows the equations: append the update function's docstring.
@@ -1892,6 +1893,7 @@ class LBFGS(Optimizer):
     """
 
     State = LBFGSState
+    takes_closure = True
 
     def __init__(self, lr=1.0, max_iter=20, max_eval=None, tolerance_grad=1e-7, tolerance_change=1e-9,
                  history_size=100, line_search_fn=None):

@@ -129,7 +129,9 @@ def minimize(landscape, optimizer, start=None, steps: int = 100, callback=None) 
         trajectory for :meth:`Trajectory.steps_to`).
     optimizer : object with ``step(params, grads) -> new_params``
         For example ``optlessons.optim.Adam(lr=0.1)``. It keeps its own state,
-        so pass a fresh optimizer to each run.
+        so pass a fresh optimizer to each run. ``LBFGS`` (``takes_closure``) gets
+        ``step(point, closure)`` with ``closure(q) = (f(q), ∇f(q))``: one step is one
+        call (up to its ``max_iter`` iterations, each with its line search's evaluations).
     start : array-like of shape (2,), optional
         Defaults to ``landscape.start``.
     steps : int
@@ -194,7 +196,10 @@ def minimize(landscape, optimizer, start=None, steps: int = 100, callback=None) 
                 break
             step += 1
             try:
-                new_p = optimizer.step(p, grad)
+                if getattr(optimizer, "takes_closure", False):     # LBFGS: f and ∇f wherever it looks
+                    new_p = optimizer.step(p, lambda q: (landscape.value(q), landscape.gradient(q)))
+                else:
+                    new_p = optimizer.step(p, grad)
             except FloatingPointError as err:
                 problem = f"the optimizer reported {err}"
                 break
@@ -511,7 +516,9 @@ def fit(model, params, optimizer, X, y=None, *, epochs=10, batch_size=None, rng=
         ``accuracy`` is used when present).
     params : dict name -> ndarray, e.g. ``model.init(rng)``. Never written into.
     optimizer : an :mod:`optlessons.optim` optimizer (``step`` and a settable ``lr``).
-        It keeps its state: pass a fresh one to each run.
+        It keeps its state: pass a fresh one to each run. ``LBFGS`` (``takes_closure``)
+        gets a closure on each mini-batch, ``p -> model.backward(p, X_b, y_b)``, and makes
+        up to its ``max_iter`` iterations on that batch per step.
     X, y : training data, X of shape (n_samples, n_features). Or pass a
         :class:`optlessons.data.Splits` as X (and no y): its train and validation parts are used.
     epochs : number of passes over the data.
@@ -568,6 +575,9 @@ def fit(model, params, optimizer, X, y=None, *, epochs=10, batch_size=None, rng=
         raise TypeError(f"optimizer must have a step(params, grads) method, got {optimizer!r}")
     if clip_grad_norm is not None:
         validation.number(clip_grad_norm, "clip_grad_norm (None: no clipping)", 0, low_open=True, finite=False)
+        if getattr(optimizer, "takes_closure", False):
+            raise ValueError("clip_grad_norm cannot clip LBFGS's gradients: its line search evaluates them "
+                             "itself; use clip_grad_norm=None with LBFGS")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be a function callback(t, loss, params), got {callback!r}")
     ema = None if ema_decay is None else WeightEMA(ema_decay)
@@ -623,7 +633,10 @@ def fit(model, params, optimizer, X, y=None, *, epochs=10, batch_size=None, rng=
                     grads, grad_norm = _clip_grad_norm(grads, clip_grad_norm)
                     step_grad_norms.append(grad_norm)
                 try:
-                    new_params = optimizer.step(params, grads)
+                    if getattr(optimizer, "takes_closure", False):   # LBFGS evaluates the batch's loss at points of its own
+                        new_params = optimizer.step(params, lambda p: model.backward(p, X_b, y_b))
+                    else:
+                        new_params = optimizer.step(params, grads)
                 except FloatingPointError as err:
                     problem = f"at epoch {epoch}, step {t}: the optimizer reported {err}"
                     break
