@@ -393,6 +393,11 @@ def adam_update(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, we
       through m and v and is scaled by 1/√v̂; for decay decoupled from the
       gradient use `adamw_update` / `AdamW`.
 
+    The code folds m̂'s correction into the step size, η m̂ = (η / (1 − β₁ᵗ)) m, as
+    torch's `_single_tensor_adam` does (`step_size = lr / bias_correction1`): the
+    same number as writing m̂ on its own line up to the last bit, and the rounding
+    the course's recorded runs and printed figures were made with.
+
     Returns (new_param, new_state); `param`, `grad` and `state` are not changed.
     """
     param, grad = _param_and_grad(param, grad)
@@ -407,8 +412,8 @@ def adam_update(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, we
         v_hat = v_max / (1 - beta2 ** t)
     else:
         v_hat = v / (1 - beta2 ** t)
-    m_hat = m / (1 - beta1 ** t)
-    new_param = param - lr * m_hat / (np.sqrt(v_hat) + eps)
+    step_size = lr / (1 - beta1 ** t)                # η m̂ = (η / (1 − β₁ᵗ)) m, folded as torch does
+    new_param = param - step_size * m / (np.sqrt(v_hat) + eps)
     return new_param, AdamState(step=t, exp_avg=m, exp_avg_sq=v, max_exp_avg_sq=v_max)
 
 
