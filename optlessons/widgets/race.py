@@ -552,7 +552,11 @@ def playground(landscape="rosenbrock", optimizers=("GD", "Momentum", "Adam"), st
 
     ``landscape``: a key of ``optlessons.functions.LANDSCAPES``; ``optimizers``:
     names from ``OPTIMIZERS`` ticked at the start (the others can be ticked in
-    the widget). Returns a :class:`Playground`; its ``result`` is a
+    the widget). LBFGS races with ``max_iter=1`` and the strong-Wolfe line search:
+    one race step is one quasi-Newton iteration, whose line search may evaluate f
+    several times. Muon is not offered: it orthogonalizes weight matrices, and a
+    point here is a vector. Each optimizer keeps its colour, marker and dash
+    pattern (``RACE_STYLES``). Returns a :class:`Playground`; its ``result`` is a
     ``RaceResult`` (``trajectories``, ``rows`` — one ``SummaryRow`` each, with the optimizer's
     ``settings`` and whether it ``oscillating`` or ``escaped`` a saddle). The status line gives
     GD's stability limit 2/λ_max at the start and at the minimum the race heads for
