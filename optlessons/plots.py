@@ -416,11 +416,13 @@ class ContourPanel:
     ``legend``: True (paths, start and minimum), ``"markers"`` (a static legend
     of start and minimum only — when another panel names the paths), or False.
     ``animated=True`` marks the changing artists for ``FigureRenderer``.
+    ``styles``: None (the i-th label gets ``style(i)``) or a dict label -> style dict
+    (``color``, ``marker``, ``linestyle``), for a widget whose lines keep their look by name.
     ``lines[label]`` is the path's ``Line2D``, ``ends[label]`` the marker at its last point.
     """
 
     def __init__(self, ax, landscape, labels, *, window=None, title=None, resolution=160,
-                 levels=20, legend=True, legend_loc="best", markevery=None, animated=False):
+                 levels=20, legend=True, legend_loc="best", markevery=None, animated=False, styles=None):
         self.ax = ax
         self.legend_loc = legend_loc
         self.animated = animated
@@ -432,7 +434,7 @@ class ContourPanel:
         self.lines = {}
         self.ends = {}
         for i, label in enumerate(self.labels):
-            st = style(i)
+            st = style(i) if styles is None else styles[label]
             (self.lines[label],) = ax.plot([], [], color=st["color"], linestyle=st["linestyle"],
                                            linewidth=1.8, marker=st["marker"], markersize=3.5,
                                            markevery=markevery, label=label, zorder=4)
@@ -583,7 +585,7 @@ class LossPanel:
     """
 
     def __init__(self, ax, labels, *, f_star=None, title="Loss", ylabel=None, xlabel="step",
-                 animated=False, legend=False):
+                 animated=False, legend=False, styles=None):
         self.ax = ax
         self.animated = animated
         self.legend_on = legend
@@ -592,7 +594,7 @@ class LossPanel:
         self.blowups = {}
         self._legend_labels = None
         for i, label in enumerate(self.labels):
-            st = style(i)
+            st = style(i) if styles is None else styles[label]
             (self.lines[label],) = ax.plot([], [], color=st["color"], linestyle=st["linestyle"],
                                            linewidth=1.8, label=label, animated=animated)
             (self.blowups[label],) = ax.plot([], [], color=st["color"], marker="x", markersize=10,

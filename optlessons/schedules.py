@@ -3,8 +3,11 @@
 Each function builds a ``Schedule``, a callable that also accepts an array of
 steps (handy for plotting ``schedule(np.arange(1000))``):
 
-    constant(lr)                                   lr
+    constant(lr, factor=1.0, total_steps=0)        lr * factor for t < total_steps, then lr (PyTorch ConstantLR)
     step_decay(lr, step_size, gamma=0.1)           lr * gamma ** (t // step_size)         (PyTorch StepLR)
+    multistep(lr, milestones, gamma=0.1)           lr * gamma ** (milestones passed)      (PyTorch MultiStepLR)
+    polynomial(lr, total_steps=5, power=1.0)       lr * (1 - min(t, total_steps) / total_steps) ** power
+                                                                                   (PyTorch PolynomialLR)
     exponential(lr, gamma)                         lr * gamma ** t                         (PyTorch ExponentialLR)
     inverse_time(lr, decay_rate, decay_steps=1)    lr / (1 + decay_rate * t / decay_steps)  ("1/t" decay)
     cosine(lr, total_steps, lr_min=0.0)            lr_min + (lr - lr_min) * (1 + cos(pi * t / total_steps)) / 2,
@@ -23,6 +26,12 @@ steps (handy for plotting ``schedule(np.arange(1000))``):
                                                    (PyTorch CosineAnnealingWarmRestarts)
     sequential(schedules, milestones)              schedules[i](t - milestones[i-1]) between milestones
                                                                                    (PyTorch SequentialLR)
+    cyclic(base_lr, max_lr, step_size_up=2000, ...)
+                                                   triangles between base_lr and max_lr
+                                                   (PyTorch CyclicLR, cycle_momentum=False)
+    warmup_cosine(lr, total_steps, warmup_steps)   linear warm-up then cosine (linear + cosine, sequential)
+    wsd(lr, total_steps, warmup_steps, decay_steps, lr_min=0.0, decay="linear")
+                                                   warm-up, stable at lr, decay to lr_min at the end
 
 and one that is not a function of t alone, because it reads the loss:
 
@@ -30,10 +39,13 @@ and one that is not a function of t alone, because it reads the loss:
                                                    lr * factor after `patience` epochs without
                                                    improvement; .step(metric) -> lr   (PyTorch ReduceLROnPlateau)
 
-``get(name, **kwargs)`` builds one by name ("constant", "step_decay" (or
-"step"), "exponential", "inverse_time", "cosine", "warmup", "linear",
-"one_cycle", "cosine_warm_restarts", "sequential"); ``SCHEDULES`` maps names
-to the functions.
+One registry, ``REGISTRY`` (name -> ``Entry``), names them all:
+``get(name, **kwargs)`` builds one from its own arguments, and
+``for_run(name, lr, total_steps, warmup_steps)`` builds one for a training run
+from its peak lr, length and warm-up (``train.fit(schedule="cosine")`` and the
+widgets use it; ``RUN_SCHEDULES`` lists the names it knows). There is one
+warm-up: ``linear`` (LinearLR), which ``warmup``, ``warmup_cosine`` and ``wsd``
+chain with ``sequential``.
 
 Step t counts updates from 0: the first update uses ``schedule(0)``, which is
 ``lr`` for the decaying schedules (``warmup``, ``linear`` and ``one_cycle``
@@ -49,14 +61,16 @@ every ``optimizer.step()``, i.e. after t calls of ``scheduler.step()``
 import bisect
 import inspect
 import math
+from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
 from . import validation
 
-__all__ = ["Schedule", "constant", "step_decay", "exponential", "inverse_time", "cosine",
-           "warmup", "linear", "one_cycle", "cosine_warm_restarts", "sequential", "ReduceLROnPlateau",
-           "get", "factory", "SCHEDULES", "ALIASES"]
+__all__ = ["Schedule", "constant", "step_decay", "multistep", "exponential", "inverse_time", "polynomial",
+           "cosine", "warmup", "linear", "warmup_cosine", "wsd", "one_cycle", "cosine_warm_restarts", "cyclic",
+           "sequential", "ReduceLROnPlateau", "Entry", "REGISTRY", "SCHEDULES", "ALIASES", "RUN_SCHEDULES",
+           "get", "factory", "for_run"]
 
 
 class Schedule:
@@ -86,10 +100,86 @@ class Schedule:
         return f"{self.name}({args})"
 
 
-def constant(lr):
-    """The same learning rate at every step."""
+def constant(lr, factor=1.0, total_steps=0):
+    """A constant learning rate, lowered by ``factor`` for the first steps (PyTorch ``ConstantLR``).
+
+    lr_t = lr · factor for t < total_steps, then lr. With the defaults here
+    (factor 1) it is ``lr`` at every step; PyTorch's ConstantLR defaults to
+    factor 1/3 and ``total_iters`` (``total_steps`` here) 5. factor in [0, 1].
+    """
     lr = validation.number(lr, "lr", 0)
-    return Schedule("constant", lambda t: np.full(t.shape, lr)[()], lr=lr)
+    factor = validation.number(factor, "factor", 0, 1)
+    total_steps = validation.integer(total_steps, "total_steps", 0)
+    return Schedule("constant", lambda t: np.where(t < total_steps, lr * factor, lr)[()],
+                    lr=lr, factor=factor, total_steps=total_steps)
+
+
+def multistep(lr, milestones, gamma=0.1):
+    """Multiply the learning rate by ``gamma`` at each milestone (PyTorch ``MultiStepLR``).
+
+    lr_t = lr · gamma ** (number of milestones <= t); a milestone listed twice counts twice,
+    as in PyTorch. Milestones are integers >= 1 in increasing order (not necessarily strictly).
+    """
+    lr = validation.number(lr, "lr", 0)
+    gamma = validation.number(gamma, "gamma", 0, 1, low_open=True)
+    milestones = [validation.integer(m, f"milestones[{i}]", 1) for i, m in enumerate(milestones)]
+    if milestones != sorted(milestones):
+        raise ValueError(f"milestones must be in increasing order, got {milestones}")
+    edges = np.array(milestones, dtype=np.int64)
+    return Schedule("multistep", lambda t: lr * gamma ** np.searchsorted(edges, t, side="right"),
+                    lr=lr, milestones=milestones, gamma=gamma)
+
+
+def polynomial(lr, total_steps=5, power=1.0):
+    """Polynomial decay to 0 over ``total_steps`` steps (PyTorch ``PolynomialLR``).
+
+    lr_t = lr · (1 − min(t, total_steps) / total_steps) ** power: power 1 is a
+    straight line to 0, power 2 a faster early fall. PyTorch calls ``total_steps``
+    ``total_iters`` (default 5).
+    """
+    lr = validation.number(lr, "lr", 0)
+    total_steps = validation.integer(total_steps, "total_steps", 1)
+    power = validation.number(power, "power", 0)
+    return Schedule("polynomial", lambda t: lr * (1.0 - np.minimum(t, total_steps) / total_steps) ** power,
+                    lr=lr, total_steps=total_steps, power=power)
+
+
+_CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
+
+
+def cyclic(base_lr, max_lr, step_size_up=2000, step_size_down=None, mode="triangular", gamma=1.0):
+    """Cyclical learning rates (Smith 2017; PyTorch ``CyclicLR`` with ``cycle_momentum=False``).
+
+    With U = ``step_size_up``, D = ``step_size_down`` (U if None), cycle c = ⌊1 + t / (U + D)⌋
+    and x = 1 + t / (U + D) − c, the fraction of the cycle done:
+
+        s = x / r              while x <= r = U / (U + D)     (rising)
+        s = (x − 1) / (r − 1)  after                          (falling)
+        lr_t = base_lr + (max_lr − base_lr) · s · scale
+
+    with scale 1 ("triangular"), 1 / 2^(c − 1) ("triangular2": each cycle half
+    as tall) or gamma^t ("exp_range"). Unlike PyTorch, which sets the
+    optimizer's lr to base_lr when built, the learning rates are all here.
+    """
+    base_lr = validation.number(base_lr, "base_lr", 0)
+    max_lr = validation.number(max_lr, "max_lr", 0)
+    step_size_up = validation.integer(step_size_up, "step_size_up", 1)
+    step_size_down = step_size_up if step_size_down is None else validation.integer(step_size_down, "step_size_down", 1)
+    if mode not in _CYCLIC_MODES:
+        raise ValueError(f"mode must be one of {', '.join(map(repr, _CYCLIC_MODES))}, got {mode!r}")
+    gamma = validation.number(gamma, "gamma", 0, 1, low_open=True)
+    total = float(step_size_up + step_size_down)
+    ratio = step_size_up / total
+
+    def fn(t):
+        cycle = np.floor(1 + t / total)
+        x = 1.0 + t / total - cycle
+        s = np.where(x <= ratio, x / ratio, (x - 1) / (ratio - 1))
+        scale = {"triangular": 1.0, "triangular2": 1 / 2.0 ** (cycle - 1), "exp_range": gamma ** t}[mode]
+        return base_lr + (max_lr - base_lr) * s * scale
+
+    return Schedule("cyclic", fn, base_lr=base_lr, max_lr=max_lr, step_size_up=step_size_up,
+                    step_size_down=step_size_down, mode=mode, gamma=gamma)
 
 
 def step_decay(lr, step_size, gamma=0.1):
@@ -147,27 +237,75 @@ def cosine(lr, total_steps, lr_min=0.0):
 
 
 def warmup(after, warmup_steps):
-    """Linear warm-up, then another schedule.
+    """Linear warm-up, then another schedule: ``linear`` then ``after``, chained by ``sequential``.
 
     For t < warmup_steps: lr_t = after(0) * (t + 1) / warmup_steps (rising
     linearly, never exactly 0); from then on lr_t = after(t - warmup_steps), so
     the wrapped schedule starts its own clock when warm-up ends. ``after`` is a
-    schedule (any callable of the step) or a number (a constant rate).
+    schedule (any callable of the step) or a number (a constant rate). It is
+
+        sequential([linear(after(0), 1 / W, 1.0, W − 1), after], milestones=[W])     W = warmup_steps
+
+    (the course's one warm-up: ``linear``, PyTorch's LinearLR, whose W − 1 steps
+    reach after(0) at t = W − 1).
     """
     if isinstance(after, (int, float, np.number)) and not isinstance(after, bool):
         after = constant(after)
     if not callable(after):
         raise TypeError(f"after must be a schedule (callable of the step) or a number, got {after!r}")
     warmup_steps = validation.integer(warmup_steps, "warmup_steps", 1)
-    peak = float(after(0))
+    chained = sequential([_ramp(float(after(0)), warmup_steps), after], [warmup_steps])
+    return Schedule("warmup", chained, after=after, warmup_steps=warmup_steps)
 
-    def fn(t):
-        t = np.asarray(t)
-        rising = peak * (t + 1) / warmup_steps
-        later = np.vectorize(lambda s: float(after(int(s))), otypes=[float])(np.maximum(t - warmup_steps, 0))
-        return np.where(t < warmup_steps, rising, later)[()]
 
-    return Schedule("warmup", fn, after=after, warmup_steps=warmup_steps)
+def _ramp(lr, warmup_steps):
+    """lr (t + 1) / W for t < W: ``linear`` from lr / W reaching lr at t = W − 1."""
+    return linear(lr, 1 / warmup_steps, 1.0, max(warmup_steps - 1, 1))
+
+
+_WSD_DECAYS = ("linear", "cosine", "1-sqrt")
+
+
+def wsd(lr, total_steps, warmup_steps, decay_steps, lr_min=0.0, decay="linear"):
+    """Warm-up, stable, decay (the "trapezoidal" schedule of recent LLM runs; Hägele et al. 2024).
+
+    With W = ``warmup_steps``, D = ``decay_steps``, T = ``total_steps`` and
+    p = (t − (T − D)) / D the fraction of the decay done:
+
+        warm-up,  t < W:              lr (t + 1) / W             (as ``warmup``)
+        stable,   W <= t < T − D:     lr
+        decay,    T − D <= t < T:     lr_min + (lr − lr_min) · shape(p)
+        after,    t >= T:             lr_min
+
+    shape(p) = 1 − p ("linear"), (1 + cos π p) / 2 ("cosine") or 1 − √p
+    ("1-sqrt"). The stable phase can be stopped anywhere and a short decay
+    added, so one long run serves several budgets. W >= 0, D >= 1, W + D <= T.
+    Built from ``linear``, ``constant`` and ``sequential``.
+    """
+    lr = validation.number(lr, "lr", 0, low_open=True)
+    total_steps = validation.integer(total_steps, "total_steps", 1)
+    warmup_steps = validation.integer(warmup_steps, "warmup_steps", 0)
+    decay_steps = validation.integer(decay_steps, "decay_steps", 1)
+    lr_min = validation.number(lr_min, "lr_min", 0)
+    if lr_min > lr:
+        raise ValueError(f"lr_min must be <= lr, got lr_min={lr_min} > lr={lr}")
+    if decay not in _WSD_DECAYS:
+        raise ValueError(f"decay must be one of {', '.join(map(repr, _WSD_DECAYS))}, got {decay!r}")
+    if warmup_steps + decay_steps > total_steps:
+        raise ValueError(f"warmup_steps + decay_steps must be <= total_steps: {warmup_steps} + {decay_steps} "
+                         f"> {total_steps}")
+    if decay == "linear":
+        falling = linear(lr, 1.0, lr_min / lr, decay_steps)
+    elif decay == "cosine":
+        falling = cosine(lr, decay_steps, lr_min)
+    else:
+        falling = Schedule("1-sqrt", lambda t: lr_min + (lr - lr_min) * (1 - np.sqrt(np.minimum(t, decay_steps)
+                                                                                      / decay_steps)))
+    phases, starts = [constant(lr), falling], [total_steps - decay_steps]
+    if warmup_steps:
+        phases, starts = [_ramp(lr, warmup_steps)] + phases, [warmup_steps] + starts
+    return Schedule("wsd", sequential(phases, starts), lr=lr, total_steps=total_steps, warmup_steps=warmup_steps,
+                    decay_steps=decay_steps, lr_min=lr_min, decay=decay)
 
 
 def linear(lr, start_factor=1 / 3, end_factor=1.0, total_steps=5):
@@ -442,33 +580,94 @@ class ReduceLROnPlateau:
                 f"num_bad_epochs={self.num_bad_epochs})")
 
 
-SCHEDULES = {
-    "constant": constant,
-    "step_decay": step_decay,
-    "exponential": exponential,
-    "inverse_time": inverse_time,
-    "cosine": cosine,
-    "warmup": warmup,
-    "linear": linear,
-    "one_cycle": one_cycle,
-    "cosine_warm_restarts": cosine_warm_restarts,
-    "sequential": sequential,
+class Entry(NamedTuple):
+    """One named schedule of the registry: the function that builds it from its
+    own arguments (``get``), the name a widget shows, and how a training run
+    builds it from the run's peak lr, length and warm-up (``for_run``; None when
+    those are not enough: build it yourself and pass the schedule)."""
+    function: Callable
+    label: str
+    for_run: Optional[Callable] = None
+
+
+def _needs_warmup(name, total_steps, warmup_steps):
+    """The warm-up of a run: 1 <= warmup_steps < total_steps (None: a tenth of the run, at least 1),
+    or a ValueError saying how to fix it."""
+    if warmup_steps is None:
+        warmup_steps = max(total_steps // 10, 1)
+    if 1 <= warmup_steps < total_steps:
+        return warmup_steps
+    if warmup_steps >= 1:
+        fix = "shorten the warm-up or add epochs"
+    elif name == "warmup_cosine":
+        fix = "lengthen it to at least 1 update, or pick 'cosine' for the same schedule without a warm-up"
+    else:
+        fix = f"lengthen it to at least 1 update: this {REGISTRY[name].label} needs at least one update to rise"
+    raise ValueError(f"the warm-up must last from 1 to {total_steps - 1} updates (the run has {total_steps}), "
+                     f"got {warmup_steps}: {fix}")
+
+
+def _wsd_for_run(lr, total_steps, warmup_steps):
+    return wsd(lr, total_steps, warmup_steps, max((total_steps - warmup_steps) // 5, 1))
+
+
+def warmup_cosine(lr, total_steps, warmup_steps, start_factor=0.01):
+    """A linear warm-up from lr · start_factor to lr over ``warmup_steps``, then a cosine to 0 over the rest:
+
+        sequential([linear(lr, start_factor, 1.0, W), cosine(lr, T − W)], milestones=[W])
+
+    (torch: SequentialLR of LinearLR and CosineAnnealingLR), the usual recipe for transformers.
+    """
+    return sequential([linear(lr, start_factor, 1.0, warmup_steps), cosine(lr, total_steps - warmup_steps)],
+                      [warmup_steps])
+
+
+#: THE registry of named schedules: name -> Entry(function, label, for_run). ``get`` builds
+#: one from its own arguments, ``for_run`` from a run's (``train.fit`` and the widgets use it).
+REGISTRY = {
+    "constant": Entry(constant, "constant", lambda lr, T, W: constant(lr)),
+    "step_decay": Entry(step_decay, "step decay", lambda lr, T, W: step_decay(lr, max(T // 3, 1), 0.1)),
+    "multistep": Entry(multistep, "multi-step"),
+    "exponential": Entry(exponential, "exponential"),
+    "inverse_time": Entry(inverse_time, "1/t"),
+    "polynomial": Entry(polynomial, "polynomial", lambda lr, T, W: polynomial(lr, T, 1.0)),
+    "cosine": Entry(cosine, "cosine", lambda lr, T, W: cosine(lr, T)),
+    "linear": Entry(linear, "linear (LinearLR)", lambda lr, T, W: linear(lr, total_steps=T)),
+    "warmup": Entry(warmup, "warm-up"),
+    "warmup_cosine": Entry(warmup_cosine, "warm-up + cosine",
+                           lambda lr, T, W: warmup_cosine(lr, T, _needs_warmup("warmup_cosine", T, W))),
+    "wsd": Entry(wsd, "warm-up, stable, decay", lambda lr, T, W: _wsd_for_run(lr, T, _needs_warmup("wsd", T, W))),
+    "one_cycle": Entry(one_cycle, "one-cycle",
+                       lambda lr, T, W: one_cycle(lr, T, pct_start=0.3 if W is None
+                                                  else _needs_warmup("one_cycle", T, W) / T)),
+    "cosine_warm_restarts": Entry(cosine_warm_restarts, "warm restarts",
+                                  lambda lr, T, W: cosine_warm_restarts(lr, T_0=max(T // 4, 1))),
+    "cyclic": Entry(cyclic, "cyclic"),
+    "sequential": Entry(sequential, "sequential"),
 }
-#: Other names accepted for a schedule: alias -> key of SCHEDULES.
+#: name -> the schedule function (a view of REGISTRY).
+SCHEDULES = {name: entry.function for name, entry in REGISTRY.items()}
+#: Other names accepted for a schedule: alias -> key of REGISTRY.
 ALIASES = {"step": "step_decay"}
+#: The schedules a run can build from its peak lr, length and warm-up (``for_run``).
+RUN_SCHEDULES = tuple(name for name, entry in REGISTRY.items() if entry.for_run is not None)
 
 
 def factory(name):
-    """The schedule function registered under ``name`` (a key of SCHEDULES or of ALIASES);
+    """The schedule function registered under ``name`` (a key of REGISTRY or of ALIASES);
     an unknown name raises ``ValueError`` listing the known ones."""
+    return _entry(name).function
+
+
+def _entry(name):
     key = ALIASES.get(name, name) if isinstance(name, str) else None
-    if key not in SCHEDULES:
-        raise ValueError(f"unknown schedule {name!r}; known schedules: {', '.join(SCHEDULES)}")
-    return SCHEDULES[key]
+    if key not in REGISTRY:
+        raise ValueError(f"unknown schedule {name!r}; known schedules: {', '.join(REGISTRY)}")
+    return REGISTRY[key]
 
 
 def get(name, **kwargs):
-    """Build a schedule by name: ``get("cosine", lr=0.1, total_steps=1000)``.
+    """Build a schedule by name from its own arguments: ``get("cosine", lr=0.1, total_steps=1000)``.
 
     An unknown name raises ``ValueError`` listing the known ones; missing or
     unexpected keyword arguments raise ``TypeError`` naming the signature.
@@ -482,3 +681,31 @@ def get(name, **kwargs):
     except TypeError as err:
         raise TypeError(f"schedule {key!r} takes {key}{inspect.signature(fn)}: {err}") from None
     return fn(**kwargs)
+
+
+def for_run(name, lr, total_steps, warmup_steps=None):
+    """Build the schedule ``name`` for a run: peaking at ``lr`` over ``total_steps`` updates,
+    with ``warmup_steps`` of warm-up for those that have one (``RUN_SCHEDULES``; None: a
+    tenth of the run, and one-cycle's own pct_start 0.3):
+
+        constant: lr · step_decay: lr × 0.1 after each third · polynomial: a straight line to 0
+        cosine: lr to 0 · linear: LinearLR's lr/3 to lr over the run
+        warmup_cosine: a warm-up from lr/100 over warmup_steps, then a cosine to 0
+        wsd: warm-up, stable, then a linear decay over the last fifth of the rest
+        one_cycle: up over warmup_steps (its pct_start), then down
+        cosine_warm_restarts: a cosine restarted every quarter of the run
+
+    Raises ValueError for a name it does not know, one that needs arguments a run
+    does not give (build it yourself), or a warm-up that does not fit the run.
+    """
+    entry = _entry(name)
+    if entry.for_run is None:
+        fn = entry.function
+        raise ValueError(f"schedule {name!r} needs more than a peak lr, a length and a warm-up; build it "
+                         f"yourself and pass it, e.g. schedules.{fn.__name__}{inspect.signature(fn)}; "
+                         f"by name: {', '.join(RUN_SCHEDULES)}")
+    lr = validation.number(lr, "lr", 0)
+    total_steps = validation.integer(total_steps, "total_steps", 1)
+    if warmup_steps is not None:
+        warmup_steps = validation.integer(warmup_steps, "warmup_steps", 0)
+    return entry.for_run(lr, total_steps, warmup_steps)

@@ -129,7 +129,9 @@ def minimize(landscape, optimizer, start=None, steps: int = 100, callback=None) 
         trajectory for :meth:`Trajectory.steps_to`).
     optimizer : object with ``step(params, grads) -> new_params``
         For example ``optlessons.optim.Adam(lr=0.1)``. It keeps its own state,
-        so pass a fresh optimizer to each run.
+        so pass a fresh optimizer to each run. ``LBFGS`` (``takes_closure``) gets
+        ``step(point, closure)`` with ``closure(q) = (f(q), ∇f(q))``: one step is one
+        call (up to its ``max_iter`` iterations, each with its line search's evaluations).
     start : array-like of shape (2,), optional
         Defaults to ``landscape.start``.
     steps : int
@@ -194,7 +196,10 @@ def minimize(landscape, optimizer, start=None, steps: int = 100, callback=None) 
                 break
             step += 1
             try:
-                new_p = optimizer.step(p, grad)
+                if getattr(optimizer, "takes_closure", False):     # LBFGS: f and ∇f wherever it looks
+                    new_p = optimizer.step(p, lambda q: (landscape.value(q), landscape.gradient(q)))
+                else:
+                    new_p = optimizer.step(p, grad)
             except FloatingPointError as err:
                 problem = f"the optimizer reported {err}"
                 break
@@ -367,20 +372,12 @@ def _check_xy(X, y, what):
 
 
 def _make_schedule(schedule, optimizer, total_steps):
-    """A callable schedule from a callable, or from a name using the optimizer's lr and the run's length."""
+    """A callable schedule from a callable, or from a name (``schedules.for_run`` with the optimizer's lr and the run's length)."""
     if schedule is None or callable(schedule):
         return schedule
     if not isinstance(schedule, str):
         raise TypeError(f"schedule must be a callable step -> lr, a schedule name or None, got {schedule!r}")
-    fn = _schedules.factory(schedule)        # an unknown name: ValueError listing the known ones
-    import inspect
-    known = {"lr": float(optimizer.lr), "max_lr": float(optimizer.lr), "total_steps": max(total_steps, 1)}
-    kwargs = {k: v for k, v in known.items() if k in inspect.signature(fn).parameters}
-    try:
-        return _schedules.get(schedule, **kwargs)
-    except TypeError:
-        raise ValueError(f"schedule {schedule!r} needs more than lr and total_steps; build it yourself, "
-                         f"e.g. schedule=schedules.{fn.__name__}{inspect.signature(fn)}") from None
+    return _schedules.for_run(schedule, float(optimizer.lr), max(total_steps, 1))
 
 
 # ------------------------------------------------------------------ gradient clipping
@@ -519,7 +516,9 @@ def fit(model, params, optimizer, X, y=None, *, epochs=10, batch_size=None, rng=
         ``accuracy`` is used when present).
     params : dict name -> ndarray, e.g. ``model.init(rng)``. Never written into.
     optimizer : an :mod:`optlessons.optim` optimizer (``step`` and a settable ``lr``).
-        It keeps its state: pass a fresh one to each run.
+        It keeps its state: pass a fresh one to each run. ``LBFGS`` (``takes_closure``)
+        gets a closure on each mini-batch, ``p -> model.backward(p, X_b, y_b)``, and makes
+        up to its ``max_iter`` iterations on that batch per step.
     X, y : training data, X of shape (n_samples, n_features). Or pass a
         :class:`optlessons.data.Splits` as X (and no y): its train and validation parts are used.
     epochs : number of passes over the data.
@@ -528,9 +527,9 @@ def fit(model, params, optimizer, X, y=None, *, epochs=10, batch_size=None, rng=
     rng : numpy Generator (or int seed) used to reshuffle each epoch; required
         when batch_size < n_samples and shuffle is true.
     schedule : None (keep ``optimizer.lr``), a callable ``t -> lr`` (see
-        :mod:`optlessons.schedules`), or a name such as ``"cosine"``, built from
-        ``optimizer.lr`` (``max_lr`` for ``"one_cycle"``) and the run's total
-        number of steps; or a ``schedules.ReduceLROnPlateau``, which sets the lr
+        :mod:`optlessons.schedules`), or a name such as ``"cosine"``, built by
+        ``schedules.for_run`` from ``optimizer.lr`` (the peak) and the run's total
+        number of steps (``schedules.RUN_SCHEDULES`` lists the names); or a ``schedules.ReduceLROnPlateau``, which sets the lr
         at the start and steps once per epoch with the validation loss (the
         training loss without validation data); it keeps its state, so pass
         a fresh one to each run, as with the optimizer.
@@ -576,6 +575,9 @@ def fit(model, params, optimizer, X, y=None, *, epochs=10, batch_size=None, rng=
         raise TypeError(f"optimizer must have a step(params, grads) method, got {optimizer!r}")
     if clip_grad_norm is not None:
         validation.number(clip_grad_norm, "clip_grad_norm (None: no clipping)", 0, low_open=True, finite=False)
+        if getattr(optimizer, "takes_closure", False):
+            raise ValueError("clip_grad_norm cannot clip LBFGS's gradients: its line search evaluates them "
+                             "itself; use clip_grad_norm=None with LBFGS")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be a function callback(t, loss, params), got {callback!r}")
     ema = None if ema_decay is None else WeightEMA(ema_decay)
@@ -631,7 +633,10 @@ def fit(model, params, optimizer, X, y=None, *, epochs=10, batch_size=None, rng=
                     grads, grad_norm = _clip_grad_norm(grads, clip_grad_norm)
                     step_grad_norms.append(grad_norm)
                 try:
-                    new_params = optimizer.step(params, grads)
+                    if getattr(optimizer, "takes_closure", False):   # LBFGS evaluates the batch's loss at points of its own
+                        new_params = optimizer.step(params, lambda p: model.backward(p, X_b, y_b))
+                    else:
+                        new_params = optimizer.step(params, grads)
                 except FloatingPointError as err:
                     problem = f"at epoch {epoch}, step {t}: the optimizer reported {err}"
                     break

@@ -2,13 +2,18 @@
 
 Run it with a Python that has torch (not a dependency of optlessons), e.g.
 
-    python3 -m venv /tmp/torchvenv
-    /tmp/torchvenv/bin/pip install torch==2.13.0 numpy        # the CPU wheel
-    /tmp/torchvenv/bin/python scripts/record_torch_references.py
+    python3 -m venv .venv-record
+    .venv-record/bin/pip install torch==2.13.0 numpy lion-pytorch==0.2.5 schedulefree==1.4.1
+    .venv-record/bin/python scripts/record_torch_references.py [optimizers frontier schedules clip_ema]
 
-It writes three files in tests/data/:
+(lion-pytorch and schedulefree are needed only here, never by optlessons). It
+writes four files in tests/data/:
 
 * torch_references.npz: torch.optim trajectories (tests/test_optim_torch.py);
+* frontier_references.npz: the optimizers of lesson 11 (Rprop, ASGD,
+  Adafactor, Muon, LBFGS from torch; Lion from lion-pytorch; schedule-free SGD
+  and AdamW from schedulefree), whole runs and, for LBFGS, step(closure) calls
+  (tests/test_optim_frontier.py);
 * torch_schedules.npz: the learning rates of torch.optim.lr_scheduler
   schedulers, and ReduceLROnPlateau fed recorded metric sequences
   (tests/test_schedules_torch.py);
@@ -57,6 +62,12 @@ def make_data():
     }
 
 
+def make_matrix_data():
+    """The two-layer matrix problem's data (in the frontier file, so the first file's stay as recorded)."""
+    rng = np.random.default_rng(20261207)
+    return {"matrix_X": rng.normal(size=(10, 3)), "matrix_Y": rng.normal(size=(10, 2))}
+
+
 def rosenbrock_grad(params, data):
     """f(x, y) = (1 − x)² + 100 (y − x²)², parameter "xy" of shape (2,)."""
     x, y = params["xy"]
@@ -78,11 +89,53 @@ def tanh_regression_grad(params, data):
     return {"w": X.T @ dz, "b": dz.sum(axis=0)}
 
 
+def matrix_grad(params, data):
+    """f(W1, W2) = ½ mean((tanh(X W1) W2 − Y)²): W1 (3, 5) wide, W2 (5, 2) tall, both 2-D (for Muon)."""
+    W1, W2 = params["W1"], params["W2"]
+    X, Y = data["matrix_X"], data["matrix_Y"]
+    h = np.tanh(X @ W1)
+    dout = (h @ W2 - Y) / Y.size
+    dh = dout @ W2.T * (1 - h * h)
+    return {"W1": X.T @ dh, "W2": h.T @ dout}
+
+
+def rosenbrock_loss(params, data):
+    x, y = params["xy"]
+    return (1 - x) ** 2 + 100 * (y - x * x) ** 2
+
+
+def quadratic_loss(params, data):
+    x = params["x"]
+    return 0.5 * x @ data["quadratic_A"] @ x + 0.0125 * np.sum(x ** 4)
+
+
+def tanh_regression_loss(params, data):
+    y = np.tanh(data["tanh_regression_X"] @ params["w"] + params["b"])
+    return 0.5 * np.mean((y - data["tanh_regression_Y"]) ** 2)
+
+
+def matrix_loss(params, data):
+    out = np.tanh(data["matrix_X"] @ params["W1"]) @ params["W2"]
+    return 0.5 * np.mean((out - data["matrix_Y"]) ** 2)
+
+
+LOSSES = {"rosenbrock": rosenbrock_loss, "quadratic": quadratic_loss, "tanh_regression": tanh_regression_loss,
+          "matrix": matrix_loss}
+
+
+def closure(problem, data):
+    """closure(params) -> (loss, grads) for LBFGS."""
+    return lambda params: (LOSSES[problem](params, data), PROBLEMS[problem][0](params, data))
+
+
 PROBLEMS = {
     "rosenbrock": (rosenbrock_grad, {"xy": np.array([-1.2, 1.0])}),
     "quadratic": (quadratic_grad, {"x": np.array([1.0, -2.0, 0.5, 3.0, -1.0])}),
     "tanh_regression": (tanh_regression_grad, {"w": np.array([[0.5, -0.3], [0.2, 0.8]]),
                                                "b": np.array([0.1, -0.2])}),
+    "matrix": (matrix_grad, {"W1": np.array([[0.3, -0.2, 0.5, 0.1, -0.4], [0.2, 0.4, -0.1, 0.3, 0.2],
+                                             [-0.3, 0.1, 0.2, -0.2, 0.5]]),
+                             "W2": np.array([[0.2, -0.1], [0.1, 0.3], [-0.2, 0.2], [0.4, -0.3], [0.1, 0.1]])}),
 }
 
 
@@ -162,10 +215,214 @@ SUPPORTED = {
 }
 
 
-def lr_schedule(kwargs, defaults):
-    """[(steps done, lr to use from then on)]: the lr, halved after STEPS // 2 steps."""
+# ---------------------------------------------------------------------------
+# The optimizers added for lesson 11 (tests/data/frontier_references.npz): torch's
+# Rprop, ASGD, Adafactor, Muon and LBFGS, lion_pytorch's Lion, schedulefree's two.
+# "Muon_float64" is torch's Muon with its Newton–Schulz run in float64 instead of
+# bfloat16 (torch's function patched, below): optlessons computes in float64.
+# ---------------------------------------------------------------------------
+
+FRONTIER_STEPS = 120
+FRONTIER_RUNS = [
+    ("Rprop", {}, "quadratic"),
+    ("Rprop", {"lr": 1e-3, "etas": (0.3, 1.5), "step_sizes": (1e-4, 0.05)}, "rosenbrock"),
+    ("Rprop", {"lr": 0.05, "maximize": True}, "tanh_regression"),
+    ("ASGD", {}, "quadratic"),
+    ("ASGD", {"lr": 1e-3, "t0": 50, "lambd": 1e-2, "alpha": 0.5}, "rosenbrock"),
+    ("ASGD", {"lr": 0.5, "t0": 20, "weight_decay": 0.1, "maximize": True}, "tanh_regression"),
+    ("Adafactor", {}, "tanh_regression"),
+    ("Adafactor", {"lr": 0.02, "beta2_decay": -0.5, "eps": (1e-20, 1e-2), "d": 2.0}, "matrix"),
+    ("Adafactor", {"lr": 0.02, "weight_decay": 0.1, "maximize": True}, "quadratic"),
+    ("Adafactor", {"lr": 0.3}, "matrix"),
+    ("Muon", {}, "matrix"),
+    ("Muon", {"lr": 0.02, "momentum": 0.9, "nesterov": False, "weight_decay": 0.0}, "matrix"),
+    ("Muon", {"lr": 0.01, "adjust_lr_fn": "match_rms_adamw"}, "matrix"),
+    ("Muon_float64", {}, "matrix"),
+    ("Muon_float64", {"lr": 0.02, "momentum": 0.9, "nesterov": False, "weight_decay": 0.0}, "matrix"),
+    ("Muon_float64", {"lr": 0.01, "adjust_lr_fn": "match_rms_adamw", "ns_steps": 3}, "matrix"),
+    ("Muon_float64", {"lr": 0.01, "adjust_lr_fn": "original", "ns_coefficients": (2.0, -1.5, 0.5),
+                      "eps": 1e-5}, "matrix"),
+    ("Lion", {}, "quadratic"),
+    ("Lion", {"lr": 1e-3, "betas": (0.95, 0.98), "weight_decay": 0.1}, "tanh_regression"),
+    ("Lion", {"lr": 1e-3, "weight_decay": 1e-4, "decoupled_weight_decay": True}, "matrix"),
+    ("ScheduleFreeSGD", {"lr": 1e-3}, "rosenbrock"),
+    ("ScheduleFreeSGD", {"lr": 0.01, "momentum": 0.5, "weight_decay": 0.01, "warmup_steps": 20}, "quadratic"),
+    ("ScheduleFreeSGD", {"lr": 0.5, "r": 1.0, "weight_lr_power": 1.0}, "tanh_regression"),
+    ("ScheduleFreeAdamW", {}, "quadratic"),
+    ("ScheduleFreeAdamW", {"lr": 0.01, "betas": (0.8, 0.99), "weight_decay": 0.1, "warmup_steps": 30}, "rosenbrock"),
+    ("ScheduleFreeAdamW", {"lr": 0.02, "eps": 1e-6, "r": 0.5, "weight_lr_power": 0.0}, "matrix"),
+]
+# LBFGS: (keyword arguments, problem, number of step(closure) calls); the lr is not changed.
+LBFGS_RUNS = [
+    ({}, "quadratic", 3),
+    ({"lr": 0.1, "max_iter": 5}, "quadratic", 20),
+    ({"line_search_fn": "strong_wolfe"}, "rosenbrock", 4),
+    ({"line_search_fn": "strong_wolfe", "max_iter": 4, "max_eval": 6, "history_size": 3}, "rosenbrock", 5),
+    ({"lr": 0.5, "max_iter": 3, "max_eval": 10, "history_size": 2}, "quadratic", 10),
+    ({"line_search_fn": "strong_wolfe", "tolerance_grad": 1e-5, "tolerance_change": 1e-6}, "tanh_regression", 5),
+]
+FRONTIER_SUPPORTED = {
+    "Rprop": ["lr", "etas", "step_sizes", "maximize"],
+    "ASGD": ["lr", "lambd", "alpha", "t0", "weight_decay", "maximize"],
+    "Adafactor": ["lr", "beta2_decay", "eps", "d", "weight_decay", "maximize"],
+    "Muon": ["lr", "weight_decay", "momentum", "nesterov", "ns_coefficients", "eps", "ns_steps", "adjust_lr_fn"],
+    "LBFGS": ["lr", "max_iter", "max_eval", "tolerance_grad", "tolerance_change", "history_size", "line_search_fn"],
+    "Lion": ["lr", "betas", "weight_decay", "decoupled_weight_decay"],
+    "ScheduleFreeSGD": ["lr", "momentum", "weight_decay", "warmup_steps", "r", "weight_lr_power"],
+    "ScheduleFreeAdamW": ["lr", "betas", "eps", "weight_decay", "warmup_steps", "r", "weight_lr_power"],
+}
+SCHEDULE_FREE = ("ScheduleFreeSGD", "ScheduleFreeAdamW")
+
+
+def reference_class(torch, name):
+    """The reference implementation of optlessons.optim.<name>."""
+    if name in ("Lion",):
+        import lion_pytorch
+        return lion_pytorch.Lion
+    if name in SCHEDULE_FREE:
+        import schedulefree
+        return {"ScheduleFreeSGD": schedulefree.SGDScheduleFree,
+                "ScheduleFreeAdamW": schedulefree.AdamWScheduleFree}[name]
+    return getattr(torch.optim, name.removesuffix("_float64"))
+
+
+def newton_schulz_float64(torch):
+    """torch's _zeropower_via_newtonschulz with `grad.bfloat16()` replaced by a float64 copy."""
+    def zeropower(grad, ns_coefficients, ns_steps, eps):
+        a, b, c = ns_coefficients
+        X = grad.clone()
+        if grad.size(0) > grad.size(1):
+            X = X.T
+        X.div_(X.norm().clamp(min=eps))
+        for _ in range(ns_steps):
+            A = X @ X.T
+            B = torch.addmm(A, A, A, beta=b, alpha=c)
+            X = torch.addmm(X, B, X, beta=a)
+        if grad.size(0) > grad.size(1):
+            X = X.T
+        return X
+    return zeropower
+
+
+def record_frontier_run(torch, class_name, kwargs, problem, data):
+    """Run the reference; ({name: trajectory}, lr schedule, {name: extra}) where the extra arrays are
+    the averaged point at the end (schedule-free: after eval()) or ASGD's ax at every step."""
+    import torch.optim._muon as muon_module
+    _, start = PROBLEMS[problem]
+    tensors = {k: torch.nn.Parameter(torch.tensor(v, dtype=torch.float64)) for k, v in start.items()}
+    cls = reference_class(torch, class_name)
+    opt = cls(list(tensors.values()), **({"foreach": False} if cls.__module__.startswith("torch")
+                                         and class_name not in ("Muon", "Muon_float64") else {}), **kwargs)
+    original = muon_module._zeropower_via_newtonschulz
+    if class_name == "Muon_float64":
+        muon_module._zeropower_via_newtonschulz = newton_schulz_float64(torch)
+    if class_name in SCHEDULE_FREE:
+        opt.train()
+    schedule = lr_schedule(kwargs, opt.defaults, FRONTIER_STEPS)
+    maximize = kwargs.get("maximize", False)
+    traj = {k: [v.copy()] for k, v in start.items()}
+    extra = {f"ax_{k}": [] for k in start} if class_name == "ASGD" else {}
+    try:
+        for t in range(FRONTIER_STEPS):
+            for when, lr in schedule:
+                if when == t:
+                    for group in opt.param_groups:
+                        group["lr"] = lr
+            current = {k: p.detach().numpy().copy() for k, p in tensors.items()}
+            grads = gradient(problem, current, data, maximize)
+            for k, p in tensors.items():
+                p.grad = torch.from_numpy(grads[k].copy())
+            opt.step()
+            for k, p in tensors.items():
+                traj[k].append(p.detach().numpy().copy())
+                if class_name == "ASGD":
+                    extra[f"ax_{k}"].append(opt.state[p]["ax"].numpy().copy())
+    finally:
+        muon_module._zeropower_via_newtonschulz = original
+    if class_name in SCHEDULE_FREE:
+        opt.eval()
+        extra = {f"eval_{k}": p.detach().numpy().copy() for k, p in tensors.items()}
+    traj = {k: np.array(v) for k, v in traj.items()}
+    _check_bounded(traj, class_name, kwargs, problem)
+    return traj, schedule, {k: np.array(v) for k, v in extra.items()}
+
+
+def record_lbfgs_run(torch, kwargs, problem, calls, data):
+    """({name: parameters before each call and after the last}, [loss returned by each call], [n_iter, func_evals])."""
+    _, start = PROBLEMS[problem]
+    tensors = {k: torch.nn.Parameter(torch.tensor(v, dtype=torch.float64)) for k, v in start.items()}
+    opt = torch.optim.LBFGS(list(tensors.values()), **kwargs)
+    f = closure(problem, data)
+
+    def torch_closure():
+        current = {k: p.detach().numpy().copy() for k, p in tensors.items()}
+        loss, grads = f(current)
+        for k, p in tensors.items():
+            p.grad = torch.from_numpy(grads[k].copy())
+        return torch.tensor(loss, dtype=torch.float64)
+
+    traj = {k: [v.copy()] for k, v in start.items()}
+    losses, counts = [], []
+    for _ in range(calls):
+        losses.append(float(opt.step(torch_closure)))
+        for k, p in tensors.items():
+            traj[k].append(p.detach().numpy().copy())
+        state = opt.state[opt._params[0]]
+        counts.append([state["n_iter"], state["func_evals"]])
+    traj = {k: np.array(v) for k, v in traj.items()}
+    _check_bounded(traj, "LBFGS", kwargs, problem)
+    return traj, np.array(losses), np.array(counts)
+
+
+def _check_bounded(traj, class_name, kwargs, problem):
+    for k, v in traj.items():
+        if not np.isfinite(v).all() or np.abs(v).max() > 1e3:
+            raise RuntimeError(f"run {class_name}{kwargs} on {problem} diverged ({k})")
+
+
+def reference_defaults(torch):
+    """{class: {argument: default}} of the references of the lesson-11 optimizers."""
+    import inspect
+    out = {}
+    for name, supported in FRONTIER_SUPPORTED.items():
+        signature = inspect.signature(reference_class(torch, name).__init__)
+        out[name] = {arg: _jsonable(signature.parameters[arg].default) for arg in supported}
+    return out
+
+
+def record_frontier(torch):
+    import importlib.metadata
+    data = {**make_data(), **make_matrix_data()}
+    arrays = dict(data)
+    runs = []
+    for i, (class_name, kwargs, problem) in enumerate(FRONTIER_RUNS):
+        traj, schedule, extra = record_frontier_run(torch, class_name, kwargs, problem, data)
+        key = f"run{i:02d}"
+        for k, v in traj.items():
+            arrays[f"{key}_{k}"] = v
+        for k, v in extra.items():
+            arrays[f"{key}_{k}"] = v
+        runs.append({"key": key, "class": class_name, "kwargs": kwargs, "problem": problem,
+                     "params": list(traj), "extra": list(extra), "lr_schedule": schedule, "steps": FRONTIER_STEPS})
+    lbfgs = []
+    for i, (kwargs, problem, calls) in enumerate(LBFGS_RUNS):
+        traj, losses, counts = record_lbfgs_run(torch, kwargs, problem, calls, data)
+        key = f"lbfgs{i:02d}"
+        for k, v in traj.items():
+            arrays[f"{key}_{k}"] = v
+        arrays[f"{key}_losses"] = losses
+        arrays[f"{key}_counts"] = counts
+        lbfgs.append({"key": key, "kwargs": kwargs, "problem": problem, "params": list(traj), "calls": calls})
+    versions = {name: importlib.metadata.version(name) for name in ("torch", "lion-pytorch", "schedulefree")}
+    meta = {"versions": versions, "dtype": "float64", "runs": runs, "lbfgs": lbfgs,
+            "defaults": reference_defaults(torch)}
+    _save(OUT.parent / "frontier_references.npz", arrays, meta, f"{len(runs)} runs and {len(lbfgs)} LBFGS runs")
+
+
+def lr_schedule(kwargs, defaults, steps=STEPS):
+    """[(steps done, lr to use from then on)]: the lr, halved after steps // 2 steps."""
     lr = kwargs.get("lr", defaults["lr"])
-    return [(0, lr), (STEPS // 2, lr / 2)]
+    return [(0, lr), (steps // 2, lr / 2)]
 
 
 def torch_defaults(torch):
@@ -250,6 +507,22 @@ SCHEDULE_RUNS = [
     ("sequential", {"schedules": [("linear", {"lr": 0.1, "start_factor": 0.5, "total_steps": 4}),
                                   ("exponential", {"lr": 0.1, "gamma": 0.8})],
                     "milestones": [0]}, 10),            # milestone 0: the first scheduler is never used
+    # added for lesson 11
+    ("polynomial", {"lr": 0.1, "total_steps": 20, "power": 1.0}, 25),
+    ("polynomial", {"lr": 0.5, "total_steps": 30, "power": 2.5}, 35),
+    ("polynomial", {"lr": 0.2}, 8),
+    ("multistep", {"lr": 0.1, "milestones": [5, 12, 20], "gamma": 0.5}, 25),
+    ("multistep", {"lr": 1.0, "milestones": [3, 3, 10]}, 15),         # a repeated milestone counts twice
+    ("constant", {"lr": 0.1, "factor": 1 / 3, "total_steps": 5}, 10),
+    ("constant", {"lr": 0.4, "factor": 0.25, "total_steps": 12}, 20),
+    ("constant", {"lr": 0.2, "factor": 0.1, "total_steps": 1}, 5),
+    ("cyclic", {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 5}, 40),
+    ("cyclic", {"base_lr": 0.001, "max_lr": 0.1, "step_size_up": 4, "step_size_down": 7, "mode": "triangular2"}, 60),
+    ("cyclic", {"base_lr": 0.01, "max_lr": 0.5, "step_size_up": 6, "mode": "exp_range", "gamma": 0.97}, 50),
+    ("cyclic", {"base_lr": 0.1, "max_lr": 0.2, "step_size_up": 1, "step_size_down": 3}, 20),
+    ("sequential", {"schedules": [("constant", {"lr": 0.1, "factor": 0.5, "total_steps": 3}),
+                                  ("polynomial", {"lr": 0.1, "total_steps": 10, "power": 2.0})],
+                    "milestones": [6]}, 20),
 ]
 
 # ReduceLROnPlateau: (keyword arguments, metric sequence name).
@@ -285,7 +558,7 @@ def make_metrics():
 def torch_scheduler(torch, optimizer, name, kwargs):
     """The torch scheduler equal to optlessons.schedules.<name>(**kwargs)."""
     S = torch.optim.lr_scheduler
-    k = {key: value for key, value in kwargs.items() if key not in ("lr", "max_lr")}
+    k = {key: value for key, value in kwargs.items() if key not in ("lr", "max_lr") or name == "cyclic"}
     if name == "step_decay":
         return S.StepLR(optimizer, **k)
     if name == "exponential":
@@ -303,6 +576,16 @@ def torch_scheduler(torch, optimizer, name, kwargs):
     if name == "sequential":
         inner = [torch_scheduler(torch, optimizer, n, kw) for n, kw in k["schedules"]]
         return S.SequentialLR(optimizer, inner, milestones=k["milestones"])
+    if name == "polynomial":
+        return S.PolynomialLR(optimizer, total_iters=k.get("total_steps", 5), power=k.get("power", 1.0))
+    if name == "multistep":
+        return S.MultiStepLR(optimizer, milestones=k["milestones"], gamma=k.get("gamma", 0.1))
+    if name == "constant":
+        return S.ConstantLR(optimizer, factor=k.get("factor", 1.0), total_iters=k.get("total_steps", 0))
+    if name == "cyclic":
+        return S.CyclicLR(optimizer, base_lr=k["base_lr"], max_lr=k["max_lr"], step_size_up=k["step_size_up"],
+                          step_size_down=k.get("step_size_down"), mode=k.get("mode", "triangular"),
+                          gamma=k.get("gamma", 1.0), cycle_momentum=False)
     raise ValueError(name)
 
 
@@ -311,7 +594,7 @@ def base_lr(name, kwargs):
         lrs = {base_lr(n, kw) for n, kw in kwargs["schedules"]}
         assert len(lrs) == 1, "torch's chained schedulers all start from the optimizer's lr"
         return lrs.pop()
-    return kwargs["max_lr"] if name == "one_cycle" else kwargs["lr"]
+    return kwargs[{"one_cycle": "max_lr", "cyclic": "base_lr"}.get(name, "lr")]
 
 
 def record_schedule(torch, name, kwargs, n):
@@ -412,13 +695,15 @@ def record_ema(torch, decay, data):
     return {k: np.array(v) for k, v in out.items()}
 
 
-def main():
+def main(parts=("optimizers", "frontier", "schedules", "clip_ema")):
+    """Record the given parts (all by default): `python scripts/record_torch_references.py frontier schedules`."""
     import torch
     torch.set_num_threads(1)
     torch.set_default_dtype(torch.float64)
-    record_optimizers(torch)
-    record_schedules(torch)
-    record_clip_ema(torch)
+    recorders = {"optimizers": record_optimizers, "frontier": record_frontier, "schedules": record_schedules,
+                 "clip_ema": record_clip_ema}
+    for part in parts:
+        recorders[part](torch)
 
 
 def record_schedules(torch):
@@ -486,4 +771,5 @@ def record_optimizers(torch):
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+    main(*([sys.argv[1:]] if sys.argv[1:] else []))

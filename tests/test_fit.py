@@ -147,7 +147,7 @@ def test_params_given_are_never_written_into(blobs):
     ({"batch_size": 2.5}, ValueError, "batch_size"),
     ({"epochs": 0}, ValueError, "epochs"),
     ({"schedule": "cosin"}, ValueError, "known schedules: constant"),
-    ({"schedule": "step_decay"}, ValueError, "step_size"),
+    ({"schedule": "multistep"}, ValueError, r"needs more than a peak lr.*schedules.multistep\(lr, milestones"),
     ({"schedule": 0.1}, TypeError, "schedule"),
     ({"batch_size": 8, "rng": None}, ValueError, "rng"),
     ({"X_val": np.zeros((3, 2))}, ValueError, "both X_val and y_val"),
@@ -349,3 +349,23 @@ def test_one_cycle_by_name_takes_the_optimizers_lr_as_its_peak(blobs):
     h = run(blobs, batch_size=24, schedule="one_cycle", opt=optim.SGD(lr=0.2))     # 4 epochs of 3 steps
     np.testing.assert_allclose(h.lr, schedules.one_cycle(0.2, total_steps=12)(np.arange(12)), rtol=1e-12)
     assert 0.19 < h.lr.max() <= 0.2 and h.lr[0] == pytest.approx(0.2 / 25)   # the peak falls between steps
+
+
+@pytest.mark.parametrize("opt", [optim.Rprop(lr=0.01), optim.ASGD(lr=0.5, t0=5), optim.Adafactor(lr=0.1),
+                                 optim.Lion(lr=0.03), optim.ScheduleFreeSGD(lr=0.5),
+                                 optim.ScheduleFreeAdamW(lr=0.2), optim.LBFGS(max_iter=3, line_search_fn="strong_wolfe")],
+                         ids=lambda o: type(o).__name__)
+def test_fit_trains_with_the_lesson_11_optimizers(blobs, opt):
+    h = run(blobs, batch_size=24, opt=opt)
+    assert not h.diverged and h.val_loss[-1] < 0.5 * h.val_loss[0]
+
+
+def test_fit_gives_lbfgs_a_closure_on_each_batch_and_refuses_to_clip_it(blobs):
+    seen = []
+    opt = optim.LBFGS(max_iter=2)
+    step = opt.step
+    opt.step = lambda params, closure: seen.append(closure(params)[0]) or step(params, closure)
+    h = run(blobs, batch_size=24, opt=opt)
+    np.testing.assert_allclose(seen, h.loss)                  # the closure is the batch's loss
+    with pytest.raises(ValueError, match="clip_grad_norm cannot clip LBFGS's gradients"):
+        run(blobs, opt=optim.LBFGS(), clip_grad_norm=1.0)

@@ -186,7 +186,7 @@ def test_adagrad_constant_gradient_steps_shrink_like_one_over_sqrt_t(g, lr, step
 
 
 def test_adagrad_initial_accumulator_value_and_lr_decay():
-    state = AdagradState.initial(np.zeros(2), initial_accumulator_value=3.0)
+    state = AdagradState.zeros_like(np.zeros(2), sum=3.0)
     np.testing.assert_array_equal(state.sum, [3.0, 3.0])
     p, state = adagrad_update(np.zeros(2), np.ones(2), state, lr=1.0, lr_decay=0.5, eps=1e-10)
     np.testing.assert_allclose(p, -1 / (2 + 1e-10))                        # t = 1: lr undecayed

@@ -124,8 +124,9 @@ def test_bad_steps_are_rejected():
 def test_get_builds_by_name_and_lists_known_names():
     assert S.get("cosine", lr=1.0, total_steps=100)(50) == pytest.approx(0.5)
     assert S.get("step", lr=1.0, step_size=2)(2) == pytest.approx(0.1)
-    assert set(S.SCHEDULES) == {"constant", "step_decay", "exponential", "inverse_time", "cosine", "warmup",
-                                "linear", "one_cycle", "cosine_warm_restarts", "sequential"}
+    assert set(S.SCHEDULES) == set(S.REGISTRY) == {
+        "constant", "step_decay", "multistep", "exponential", "inverse_time", "polynomial", "cosine", "warmup",
+        "linear", "warmup_cosine", "wsd", "one_cycle", "cosine_warm_restarts", "cyclic", "sequential"}
     with pytest.raises(ValueError) as err:
         S.get("cosin", lr=1.0)
     for name in S.SCHEDULES:
@@ -255,3 +256,63 @@ def test_reduce_lr_on_plateau_only_ever_divides_and_waits_between_drops(metrics,
     if drops:
         assert drops[0] >= patience + 2
     assert all(b - a >= cooldown + patience + 1 for a, b in zip(drops, drops[1:]))
+
+
+# ---------------------------------------------------------------- the registry, the one warm-up, wsd
+
+def test_every_schedule_of_the_registry_is_built_by_get_and_the_run_ones_by_for_run():
+    for name, entry in S.REGISTRY.items():
+        assert S.factory(name) is entry.function and entry.label
+    t = np.arange(200)
+    for name in S.RUN_SCHEDULES:
+        lrs = S.for_run(name, 0.1, 200, 20)(t)
+        assert np.all((lrs >= 0) & (lrs <= 0.1 + 1e-12)) and lrs.max() > 0.099, name
+    np.testing.assert_array_equal(S.for_run("cosine", 0.1, 200)(t), S.cosine(0.1, 200)(t))
+    np.testing.assert_array_equal(S.for_run("one_cycle", 0.1, 200)(t), S.one_cycle(0.1, 200)(t))
+    assert np.argmax(S.for_run("one_cycle", 0.1, 100, 30)(np.arange(100))) == 29
+    with pytest.raises(ValueError, match=r"schedule 'sequential' needs more than a peak lr.*by name: constant"):
+        S.for_run("sequential", 0.1, 100)
+    with pytest.raises(ValueError, match="the warm-up must last from 1 to 99 updates .* got 100: shorten"):
+        S.for_run("warmup_cosine", 0.1, 100, 100)
+    with pytest.raises(ValueError, match="got 0: lengthen it to at least 1 update, or pick 'cosine'"):
+        S.for_run("warmup_cosine", 0.1, 100, 0)
+
+
+@given(warmup_steps=st.integers(1, 30), lr=st.floats(1e-4, 1.0))
+@settings(deadline=None, max_examples=30)
+def test_warmup_is_the_linear_ramp_chained_by_sequential(warmup_steps, lr):
+    after = S.cosine(lr, 50)
+    t = np.arange(warmup_steps + 60)
+    expected = np.where(t < warmup_steps, lr * (t + 1) / warmup_steps, after(np.maximum(t - warmup_steps, 0)))
+    np.testing.assert_allclose(S.warmup(after, warmup_steps)(t), expected, rtol=1e-14)
+    chained = S.sequential([S.linear(lr, 1 / warmup_steps, 1.0, max(warmup_steps - 1, 1)), after], [warmup_steps])
+    np.testing.assert_array_equal(S.warmup(after, warmup_steps)(t), chained(t))
+
+
+@pytest.mark.parametrize("decay, shape", [("linear", lambda p: 1 - p), ("cosine", lambda p: (1 + np.cos(np.pi * p)) / 2),
+                                          ("1-sqrt", lambda p: 1 - np.sqrt(p))])
+def test_wsd_has_its_three_phases(decay, shape):
+    lr, lr_min, T, W, D = 0.3, 0.01, 100, 10, 25
+    schedule = S.wsd(lr, T, W, D, lr_min=lr_min, decay=decay)
+    t = np.arange(T + 5)
+    lrs = schedule(t)
+    np.testing.assert_allclose(lrs[:W], lr * (np.arange(W) + 1) / W, rtol=1e-14)          # warm-up
+    np.testing.assert_allclose(lrs[W:T - D], lr, rtol=1e-15)                               # stable
+    p = (np.arange(T - D, T) - (T - D)) / D
+    np.testing.assert_allclose(lrs[T - D:T], lr_min + (lr - lr_min) * shape(p), rtol=1e-12)  # decay
+    np.testing.assert_allclose(lrs[T:], lr_min, rtol=1e-12)
+    assert np.all(np.diff(lrs[T - D:]) <= 1e-15)
+    assert S.wsd(lr, T, 0, D)(0) == lr                                                     # no warm-up
+    with pytest.raises(ValueError, match=r"warmup_steps \+ decay_steps must be <= total_steps: 60 \+ 50 > 100"):
+        S.wsd(lr, T, 60, 50)
+    with pytest.raises(ValueError, match="decay must be one of 'linear', 'cosine', '1-sqrt'"):
+        S.wsd(lr, T, W, D, decay="step")
+
+
+def test_constant_lowers_the_first_steps_and_multistep_counts_repeated_milestones():
+    np.testing.assert_allclose(S.constant(0.3, 1 / 3, 4)(np.arange(6)), [0.1, 0.1, 0.1, 0.1, 0.3, 0.3])
+    np.testing.assert_allclose(S.multistep(1.0, [2, 4, 4], 0.5)(np.arange(6)), [1, 1, 0.5, 0.5, 0.125, 0.125])
+    with pytest.raises(ValueError, match="milestones must be in increasing order"):
+        S.multistep(1.0, [4, 2])
+    with pytest.raises(ValueError, match="mode must be one of 'triangular', 'triangular2', 'exp_range'"):
+        S.cyclic(0.1, 1.0, mode="sine")

@@ -100,3 +100,9 @@ def test_one_cycle_past_its_total_steps_raises_as_torch_does():
     schedule(total)                                     # torch computes this one (the lr after the last step)
     with pytest.raises(ValueError, match="Tried to step"):
         schedule(total + 1)
+
+
+def test_every_schedule_with_a_torch_twin_is_recorded():
+    recorded = {run["name"] for run in META["schedules"]}
+    assert recorded == set(schedules.REGISTRY) - {"inverse_time", "warmup", "warmup_cosine", "wsd"}, \
+        "inverse_time, warmup (linear + sequential), warmup_cosine and wsd have no torch class of their own"

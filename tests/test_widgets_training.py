@@ -13,6 +13,9 @@ from optlessons import data, models, optim, schedules, train  # noqa: E402
 from optlessons.widgets import training as wt  # noqa: E402
 
 
+LABELS = [schedules.REGISTRY[name].label for name in schedules.RUN_SCHEDULES]
+
+
 @pytest.fixture(scope="module")
 def lab():
     return wt.schedule_experiment(epochs=3, warmup_steps=20)
@@ -20,14 +23,14 @@ def lab():
 
 def test_every_schedule_control_changes_the_result(lab):
     seen = {}
-    for name in wt.SCHEDULE_NAMES:
+    for name in LABELS:
         lab.controls["schedule"].value = name
         assert lab.error is None, lab.message.value
         seen[name] = lab.result.lrs
         assert lab.result.name == name and len(lab.result.lrs) == lab.result.history.n_steps == 3 * 20
         np.testing.assert_allclose(lab.result.history.lr, lab.result.lrs)      # fit ran the schedule drawn
-    for a in wt.SCHEDULE_NAMES:
-        for b in wt.SCHEDULE_NAMES:
+    for a in LABELS:
+        for b in LABELS:
             if a != b:
                 assert not np.allclose(seen[a], seen[b]), (a, b)
     assert "clean test accuracy" in lab.message.value
@@ -85,14 +88,13 @@ def test_the_early_stopping_accuracy_is_that_of_the_best_epoch():
     assert r.test_accuracy_best != r.test_accuracy_end                   # it overfits the noise by epoch 8
 
 
-def test_build_schedule_matches_the_named_schedules():
-    t = np.arange(100)
-    np.testing.assert_allclose(wt.build_schedule("cosine", 0.1, 100, 10)(t), schedules.cosine(0.1, 100)(t))
-    warm = wt.build_schedule("warm-up + cosine", 0.1, 100, 10)(t)
-    assert warm[0] == pytest.approx(0.001) and warm[10] == pytest.approx(0.1) and warm[-1] < 1e-3
-    assert np.argmax(wt.build_schedule("one-cycle", 0.1, 100, 30)(t)) == 29
-    with pytest.raises(ValueError, match="unknown schedule 'linear'; choose from constant"):
-        wt.build_schedule("linear", 0.1, 100, 10)
+def test_the_widget_builds_its_schedules_with_the_registry(lab):
+    assert lab.controls["schedule"].options == tuple(LABELS)
+    assert wt.schedule_experiment(schedule="warmup_cosine", epochs=2).controls["schedule"].value == "warm-up + cosine"
+    with lab.hold():
+        lab.controls["schedule"].value, lab.controls["warmup_steps"].value = "warm-up, stable, decay", 20
+    assert lab.error is None, lab.message.value
+    np.testing.assert_allclose(lab.result.lrs, schedules.for_run("wsd", lab.controls["lr"].value, 60, 20)(np.arange(60)))
 
 
 def test_label_noise_flips_to_other_classes_only_and_keeps_test_clean():

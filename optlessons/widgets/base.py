@@ -53,7 +53,9 @@ def escape_html(text):
 
 
 def swatch(i):
-    return f'<span style="color:{plots.style(i)["color"]};font-weight:bold">■</span>'
+    """A coloured square for a table row: the colour of line ``i`` (``plots.style(i)``), or a colour given."""
+    colour = i if isinstance(i, str) else plots.style(i)["color"]
+    return f'<span style="color:{colour};font-weight:bold">■</span>'
 
 
 # Text colours: darker shades of the Okabe–Ito vermillion and bluish green, so that text

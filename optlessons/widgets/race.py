@@ -8,8 +8,9 @@ import numpy as np
 import ipywidgets as W
 
 from ..functions import LANDSCAPES, quadratic
-from ..optim import SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, NAdam, RAdam, Adamax
-from ..plots import ContourPanel, LossPanel
+from ..optim import (SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, NAdam, RAdam, Adamax, Rprop, ASGD, Adafactor,
+                     Lion, ScheduleFreeSGD, ScheduleFreeAdamW, LBFGS)
+from ..plots import ContourPanel, LossPanel, style
 from ..train import Trajectory, minimize
 from .base import (
     WIDE_LABEL, log_slider, float_slider, int_slider, set_range, escape_html, swatch, TEXT_COLOURS,
@@ -20,7 +21,7 @@ from .timeline import Timeline
 class Hyper:
     """One hyperparameter control: keyword argument, kind, default and range."""
     name: str
-    kind: str                 # "log" (log slider, lo/hi exponents), "float", "bool"
+    kind: str                 # "log" (log slider, lo/hi exponents), "float", "int", "bool"
     default: float
     lo: float = 0.0
     hi: float = 1.0
@@ -70,24 +71,73 @@ OPTIMIZERS = {
                                    Hyper("momentum_decay", "float", 4e-3, 0.0, 0.05, 0.001, "momentum_decay"))),
     "RAdam": OptimizerSpec(RAdam, (lr_hyper(0.05, -4, 1), BETA1, BETA2)),
     "Adamax": OptimizerSpec(Adamax, (lr_hyper(0.05, -4, 1), BETA1, BETA2)),
+    "Rprop": OptimizerSpec(Rprop, (lr_hyper(0.01, -4, 0),)),
+    "ASGD": OptimizerSpec(ASGD, (lr_hyper(1e-3), Hyper("t0", "float", 50.0, 0.0, 500.0, 10.0, "t₀ (average from)"))),
+    "Adafactor": OptimizerSpec(Adafactor, (lr_hyper(0.05, -4, 0),)),
+    "Lion": OptimizerSpec(Lion, (lr_hyper(0.01, -4, 0), BETA1, Hyper("beta2", "float", 0.99, 0.0, 0.9999, 0.0001, "β₂"))),
+    "ScheduleFreeSGD": OptimizerSpec(ScheduleFreeSGD, (lr_hyper(1e-3), Hyper("momentum", "float", 0.9, 0.05, 0.99,
+                                                                              0.01, "β (where y sits)"))),
+    "ScheduleFreeAdamW": OptimizerSpec(ScheduleFreeAdamW, (lr_hyper(0.05, -4, 1), BETA1, BETA2)),
+    # One race step is one LBFGS call with max_iter=1: one quasi-Newton iteration, whose line
+    # search may evaluate f and ∇f several times (the race counts iterations, not evaluations).
+    "LBFGS": OptimizerSpec(LBFGS, (lr_hyper(1.0, -3, 1), Hyper("history_size", "int", 10, 1, 50, 1, "history")),
+                           fixed={"max_iter": 1, "line_search_fn": "strong_wolfe"}),
 }
+# Muon is not here: it orthogonalizes a weight *matrix*, and a point on these landscapes is a vector.
+
+#: Colour, marker and line style of each optimizer the playground races: every colour, marker and
+#: line style its own, so colour is never the only cue. The first eight keep the course's
+#: Okabe–Ito order (GD blue, Momentum vermillion, …); the others are dark colours from Paul Tol's
+#: colour-blind-safe "muted" scheme (and a brown and a magenta), none as light as the yellow
+#: NAdam had (hard to see on the grey contours).
+RACE_STYLES = {name: style(i) for i, name in enumerate(("GD", "Momentum", "Adagrad", "RMSprop", "Adadelta",
+                                                        "Adam", "AdamW"))}
+RACE_STYLES.update({
+    name: {"color": colour, "marker": marker, "linestyle": linestyle}
+    for name, colour, marker, linestyle in (
+        ("NAdam", "#332288", "*", (0, (4, 1, 1, 1))),              # indigo
+        ("RAdam", "#117733", "h", (0, (1, 1))),                    # green
+        ("Adamax", "#882255", "<", (0, (8, 2, 1, 2))),             # wine
+        ("Rprop", "#CC6677", "p", (0, (10, 3))),                   # rose
+        ("ASGD", "#44AA99", ">", (0, (6, 2, 2, 2, 2, 2))),         # teal
+        ("Adafactor", "#999933", "d", (0, (2, 2))),                # olive
+        ("Lion", "#AA4499", "H", (0, (12, 2, 2, 2))),              # purple
+        ("ScheduleFreeSGD", "#8C510A", "8", (0, (3, 3))),          # brown
+        ("ScheduleFreeAdamW", "#EE3377", "2", (0, (1, 2, 4, 2))),  # magenta
+        ("LBFGS", "#666666", "1", (0, (6, 1, 1, 1, 1, 1, 1, 1))),  # dark grey
+    )})
+RACE_STYLES["AdamW"] = {**RACE_STYLES["AdamW"], "linestyle": (0, (5, 2, 1, 2))}   # style(6)'s "-" is GD's
 
 #: Learning rates that make a good first race on each landscape (set when the landscape changes).
+#: The lesson-11 optimizers' (Rprop to LBFGS) are the best of 1e-4, 3e-4, …, 1 at ending near a
+#: minimum in 200 steps from the landscape's start (any moderate one on the saddle).
 #: RAdam's are smaller than Adam's on the steep landscapes: its first steps, before the variance
 #: estimate is trusted, are un-normalised momentum steps of size lr·m̂, which blow up on Rosenbrock at 0.1.
 SUGGESTED_LR = {
     "quadratic": {"GD": 0.1, "Momentum": 0.01, "Adagrad": 1.0, "RMSprop": 0.1, "Adadelta": 1.0,
-                  "Adam": 0.3, "AdamW": 0.3, "NAdam": 0.3, "RAdam": 0.3, "Adamax": 0.3},
+                  "Adam": 0.3, "AdamW": 0.3, "NAdam": 0.3, "RAdam": 0.3, "Adamax": 0.3,
+                  "Rprop": 0.001, "ASGD": 0.1, "Adafactor": 1.0,
+                  "Lion": 1.0, "ScheduleFreeSGD": 0.3, "ScheduleFreeAdamW": 1.0, "LBFGS": 1.0},
     "rosenbrock": {"GD": 1e-3, "Momentum": 1e-3, "Adagrad": 1.0, "RMSprop": 0.1, "Adadelta": 1.0,
-                   "Adam": 0.1, "AdamW": 0.1, "NAdam": 0.1, "RAdam": 0.01, "Adamax": 0.1},
+                   "Adam": 0.1, "AdamW": 0.1, "NAdam": 0.1, "RAdam": 0.01, "Adamax": 0.1,
+                   "Rprop": 0.1, "ASGD": 0.001, "Adafactor": 1.0,
+                   "Lion": 0.1, "ScheduleFreeSGD": 0.01, "ScheduleFreeAdamW": 1.0, "LBFGS": 0.1},
     "beale": {"GD": 0.03, "Momentum": 0.003, "Adagrad": 1.0, "RMSprop": 0.1, "Adadelta": 1.0,
-              "Adam": 0.3, "AdamW": 0.3, "NAdam": 0.3, "RAdam": 0.01, "Adamax": 0.3},
+              "Adam": 0.3, "AdamW": 0.3, "NAdam": 0.3, "RAdam": 0.01, "Adamax": 0.3,
+              "Rprop": 0.0003, "ASGD": 0.03, "Adafactor": 1.0,
+              "Lion": 0.1, "ScheduleFreeSGD": 0.01, "ScheduleFreeAdamW": 1.0, "LBFGS": 1.0},
     "himmelblau": {"GD": 0.01, "Momentum": 0.003, "Adagrad": 0.3, "RMSprop": 0.03, "Adadelta": 1.0,
-                   "Adam": 0.1, "AdamW": 0.1, "NAdam": 0.1, "RAdam": 0.02, "Adamax": 0.1},
+                   "Adam": 0.1, "AdamW": 0.1, "NAdam": 0.1, "RAdam": 0.02, "Adamax": 0.1,
+                   "Rprop": 0.0001, "ASGD": 0.003, "Adafactor": 0.1,
+                   "Lion": 0.1, "ScheduleFreeSGD": 0.1, "ScheduleFreeAdamW": 1.0, "LBFGS": 0.03},
     "saddle": {"GD": 0.01, "Momentum": 0.003, "Adagrad": 0.1, "RMSprop": 0.01, "Adadelta": 1.0,
-               "Adam": 0.05, "AdamW": 0.05, "NAdam": 0.05, "RAdam": 0.05, "Adamax": 0.05},
+               "Adam": 0.05, "AdamW": 0.05, "NAdam": 0.05, "RAdam": 0.05, "Adamax": 0.05,
+               "Rprop": 0.01, "ASGD": 0.01, "Adafactor": 0.05,
+               "Lion": 0.01, "ScheduleFreeSGD": 0.01, "ScheduleFreeAdamW": 0.05, "LBFGS": 1.0},
     "six_hump_camel": {"GD": 0.03, "Momentum": 0.01, "Adagrad": 0.3, "RMSprop": 0.03, "Adadelta": 1.0,
-                       "Adam": 0.03, "AdamW": 0.03, "NAdam": 0.01, "RAdam": 0.01, "Adamax": 0.03},
+                       "Adam": 0.03, "AdamW": 0.03, "NAdam": 0.01, "RAdam": 0.01, "Adamax": 0.03,
+                       "Rprop": 0.0003, "ASGD": 0.1, "Adafactor": 0.01,
+                       "Lion": 0.03, "ScheduleFreeSGD": 0.3, "ScheduleFreeAdamW": 0.3, "LBFGS": 1.0},
 }
 
 
@@ -97,6 +147,8 @@ def _hyper_control(h, prefix):
         c = log_slider(label, h.default, h.lo, h.hi)
     elif h.kind == "bool":
         c = W.Checkbox(value=bool(h.default), description=label, indent=False)
+    elif h.kind == "int":
+        c = int_slider(label, int(h.default), int(h.lo), int(h.hi), int(h.step))
     else:
         c = float_slider(label, h.default, h.lo, h.hi, h.step)
     c.add_class(f"optlessons-{prefix}-{h.name}".lower())
@@ -201,6 +253,7 @@ class Race(Experiment):
 
     names = tuple(OPTIMIZERS)
     specs = OPTIMIZERS            # name -> OptimizerSpec: the optimizers this race can build
+    styles = None                 # name -> line style (colour, marker, dashes); None: by position
     timeline = None               # a Timeline replays the race step by step (the playground's)
 
     def __init__(self, names, enabled, *, steps=200, tol=1e-2, width=10.5, height=4.5):
@@ -246,9 +299,10 @@ class Race(Experiment):
 
     def _make_panels(self, landscape):
         if not hasattr(self, "paths"):
-            self.paths = ContourPanel(self.ax_path, landscape, self.names, legend=False, animated=True)
+            self.paths = ContourPanel(self.ax_path, landscape, self.names, legend=False, animated=True,
+                                      styles=self.styles)
             self.losses = LossPanel(self.ax_loss, self.names, f_star=landscape.f_star,
-                                    animated=True)
+                                    animated=True, styles=self.styles)
         elif landscape is not self._figure_landscape:
             self.paths.set_landscape(landscape)
             self.losses.set_f_star(landscape.f_star)
@@ -356,7 +410,7 @@ class Race(Experiment):
                 "<th align=right>L</th><th align=left>&nbsp;outcome</th></tr>")
         body = []
         for row in result.rows:
-            i = self.names.index(row.name)
+            i = self.names.index(row.name) if self.styles is None else self.styles[row.name]["color"]
             end = "—" if row.end is None else f"({row.end[0]:.4g}, {row.end[1]:.4g})"
             val = "—" if row.value is None else f"{row.value:.4g}"
             bad = (row.diverged_at is not None and not row.escaped) or row.end is None or row.oscillating
@@ -391,6 +445,8 @@ class Race(Experiment):
 
 class Playground(Race):
     """The optimizer playground: any landscape, any start, several optimizers racing."""
+
+    styles = RACE_STYLES
 
     title = "Optimizer playground"
     shows = ("The optimizers' paths over the landscape's contour map from the start (circle) towards the "
@@ -496,7 +552,11 @@ def playground(landscape="rosenbrock", optimizers=("GD", "Momentum", "Adam"), st
 
     ``landscape``: a key of ``optlessons.functions.LANDSCAPES``; ``optimizers``:
     names from ``OPTIMIZERS`` ticked at the start (the others can be ticked in
-    the widget). Returns a :class:`Playground`; its ``result`` is a
+    the widget). LBFGS races with ``max_iter=1`` and the strong-Wolfe line search:
+    one race step is one quasi-Newton iteration, whose line search may evaluate f
+    several times. Muon is not offered: it orthogonalizes weight matrices, and a
+    point here is a vector. Each optimizer keeps its colour, marker and dash
+    pattern (``RACE_STYLES``). Returns a :class:`Playground`; its ``result`` is a
     ``RaceResult`` (``trajectories``, ``rows`` — one ``SummaryRow`` each, with the optimizer's
     ``settings`` and whether it ``oscillating`` or ``escaped`` a saddle). The status line gives
     GD's stability limit 2/λ_max at the start and at the minimum the race heads for

@@ -5,7 +5,7 @@
     lab.result.history                    # a plain result object (TrainingResult)
 
     lab = schedule_experiment()           # 10: a learning-rate schedule on noisy digits
-    lab.controls["schedule"].value = "one-cycle"
+    lab.controls["schedule"].value = "one-cycle"     # a label of schedules.REGISTRY
     lab.result.test_accuracy_best         # a plain result object (ScheduleResult)
 
 Both are :class:`optlessons.widgets.Experiment` objects: ``controls``, ``compute()``, ``draw(result)``,
@@ -24,7 +24,7 @@ import ipywidgets as W
 from .. import data, models, optim, plots, schedules, train, validation
 from .base import WIDE_LABEL, Experiment, escape_html, int_slider, log_slider, note
 
-__all__ = ["SCHEDULE_NAMES", "build_schedule", "ScheduleResult", "ScheduleExperiment", "schedule_experiment",
+__all__ = ["ScheduleResult", "ScheduleExperiment", "schedule_experiment",
            "noisy_digits", "TrainingResult", "TrainingExperiment", "training_experiment"]
 
 # ============================================================================ optimizers on the digits (08)
@@ -189,7 +189,7 @@ def training_experiment(task=None, model=None, optimizers=None, start_lr=None, r
 
 # ============================================================================ schedules on noisy digits (10)
 
-SCHEDULE_NAMES = ("constant", "step decay", "cosine", "warm-up + cosine", "one-cycle", "warm restarts")
+_RUN_LABELS = {schedules.REGISTRY[name].label: name for name in schedules.RUN_SCHEDULES}   # label -> name
 SCHEDULE_OPTIMIZERS = {"SGD, momentum 0.9": lambda lr: optim.SGD(lr=lr, momentum=0.9),
                        "Adam": lambda lr: optim.Adam(lr=lr)}
 
@@ -198,41 +198,6 @@ def noisy_digits(fraction=0.3, seed=0):
     """The digits (split seed 0) with ``fraction`` of the training and validation labels flipped
     (``data.with_label_noise`` with ``seed``); test labels clean. The task of notebook 10."""
     return data.with_label_noise(data.load_digits(0), fraction, seed)
-
-
-def build_schedule(name, lr, total_steps, warmup_steps):
-    """The schedule ``name`` (one of ``SCHEDULE_NAMES``) peaking at ``lr`` over ``total_steps`` updates.
-
-    constant: lr · step decay: lr × 0.1 after each third of the run · cosine: lr to 0 over
-    the run · warm-up + cosine: a linear warm-up from lr/100 over ``warmup_steps``, then a
-    cosine to 0 over the rest (``sequential``) · one-cycle: up over ``warmup_steps`` (its
-    pct_start), then down · warm restarts: a cosine restarted 4 times (T_0 = a quarter of the run).
-    Raises ValueError with a sentence for a name it does not know or a warm-up that does not fit.
-    """
-    if name not in SCHEDULE_NAMES:
-        raise ValueError(f"unknown schedule {name!r}; choose from {', '.join(SCHEDULE_NAMES)}")
-    warmup_steps, total_steps = int(warmup_steps), int(total_steps)
-    if name in ("warm-up + cosine", "one-cycle") and not 1 <= warmup_steps < total_steps:
-        if warmup_steps < 1:
-            fix = ("lengthen it to at least 1 update, or pick 'cosine' for the same schedule without a "
-                   "warm-up" if name == "warm-up + cosine"
-                   else "lengthen it to at least 1 update: this one-cycle needs at least one update to rise")
-        else:
-            fix = "shorten the warm-up or add epochs"
-        raise ValueError(f"the warm-up must last from 1 to {total_steps - 1} updates (the run has "
-                         f"{total_steps}), got {warmup_steps}: {fix}")
-    if name == "constant":
-        return schedules.constant(lr)
-    if name == "step decay":
-        return schedules.step_decay(lr, step_size=max(total_steps // 3, 1), gamma=0.1)
-    if name == "cosine":
-        return schedules.cosine(lr, total_steps)
-    if name == "warm-up + cosine":
-        return schedules.sequential([schedules.linear(lr, start_factor=0.01, total_steps=warmup_steps),
-                                     schedules.cosine(lr, total_steps - warmup_steps)], [warmup_steps])
-    if name == "one-cycle":
-        return schedules.one_cycle(lr, total_steps, pct_start=warmup_steps / total_steps)
-    return schedules.cosine_warm_restarts(lr, T_0=max(total_steps // 4, 1))
 
 
 @dataclass
@@ -262,7 +227,10 @@ class ScheduleExperiment(Experiment):
         super().__init__(10.0, 3.8)
         self.task = noisy_digits() if task is None else task
         self.model = models.MLP(self.task.n_features, (64,), self.task.n_classes)
-        self.controls["schedule"] = W.Dropdown(options=list(SCHEDULE_NAMES), value=schedule,
+        # the registry's labels ("warm-up + cosine"); a registry name ("warmup_cosine") is accepted too
+        self.controls["schedule"] = W.Dropdown(options=list(_RUN_LABELS),
+                                               value=schedules.REGISTRY[schedule].label
+                                               if schedule in schedules.REGISTRY else schedule,
                                                description="schedule", style=WIDE_LABEL)
         self.controls["optimizer"] = W.Dropdown(options=list(SCHEDULE_OPTIMIZERS), value=optimizer,
                                                 description="optimizer", style=WIDE_LABEL)
@@ -303,7 +271,7 @@ class ScheduleExperiment(Experiment):
         n = len(self.task.y_train)
         steps_per_epoch = -(-n // self.BATCH)
         total = steps_per_epoch * int(v["epochs"])
-        schedule = build_schedule(v["schedule"], float(v["lr"]), total, int(v["warmup_steps"]))
+        schedule = schedules.for_run(_RUN_LABELS[v["schedule"]], float(v["lr"]), total, int(v["warmup_steps"]))
         rng = np.random.default_rng(validation.integer(v["seed"], "the seed", 0))
         params = self.model.init(rng)
         snapshots = train.EpochSnapshots(steps_per_epoch, initial=params)
@@ -351,8 +319,10 @@ def schedule_experiment(schedule="cosine", optimizer="SGD, momentum 0.9", lr=0.0
                         seed=0):
     """A schedule and its peak learning rate -> lr(t) and the training curves on noisy digits.
 
-    Controls ``schedule`` (``SCHEDULE_NAMES``), ``optimizer``, ``lr`` (the peak), ``epochs``,
-    ``warmup_steps`` (for warm-up + cosine and one-cycle) and ``seed``. An MLP 64→64→10 is
+    Controls ``schedule`` (the label, or the name, of one of ``schedules.RUN_SCHEDULES``,
+    built by ``schedules.for_run``),
+    ``optimizer``, ``lr`` (the peak), ``epochs``, ``warmup_steps`` (for the schedules with a
+    warm-up: warm-up + cosine, warm-up-stable-decay and one-cycle) and ``seed``. An MLP 64→64→10 is
     trained in batches of 64 on the digits with 30 % of the training and validation labels
     flipped; the result (``ScheduleResult``) holds lr(t), the History, the best validation
     epoch and the clean test accuracy at the end and at that epoch.
