@@ -99,6 +99,62 @@ def test_the_range_test_stops_on_a_nan_loss():
     assert len(lrs) == 1 and math.isnan(losses[0])
 
 
+def test_a_visible_range_test_turns_nan_before_the_smoothed_loss_blows_up():
+    """The NaN case tells `not ℓ <= c·min` (stops on NaN) from `ℓ > c·min` (runs on with NaN)."""
+    spec = [s for s in ps5.RANGE_TEST_VISIBLE if s["problem"] == "quadratic_nan"]
+    assert spec
+    cases = ps5.range_test_cases(ps5.RANGE_TEST_VISIBLE, np.random.default_rng(ps5.RANGE_TEST_SEED))
+    case = [c for c in cases if "NaN" in c.label][0]
+    lrs, losses = ps5.range_test_model(*case.inputs.values(), **case.kwargs)
+    assert len(lrs) < len(case.inputs["lrs"]) and math.isnan(losses[-1]) and np.all(np.isfinite(losses[:-1]))
+    on, _ = ps5.range_test_model(*case.inputs.values(), **case.kwargs, nan_stops=False)
+    assert len(on) == len(case.inputs["lrs"])
+
+
+@pytest.mark.parametrize("warm, total", [(0, 6), (4, 4), (0, 1), (1, 1)])
+def test_warmup_cosine_at_both_ends(warm, total):
+    """W = 0: the cosine alone; W = T: the warm-up alone, lr at t = T; the model agrees."""
+    kw = dict(lr=0.2, start_factor=0.25, warmup_steps=warm, total_steps=total, lr_min=0.02)
+    values = [ps5.warmup_cosine_reference(t, **kw) for t in range(total + 1)]
+    if warm == 0:
+        np.testing.assert_allclose(values, schedules.cosine(0.2, total, 0.02)(np.arange(total + 1)), rtol=1e-12)
+    else:
+        np.testing.assert_allclose(values, schedules.linear(0.2, 0.25, 1.0, warm)(np.arange(total + 1)), rtol=1e-12)
+        assert values[-1] == pytest.approx(0.2)
+    assert [ps5.warmup_cosine_model(t, **kw) for t in range(total + 1)] == pytest.approx(values, rel=1e-12)
+    assert any(s["warmup_steps"] == 0 for s in ps5.WARMUP_COSINE_VISIBLE)
+    assert any(s["warmup_steps"] == s["total_steps"] for s in ps5.WARMUP_COSINE_VISIBLE)
+
+
+def cosine_dividing_by_the_horizon(t, *, lr, start_factor, warmup_steps, total_steps, lr_min=0.0):
+    if t < warmup_steps:
+        return lr * (start_factor + (1 - start_factor) * t / warmup_steps)
+    s, horizon = t - warmup_steps, total_steps - warmup_steps
+    return lr_min + (lr - lr_min) * (1 + math.cos(math.pi * s / horizon)) / 2
+
+
+def test_a_cosine_that_divides_by_a_zero_horizon_is_caught():
+    with pytest.raises(CheckFailed, match="ZeroDivisionError"):
+        checks.check_warmup_cosine(cosine_dividing_by_the_horizon)
+
+
+def test_all_zero_gradients_are_clipped_to_zero_and_a_division_by_the_norm_is_caught():
+    grads = {"W1": np.zeros((3, 2)), "b1": np.zeros(2)}
+    clipped, total = train.clip_grad_norm(grads, 1.0)
+    assert total == 0.0 and all(np.all(g == 0) for g in clipped.values())
+    assert any(s["ratio"] == 0 for s in ps5.CLIP_VISIBLE)
+
+    def clip_by_direction(grads, max_norm):                 # the direction g/‖g‖ times the clipped length
+        total = float(np.sqrt(sum(np.sum(g ** 2) for g in grads.values())))
+        return {k: g / total * min(total, max_norm) for k, g in grads.items()}, total
+    zero = [s for s in ps5.CLIP_VISIBLE if s["ratio"] == 0]
+    with np.errstate(invalid="ignore"), pytest.raises(CheckFailed, match="all zero") as info:
+        checks.check_clip_grad_norm(clip_by_direction, cases=zero)
+    assert "nan" in str(info.value), info.value
+
+
+
+
 # --------------------------------------------------------------------------- every known mistake is named
 
 
@@ -182,6 +238,7 @@ def range_test_late(*args, **kwargs):
     ("check_clip_grad_norm", clip_scaling_up, ["is scaled up"]),
     ("check_range_test", range_test_no_break, ["number of steps recorded", "does not stop at divergence"]),
     ("check_range_test", range_test_late, ["stops one step late"]),
+    ("check_range_test", range_test_written, ["the loss NaN once", "does not stop when the loss becomes NaN"]),
 ], ids=lambda x: getattr(x, "__name__", None))
 def test_mistakes_written_by_hand_are_named(check, fn, phrases):
     with pytest.raises(CheckFailed) as info:
@@ -265,3 +322,30 @@ def test_every_schedule_is_forbidden_in_both_schedule_checks():
 def test_a_bad_spec_is_a_value_error_naming_it(check, spec, phrase):
     with pytest.raises(ValueError, match=phrase):
         getattr(checks, check)(lambda *a, **k: None, cases=[spec])
+
+
+def range_test_in_place(loss_and_grad, params, lrs, *, update, smooth=0.98, diverge_factor=4.0):
+    used, losses, avg, best = [], [], 0.0, math.inf
+    for t, lr in enumerate(lrs):
+        loss, grads = loss_and_grad(params)
+        used.append(lr)
+        losses.append(loss)
+        avg = smooth * avg + (1 - smooth) * loss
+        ell = avg / (1 - smooth ** (t + 1))
+        best = min(best, ell)
+        if not ell <= diverge_factor * best:
+            break
+        for k in params:
+            params[k] -= lr * grads[k]
+    return np.array(used), np.array(losses)
+
+
+@pytest.mark.parametrize("check, fn, phrase", [
+    ("check_clip_grad_norm", clip_in_place, "changes the caller's gradients too"),
+    ("check_range_test", range_test_in_place, "moves the caller's starting point"),
+], ids=["clip", "range_test"])
+def test_an_input_changed_in_place_is_explained_for_the_function_checked(check, fn, phrase):
+    with pytest.raises(CheckFailed) as info:
+        getattr(checks, check)(fn)
+    msg = str(info.value)
+    assert "in place" in msg and phrase in msg and "trajectory" not in msg, msg

@@ -766,3 +766,30 @@ def test_every_experiment_names_its_sliders_for_screen_readers(name):
     """The invisible ControlNames widget sits in every experiment (the browser test checks what it does)."""
     exp = FACTORIES[name]()
     assert sum(isinstance(w, widgets.ControlNames) for w in exp.widget.children) == 1
+
+
+def test_adam_experiment_beta2_moves_in_one_minus_beta2_on_a_log_scale():
+    from optlessons.widgets.adam import BETA2_CHOICES
+    exp = widgets.adam_experiment()
+    slider = exp.controls["beta2"]
+    values = [value for _, value in slider.options]
+    assert values == sorted(values) and values[0] == 0.5 and values[-1] == 0.9999 and slider.value == 0.999
+    gaps = 1 - np.array(values)
+    assert np.all(gaps[:-1] / gaps[1:] <= 2.5 + 1e-9)              # each key press: 1 − β₂ by at most ×2.5
+    assert values.index(0.999) - values.index(0.5) <= 10           # 0.5 → 0.999 in at most 10 presses
+    assert [label for label, _ in slider.options][values.index(0.999)] == "0.999"   # the readout is β₂ as shown
+    assert set(BETA2_CHOICES) <= set(values)
+    custom = widgets.adam_experiment(betas=(0.9, 0.97)).controls["beta2"]
+    assert 0.97 in [value for _, value in custom.options] and custom.value == 0.97
+    for bad in (1.0, -0.1):
+        with pytest.raises(ValueError, match=r"β₂"):
+            widgets.adam_experiment(betas=(0.9, bad))
+
+
+def test_adam_experiment_lr_readout_and_status_write_lr_alike():
+    from optlessons.widgets.adam import LR_FORMAT
+    exp = widgets.adam_experiment(lr=0.05)
+    exp.controls["lr"].value = 10 ** -1.3                            # where the slider's notch lies: 0.0501…
+    lr = exp.controls["lr"].value
+    assert exp.controls["lr"].readout_format == LR_FORMAT
+    assert f"(lr = {lr:{LR_FORMAT}};" in exp.message.value and f"{lr:{LR_FORMAT}}" == "0.0501"

@@ -7,6 +7,8 @@ Case specs (see :mod:`optlessons.checks.engine`):
 * ``check_warmup_cosine``: ``{"lr": 0.1, "start_factor": 0.1, "warmup_steps": 3,
   "total_steps": 12, "lr_min": 0.0}``; called for t = 0 … total_steps (past total_steps torch's
   CosineAnnealingLR rises again while ``schedules.cosine`` stays at lr_min: not asked).
+  0 ≤ warmup_steps ≤ total_steps: warmup_steps = 0 is the cosine alone, warmup_steps =
+  total_steps the warm-up alone, ending at lr at t = total_steps (the cosine's own step 0).
 * ``check_clip_grad_norm``: ``{"shapes": [(3, 2), (2,)], "max_norm": 1.0, "ratio": 3.0}``:
   random gradients named ``W1``, ``b1``, ``W2`` … (one per shape), scaled so that their global
   norm is ``ratio · max_norm``.
@@ -15,7 +17,8 @@ Case specs (see :mod:`optlessons.checks.engine`):
   A with those eigenvalues in a random basis, θ₀ random) or ``"problem": "least_squares"`` with
   ``"n": 20, "d": 3`` (mean squared error of a linear model on random data); ``update`` is
   ``"sgd"`` (θ − η·g) or ``"sign"`` (θ − η·sign(g)); the learning rates are
-  ``np.geomspace(start_lr, end_lr, num)``.
+  ``np.geomspace(start_lr, end_lr, num)``. ``"problem": "quadratic_nan"`` with ``"eigenvalues"`` and
+  ``"nan_radius"`` is the quadratic whose loss (and gradient) is NaN once ‖θ‖ > nan_radius·‖θ₀‖.
 
 Each mistake model is the function written once, like the equation, with keyword knobs; a
 mistake is a :class:`~optlessons.checks.engine.Variant`: its hint and the knobs it turns.
@@ -33,7 +36,7 @@ from optlessons.checks.engine import (Case, CheckFailed, Variant, case_specs, is
 
 __all__ = ["check_warmup", "check_warmup_cosine", "check_clip_grad_norm", "check_range_test",
            "warmup_model", "warmup_cosine_model", "clip_model", "range_test_model",
-           "warmup_reference", "warmup_cosine_reference", "range_test_cases", "Quadratic", "LeastSquares", "SGDStep",
+           "warmup_reference", "warmup_cosine_reference", "range_test_cases", "Quadratic", "QuadraticNaN", "LeastSquares", "SGDStep",
            "SignStep", "WARMUP_VARIANTS", "WARMUP_COSINE_VARIANTS", "CLIP_VARIANTS",
            "RANGE_TEST_VARIANTS", "WARMUP_VISIBLE", "WARMUP_COSINE_VISIBLE", "CLIP_VISIBLE",
            "RANGE_TEST_VISIBLE"]
@@ -95,8 +98,9 @@ WARMUP_VARIANTS = {
                      "LinearLR reaches lr at t = total_steps.", dict(end_offset=-1)),
     "from_zero": Variant("the ramp starts from 0; it starts from lr·start_factor: "
                          "lr·(start_factor + (1 − start_factor)·t/total_steps).", dict(from_zero=True)),
-    "from_zero_ahead": Variant("you wrote lr·(t + 1)/total_steps (a common warm-up, not torch's "
-                               "LinearLR): start at lr·start_factor for t = 0 and reach lr at "
+    "from_zero_ahead": Variant("you wrote lr·(t + 1)/total_steps: a common warm-up (notebook 08's "
+                               "schedules.warmup is this one), but not torch's LinearLR, which this task "
+                               "asks for: start at lr·start_factor for t = 0 and reach lr at "
                                "t = total_steps.", dict(from_zero=True, shift=1)),
     "not_capped": Variant("the rate keeps rising after the warm-up: from t = total_steps on it stays "
                           "at lr (use min(t, total_steps)).", dict(capped=False)),
@@ -107,7 +111,13 @@ WARMUP_VARIANTS = {
 
 def warmup_cosine_reference(t, *, lr, start_factor, warmup_steps, total_steps, lr_min=0.0):
     """torch's SequentialLR([LinearLR(start_factor, total_iters=warmup_steps),
-    CosineAnnealingLR(T_max=total_steps − warmup_steps, eta_min=lr_min)], milestones=[warmup_steps])."""
+    CosineAnnealingLR(T_max=total_steps − warmup_steps, eta_min=lr_min)], milestones=[warmup_steps]).
+    warmup_steps = 0: the cosine alone (CosineAnnealingLR); warmup_steps = total_steps: the warm-up
+    alone, whose value at t = total_steps is lr (the cosine's own step 0)."""
+    if warmup_steps == 0:
+        return schedules.cosine(lr, total_steps, lr_min)(t)
+    if warmup_steps == total_steps:
+        return schedules.linear(lr, start_factor, 1.0, warmup_steps)(t)
     chain = schedules.sequential([schedules.linear(lr, start_factor, 1.0, warmup_steps),
                                   schedules.cosine(lr, total_steps - warmup_steps, lr_min)],
                                  milestones=[warmup_steps])
@@ -128,7 +138,7 @@ def warmup_cosine_model(t, *, lr, start_factor, warmup_steps, total_steps, lr_mi
     s = t if clock == "global" else t - warmup_steps - delay
     s = min(max(s, 0), span)
     low = lr_min if use_lr_min else 0.0
-    return low + (lr - low) * (1 + math.cos(math.pi * s / span)) / 2
+    return low + (lr - low) * (1 + math.cos(math.pi * (s / span if span else 0.0))) / 2
 
 
 WARMUP_COSINE_VARIANTS = {
@@ -150,8 +160,9 @@ WARMUP_COSINE_VARIANTS = {
                          "lr_min + (lr − lr_min)·(1 + cos(π·s/T_max))/2.", dict(use_lr_min=False)),
     "warm_ahead": Variant("the warm-up is one step ahead: at t = 0 the rate is lr·start_factor (use t, "
                           "not t + 1).", dict(warm=dict(shift=1))),
-    "warm_from_zero_ahead": Variant("the warm-up is lr·(t + 1)/warmup_steps; torch's LinearLR gives "
-                                    "lr·(start_factor + (1 − start_factor)·t/warmup_steps).",
+    "warm_from_zero_ahead": Variant("the warm-up is lr·(t + 1)/warmup_steps (notebook 08's "
+                                    "schedules.warmup, a common warm-up); this task asks for torch's "
+                                    "LinearLR: lr·(start_factor + (1 − start_factor)·t/warmup_steps).",
                                     dict(warm=dict(from_zero=True, shift=1))),
     "warm_early": Variant("the warm-up reaches lr at t = warmup_steps − 1 (it divides by "
                           "warmup_steps − 1): divide by warmup_steps.", dict(warm=dict(end_offset=-1))),
@@ -166,7 +177,9 @@ WARMUP_KEYS = {"lr", "start_factor", "total_steps"}
 WARMUP_COSINE_VISIBLE = [dict(lr=0.1, start_factor=0.1, warmup_steps=3, total_steps=12, lr_min=0.0),
                          dict(lr=1.0, start_factor=0.25, warmup_steps=4, total_steps=10, lr_min=0.1),
                          dict(lr=0.01, start_factor=0.5, warmup_steps=1, total_steps=8, lr_min=0.001),
-                         dict(lr=0.3, start_factor=1 / 3, warmup_steps=5, total_steps=25, lr_min=0.0)]
+                         dict(lr=0.3, start_factor=1 / 3, warmup_steps=5, total_steps=25, lr_min=0.0),
+                         dict(lr=0.1, start_factor=0.1, warmup_steps=0, total_steps=6, lr_min=0.01),
+                         dict(lr=0.2, start_factor=0.25, warmup_steps=4, total_steps=4, lr_min=0.0)]
 WARMUP_COSINE_KEYS = {"lr", "start_factor", "warmup_steps", "total_steps", "lr_min"}
 
 
@@ -248,8 +261,13 @@ CLIP_VISIBLE = [dict(shapes=[(3, 2), (2,)], max_norm=1.0, ratio=3.0),
                 dict(shapes=[(4,)], max_norm=5.0, ratio=10.0),
                 dict(shapes=[(2, 3), (3,), (3, 1), (1,)], max_norm=0.5, ratio=0.4),
                 dict(shapes=[(5,), (5,)], max_norm=1e-3, ratio=1.0),
-                dict(shapes=[(2, 2), (2,)], max_norm=2e-3, ratio=40.0)]
+                dict(shapes=[(2, 2), (2,)], max_norm=2e-3, ratio=40.0),
+                dict(shapes=[(3,), (2, 2)], max_norm=1.0, ratio=0.0)]
 CLIP_SEED = 11
+#: What an in-place write costs here: the caller's gradients (its log of norms, a second look) change.
+CLIP_IN_PLACE = ("`g *= c` (or `grads[name] = ...`) changes the caller's gradients too: the training "
+                 "loop that passed them in, and anything that logs or re-reads them, would see the "
+                 "clipped values. Return new arrays: `{name: c * g for name, g in grads.items()}`.")
 CLIP_KEYS = {"shapes", "max_norm", "ratio"}
 
 
@@ -263,7 +281,8 @@ def _clip_cases(specs, rng):
         scale = ratio * max_norm / math.sqrt(sum(_l2(g) ** 2 for g in raw.values()))
         grads = {k: g * scale for k, g in raw.items()}
         shown = ", ".join(f"{k} {s}" for k, s in zip(names, shapes))
-        out.append(Case(f"grads {shown} of global norm {num(ratio)} × max_norm, max_norm={num(max_norm)}",
+        size = "all zero" if ratio == 0 else f"of global norm {num(ratio)} × max_norm"
+        out.append(Case(f"grads {shown} {size}, max_norm={num(max_norm)}",
                         {"grads": grads, "max_norm": max_norm}, {}))
     return out
 
@@ -290,7 +309,8 @@ def check_clip_grad_norm(fn, cases="visible", seed=None):
     run_check(fn, check="check_clip_grad_norm", name="clip_grad_norm",
               what="torch's clip_grad_norm_", cases=_clip_cases(specs, rng),
               signature="clip_grad_norm(grads, max_norm)", reference=train.clip_grad_norm,
-              unpack=_clip_unpack, mistakes=variant_mistakes(clip_model, CLIP_VARIANTS))
+              unpack=_clip_unpack, mistakes=variant_mistakes(clip_model, CLIP_VARIANTS),
+              in_place=CLIP_IN_PLACE)
 
 
 # --------------------------------------------------------------------------- the range test
@@ -320,6 +340,20 @@ class LeastSquares:
         return float(np.mean(r * r)), {"w": 2 * self.X.T @ r / n, "b": np.array(2 * np.mean(r))}
 
 
+class QuadraticNaN(Quadratic):
+    """½θᵀAθ while ‖θ‖ ≤ radius, and a NaN loss and gradient beyond it (as a loss that takes the log
+    of a negative number would give): the range test must stop on it."""
+
+    def __init__(self, A, radius):
+        super().__init__(A)
+        self.radius = float(radius)
+
+    def __call__(self, params):
+        if np.linalg.norm(params["theta"]) <= self.radius:
+            return super().__call__(params)
+        return math.nan, {"theta": np.full_like(params["theta"], math.nan)}
+
+
 class SGDStep:
     """update(params, grads, lr) = {name: θ − η·g}: a new dict of new arrays."""
 
@@ -339,7 +373,7 @@ UPDATES = {"sgd": SGDStep, "sign": SignStep}
 
 def range_test_model(loss_and_grad, params, lrs, *, update, smooth=0.98, diverge_factor=4.0,
                      stop=True, late=0, keep_last=True, debias=True, smoothed_loss=True,
-                     against="min", loss_after=False):
+                     against="min", loss_after=False, nan_stops=True):
     """The range test of ``optlessons.search.lr_find`` on a fixed `loss_and_grad`: for
     t = 0, 1, … with η_t = lrs[t]: (L_t, g_t) = loss_and_grad(θ), record η_t and L_t, then
 
@@ -348,7 +382,8 @@ def range_test_model(loss_and_grad, params, lrs, *, update, smooth=0.98, diverge
 
     Returns (the η_t used, the L_t), as arrays. The knobs make the mistakes: never stopping,
     `late` more steps, the step that stopped left out, no debiasing (ℓ_t = a_t), the raw loss
-    (ℓ_t = L_t), comparing with ℓ_0 instead of the minimum, recording the loss after the update."""
+    (ℓ_t = L_t), comparing with ℓ_0 instead of the minimum, recording the loss after the update,
+    testing `ℓ_t > c·min` (False for a NaN loss, so it never stops on one) instead of `not ℓ_t ≤ c·min`."""
     used, losses = [], []
     avg, best, first = 0.0, math.inf, None
     left = None   # the steps still recorded once divergence was seen (`late`)
@@ -362,7 +397,8 @@ def range_test_model(loss_and_grad, params, lrs, *, update, smooth=0.98, diverge
             ell = (avg / (1 - smooth ** (t + 1)) if debias else avg) if smoothed_loss else loss
             first = ell if first is None else first
             best = min(best, ell)
-            if stop and not ell <= diverge_factor * (best if against == "min" else first):
+            limit = diverge_factor * (best if against == "min" else first)
+            if stop and (not ell <= limit if nan_stops else ell > limit):
                 if not keep_last:
                     del used[-1], losses[-1]
                 left = late
@@ -390,6 +426,10 @@ RANGE_TEST_VARIANTS = {
                         dict(smoothed_loss=False)),
     "against_first": Variant("the smoothed loss is compared with its first value; compare it with its "
                              "smallest value so far.", dict(against="first")),
+    "nan_goes_on": Variant("the test does not stop when the loss becomes NaN: `ℓ > diverge_factor · "
+                           "min` is False for a NaN ℓ, so the run goes on with NaN forever. Test "
+                           "`not ℓ <= diverge_factor · min`, which is True for NaN too (as lr_find "
+                           "does).", dict(nan_stops=False)),
     "loss_after": Variant("the loss recorded is the one after the update; record L_t = loss at θ_t, "
                           "the loss the update with η_t starts from (as fastai and lr_find do).",
                           dict(loss_after=True)),
@@ -402,10 +442,17 @@ RANGE_TEST_VISIBLE = [dict(problem="quadratic", eigenvalues=(1.0, 10.0), start_l
                       dict(problem="quadratic", eigenvalues=(0.5, 2.0, 4.0), start_lr=1e-3, end_lr=0.3,
                            num=30, update="sgd", smooth=0.98, diverge_factor=4.0),
                       dict(problem="quadratic", eigenvalues=(1.0, 3.0), start_lr=1e-2, end_lr=100.0, num=50,
-                           update="sign", smooth=0.8, diverge_factor=3.0)]
+                           update="sign", smooth=0.8, diverge_factor=3.0),
+                      dict(problem="quadratic_nan", eigenvalues=(1.0, 10.0), nan_radius=1.0, start_lr=1e-3,
+                           end_lr=10.0, num=60, update="sgd", smooth=0.98, diverge_factor=4.0)]
 RANGE_TEST_SEED = 12
+#: What an in-place write costs here: the caller's starting point moves.
+RANGE_TEST_IN_PLACE = ("`theta -= lr * g` (or `params[name] = ...`) moves the caller's starting point: "
+                       "the real run you start from the same `params` afterwards would begin where the "
+                       "range test blew up. Use `params = update(params, grads, lr)`, which returns new "
+                       "arrays.")
 RANGE_TEST_KEYS = {"problem", "eigenvalues", "n", "d", "start_lr", "end_lr", "num", "update", "smooth",
-                   "diverge_factor"}
+                   "diverge_factor", "nan_radius"}
 
 
 def range_test_cases(specs, rng) -> list[Case]:
@@ -413,12 +460,18 @@ def range_test_cases(specs, rng) -> list[Case]:
     out = []
     for spec in specs:
         kind = spec_value(spec, "problem")
-        if kind == "quadratic":
+        if kind in ("quadratic", "quadratic_nan"):
             eig = tuple(spec_value(spec, "eigenvalues"))
             Q, _ = np.linalg.qr(rng.normal(size=(len(eig), len(eig))))
-            problem = Quadratic(Q @ np.diag(eig) @ Q.T)
+            A = Q @ np.diag(eig) @ Q.T
             params = {"theta": rng.normal(size=len(eig))}
             label = f"½θᵀAθ, A with eigenvalues {eig}"
+            if kind == "quadratic":
+                problem = Quadratic(A)
+            else:
+                factor = spec_value(spec, "nan_radius")
+                problem = QuadraticNaN(A, factor * np.linalg.norm(params["theta"]))
+                label += f", the loss NaN once ‖θ‖ > {num(factor)} × ‖θ₀‖"
         elif kind == "least_squares":
             n, d = spec_value(spec, "n"), spec_value(spec, "d")
             X = rng.normal(size=(n, d))
@@ -426,7 +479,7 @@ def range_test_cases(specs, rng) -> list[Case]:
             params = {"w": np.zeros(d), "b": np.zeros(())}
             label = f"least squares on {n} examples × {d} features"
         else:
-            raise ValueError(f'problem must be "quadratic" or "least_squares", got {kind!r}')
+            raise ValueError(f'problem must be "quadratic", "quadratic_nan" or "least_squares", got {kind!r}')
         start, end, count = spec_value(spec, "start_lr"), spec_value(spec, "end_lr"), spec_value(spec, "num")
         kind = spec_value(spec, "update")
         if kind not in UPDATES:
@@ -466,4 +519,5 @@ def check_range_test(fn, cases="visible", seed=None):
               cases=range_test_cases(specs, rng),
               signature="range_test(loss_and_grad, params, lrs, *, update, smooth=0.98, diverge_factor=4.0)",
               reference=range_test_model, unpack=_range_test_unpack,
-              mistakes=variant_mistakes(range_test_model, RANGE_TEST_VARIANTS), aliasing=False)
+              mistakes=variant_mistakes(range_test_model, RANGE_TEST_VARIANTS), aliasing=False,
+              in_place=RANGE_TEST_IN_PLACE)

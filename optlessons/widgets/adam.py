@@ -12,8 +12,28 @@ from ..functions import LANDSCAPES
 from ..optim import Adam
 from ..plots import ContourPanel, style
 from ..train import Trajectory, minimize
-from .base import log_slider, float_slider, int_slider, escape_html, note, Experiment
+from .base import WIDE_LABEL, log_slider, float_slider, int_slider, escape_html, note, Experiment
 from .timeline import Timeline
+
+#: How the learning rate is written, on its slider and in the status line alike (0.0501, not 0.050 and 0.0501).
+LR_FORMAT = ".3g"
+#: β₂'s settings: 1 − β₂ on a 1-2-5 log scale, 0.5 down to 0.0001, so that every setting is a few key presses
+#: from any other (a linear slider with 0.0001 steps needs hundreds of presses to get from 0.5 to 0.999).
+BETA2_CHOICES = tuple(round(1 - gap, 4) for gap in (0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001,
+                                                   0.0005, 0.0002, 0.0001))
+
+
+def beta2_slider(value):
+    """A slider over β₂ that moves in 1 − β₂ on a log scale (``BETA2_CHOICES``; ``value`` is added if missing).
+
+    Its readout and its accessible value are β₂ itself, as shown ("0.999")."""
+    value = float(value)
+    if not 0 <= value < 1:
+        raise ValueError(f"betas[1] (β₂) must be in [0, 1), got {value!r}")
+    options = sorted(set(BETA2_CHOICES) | {value})
+    return W.SelectionSlider(options=[(f"{b:g}", b) for b in options], value=value, description="β₂",
+                             continuous_update=True, style=WIDE_LABEL, layout=W.Layout(width="320px"))
+
 
 @dataclass
 class AdamResult:
@@ -36,9 +56,9 @@ class AdamExperiment(Experiment):
     def __init__(self, landscape="rosenbrock", lr=0.05, betas=(0.9, 0.999), steps=200):
         super().__init__(11.0, 5.0)
         self.landscape = LANDSCAPES[landscape]() if isinstance(landscape, str) else landscape
-        self.controls["lr"] = log_slider("learning rate", lr, -4, 0)
+        self.controls["lr"] = log_slider("learning rate", lr, -4, 0, readout_format=LR_FORMAT)
         self.controls["beta1"] = float_slider("β₁", betas[0], 0.0, 0.99, 0.01)
-        self.controls["beta2"] = float_slider("β₂", betas[1], 0.5, 0.9999, 0.0001, fmt=".4f")
+        self.controls["beta2"] = beta2_slider(betas[1])
         self.controls["steps"] = int_slider("steps", steps, 10, 500, 10)
         gs = self.figure.add_gridspec(3, 2, width_ratios=[1.1, 1])
         ax_path = self.figure.add_subplot(gs[:, 0])
@@ -73,8 +93,6 @@ class AdamExperiment(Experiment):
         lr = float(self.controls["lr"].value)
         hyper = dict(lr=lr, betas=(float(self.controls["beta1"].value), float(self.controls["beta2"].value)),
                      eps=1e-8)
-        if not hyper["betas"][1] < 1:
-            raise ValueError("β₂ must be below 1")
         opt, m, v = Adam(**hyper), [], []
 
         def record(t, value, point):            # Adam's moments after step t
@@ -125,7 +143,7 @@ class AdamExperiment(Experiment):
                                 f"({s[k - 1, 0] / result.lr:.2f}, {s[k - 1, 1] / result.lr:.2f}) × lr")
         step = self.timeline.caption({"Adam": t}, now)
         return note(f"{step}<br>{escape_html(t.message)}. Largest step in one coordinate: {big:.3g} = {big / result.lr:.2f} × lr "
-                     f"(lr = {result.lr:.3g}; a jump from zero gradients gives (1 − β₁)/√(1 − β₂) = "
+                     f"(lr = {result.lr:{LR_FORMAT}}; a jump from zero gradients gives (1 − β₁)/√(1 − β₂) = "
                      f"{bound:.2f} × lr).", "warn" if t.diverged else "info")
 
 
