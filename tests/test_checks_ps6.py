@@ -89,6 +89,13 @@ def test_newton_schulz_model_is_newton_schulz_and_keeps_the_singular_vectors(see
     np.testing.assert_allclose(X, (U * sigma) @ Vt, atol=1e-9)
 
 
+@pytest.mark.parametrize("check, model, _", TABLES, ids=[t[0] for t in TABLES])
+def test_the_models_without_a_mistake_pass_visible_and_hidden(check, model, _, capsys):
+    getattr(checks, check)(model)
+    getattr(checks, check)(model, **HIDDEN[check])
+    assert capsys.readouterr().out.count("✓") == 2
+
+
 def test_torch_s_coefficients_bring_singular_values_near_one():
     """What the notebook's last cell shows: five steps leave σ in about [0.68, 1.13], not at 1."""
     S = np.linalg.svd(optim.newton_schulz(np.random.default_rng(0).normal(size=(6, 4))), compute_uv=False)
