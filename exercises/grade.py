@@ -58,8 +58,8 @@ from pathlib import Path
 import nbformat
 
 COURSE = Path(__file__).resolve().parent
-ASSIGNMENTS = ("ps1_losses_gradients", "ps2_gradient_descent",
-               "ps3_momentum_rmsprop_adam", "ps4_train_network")
+ASSIGNMENTS = ("ps1_losses_gradients", "ps2_gradient_descent", "ps3_momentum_rmsprop_adam",
+               "ps4_train_network", "ps5_schedules_clipping", "ps6_lion_adafactor_muon")
 # nbgrader puts the id in paths, in the `student_id` file glob and on command lines
 # (its exchange also splits file names on "+"): keep to characters safe in all of them.
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

@@ -325,7 +325,9 @@ def test_broken_function_is_reported_not_crashed(label, fn, phrase):
                                    checks.check_minibatches, checks.check_max_stable_lr,
                                    checks.check_sgd_momentum_update, checks.check_rmsprop_update,
                                    checks.check_warmup, checks.check_warmup_cosine,
-                                   checks.check_clip_grad_norm, checks.check_range_test],
+                                   checks.check_clip_grad_norm, checks.check_range_test,
+                                   checks.check_lion_update, checks.check_adafactor_second_moment,
+                                   checks.check_newton_schulz],
                          ids=lambda c: c.__name__)
 @pytest.mark.parametrize("fn", [lambda *a, **k: None, lambda *a, **k: "text",
                                 lambda *a, **k: np.zeros((7, 7)), raises_inside, 42],

@@ -16,7 +16,7 @@ from hypothesis import given, settings, strategies as st
 
 from exercise_notebooks import ASSIGNMENTS, HIDDEN, solutions
 from optlessons import checks, gradcheck, losses, optim, train
-from optlessons.checks import CheckFailed, engine, ps1, ps2, ps3, ps4
+from optlessons.checks import CheckFailed, engine, ps1, ps2, ps3, ps4, ps5, ps6
 from optlessons.models import LinearRegression, SoftmaxRegression
 from optlessons.optim import SGDState
 
@@ -36,6 +36,8 @@ LEARNER = {   # check -> the name of what the learner writes
     "check_training_loop": "train_epochs",
     "check_warmup": "warmup", "check_warmup_cosine": "warmup_cosine",
     "check_clip_grad_norm": "clip_grad_norm", "check_range_test": "range_test",
+    "check_lion_update": "lion_update", "check_adafactor_second_moment": "adafactor_second_moment",
+    "check_newton_schulz": "newton_schulz",
 }
 
 
@@ -103,6 +105,8 @@ FUNCTION_REFERENCES = [   # check, the reference, module, name
     ("check_adam_update", optim.adam_update, "optim", "adam_update"),
     ("check_training_loop", train.fit, "train", "fit"),
     ("check_clip_grad_norm", train.clip_grad_norm, "train", "clip_grad_norm"),
+    ("check_lion_update", optim.lion_update, "optim", "lion_update"),
+    ("check_newton_schulz", optim.newton_schulz, "optim", "newton_schulz"),
 ]
 FORMS = {"direct": lambda f, m, n, a: f, "alias": lambda f, m, n, a: aliased(m, n, a),
          "wrapped": lambda f, m, n, a: wrapped(f), "copied code": lambda f, m, n, a: copied(f),
@@ -245,7 +249,8 @@ def test_forbidden_references_are_data_that_resolve():
         "mse", "mse_grad", "softmax_cross_entropy", "softmax_cross_entropy_grad",
         "numerical_gradient", "gradient_descent", "minibatches", "max_stable_lr",
         "sgd_momentum_update", "rmsprop_update", "adam_update", "optimizer_class", "training_loop",
-        "warmup", "warmup_cosine", "clip_grad_norm", "range_test")}
+        "warmup", "warmup_cosine", "clip_grad_norm", "range_test", "lion_update",
+        "adafactor_second_moment", "newton_schulz")}
     for check in engine.FORBIDDEN_REFERENCES:
         refs = checks.forbidden_references(check)
         assert len(engine.reference_codes(refs)) >= len(refs)   # each resolves to code objects
@@ -357,7 +362,9 @@ def test_hidden_specs_are_not_visible_specs(check):
     visible = {ps1: ("MSE_VISIBLE", "CE_VISIBLE", "NUMGRAD_VISIBLE"),
                ps2: ("GD_VISIBLE", "BATCHES_VISIBLE", "MAX_LR_VISIBLE"),
                ps3: ("SGD_VISIBLE", "RMSPROP_VISIBLE", "ADAM_VISIBLE"),
-               ps4: ("OPTIMIZER_CLASS_VISIBLE", "TRAINING_VISIBLE")}
+               ps4: ("OPTIMIZER_CLASS_VISIBLE", "TRAINING_VISIBLE"),
+               ps5: ("WARMUP_VISIBLE", "WARMUP_COSINE_VISIBLE", "CLIP_VISIBLE", "RANGE_TEST_VISIBLE"),
+               ps6: ("LION_VISIBLE", "ADAFACTOR_VISIBLE", "NEWTON_SCHULZ_VISIBLE")}
     shipped = [spec for module, names in visible.items() for n in names for spec in getattr(module, n)]
     assert not [spec for spec in HIDDEN[check]["cases"] if spec in shipped]
 

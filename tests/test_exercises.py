@@ -17,6 +17,12 @@ in the grading sandbox (courseops.grading) when it and bubblewrap are there, els
     deleted   the mistake, and the Adam test deleted    -> the test is put back and run: the
                                                            same score as `mistake`, and a warning
 
+Problem set 6 (Lion, Adafactor, Newton–Schulz) is graded the same way, by a second copy of the
+course with four students: the source solutions (full marks), the untouched release (0), Lion
+stepping along the β₂ mix (loses exactly test_lion_update's points, named in the feedback and the
+class report), and Adafactor without the normalisation plus Newton–Schulz not transposed back
+(both cells lost, both mistakes named).
+
 Also: `grade.py collect` (student ids, no merging, no overwriting), where grades.csv
 goes, checking and repairing submissions, feedback that works offline; release/ is what `nbgrader generate_assignment` makes from source/; the
 source notebooks run clean; the release notebooks run up to the first exercise.
@@ -293,6 +299,84 @@ def test_grades_csv_has_a_row_per_student(graded):
     assert set(graded["rows"]) == set(STUDENTS)
     for row in graded["rows"].values():
         assert float(row["max_score"]) == TOTAL
+
+
+# --------------------------------------------------------------------------- problem set 6, end to end
+
+PS6 = "ps6_lion_adafactor_muon"
+NB6 = f"{PS6}.ipynb"
+POINTS6 = {"test_lion_update": 3, "test_adafactor_second_moment": 4, "test_newton_schulz": 3}
+PLANTS6 = {   # student -> [(solution cell, the line of the source solution, the line written instead)]
+    "lion_beta2": [("lion_update", "c = beta1 * state.exp_avg + (1 - beta1) * grad",
+                    "c = beta2 * state.exp_avg + (1 - beta2) * grad")],
+    "two_mistakes": [("adafactor_second_moment", "v_hat = R @ C / max(np.mean(R), eps1)", "v_hat = R @ C"),
+                     ("newton_schulz", "return X.T if tall else X", "return X")],
+}
+HINTS6 = {"test_lion_update": "the sign is taken of an interpolation with β₂",
+          "test_adafactor_second_moment": "v̂ is not normalised",
+          "test_newton_schulz": "a tall G was transposed but the result was not transposed back"}
+
+
+def planted(nb, plants):
+    for gid, line, instead in plants:
+        c = cell(nb, gid)
+        assert line in c.source, (gid, line)
+        c.source = c.source.replace(line, instead)
+    return nb
+
+
+@pytest.fixture(scope="module")
+def graded6(tmp_path_factory):
+    """Four students of PS6 graded by `grade.py collect` and `grade.py all` in a fresh copy of the course."""
+    course = tmp_path_factory.mktemp("course6")
+    downloads = tmp_path_factory.mktemp("downloads6")
+    shutil.copy(COURSE / "nbgrader_config.py", course)
+    shutil.copytree(COURSE / "source" / PS6, course / "source" / PS6)
+    shutil.copytree(COURSE / "release" / PS6, course / "release" / PS6)
+    students = {"perfect": filled_release(course, PS6, NB6),
+                "blank": nbformat.read(course / "release" / PS6 / NB6, as_version=4)}
+    for name, plants in PLANTS6.items():
+        students[name] = planted(filled_release(course, PS6, NB6), plants)
+    for name, nb in students.items():
+        nbformat.write(nb, downloads / f"{name}.ipynb")
+    run_grade(["--course", course, "collect", PS6, *sorted(downloads.glob("*.ipynb"))], course)
+    log = run_grade(["--course", course, "all", PS6, *SANDBOX_ARGS], course)
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        scores = {name: {g.name: g.score for g in gb.find_submission_notebook(NB6[:-6], PS6, name).grades}
+                  for name in students}
+    with open(course / "grades.csv", newline="") as f:
+        rows = {r["student_id"]: r for r in csv.DictReader(f) if r["assignment"] == PS6}
+    with open(course / "reports" / f"{PS6}-mistakes.csv", newline="") as f:
+        mistakes = list(csv.DictReader(f))
+    feedback = {name: re.sub(r"<[^>]+>", "", (course / "feedback" / name / PS6 / NB6.replace(".ipynb", ".html"))
+                             .read_text()) for name in students}
+    return dict(scores=scores, rows=rows, mistakes=mistakes, feedback=feedback, log=log.stdout + log.stderr)
+
+
+def test_ps6_solutions_score_full_marks_and_the_blank_release_zero(graded6):
+    assert graded6["scores"]["perfect"] == POINTS6
+    assert graded6["scores"]["blank"] == {t: 0 for t in POINTS6}
+    assert float(graded6["rows"]["perfect"]["score"]) == float(graded6["rows"]["perfect"]["max_score"]) == 10
+    assert float(graded6["rows"]["blank"]["score"]) == 0
+    assert f"{PS6}: 4 graded, 0 ungradable, 0 missing (4 students)" in graded6["log"]
+    assert graded6["feedback"]["perfect"].count("✓") == 2 * len(POINTS6)
+
+
+@pytest.mark.parametrize("student", sorted(PLANTS6))
+def test_ps6_planted_mistakes_lose_their_cells_and_are_named(graded6, student):
+    lost = {f"test_{gid}" for gid, _, _ in PLANTS6[student]}
+    assert graded6["scores"][student] == {t: 0 if t in lost else p for t, p in POINTS6.items()}
+    text = " ".join(graded6["feedback"][student].split())   # the feedback wraps long message lines
+    for test in lost:
+        assert HINTS6[test] in text, (test, text[text.find("CheckFailed"):][:2000])
+    named = {(r["cell"], r["students"]) for r in graded6["mistakes"] if any(HINTS6[t] in r["mistake"] for t in lost)}
+    assert named == {(t, student) for t in lost}
+
+
+def test_ps6_feedback_hides_the_hidden_tests(graded6):
+    for text in graded6["feedback"].values():
+        assert "HIDDEN TESTS" not in text and "seed=1017" not in text and "seed=1019" not in text
 
 
 # --------------------------------------------------------------------------- grade.py without nbgrader
@@ -682,6 +766,29 @@ def test_release_is_what_generate_assignment_makes(tmp_path):
             assert normalised(a) == normalised(b), f"release/{rel} is stale: run `make release`"
         else:
             assert (COURSE / "release" / rel).read_bytes() == (tmp_path / "release" / rel).read_bytes()
+
+
+@pytest.mark.parametrize("assignment", sorted(p.name for p in (COURSE / "source").iterdir() if p.is_dir()))
+def test_release_holds_no_solution_and_no_hidden_test(assignment):
+    """Every solution cell is a stub in release/, and no line of a solution or of a hidden test
+    is in it (unless the source shows that line outside those blocks too, as a hint)."""
+    source = nbformat.read(COURSE / "source" / assignment / f"{assignment}.ipynb", as_version=4)
+    release = nbformat.read(COURSE / "release" / assignment / f"{assignment}.ipynb", as_version=4)
+    text = "\n".join(c.source for c in release.cells)
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+        assert marker not in text
+    secret, shown = set(), set()
+    for c in source.cells:
+        blocks = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.S)
+        secret |= {line.strip() for _, block in blocks.findall(c.source) for line in block.splitlines()
+                   if len(line.strip()) > 12}
+        shown |= {line.strip() for line in blocks.sub("", c.source).splitlines()}
+    secret -= shown
+    released = {line.strip() for line in text.splitlines()}
+    assert secret and not secret & released, sorted(secret & released)
+    for c in release.cells:
+        if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code":
+            assert re.search(r"# YOUR CODE HERE\n *raise NotImplementedError\(\)", c.source), c.source
 
 
 def all_notebooks(kind):

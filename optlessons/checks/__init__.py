@@ -26,7 +26,7 @@ graded notebooks' hidden test cells pass their own ``cases=[...]`` and ``seed=``
     >>> check_adam_update(my_adam_update)                  # doctest: +SKIP
     ✓ adam_update matches PyTorch's Adam on 6 cases
 
-One module per problem set (``ps1`` … ``ps5``), on the shared ``engine``.
+One module per problem set (``ps1`` … ``ps6``), on the shared ``engine``.
 """
 
 from optlessons.checks.engine import (CALL_TIMEOUT, FORBIDDEN, CheckFailed, LearnerTimeout,
@@ -38,6 +38,7 @@ from optlessons.checks.ps3 import (KNOWN_MISTAKES, check_adam_update, check_rmsp
                                    check_sgd_momentum_update)
 from optlessons.checks.ps4 import check_accuracy, check_optimizer_class, check_training_loop
 from optlessons.checks.ps5 import check_clip_grad_norm, check_range_test, check_warmup, check_warmup_cosine
+from optlessons.checks.ps6 import check_adafactor_second_moment, check_lion_update, check_newton_schulz
 
 __all__ = [
     "CheckFailed",
@@ -66,4 +67,7 @@ __all__ = [
     "check_warmup_cosine",
     "check_clip_grad_norm",
     "check_range_test",
+    "check_lion_update",
+    "check_adafactor_second_moment",
+    "check_newton_schulz",
 ]

@@ -163,6 +163,11 @@ FORBIDDEN_REFERENCES: dict[str, tuple[tuple[str, ...], str]] = {
     "check_warmup_cosine": (_SCHEDULES, "the schedule"),
     "check_clip_grad_norm": (("optlessons.train.clip_grad_norm",), "the clipping"),
     "check_range_test": (("optlessons.search.lr_find", "optlessons.train.fit"), "the loop"),
+    "check_lion_update": (("optlessons.optim.lion_update", "optlessons.optim.Lion"), "the update"),
+    "check_adafactor_second_moment": (("optlessons.optim.adafactor_update", "optlessons.optim.Adafactor"),
+                                      "the second moment"),
+    "check_newton_schulz": (("optlessons.optim.newton_schulz", "optlessons.optim.muon_update",
+                             "optlessons.optim.Muon"), "the iteration"),
 }
 
 
