@@ -191,7 +191,7 @@ def test_adafactor_factored_moment_is_exact_for_a_rank_one_squared_gradient(a, b
     """On step 1 (β₂ = 0) R C / mean(R) = g² when g = a bᵀ, so the update is α sign(g) with α = max(ε₂, RMS(θ)) ρ."""
     theta = np.full((3, 4), 0.5)
     new, state = optim.adafactor_update(theta, np.outer(a, b), optim.AdafactorState.zeros_like(theta), lr=lr)
-    np.testing.assert_allclose(new, theta - 0.5 * min(lr, 1.0) * np.sign(np.outer(a, b)), rtol=1e-9)
+    np.testing.assert_allclose(new, theta - 0.5 * min(lr, 1.0) * np.sign(np.outer(a, b)), rtol=1e-9, atol=1e-12)
     assert state.row_var.shape == (3, 1) and state.col_var.shape == (1, 4) and state.variance is None
 
 
