@@ -91,3 +91,37 @@ def record(fig):
         for a in animated:
             a.set_animated(True)
     return last_record()
+
+
+_runs: dict = {}
+
+
+def notebook_records(path):
+    """Run the notebook at ``path`` top to bottom in a fresh kernel (as scripts.run_notebooks does) with
+    the probe installed first; return its records, one per PNG printed, each with the printing cell's
+    ``index`` and ``id``. Cached per notebook for the test session: tests/test_legibility.py and
+    tests/test_figure_labels.py read the same run."""
+    import pathlib
+    import tempfile
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = pathlib.Path(path).resolve()
+    if path not in _runs:
+        nb = nbformat.read(path, as_version=4)
+        cell_of = {cell.source: (i, cell.id) for i, cell in enumerate(nb.cells) if cell.cell_type == "code"}
+        with tempfile.TemporaryDirectory() as scratch:
+            log = pathlib.Path(scratch) / "texts.jsonl"
+            probe = nbformat.v4.new_code_cell(
+                f"import sys; sys.path.insert(0, {str(pathlib.Path(__file__).parent)!r})\n"
+                f"import legibility_probe; legibility_probe.install({str(log)!r})")
+            probe.id = "legibility-probe"
+            nb.cells.insert(0, probe)
+            NotebookClient(nb, timeout=180, kernel_name="python3", record_timing=False,
+                           resources={"metadata": {"path": str(path.parent)}}).execute()
+            records = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+        for rec in records:          # the probe knows the source of the cell that printed the PNG
+            rec["index"], rec["cell"] = cell_of.get(rec["cell"], ("?", None))
+        _runs[path] = records
+    return _runs[path]
