@@ -535,8 +535,14 @@ def guarded(check: str, name: str, label: str, call: Callable, signature: str = 
         raise CheckFailed(msg) from None
 
 
-def call_learner(fn, check: str, name: str, case: Case, signature: str):
-    """Call the learner's function on copies (see `guarded`); report in-place writes.
+#: how a check says why an input must not be written into, for an update `x_new = x − lr · g`
+IN_PLACE_UPDATE = ("`x -= lr * g` or `x[i] = ...` changes the caller's array too (a trajectory stored earlier "
+                   "would change). Compute a new array instead, e.g. `x = x - lr * g`, or work on `x.copy()`.")
+
+
+def call_learner(fn, check: str, name: str, case: Case, signature: str, in_place: str = IN_PLACE_UPDATE):
+    """Call the learner's function on copies (see `guarded`); report in-place writes, saying why
+    with `in_place` (a phrase for the function checked; default: an optimizer's update).
     Returns (output, the inputs as passed)."""
     inputs = copy_value(case.inputs)
     out = guarded(check, name, case.label, lambda: _invoke(fn, case, inputs), signature)
@@ -547,9 +553,7 @@ def call_learner(fn, check: str, name: str, case: Case, signature: str):
                                 or not np.array_equal(arr, original, equal_nan=True)):
             raise CheckFailed(
                 f"`{name}` changed its input `{path}` in place (on {case.label}). "
-                f"Never write into the arrays you are given: `x -= lr * g` or `x[i] = ...` "
-                f"changes the caller's array too (a trajectory stored earlier would change). "
-                f"Compute a new array instead, e.g. `x = x - lr * g`, or work on `x.copy()`.")
+                f"Never write into the arrays you are given: {in_place}")
     return out, inputs
 
 
@@ -587,8 +591,10 @@ def name_mistakes(mistakes, case: Case, expected: dict, got: dict, unpack, other
 
 
 def run_check(fn, *, check: str, name: str, what: str, signature: str, cases: list, reference,
-              unpack, mistakes=(), extra=None, aliasing=True):
+              unpack, mistakes=(), extra=None, aliasing=True, in_place=IN_PLACE_UPDATE):
     """Compare `fn` with `reference` on `cases`; raise CheckFailed or print a ✓ line.
+
+    in_place: why an input must not be written into, worded for the function checked.
 
     check: the check's name, for the forbidden references ("check_adam_update").
     unpack(output) -> dict quantity -> value (raises CheckFailed on a malformed output).
@@ -599,7 +605,7 @@ def run_check(fn, *, check: str, name: str, what: str, signature: str, cases: li
     labelled = [c._replace(label=f"case {i} of {len(cases)} ({c.label})") for i, c in enumerate(cases, 1)]
     for case in labelled:
         expected = unpack(run_quietly(reference, case))
-        out, passed = call_learner(fn, check, name, case, signature)
+        out, passed = call_learner(fn, check, name, case, signature, in_place)
         try:
             got = unpack(out)
         except CheckFailed as exc:
@@ -621,7 +627,7 @@ def run_check(fn, *, check: str, name: str, what: str, signature: str, cases: li
                 if oc is case:
                     continue
                 try:
-                    oout, _ = call_learner(fn, check, name, oc, signature)
+                    oout, _ = call_learner(fn, check, name, oc, signature, in_place)
                     others.append((oc, unpack(run_quietly(reference, oc)), unpack(oout)))
                 except CallStopped:   # out of time: report the difference found so far
                     break
