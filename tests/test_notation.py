@@ -189,7 +189,7 @@ def test_notebook_00_carries_the_table_of_docs_notation_md():
     assert len(rows) > 20 and rows[0].startswith("| symbol |")
     welcome = json.loads((ROOT / "notebooks" / "00_welcome.ipynb").read_text(encoding="utf-8"))
     markdown = "\n".join("".join(c["source"]) for c in welcome["cells"] if c["cell_type"] == "markdown")
-    missing = [row for row in rows if row.replace("](glossary.md#", "](../docs/glossary.md#") not in markdown]
+    missing = [row for row in rows if row.replace("](glossary/", "](../docs/glossary/") not in markdown]
     assert not missing, "rows of docs/notation.md missing from 00_welcome.ipynb:\n" + "\n".join(missing)
     for source, target in (("PyTorch", "γ → η"), ("PyTorch", "μ → β"), ("PyTorch", "λ → ω")):
         greek = target.replace(" → ", " \\to ").replace("γ", "\\gamma").replace("η", "\\eta").replace(
@@ -203,18 +203,29 @@ def _slug(heading: str) -> str:
 
 
 def test_every_link_into_the_glossary_and_notation_pages_lands_on_a_heading():
+    """A word links to its own page, docs/glossary/<word>.md, which every viewer opens at the word (JupyterLab does
+    not follow an #anchor into a Markdown file); links into glossary.md and notation.md by #anchor must hit a heading."""
     pages = {name: {_slug(line.lstrip("#")) for line in (ROOT / "docs" / name).read_text(encoding="utf-8").splitlines()
                     if line.startswith("#")} for name in ("glossary.md", "notation.md")}
     link = re.compile(r"\]\((?:\.\./docs/)?(glossary|notation)\.md(?:#([\w-]+))?\)")
+    term = re.compile(r"\]\((?:\.\./docs/|\.\./)?glossary/([\w-]+)\.md\)")
     sources = [(p.name, "".join(c["source"])) for p in NOTEBOOKS
                for c in json.loads(p.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "markdown"]
     sources += [(name, (ROOT / "docs" / name).read_text(encoding="utf-8")) for name in pages]
+    terms = sorted((ROOT / "docs" / "glossary").glob("*.md"))
+    sources += [(f"glossary/{p.name}", p.read_text(encoding="utf-8")) for p in terms]
     broken = [f"{where}: {page}.md#{anchor}" for where, text in sources for page, anchor in link.findall(text)
               if anchor and anchor not in pages[f"{page}.md"]]
-    assert not broken, "links to missing headings:\n" + "\n".join(broken)
-    linked = {anchor for _, text in sources for page, anchor in link.findall(text) if page == "glossary"}
+    broken += [f"{where}: glossary/{word}.md" for where, text in sources for word in term.findall(text)
+               if not (ROOT / "docs" / "glossary" / f"{word}.md").exists()]
+    assert not broken, "links to missing headings or pages:\n" + "\n".join(broken)
+    linked = {word for _, text in sources for word in term.findall(text)}
     assert {"hessian", "eigenvalue-and-eigenvector", "condition-number", "partial-derivative", "jacobian",
             "iverson-bracket", "normal-equations", "expectation-and-variance"} <= linked   # issue 16's list, all used
+    for page in terms:                  # each word's page opens on its word and has an entry in the index
+        heading = page.read_text(encoding="utf-8").splitlines()[0]
+        assert heading.startswith("# ") and _slug(heading.lstrip("#")) == page.stem, page.name
+        assert page.stem in pages["glossary.md"] and f"(glossary/{page.name})" in dict(sources)["glossary.md"]
 
 
 # One letter, one meaning: a letter the table gives one meaning may appear in a notebook's LaTeX only in the notebooks
