@@ -24,7 +24,7 @@ SHOWN = """() => {
   if (!h) return null;
   const box = h.getBoundingClientRect();
   return {heading: h.textContent.replace(/¶/g, '').trim(), top: box.top, bottom: box.bottom,
-          tab: document.querySelector('.lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel').textContent};
+          tabs: [...document.querySelectorAll('.lm-TabBar-tab.lm-mod-current')].map(t => t.textContent.trim())};
 }"""
 
 
@@ -38,7 +38,7 @@ def test_a_glossary_link_opens_the_page_of_its_word(lab_server, word, heading):
         link = page.locator(f'{PANEL} a[href*="glossary/{word}.md"]').first
         link.scroll_into_view_if_needed()
         link.click()
-        page.wait_for_function(f"() => {{ const s = ({SHOWN})(); return s && s.tab === '{word}.md'; }}",
+        page.wait_for_function(f"() => {{ const s = ({SHOWN})(); return s && s.tabs.includes('{word}.md'); }}",
                                timeout=60_000)
         shown = page.evaluate(f"() => ({SHOWN})()")
         assert shown["heading"] == heading, shown
