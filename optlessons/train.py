@@ -223,7 +223,7 @@ def minimize(landscape, optimizer, start=None, steps: int = 100, callback=None) 
         last = points[-1]
         ran = "stopped by the callback after" if stopped else "ran"
         message = (
-            f"{ran} {step} steps: f = {values[-1]:.4g} at ({last[0]:.4g}, {last[1]:.4g}), "
+            f"{ran} {step} steps: L = {values[-1]:.4g} at ({last[0]:.4g}, {last[1]:.4g}), "
             f"gradient norm {grad_norms[-1]:.2g}"
         )
     return Trajectory(

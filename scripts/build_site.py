@@ -13,6 +13,7 @@ configuration in docs/site/:
 
     index.md, exercises.md          copied from docs/site/
     docs/notation.md, glossary.md   copied from docs/ (the notebooks link them as ../docs/…)
+    docs/glossary/<word>.md         copied from docs/glossary/ (one page per word, linked from the notebooks)
     notebooks/<name>.ipynb          the course notebooks, widget outputs made static (below)
     exercises/<assignment>.ipynb    exercises/release/<assignment>/<assignment>.ipynb
 
@@ -41,6 +42,8 @@ NOTEBOOKS = ROOT / "notebooks"
 RELEASE = ROOT / "exercises" / "release"
 #: reference pages in docs/ that the notebooks link to (as ../docs/<name>), staged at the same relative place
 REFERENCE_PAGES = ("notation.md", "glossary.md")
+#: the glossary's one page per word (docs/glossary/<word>.md), which the notebooks link to
+GLOSSARY_WORDS = "glossary"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
@@ -303,6 +306,7 @@ def stage(src: pathlib.Path, notebooks: pathlib.Path = NOTEBOOKS, release: pathl
     (src / "docs").mkdir()
     for name in REFERENCE_PAGES:
         shutil.copy2(ROOT / "docs" / name, src / "docs" / name)
+    shutil.copytree(ROOT / "docs" / GLOSSARY_WORDS, src / "docs" / GLOSSARY_WORDS)
     staged = {"notebooks": [], "exercises": [], "widgets": 0}
     for path in course_notebooks(notebooks):
         nb, count = static_widgets(site_links(json.loads(path.read_text(encoding="utf-8"))))

@@ -103,3 +103,46 @@ def record(fig):
         for a in animated:
             a.set_animated(True)
     return last_record()
+
+
+_runs: dict = {}
+
+
+def notebook_records(path):
+    """The records of the notebook at ``path``, one per PNG printed, each with the printing cell's
+    ``index`` and ``id``: those nbval's run left when every cell passed (conftest.py installs the probe
+    in its kernels), else from running the notebook here with the probe installed first. Cached per
+    notebook for the test session: tests/test_legibility.py and tests/test_figure_labels.py read the same."""
+    import nbformat
+
+    path = pathlib.Path(path).resolve()
+    if path not in _runs:
+        nb = nbformat.read(path, as_version=4)
+        cell_of = {cell.source: (i, cell.id) for i, cell in enumerate(nb.cells) if cell.cell_type == "code"}
+        log, complete = logs_of(path) if LOG_DIR in os.environ else (None, None)
+        if complete is None or not complete.exists():
+            log = _run_with_probe(nb, path)
+        records = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+        for rec in records:          # the probe knows the source of the cell that printed the PNG
+            rec["index"], rec["cell"] = cell_of.get(rec["cell"], ("?", None))
+        _runs[path] = records
+    return _runs[path]
+
+
+def _run_with_probe(nb, path):
+    """Run ``nb`` (read from ``path``) top to bottom in a fresh kernel with the probe installed first,
+    as scripts.run_notebooks does; the probe's log."""
+    import tempfile
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    log = pathlib.Path(tempfile.mkdtemp(prefix="optlessons-legibility-")) / "texts.jsonl"
+    probe = nbformat.v4.new_code_cell(
+        f"import sys; sys.path.insert(0, {str(pathlib.Path(__file__).parent)!r})\n"
+        f"import legibility_probe; legibility_probe.install({str(log)!r})")
+    probe.id = "legibility-probe"
+    nb.cells.insert(0, probe)
+    NotebookClient(nb, timeout=180, kernel_name="python3", record_timing=False,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    return log

@@ -95,6 +95,12 @@ def numgrad_unrestored(f, x, h=1e-5):
     return g
 
 
+def mse_in_place(y_pred, y):
+    r = y_pred
+    r -= y                       # the caller's predictions are now the residuals
+    return float(np.mean(r ** 2))
+
+
 def gd_same_array(grad, x0, lr, steps):
     x = np.array(x0, dtype=float)
     out = [x]
@@ -246,6 +252,10 @@ MISTAKES = [
     ("mse_grad: no 1/n", checks.check_mse_grad, bug(mse_grad, "no_n"), ["1/n is missing"]),
     ("mse_grad: sign", checks.check_mse_grad, bug(mse_grad, "sign"), ["sign is flipped"]),
     ("mse: sum", checks.check_mse, lambda yp, y: float(np.sum((yp - y) ** 2)), ["summed"]),
+    ("mse: square of the mean", checks.check_mse, lambda yp, y: np.mean(yp - y) ** 2,
+     ["expected 0.5625, got 0.015625", "squared the mean of the errors, np.mean(r)**2", "np.mean(r**2)"]),
+    ("mse: in place", checks.check_mse, mse_in_place,
+     ["changed its input `y_pred` in place", "`r = y_pred - y`"]),
     ("mse: per-column mean", checks.check_mse, lambda yp, y: np.mean((yp - y) ** 2, axis=0),
      ["shape", "first axis only"]),
     ("ce: not shifted", checks.check_softmax_cross_entropy, bug(ce, "unshifted"),
@@ -256,7 +266,7 @@ MISTAKES = [
     ("numgrad: copy not restored", checks.check_numerical_gradient, numgrad_copy_unrestored,
      ["not put back"]),
     ("numgrad: x not restored", checks.check_numerical_gradient, numgrad_unrestored,
-     ["changed its input `x` in place"]),
+     ["changed its input `x` in place", "moves the point they asked about", "x = np.array(x, dtype=float)"]),
     ("gd: same array", checks.check_gradient_descent, gd_same_array,
      ["every row is the same point", "stored the same array"]),
     ("gd: ascent", checks.check_gradient_descent,
@@ -480,3 +490,19 @@ def test_a_long_message_wraps_at_spaces_never_inside_a_word():
     assert " ".join(" ".join(lines).split()) == " ".join(f"CheckFailed: {message}".split())
     assert all(line.startswith("    ") for line in lines[2:-1])     # continuation under its indent
     assert lines[-1] == "  short line"
+
+
+def test_the_in_place_message_is_worded_for_the_function_checked():
+    """An update keeps the optimizer's wording; numerical_gradient and the losses get their own."""
+    def adam_in_place(param, grad, state, **kw):
+        param -= 0.1 * grad
+        return adam(param, grad, state, **kw)
+    messages = {}
+    for name, check, fn in [("adam", checks.check_adam_update, adam_in_place),
+                            ("numgrad", checks.check_numerical_gradient, numgrad_unrestored),
+                            ("mse", checks.check_mse, mse_in_place)]:
+        with pytest.raises(CheckFailed) as failure:
+            check(fn)
+        messages[name] = str(failure.value)
+    assert "x -= lr * g" in messages["adam"] and "a trajectory stored earlier" in messages["adam"]
+    assert not any("x -= lr * g" in messages[k] or "trajectory" in messages[k] for k in ("numgrad", "mse"))

@@ -20,13 +20,11 @@ and its displayed size.
 """
 
 import io
-import json
 import pathlib
 import sys
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
@@ -58,24 +56,6 @@ def too_small(record):
     """The (text, displayed px) pairs of a probe record below MIN_PX, smallest first."""
     return [(text, round(displayed_px(px, record["png_width"]), 1)) for text, px in record["texts"]
             if displayed_px(px, record["png_width"]) < MIN_PX - 1e-9]
-
-
-def figure_records(path, tmp_path):
-    """The probe's records of the notebook at ``path`` (one per PNG printed): those nbval's run
-    left when every cell passed, else from running it here."""
-    log, complete = legibility_probe.logs_of(path)
-    if complete.exists():
-        return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-    nb = nbformat.read(path, as_version=4)
-    log = tmp_path / "texts.jsonl"
-    probe = nbformat.v4.new_code_cell(
-        f"import sys; sys.path.insert(0, {str(REPO / 'tests')!r})\n"
-        f"import legibility_probe; legibility_probe.install({str(log)!r})")
-    probe.id = "legibility-probe"
-    nb.cells.insert(0, probe)
-    NotebookClient(nb, timeout=180, kernel_name="python3", record_timing=False,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
-    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 
 def failures_report(name, records):
@@ -123,13 +103,10 @@ def test_probe_sees_tick_labels_legends_and_tight_bbox():
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("legibility_notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_every_notebook_figure_is_legible(legibility_notebook, tmp_path):
+def test_every_notebook_figure_is_legible(legibility_notebook):
     path = legibility_notebook
     nb = nbformat.read(path, as_version=4)
-    cell_of = {cell.source: (i, cell.id) for i, cell in enumerate(nb.cells) if cell.cell_type == "code"}
-    records = figure_records(path, tmp_path)
-    for rec in records:          # the probe knows the source of the cell that printed the PNG
-        rec["index"], rec["cell"] = cell_of.get(rec["cell"], ("?", None))
+    records = legibility_probe.notebook_records(path)        # one run per notebook, shared with test_figure_labels
     if any(cell.cell_type == "code" and ("plt." in cell.source or "plots." in cell.source)
            for cell in nb.cells):
         assert records, f"{path.name}: the probe recorded no figure, yet cells draw some"

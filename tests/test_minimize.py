@@ -74,7 +74,7 @@ def test_trajectory_records_points_values_and_gradient_norms():
     np.testing.assert_allclose(t.grad_norms, np.linalg.norm(f.gradient(t.points), axis=-1))
     # each point is one gradient step from the previous one
     np.testing.assert_allclose(t.points[1:], t.points[:-1] - 1e-3 * f.gradient(t.points[:-1]))
-    assert t.message.startswith("ran 50 steps: f = ")
+    assert t.message.startswith("ran 50 steps: L = ")   # the loss is L (notation table)
     np.testing.assert_array_equal(t.minima, f.minima)
 
 

@@ -56,7 +56,8 @@ def test_the_figure_follows_the_controls(ex):
         assert np.linalg.norm(drawn) == pytest.approx(ex.arrow_length, rel=0.1)   # the head's stroke: a few px
     np.testing.assert_allclose(ex.point.get_xydata(), [r.point])
     assert ex.level.levels == pytest.approx([ex.landscape.value([-1.0, 2.0])])    # the contour through p
-    assert ex.title_text.get_text() == f"|∇L(p)| = {r.norm:.2f},   D_u L = ∇L·u = {r.directional_derivative:.2f}"
+    assert ex.title_text.get_text() == (rf"$|\nabla L(p)|$ = {r.norm:.2f},   $D_u L = \nabla L\cdot u$ = "
+                                       f"{r.directional_derivative:.2f}")
     before = ex.png()
     r2 = _set(ex, 0.5, 2.0, 90)
     assert ex.png() != before and ex.level.levels == pytest.approx([r2.value])

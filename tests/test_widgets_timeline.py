@@ -154,7 +154,10 @@ def test_a_diverged_run_says_where_it_stopped():
     traj = exp.result.trajectory
     assert traj.diverged and traj.n_steps < exp.timeline.steps
     n = traj.n_steps
-    assert f"(step {n}, the last before it diverged at step {n + 1})" in exp.message.value
+    status = exp.message.value.split("<br>")[0]
+    assert f"Step {exp.timeline.steps} of {exp.timeline.steps}:" in status and "(the end)" not in status
+    assert f"gradient descent diverged at step {n + 1}; its last point, at step {n}: (" in status
+    assert f", L = {traj.values[n]:.4g}" in status and "f = " not in exp.message.value
     assert f"diverged at step {n + 1}" in traj.message                   # the same step as the run's message
     exp.timeline.slider.value = 2                        # before it blew up
     assert "diverged" not in exp.message.value.split("<br>")[0]

@@ -32,6 +32,11 @@ MSE_SEED = 1
 MSE_KEYS = {"y_pred", "y", "shape"}
 
 
+#: why a loss or its gradient must not write into the predictions, logits or targets it is given
+LOSS_IN_PLACE = ("`y_pred -= y` (or `r = y_pred; r -= y`, which is the same array) changes the caller's "
+                 "predictions. Compute a new array instead: `r = y_pred - y`.")
+
+
 def _mse_cases(cases, seed):
     specs, rng = case_specs(cases, seed, MSE_VISIBLE, MSE_SEED, MSE_KEYS)
     out = []
@@ -76,7 +81,14 @@ def _mse_rows(yp, y):
     return float(np.mean(np.sum(_sq(yp, y), axis=-1)))
 
 
+def _mse_mean_squared(yp, y):
+    return float(np.mean(np.asarray(yp, float) - y) ** 2)
+
+
 MSE_MISTAKES = [
+    Mistake("square_of_mean", "you squared the mean of the errors, np.mean(r)**2, instead of taking the mean "
+            "of the squared errors, np.mean(r**2): positive and negative errors cancel before squaring. "
+            "Square first, then average.", _mse_mean_squared),
     Mistake("sum", "you summed the squared errors instead of averaging them "
             "(MSE = (1/n) Σ (ŷ − y)²: use np.mean).", _mse_sum),
     Mistake("half", "you multiplied by 1/2; that is a common convention elsewhere, "
@@ -94,7 +106,7 @@ def check_mse(fn, cases="visible", seed=None):
     """Check `mse(y_pred, y) -> float`, the mean of the squared errors over every entry."""
     run_check(fn, check="check_mse", name="mse", what="optlessons.losses.mse",
               cases=_mse_cases(cases, seed), signature="mse(y_pred, y)", reference=mse,
-              unpack=ScalarUnpack("loss"), mistakes=MSE_MISTAKES)
+              unpack=ScalarUnpack("loss"), mistakes=MSE_MISTAKES, in_place=LOSS_IN_PLACE)
 
 
 def _d(yp, y):
@@ -138,7 +150,7 @@ def check_mse_grad(fn, cases="visible", seed=None):
     """Check `mse_grad(y_pred, y) -> array`, the gradient of `mse` with respect to y_pred."""
     run_check(fn, check="check_mse_grad", name="mse_grad", what="optlessons.losses.mse_grad",
               cases=_mse_cases(cases, seed), signature="mse_grad(y_pred, y)", reference=mse_grad,
-              unpack=ScalarUnpack("gradient"), mistakes=MSE_GRAD_MISTAKES)
+              unpack=ScalarUnpack("gradient"), mistakes=MSE_GRAD_MISTAKES, in_place=LOSS_IN_PLACE)
 
 
 # --------------------------------------------------------------------------- softmax cross-entropy
@@ -222,7 +234,7 @@ def check_softmax_cross_entropy(fn, cases="visible", seed=None):
     run_check(fn, check="check_softmax_cross_entropy", name="softmax_cross_entropy",
               what="optlessons.losses.softmax_cross_entropy", cases=_ce_cases(cases, seed),
               signature="softmax_cross_entropy(logits, labels)", reference=softmax_cross_entropy,
-              unpack=ScalarUnpack("loss"), mistakes=CE_MISTAKES)
+              unpack=ScalarUnpack("loss"), mistakes=CE_MISTAKES, in_place=LOSS_IN_PLACE)
 
 
 def _ce_grad(z, y, axis=1, shift=True):
@@ -270,7 +282,7 @@ def check_softmax_cross_entropy_grad(fn, cases="visible", seed=None):
               what="optlessons.losses.softmax_cross_entropy_grad", cases=_ce_cases(cases, seed),
               signature="softmax_cross_entropy_grad(logits, labels)",
               reference=softmax_cross_entropy_grad, unpack=ScalarUnpack("gradient"),
-              mistakes=CE_GRAD_MISTAKES)
+              mistakes=CE_GRAD_MISTAKES, in_place=LOSS_IN_PLACE)
 
 
 # --------------------------------------------------------------------------- finite differences
@@ -352,10 +364,17 @@ NUMGRAD_VARIANTS = {
 }
 
 
+#: why numerical_gradient must not nudge the caller's x itself
+NUMGRAD_IN_PLACE = ("nudging the caller's own `x` (`x[i] += h`, then back) moves the point they asked about, and "
+                    "any rounding in putting it back leaves their `x` changed. Nudge a copy instead: "
+                    "`x = np.array(x, dtype=float)` at the top of your function.")
+
+
 def check_numerical_gradient(fn, cases="visible", seed=None):
     """Check `numerical_gradient(f, x, h=...) -> array`, central differences for every entry."""
     run_check(fn, check="check_numerical_gradient", name="numerical_gradient",
               what="optlessons.gradcheck.numerical_gradient", cases=_ng_cases(cases, seed),
               signature="numerical_gradient(f, x, h=1e-5)", reference=numerical_gradient,
               unpack=ScalarUnpack("gradient"),
-              mistakes=variant_mistakes(numgrad_model, NUMGRAD_VARIANTS))
+              mistakes=variant_mistakes(numgrad_model, NUMGRAD_VARIANTS), in_place=NUMGRAD_IN_PLACE)
+

@@ -36,8 +36,8 @@ Public functions, each returning an :class:`Experiment`:
 
 from ..rates import RATE_FLOOR, MomentumTheory, RateMap, measured_rate, momentum_rate_map
 from .adam import AdamExperiment, adam_experiment
-from .base import (TEXT_COLOURS, ControlNames, Experiment, TitledImage, float_slider, int_slider, log_slider,
-                   plain_text)
+from .base import (TEXT_COLOURS, ControlNames, Experiment, TitledImage, float_slider, int_slider, labelled,
+                   log_slider, plain_text)
 from .curvature import CURVATURE_OPTIMIZERS, CurvatureRace, Outcome, curvature_race, outcome
 from .gradients import GradientExplorer, GradientResult, gradient_explorer
 from .momentum import MomentumExperiment, momentum_experiment
@@ -54,5 +54,5 @@ __all__ = [
     "OPTIMIZERS", "summarize", "SummaryRow", "measured_rate", "momentum_rate_map", "RateMap",
     "MomentumTheory", "curvature_race", "CurvatureRace", "CURVATURE_OPTIMIZERS", "Outcome", "outcome",
     "gradient_explorer", "GradientExplorer", "GradientResult", "training_experiment", "TrainingExperiment",
-    "TrainingResult", "schedule_experiment", "ScheduleExperiment",
+    "TrainingResult", "schedule_experiment", "ScheduleExperiment", "labelled",
 ]

@@ -81,15 +81,20 @@ def plain_text(markup):
 
 
 class ControlNames(anywidget.AnyWidget):
-    """Gives each slider of the experiment it sits in an accessible name: its visible label.
+    """Gives each slider of the box it sits in an accessible name, its visible label, and has it
+    announce its value as the read-out shows it.
 
     The same for a Play control's icon-only buttons (ipywidgets 8.1 draws ▶, ■ and ⟳ without
     names): "play or pause", "stop (back to step 0)", "repeat".
 
     ipywidgets 8.1 draws a slider's handle (ARIA role "slider") with noUiSlider and does not
     tie the visible description to it, so a screen reader announces a bare "slider" (axe:
-    ``aria-input-field-name``, serious). This invisible widget sets ``aria-label`` on every
-    handle from its slider's label, and again whenever a slider is redrawn.
+    ``aria-input-field-name``, serious); and a ``FloatLogSlider``'s handle moves over the
+    exponent, so it announces ``aria-valuetext`` "-1.2999999999999998" for η = 0.05. This
+    invisible widget sets ``aria-label`` on every handle from its slider's label and
+    ``aria-valuetext`` from its read-out ("0.05"), and again whenever a slider is redrawn or moved.
+    It serves the box with class ``optlessons-experiment`` (every experiment) or
+    ``optlessons-controls`` (:func:`labelled`) that contains it.
     """
     _esm = """
     const PLAY_BUTTONS = ['play or pause', 'stop (back to step 0)', 'repeat'];
@@ -97,8 +102,11 @@ class ControlNames(anywidget.AnyWidget):
       for (const slider of root.querySelectorAll('.widget-slider')) {
         const label = slider.querySelector('.widget-label');
         const text = label ? label.textContent.trim() : '';
+        const readout = slider.querySelector('.widget-readout');
+        const shown = readout ? readout.textContent.trim() : '';
         for (const handle of slider.querySelectorAll('.noUi-handle')) {
           if (text && handle.getAttribute('aria-label') !== text) handle.setAttribute('aria-label', text);
+          if (shown && handle.getAttribute('aria-valuetext') !== shown) handle.setAttribute('aria-valuetext', shown);
         }
       }
       for (const play of root.querySelectorAll('.widget-play')) {
@@ -110,11 +118,13 @@ class ControlNames(anywidget.AnyWidget):
     function render({ el }) {
       let observer = null;
       const attach = (tries) => {
-        const root = el.closest('.optlessons-experiment');
+        const root = el.closest('.optlessons-experiment, .optlessons-controls');
         if (!root) { if (tries > 0) setTimeout(() => attach(tries - 1), 100); return; }
         nameHandles(root);
         observer = new MutationObserver(() => nameHandles(root));
-        observer.observe(root, { childList: true, subtree: true });
+        // a read-out's text changes as the slider moves; noUiSlider rewrites aria-valuetext on every move
+        observer.observe(root, { childList: true, subtree: true, characterData: true,
+                                 attributes: true, attributeFilter: ['aria-valuetext'] });
       };
       attach(100);
       return () => { if (observer) observer.disconnect(); };
@@ -124,6 +134,14 @@ class ControlNames(anywidget.AnyWidget):
 
     def __init__(self):
         super().__init__(layout=W.Layout(display="none"))
+
+
+def labelled(*children):
+    """A ``VBox`` of ``children`` whose sliders a screen reader announces by their visible label and
+    value (:class:`ControlNames`), for a notebook's own controls outside an experiment."""
+    box = W.VBox([*children, ControlNames()])
+    box.add_class("optlessons-controls")
+    return box
 
 
 class TitledImage(W.Image):

@@ -129,7 +129,8 @@ class GradientExplorer(Experiment):
         self.gradient_arrow.set_visible(not result.stationary)
         self.direction_arrow.set_positions(tuple(p), tuple(p + self.arrow_length * result.direction))
         self.point.set_data([p[0]], [p[1]])
-        self.title_text.set_text(f"|∇L(p)| = {result.norm:.2f},   D_u L = ∇L·u = {result.directional_derivative:.2f}")
+        self.title_text.set_text(rf"$|\nabla L(p)|$ = {result.norm:.2f},   $D_u L = \nabla L\cdot u$ = "
+                                 f"{result.directional_derivative:.2f}")
 
     def describe(self, result):
         p, g = result.point, result.gradient

@@ -26,14 +26,16 @@ def play_step(steps):
 
 
 def position(name, trajectory, t):
-    """Where the run ``name`` is at step t, as the status line says it: "GD at (x, y), L = …"
-    (a run that diverged before step t says where it was last)."""
+    """Where the run ``name`` is at step t, as the status line says it: "GD at (x, y), L = …".
+
+    A run that diverged before step t says so first, then where it was last:
+    "GD diverged at step k + 1; its last point, at step k: (x, y), L = …"."""
     k = min(t, trajectory.n_steps)
     x, y = trajectory.points[k]
-    text = f"{escape_html(name)} at ({x:.4g}, {y:.4g}), L = {trajectory.values[k]:.4g}"
+    where = f"({x:.4g}, {y:.4g}), L = {trajectory.values[k]:.4g}"
     if k < t:
-        text += f" (step {k}, the last before it diverged at step {k + 1})"
-    return text
+        return f"{escape_html(name)} diverged at step {k + 1}; its last point, at step {k}: {where}"
+    return f"{escape_html(name)} at {where}"
 
 
 class Timeline:
@@ -99,7 +101,10 @@ class Timeline:
         self.experiment.refresh(self.experiment.result)
 
     def caption(self, runs, extra=""):
-        """The status line's first sentence, HTML: "Step t of n: GD at (…), L = …; Adam at …"."""
+        """The status line's first sentence, HTML: "Step t of n: GD at (…), L = …; Adam at …".
+
+        "(the end)" marks the last step only when a run is still there; runs that diverged earlier say where."""
         where = "; ".join(position(name, traj, self.t) for name, traj in runs.items())
-        end = " (the end)" if self.t >= self.steps else ""
+        running = any(traj.n_steps >= self.t for traj in runs.values())      # some run has a point at step t
+        end = " (the end)" if self.t >= self.steps and running else ""
         return f"Step {self.t} of {self.steps}{end}" + (f": {where}{extra}." if where else ".")
