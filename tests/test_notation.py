@@ -245,7 +245,6 @@ ONE_MEANING = {
 TABLE_NOTEBOOK = "00_welcome.ipynb"
 #: (notebook, symbol) -> why it is still defined a second time; each must fail (strict), so the list only shrinks.
 SECOND_MEANING_PENDING = {
-    ("10_training_in_practice.ipynb", "G"): "fixed on branch lessons-a (10 §4 writes G for the full gradient)",
     ("08_training_a_network.ipynb", "P"): "08 writes P for the matrix of probabilities: rename it where 08 is edited",
 }
 
