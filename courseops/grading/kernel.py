@@ -17,8 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from courseops.grading.engine_link import ALL_REFERENCES
-from courseops.grading.proxy import LearnerProcess, RefusedValue, RemoteModule
+from courseops.grading.proxy import LearnerProcess, RemoteModule
 from courseops.grading.sandbox import (Limits, bwrap_problem, learner_argv,
                                         unsandboxed_learner_argv)
 
@@ -53,19 +52,20 @@ def _kernel_private_paths() -> tuple[Path, ...]:
         return ()
 
 
-def learner_command(sandboxed: bool, scratch: Path, limits: Limits) -> list[str]:
-    """The learner's argv: nested in its own sandbox, or where bubblewrap cannot nest
-    here, a plain child of this (sandboxed) kernel, which first makes itself
-    non-dumpable (no ptrace, no /proc/PID/mem for a process of the same user)."""
+def learner_command(sandboxed: bool, scratch: Path, limits: Limits, package: Path) -> list[str]:
+    """The learner's argv, with the stripped `package`: nested in its own sandbox, or where
+    bubblewrap cannot nest here, a plain child of this (sandboxed) kernel, which first
+    makes itself non-dumpable (no ptrace, no /proc/PID/mem for a process of the same user)."""
     if not sandboxed:
-        return unsandboxed_learner_argv(scratch, sys.executable, limits=limits)
+        return unsandboxed_learner_argv(scratch, sys.executable, limits=limits, package=package)
     problem = bwrap_problem()
     if problem is None:
-        return learner_argv(scratch, sys.executable, hide=_kernel_private_paths(), limits=limits)
+        return learner_argv(scratch, sys.executable, hide=_kernel_private_paths(), limits=limits,
+                            package=package)
     sys.__stderr__.write(f"optlessons grading: the learner process runs without its own "
                          f"sandbox ({problem})\n")
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    return unsandboxed_learner_argv(scratch, sys.executable, limits=limits)
+    return unsandboxed_learner_argv(scratch, sys.executable, limits=limits, package=package)
 
 
 class Runtime:
@@ -77,11 +77,10 @@ class Runtime:
         self.bound: set[str] = set()      # names this runtime bound in the kernel
         scratch = Path(plan["scratch"])
         limits = Limits(**plan["limits"])
-        argv = learner_command(plan["sandbox"], scratch, limits)
+        argv = learner_command(plan["sandbox"], scratch, limits, Path(plan["package"]))
         self.process = LearnerProcess(argv, cwd=scratch / "learner", env=dict(LEARNER_ENV),
                                       cell_timeout=plan["cell_timeout"],
                                       call_timeout=plan["call_timeout"],
-                                      references=ALL_REFERENCES,
                                       limits_hint=f"{limits.memory_bytes >> 20} MiB of memory, "
                                                   f"{limits.cpu_seconds} s of CPU time")
 
@@ -112,9 +111,6 @@ class Runtime:
         values, deleted = self.process.sync()
         for name, value in values.items():
             if isinstance(value, RemoteModule):
-                continue
-            if isinstance(value, RefusedValue):
-                sys.stderr.write(f"(`{name}` is not available to the tests: {value.reason})\n")
                 continue
             if namespace.get(name) is not None and name not in self.bound:
                 continue   # bound by the kernel's own (locked) cells: stays the instructor's

@@ -166,6 +166,15 @@ FORBIDDEN_REFERENCES: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
+# What a check hands to the learner's code itself, so the learner's process must have it
+# while grading: the functions of the problem sets' modules passed as arguments (the
+# test functions of PS1's numerical gradient, PS2's Rosenbrock gradient), and the
+# references a check passes inside an argument (PS4's training loop gets an Adam to step).
+SENT_TO_LEARNER: dict[str, tuple[str, ...]] = {
+    "ps1": ("cubic", "mixed", "softmax_loss"), "ps2": ("rosenbrock_gradient",)}
+KEPT_FOR_LEARNER: dict[str, tuple[str, ...]] = {"check_training_loop": ("optlessons.optim.Adam",)}
+
+
 def forbidden_references(check_name: str) -> tuple[str, ...]:
     """The dotted names of what the learner's code may not call during `check_name`,
     e.g. "check_adam_update" -> ("optlessons.optim.adam_update", ..., "optlessons.optim.AdamW")."""
