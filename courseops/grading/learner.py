@@ -57,6 +57,7 @@ class Learner:
         self.handles: dict[int, object] = {}
         self.handle_of: dict[int, int] = {}
         self.out_fd, self.err_fd, self.streams = out_fd, err_fd, streams
+        self.rfd = self.wfd = -1   # the protocol's pipes (set by `serve`)
         # A handle made while answering a call keeps that call's arguments (a generator
         # that will draw from the rng it was given): every later call on the handle sends
         # their state back too, so the judge's originals follow (see proxy.LearnerProcess).
@@ -94,6 +95,8 @@ class Learner:
         class Unpickler(pickle.Unpickler):
             def persistent_load(self, pid):
                 kind, h = pid
+                if kind == "judge":
+                    return JudgeObject(learner, h)
                 if kind != "handle" or h not in learner.handles:
                     raise pickle.UnpicklingError(f"unknown handle {pid!r}")
                 return learner.handles[h]
@@ -182,6 +185,32 @@ class Learner:
         return {"status": "ok", "names": names, "deleted": gone}
 
 
+class JudgeObject:
+    """An object the judge keeps (a check's counting optimizer around the course's Adam):
+    reading an attribute or calling a method asks the judge, with data, during the call."""
+
+    def __init__(self, learner: Learner, number: int):
+        object.__setattr__(self, "_learner", learner)
+        object.__setattr__(self, "_number", number)
+
+    def _ask(self, name: str, args: tuple = (), kwargs: dict | None = None, call: bool = False):
+        learner = self._learner
+        send(learner.wfd, encode({"callback": self._number, "name": name, "call": call,
+                                  "args": args, "kwargs": kwargs or {}}, learner.handle))
+        reply = pickle.loads(receive(learner.rfd))
+        if reply["status"] == "error":
+            raise reply["error"]
+        if reply["status"] == "method":   # calling it asks again
+            return lambda *args, **kwargs: self._ask(name, args, kwargs, call=True)
+        return reply["value"]
+
+    def __getattr__(self, name):
+        return self._ask(name)
+
+    def __setattr__(self, name, value):
+        self._ask("__setattr__", (name, value), call=True)
+
+
 # `display` and, for cells with magics, `get_ipython()` (there is no IPython shell here).
 NAMESPACE_HELPERS = """
 def display(*objs, **kwargs):
@@ -229,6 +258,7 @@ def serve(rfd: int, wfd: int, learner: Learner) -> None:
     {"reply": {"status", "error" | "value" | "names" ...}, "stdout", "stderr"} each."""
     handlers = {"exec": learner.op_exec, "call": learner.op_call, "getattr": learner.op_getattr,
                 "global": learner.op_global, "sync": learner.op_sync}
+    learner.rfd, learner.wfd = rfd, wfd
     while True:
         try:
             data = receive(rfd)

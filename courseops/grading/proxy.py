@@ -392,9 +392,14 @@ class LearnerProcess:
                  link: tuple | None = None) -> dict:
         """Send `msg`, wait at most `timeout` s; the learner's output goes to sys.stdout /
         sys.stderr when `echo`. TimeoutError / LearnerCrashed when it does not answer."""
+        kept: list = []   # objects that stay with the judge during this request
+
         def persistent_id(obj):
             if isinstance(obj, Remote):
                 return ("handle", self.handle_of(obj))
+            if getattr(type(obj), "stays_with_the_judge", False):
+                kept.append(obj)
+                return ("judge", len(kept) - 1)
             return None
 
         buffer = io.BytesIO()
@@ -408,8 +413,11 @@ class LearnerProcess:
                             f"functions and classes defined at the top of a module") from None
         try:
             send(self.proc.stdin.fileno(), buffer.getvalue())
-            answer = self._decode(receive(self.proc.stdout.fileno(), time.monotonic() + timeout),
-                                  originals, name, link)
+            deadline = time.monotonic() + timeout
+            answer = self._decode(receive(self.proc.stdout.fileno(), deadline), originals, name, link)
+            while isinstance(answer, dict) and "callback" in answer:   # asks about a kept object
+                send(self.proc.stdin.fileno(), _callback(kept, answer))
+                answer = self._decode(receive(self.proc.stdout.fileno(), deadline), originals, name, link)
             if not (isinstance(answer, dict) and isinstance(answer.get("reply"), dict)
                     and isinstance(answer.get("stdout"), str) and isinstance(answer.get("stderr"), str)):
                 raise ProtocolError("an answer without a reply")
@@ -563,6 +571,28 @@ class LearnerProcess:
                                     str(name) if isinstance(value, RemoteFunction) else value._label)
             values[str(name)] = value
         return values, [str(n) for n in deleted]
+
+
+def _callback(kept: list, ask: dict) -> bytes:
+    """The judge's answer (a pickle, for the learner) to a question about an object it kept
+    (see ``stays_with_the_judge``): an attribute's value, "method" for a method, or a
+    method's result; the learner's arguments are data."""
+    try:
+        obj = kept[ask["callback"]]
+        name = str(ask["name"])
+        if name.startswith("_") and name != "__setattr__":
+            raise AttributeError(f"{type(obj).__name__} has no attribute {name!r} for your code")
+        if ask.get("call"):
+            value = (setattr if name == "__setattr__" else getattr(obj, name))(
+                *((obj, *ask["args"]) if name == "__setattr__" else ask["args"]), **ask["kwargs"])
+        else:
+            value = getattr(obj, name)
+            if callable(value):
+                return pickle.dumps({"status": "method"})
+        return pickle.dumps({"status": "ok", "value": value}, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        return pickle.dumps({"status": "error", "error": type(exc)(*exc.args) if type(exc).__module__ == "builtins"
+                             else RuntimeError(str(exc))})
 
 
 @dataclass(frozen=True)

@@ -95,12 +95,17 @@ def bwrap_problem() -> str | None:
 def _namespaces_problem(bwrap: str) -> str | None:
     """bwrap_problem for an installed `bwrap`, run once per executable."""
     true = shutil.which("true") or "/bin/true"
-    proc = subprocess.run([bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/",
+    proc = subprocess.run([*_dropped(), bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/",
                            "--dev", "/dev", "--tmpfs", "/proc", "--tmpfs", "/tmp", true],
                           capture_output=True, text=True, timeout=60)
     if proc.returncode != 0:
         return f"bubblewrap cannot create its namespaces here: {proc.stderr.strip()}"
     return None
+
+
+def _dropped() -> tuple[str, ...]:
+    """The setpriv prefix that makes the learner nobody: in a root kernel's sandbox."""
+    return SETPRIV if os.environ.get(SANDBOX_ENV) == "kernel" and os.geteuid() == 0 else ()
 
 
 def limited(argv: list[str], limits: Limits, python: str) -> list[str]:
@@ -249,7 +254,7 @@ def learner_argv(scratch: Path, python: str, *, hide: tuple[Path, ...] = (),
     scratch = Path(scratch).resolve()
     home = _learner_home(scratch)
     nested = os.environ.get(SANDBOX_ENV) == "kernel"
-    argv = [*(SETPRIV if nested and os.geteuid() == 0 else ()), bwrap, *_common(scratch, home),
+    argv = [*_dropped(), bwrap, *_common(scratch, home),
             "--setenv", SANDBOX_ENV, "learner", *_filesystem(python, (scratch, *hide)),
             *(["--tmpfs", "/proc"] if nested else ["--proc", "/proc"]),
             *_bind("--bind", home)]

@@ -24,7 +24,7 @@ import shutil
 from pathlib import Path
 
 import optlessons
-from optlessons.checks.engine import FORBIDDEN_REFERENCES, KEPT_FOR_LEARNER, SENT_TO_LEARNER
+from optlessons.checks.engine import FORBIDDEN_REFERENCES, SENT_TO_LEARNER
 
 PACKAGE = Path(optlessons.__file__).resolve().parent
 LEFT_OUT = ("widgets", "__pycache__")
@@ -32,12 +32,9 @@ CHECK_CALL = re.compile(r"\bcheck_\w+")
 
 
 def references_of(test_sources: list[str]) -> tuple[str, ...]:
-    """The references forbidden by the checks the test cells call, less those a check
-    hands to the learner's code itself (KEPT_FOR_LEARNER)."""
+    """The references forbidden by the checks the test cells call."""
     checks = {c for source in test_sources for c in CHECK_CALL.findall(source)}
-    refs = {r for c in checks & set(FORBIDDEN_REFERENCES) for r in FORBIDDEN_REFERENCES[c][0]}
-    kept = {r for c in checks for r in KEPT_FOR_LEARNER.get(c, ())}
-    return tuple(sorted(refs - kept))
+    return tuple(sorted({r for c in checks & set(FORBIDDEN_REFERENCES) for r in FORBIDDEN_REFERENCES[c][0]}))
 
 
 def _stub(node: ast.stmt, dotted: str, assignment: str, what: str | None) -> str:

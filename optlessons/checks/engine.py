@@ -166,13 +166,11 @@ FORBIDDEN_REFERENCES: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
-# What a check hands to the learner's code itself, so the learner's process must have it
-# while grading: the functions of the problem sets' modules passed as arguments (the
-# test functions of PS1's numerical gradient, PS2's Rosenbrock gradient), and the
-# references a check passes inside an argument (PS4's training loop gets an Adam to step).
+# The functions of the problem sets' modules a check passes to the learner's code as
+# arguments (PS1's test functions of the numerical gradient, PS2's Rosenbrock gradient):
+# the learner's process must have them while grading.
 SENT_TO_LEARNER: dict[str, tuple[str, ...]] = {
     "ps1": ("cubic", "mixed", "softmax_loss"), "ps2": ("rosenbrock_gradient",)}
-KEPT_FOR_LEARNER: dict[str, tuple[str, ...]] = {"check_training_loop": ("optlessons.optim.Adam",)}
 
 
 def forbidden_references(check_name: str) -> tuple[str, ...]:
@@ -529,7 +527,9 @@ def guarded(check: str, name: str, label: str, call: Callable, signature: str = 
     try:
         with learner_call(check, name, label):
             return call()
-    except NotImplementedError:
+    except NotImplementedError as exc:
+        if str(exc):   # e.g. a reference that is not available while grading: it says why
+            raise CheckFailed(f"`{name}` raised NotImplementedError: {exc}") from None
         raise CheckFailed(f"`{name}` is not written yet: it raised NotImplementedError. "
                           f"Replace `raise NotImplementedError()` with your code.") from None
     except CheckFailed:

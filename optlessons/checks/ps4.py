@@ -101,7 +101,11 @@ def check_optimizer_class(cls, cases="visible", seed=None):
 
 
 class CountingOptimizer:
-    """Wraps an optimizer and counts the calls to step (module-level: it pickles by value)."""
+    """Wraps an optimizer and counts the calls to step. While grading it stays with the
+    judge (the course's Adam is not in the learner's process): the learner's code gets a
+    stand-in whose `step` and `lr` ask the judge, with data."""
+
+    stays_with_the_judge = True
 
     def __init__(self, opt):
         self.opt, self.calls = opt, 0
