@@ -241,7 +241,59 @@ def gradebook(course: Path):
 # --------------------------------------------------------------------------- checking a submission
 
 def grade_id(cell) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    meta = cell.get("metadata") if isinstance(cell, dict) else None
+    nbgrader = meta.get("nbgrader") if isinstance(meta, dict) else None
+    gid = nbgrader.get("grade_id") if isinstance(nbgrader, dict) else None
+    return gid if isinstance(gid, str) and gid else None
+
+
+NBGRADER_FLAGS = ("grade", "solution", "locked")
+HIDDEN_MARKERS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+
+
+def normalize(nb) -> list[str]:
+    """Make every cell's shape one the repair step and nbgrader can read, in place; return
+    what was changed. nbgrader metadata that is not a dict of the right types (null, a
+    list, a grade_id that is not a string, a flag that is not a bool, a locked or graded
+    cell without a grade_id) is dropped: the cell runs as an ordinary one, and the
+    course's own cells are put back from the release by `repair`. A hidden-tests marker
+    in a student's cell is made a plain comment (nbgrader would hide the rest of the
+    cell in the feedback, and fails on a marker without its end). Raises Ungradable for
+    what cannot be read at all."""
+    changes = []
+    if not isinstance(nb.get("cells"), list):
+        raise Ungradable("the notebook's list of cells is missing")
+    for i, c in enumerate(nb.cells):
+        where = f"cell {i + 1}"
+        if not isinstance(c, dict) or c.get("cell_type") not in ("code", "markdown", "raw"):
+            raise Ungradable(f"{where} is not a notebook cell (cell_type "
+                             f"{c.get('cell_type') if isinstance(c, dict) else type(c).__name__!r})")
+        source = c.get("source", "")
+        if isinstance(source, list) and all(isinstance(x, str) for x in source):
+            c["source"] = source = "".join(source)
+        if not isinstance(source, str):
+            raise Ungradable(f"{where}'s source is a {type(source).__name__}, not text")
+        if not isinstance(c.get("metadata"), dict):
+            c["metadata"] = nbformat.NotebookNode()
+        meta = c.metadata.get("nbgrader", ...)
+        if meta is ... :
+            pass
+        elif not (isinstance(meta, dict) and all(isinstance(meta.get(f, False), bool) for f in NBGRADER_FLAGS)
+                  and (grade_id(c) or not any(meta.get(f) for f in NBGRADER_FLAGS))):
+            del c.metadata["nbgrader"]
+            changes.append(f"{where}'s nbgrader metadata was not valid: it ran as an ordinary cell")
+        locked = isinstance(c.metadata.get("nbgrader"), dict) and c.metadata.nbgrader.get("locked")
+        if not locked and any(m in source for m in HIDDEN_MARKERS):
+            for m in HIDDEN_MARKERS:
+                source = source.replace(m, m.replace("### ", "# (student's) ", 1))
+            c["source"] = source
+            changes.append(f"{where} holds the marker of the course's hidden tests: made a plain comment")
+        if c.cell_type == "code":
+            c.setdefault("outputs", [])
+            c.setdefault("execution_count", None)
+            if not isinstance(c.outputs, list):
+                c.outputs = []
+    return changes
 
 
 def the_notebook(course: Path, kind: str, assignment: str) -> Path:
@@ -295,6 +347,7 @@ def repair(nb: nbformat.NotebookNode, release_nb: nbformat.NotebookNode, assignm
     a student's later copies stay as ordinary cells, copies of the course's locked
     cells are dropped; a deleted locked or test cell is put back from the release.
     """
+    changes = normalize(nb)
     canonical = {grade_id(c): c for c in release_nb.cells if grade_id(c)}
     present = set(_nbgrader_ids(nb)) & set(canonical)
     if len(present) * 2 < len(canonical):
@@ -304,7 +357,6 @@ def repair(nb: nbformat.NotebookNode, release_nb: nbformat.NotebookNode, assignm
                 if guess and len(guess[1] & set(_nbgrader_ids(nb))) * 2 >= len(guess[1]) else "")
         raise Ungradable(f"this is not {assignment}'s notebook: it has {len(present)} of its "
                          f"{len(canonical)} graded and solution cells{like}")
-    changes = []
     copies: dict[str, int] = {}
     kept = []
     for c in nb.cells:
@@ -313,7 +365,7 @@ def repair(nb: nbformat.NotebookNode, release_nb: nbformat.NotebookNode, assignm
             kept.append(c)
             continue
         if gid not in canonical:
-            del c.metadata["nbgrader"]
+            c.metadata.pop("nbgrader", None)
             changes.append(f"cell {gid!r} is not a cell of {assignment}: run as an ordinary cell")
             kept.append(c)
             continue
@@ -321,7 +373,7 @@ def repair(nb: nbformat.NotebookNode, release_nb: nbformat.NotebookNode, assignm
         if gid in copies:
             copies[gid] += 1
             if not ref.metadata["nbgrader"].get("locked"):
-                del c.metadata["nbgrader"]
+                c.metadata.pop("nbgrader", None)
                 kept.append(c)
             continue
         copies[gid] = 1
@@ -364,7 +416,7 @@ def repair(nb: nbformat.NotebookNode, release_nb: nbformat.NotebookNode, assignm
     try:
         nbformat.validate(nb)
     except nbformat.ValidationError as exc:
-        raise Ungradable(f"the notebook's structure is invalid ({exc.message})") from None
+        raise Ungradable(f"the notebook's structure is invalid ({exc.message[:300]})") from None
     return changes
 
 
@@ -681,6 +733,10 @@ def grade_student(course: Path, a: Assignment, student: str, work: Path, sandbox
     except Ungradable as exc:
         outcome.status = f"{UNGRADABLE}: {exc}"
         shutil.rmtree(autograded, ignore_errors=True)   # no stale feedback from an earlier run
+    except Exception as exc:   # a shape nothing above foresaw: this student only, in words
+        outcome.status = (f"{UNGRADABLE}: the grader could not handle this notebook "
+                          f"({type(exc).__name__}: {str(exc)[:300]}); grade it by hand")
+        shutil.rmtree(autograded, ignore_errors=True)
     return outcome
 
 
