@@ -31,7 +31,11 @@ KERNEL_NAME = "optlessons-sandbox"
 CELL_LINE = '__import__("courseops.grading.kernel").grading.kernel.run_learner_cell({})'
 _CELL_LINE = re.compile(r'^__import__\("courseops\.grading\.kernel"\)\.grading\.kernel\.'
                         r'run_learner_cell\((\d+)\)$')
+# nbgrader puts the id in paths, in the `student_id` file glob and on command lines
+# (its exchange also splits file names on "+"): keep to characters safe in all of them.
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+STUDENT_ID_RULE = ("letters, digits, '_', '-' and '.', starting with a letter or digit "
+                   "(no spaces)")
 
 
 def _nbgrader(cell: dict) -> dict:
@@ -140,8 +144,7 @@ class GradingSandbox:
     def scratch(self, student: str) -> Path:
         """The student's private directory (the kernel's and the learner's HOME are in it)."""
         if not STUDENT_ID.match(student):
-            raise ValueError(f"student must be letters, digits, '_', '-' and '.', starting with "
-                             f"a letter or digit, got {student!r}")
+            raise ValueError(f"student must be {STUDENT_ID_RULE}, got {student!r}")
         scratch = self.root / "students" / student
         for sub in ("kernel", "learner", "runtime"):
             (scratch / sub).mkdir(parents=True, exist_ok=True)

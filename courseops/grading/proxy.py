@@ -40,9 +40,27 @@ import numpy as np
 
 from courseops.grading.learner import REMOTE_DUNDERS
 from courseops.grading.protocol import ProtocolError, decode, receive, send, walk
-from optlessons.checks.engine import CALL_TIMEOUT, LearnerTimeout
+from optlessons.checks.engine import CALL_TIMEOUT, HIDDEN_CASES, LearnerTimeout
 
 START_TIMEOUT = 120.0   # seconds for the learner process to start (imports numpy in the sandbox)
+HIDDEN_NOTE = "(output of your code during hidden tests is not shown)\n"
+STDERR_NOTE = "[what your code wrote to stderr: shown here, never counted as an error]\n"
+_NOTED = [0]   # the hidden check run whose note was written
+
+
+def echo(out: str, err: str) -> None:
+    """Show what the learner's code printed: stdout as it is, stderr labelled on stdout
+    (nbgrader scores a test cell with anything on stderr as failed: honest warnings must
+    not cost a mark); during a check's hidden cases, one note instead."""
+    run = HIDDEN_CASES.get()
+    if run:
+        if (out or err) and _NOTED[0] != run:
+            _NOTED[0] = run
+            sys.stdout.write(HIDDEN_NOTE)
+        return
+    sys.stdout.write(out)
+    if err:
+        sys.stdout.write(STDERR_NOTE + err + ("" if err.endswith("\n") else "\n"))
 
 
 
@@ -435,8 +453,7 @@ class LearnerProcess:
             raise LearnerCrashed(f"the learner's process {how}{what}; it has been restarted "
                                  f"for what follows") from None
         if echo:
-            sys.stdout.write(answer["stdout"])
-            sys.stderr.write(answer["stderr"])
+            globals()["echo"](answer["stdout"], answer["stderr"])
         return answer["reply"]
 
     def handle_of(self, proxy) -> int:
