@@ -68,6 +68,10 @@ class LearnerCrashed(Exception):
     """The learner process ended during a request; the message says how, in words."""
 
 
+class AnswerRefused(ProtocolError):
+    """The learner's process sent something that is not an answer in the data format."""
+
+
 class LearnerGone(Exception):
     """A proxy for an object that died with an earlier learner process."""
 
@@ -400,10 +404,9 @@ class LearnerProcess:
 
         try:
             return decode(data, handle, argument, rebuild_record, rebuild_instance)
-        except ProtocolError:
-            raise
-        except Exception as exc:   # malformed JSON, arrays or generator states
-            raise ProtocolError(f"{type(exc).__name__}: {exc}") from None
+        except Exception as exc:   # malformed JSON, arrays or generator states; unknown kinds
+            raise AnswerRefused(str(exc) if isinstance(exc, ProtocolError)
+                                else f"{type(exc).__name__}: {exc}") from None
 
     def _request(self, msg: dict, timeout: float, *, echo: bool = True, what: str = "",
                  originals: list | None = None, name: str | None = None,
@@ -438,17 +441,20 @@ class LearnerProcess:
                 answer = self._decode(receive(self.proc.stdout.fileno(), deadline), originals, name, link)
             if not (isinstance(answer, dict) and isinstance(answer.get("reply"), dict)
                     and isinstance(answer.get("stdout"), str) and isinstance(answer.get("stderr"), str)):
-                raise ProtocolError("an answer without a reply")
+                raise AnswerRefused("an answer without a reply")
         except (TimeoutError, KeyboardInterrupt):
             # Stopped waiting (nbgrader interrupts a cell with SIGINT): the answer that may
             # still come would be read as the next request's, so this process must go.
             self.kill()
             raise
         except (ProtocolError, BrokenPipeError) as exc:
-            returncode = self.proc.wait(5) if self.proc.poll() is None else self.proc.returncode
+            try:   # it closed the pipe as it died, or it is alive and sent something else
+                returncode = self.proc.wait(1) if self.proc.poll() is None else self.proc.returncode
+            except subprocess.TimeoutExpired:
+                returncode = None
             self.kill()
             how = _exit_sentence(returncode, self.limits_hint)
-            if returncode is None or returncode == 0:
+            if isinstance(exc, AnswerRefused):
                 how = f"sent an answer the grader refuses ({exc})"
             raise LearnerCrashed(f"the learner's process {how}{what}; it has been restarted "
                                  f"for what follows") from None
@@ -597,8 +603,12 @@ def _callback(kept: list, ask: dict) -> bytes:
     try:
         obj = kept[ask["callback"]]
         name = str(ask["name"])
-        if name.startswith("_") and name != "__setattr__":
-            raise AttributeError(f"{type(obj).__name__} has no attribute {name!r} for your code")
+        target = str(ask["args"][0]) if name == "__setattr__" and ask.get("args") else name
+        declared = getattr(type(obj), target, None)   # its class's methods and properties only
+        if (target.startswith("_") or not (callable(declared) or isinstance(declared, property))
+                or (name == "__setattr__" and not getattr(declared, "fset", None))):
+            raise AttributeError(f"{type(obj).__name__} has no attribute {target!r} your code may "
+                                 f"{'set' if name == '__setattr__' else 'use'}")
         if ask.get("call"):
             value = (setattr if name == "__setattr__" else getattr(obj, name))(
                 *((obj, *ask["args"]) if name == "__setattr__" else ask["args"]), **ask["kwargs"])
