@@ -350,7 +350,7 @@ def tracked_state():
     return h.hexdigest(), status
 
 
-def run_grade(args, timeout=1200):
+def run_grade(args, timeout=3000):
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     proc = subprocess.run([sys.executable, str(COURSE / "grade.py"), *map(str, args)], env=env,
