@@ -81,7 +81,7 @@ MISSING = ("absent",)
 NO_SOLUTION = ("zero", "a_poison", "overwrite", "reader", "hidden", "refimport", "clone", "profiler",
                "hubreader", "ffi")
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500),   # grading the class takes minutes
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3300),   # grading the class takes minutes
               # the pasted cell's id, as Jupyter saves it:
               pytest.mark.filterwarnings("ignore::nbformat.warnings.DuplicateCellId")]
 
