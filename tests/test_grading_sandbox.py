@@ -409,15 +409,18 @@ def test_the_sandbox_binds_the_package_but_never_the_repository_around_it(tmp_pa
     package = (repo if editable else site) / "optlessons"
     for d in (package, site, repo / "exercises" / "source"):
         d.mkdir(parents=True, exist_ok=True)
-    reported = [str(package), str(venv), str(venv), str(venv), str(venv), str(venv / "bin"),
-                str(site), *([str(repo)] if editable else [])]   # editable: the repo on sys.path
+    reported = {"packages": [str(package), str(package)], "natives": [],
+                "others": [str(venv), str(venv), str(venv), str(venv), str(venv / "bin"),
+                           str(site), *([str(repo)] if editable else [])]}   # editable: the repo on sys.path
     monkeypatch.setattr(sandbox.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(
         a, 0, stdout=json.dumps(reported)))
     sandbox.python_paths.cache_clear()
+    sandbox._facts.cache_clear()
     try:
         paths = sandbox.python_paths("fake-python")
     finally:
         sandbox.python_paths.cache_clear()
+        sandbox._facts.cache_clear()
     assert set(paths) == ({str(package), str(venv)} if editable else {str(venv)})
 
 

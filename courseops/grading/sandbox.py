@@ -115,6 +115,21 @@ def limited(argv: list[str], limits: Limits, python: str) -> list[str]:
 
 
 @functools.lru_cache(maxsize=None)
+def _facts(python: str) -> dict:
+    """What one run of `python` reports: its prefixes and ``sys.path``, where ``optlessons``
+    and ``courseops`` are, and the native modules of ``ctypes`` and ``cffi``."""
+    code = ("import json,sys,os,optlessons,courseops,importlib.util as u;"
+            "print(json.dumps({'packages':[os.path.dirname(os.path.realpath(p.__file__)) for p in (optlessons,courseops)],"
+            "'others':[sys.prefix,sys.base_prefix,sys.exec_prefix,sys.base_exec_prefix,"
+            "os.path.dirname(os.path.realpath(sys.executable)),*sys.path],"
+            "'natives':[os.path.realpath(s.origin) for s in map(u.find_spec,('_ctypes','_cffi_backend'))"
+            " if s is not None and s.origin]}))")
+    out = subprocess.run([python, "-I", "-c", code], capture_output=True, text=True, check=True,
+                         env={"PATH": os.environ.get("PATH", "")}, timeout=60)
+    return json.loads(out.stdout)
+
+
+@functools.lru_cache(maxsize=None)
 def python_paths(python: str) -> tuple[str, ...]:
     """The directories `python` needs to run the course: its prefixes (a venv and the
     installation it was made from), the directories on its ``sys.path`` (``.pth`` files
@@ -122,13 +137,8 @@ def python_paths(python: str) -> tuple[str, ...]:
     packages' parent (an editable install puts the repository itself on ``sys.path``)
     is replaced by the package directory alone: the rest of the repository, the course
     and its solutions included, stays outside."""
-    code = ("import json,sys,os,optlessons,courseops;"
-            "print(json.dumps([os.path.dirname(os.path.realpath(p.__file__)) for p in (optlessons,courseops)]+["
-            "sys.prefix,sys.base_prefix,sys.exec_prefix,sys.base_exec_prefix,"
-            "os.path.dirname(os.path.realpath(sys.executable)),*sys.path]))")
-    out = subprocess.run([python, "-I", "-c", code], capture_output=True, text=True, check=True,
-                         env={"PATH": os.environ.get("PATH", "")}, timeout=60)
-    package, operations, *others = json.loads(out.stdout)
+    facts = _facts(python)
+    (package, operations), others = facts["packages"], facts["others"]
 
     def inside(path: str, folder: str) -> bool:
         return (path + "/").startswith(folder.rstrip("/") + "/")
@@ -144,23 +154,15 @@ def python_paths(python: str) -> tuple[str, ...]:
                  if not any(p.startswith(q.rstrip("/") + "/") for q in kept[:i]))
 
 
-@functools.lru_cache(maxsize=None)
 def package_dir(python: str) -> str:
     """Where `python` imports ``optlessons`` from (the path the stripped build covers)."""
-    code = "import os,optlessons;print(os.path.dirname(os.path.realpath(optlessons.__file__)))"
-    return subprocess.run([python, "-I", "-c", code], capture_output=True, text=True, check=True,
-                          env={"PATH": os.environ.get("PATH", "")}, timeout=60).stdout.strip()
+    return _facts(python)["packages"][0]
 
 
-@functools.lru_cache(maxsize=None)
 def foreign_function_modules(python: str) -> tuple[str, ...]:
     """The native modules of ``ctypes`` and ``cffi`` `python` would load: the learner's
     sandbox covers them with /dev/null, so neither can be imported there."""
-    code = ("import importlib.util as u,json;print(json.dumps([s.origin for s in map(u.find_spec,"
-            "('_ctypes','_cffi_backend')) if s is not None and s.origin]))")
-    out = subprocess.run([python, "-I", "-c", code], capture_output=True, text=True, check=True,
-                         env={"PATH": os.environ.get("PATH", "")}, timeout=60)
-    return tuple(os.path.realpath(p) for p in json.loads(out.stdout))
+    return tuple(_facts(python)["natives"])
 
 
 def _parents(dest: str) -> list[str]:
