@@ -216,7 +216,7 @@ def grade_id(cell) -> str | None:
 
 
 NBGRADER_FLAGS = ("grade", "solution", "locked")
-HIDDEN_MARKERS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+HIDDEN_MARKERS = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")   # nbgrader looks for them in any line
 
 
 def normalize(nb) -> list[str]:
@@ -253,7 +253,7 @@ def normalize(nb) -> list[str]:
         locked = isinstance(c.metadata.get("nbgrader"), dict) and c.metadata.nbgrader.get("locked")
         if not locked and any(m in source for m in HIDDEN_MARKERS):
             for m in HIDDEN_MARKERS:
-                source = source.replace(m, m.replace("### ", "# (student's) ", 1))
+                source = source.replace(m, m.replace(" ", "-"))
             c["source"] = source
             changes.append(f"{where} holds the marker of the course's hidden tests: made a plain comment")
         if c.cell_type == "code":
