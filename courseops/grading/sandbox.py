@@ -17,7 +17,7 @@ kernel's; it binds the assignment's stripped package (``courseops.grading.stripp
 where ``optlessons`` is, and ``/dev/null`` over ``ctypes``' and ``cffi``'s native
 modules, so neither can be imported. When the grader is root, the learner runs as
 ``nobody`` with no supplementary groups (``setpriv --clear-groups`` before its
-bubblewrap: the kernel sandbox keeps only the two capabilities that needs), so even a
+bubblewrap: the kernel sandbox keeps only the capabilities to do so and to stop it), so even a
 file it could name is read with nobody's rights. bubblewrap nests (measured as root and
 as an unprivileged user: the inner one makes its own user namespace), but the kernel's
 ``/proc`` has read-only submounts (``/proc/sys`` ...) that forbid mounting a new proc,
@@ -48,7 +48,8 @@ SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "fonts", "nsswitch.conf", "hosts")
 NOBODY = 65534                        # the learner's uid and gid when the grader is root
 SETPRIV = ("setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--inh-caps=-all")
-KERNEL_CAPABILITIES = ("CAP_SETUID", "CAP_SETGID")   # what setpriv needs, inside the kernel
+# inside a root kernel: what setpriv needs to make the learner nobody, and what stopping it takes
+KERNEL_CAPABILITIES = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL")
 MIB = 1 << 20
 
 
@@ -223,7 +224,7 @@ def kernel_argv(scratch: Path, python: str, *, ipc_dir: Path | None = None,
     root = os.geteuid() == 0
     argv = [bwrap, *_common(scratch, home, own_user=not root), "--setenv", SANDBOX_ENV, "kernel",
             *_filesystem(python, tuple(hide)), "--proc", "/proc", *_bind("--bind", scratch)]
-    if root:   # real uid 0, no capability but the two setpriv needs to make the learner nobody
+    if root:   # real uid 0, no capability but those to make the learner nobody and to stop it
         argv += ["--cap-drop", "ALL", *[a for cap in KERNEL_CAPABILITIES for a in ("--cap-add", cap)]]
     if packages is not None:
         argv += _bind("--ro-bind", Path(packages).resolve())
