@@ -54,7 +54,7 @@ ROOT = Path(__file__).resolve().parents[1]
 COURSE = ROOT / "exercises"
 ARTIFACTS = ROOT / "tests" / "artifacts"
 PS = "ps3_momentum_rmsprop_adam"
-OTHER_PS = ("ps1_losses_gradients", "ps2_gradient_descent", "ps4_train_network")
+OTHER_PS = ("ps1_losses_gradients", "ps2_gradient_descent", "ps4_train_network", "ps5_schedules_clipping")
 CELL_TIMEOUT = 8   # seconds; the course uses 30
 SANDBOX = importlib.util.find_spec("courseops.grading") is not None and shutil.which("bwrap") is not None
 NO_SANDBOX = ("needs the grading sandbox (courseops.grading, the `judge` branch) and bubblewrap "
@@ -64,17 +64,24 @@ needs_sandbox = pytest.mark.skipif(not SANDBOX, reason=NO_SANDBOX)
 POINTS = {"test_sgd_momentum_update": 3, "test_rmsprop_update": 3, "test_adam_update": 4}
 HONEST = {"full": POINTS, "partial": {**POINTS, "test_adam_update": 0},
           "zero": dict.fromkeys(POINTS, 0), "copied": POINTS}
-ATTACKS = {"a_poison": dict.fromkeys(POINTS, 0), "overwrite": dict.fromkeys(POINTS, 0),
-           "reader": dict.fromkeys(POINTS, 0), "hidden": dict.fromkeys(POINTS, 0),
-           "refimport": dict.fromkeys(POINTS, 0), "exits": POINTS,
-           "loops": {**POINTS, "test_rmsprop_update": 0}, "slow": {**POINTS, "test_adam_update": 0}}
+NOTHING, NO_ADAM = dict.fromkeys(POINTS, 0), {**POINTS, "test_adam_update": 0}
+ATTACKS = {"a_poison": NOTHING, "overwrite": NOTHING, "reader": NOTHING, "hidden": NOTHING,
+           "refimport": NOTHING, "exits": POINTS,
+           "loops": {**POINTS, "test_rmsprop_update": 0}, "slow": NO_ADAM,
+           # the second design's adversary (issue 25): full marks for nothing ...
+           "clone": NOTHING, "profiler": NOTHING, "lazy": NO_ADAM, "threaded": NO_ADAM,
+           "forger": NO_ADAM, "hubreader": NOTHING, "ffi": NOTHING,
+           # ... honest work that must not lose a mark, and shapes that must not stop the class
+           "bloat": POINTS, "marker": POINTS, "noisy": POINTS, "spy": POINTS, "mimic": POINTS,
+           "nullmeta": POINTS, "nogid": POINTS}
 UNGRADABLE = {"broken": "its JSON is broken at line", "empty": "the file is empty (0 bytes)",
               "wrong": "it looks like ps1_losses_gradients's notebook"}
 MISSING = ("absent",)
 # Students whose notebooks hold no solution code of their own: their feedback must show none.
-NO_SOLUTION = ("zero", "a_poison", "overwrite", "reader", "hidden", "refimport")
+NO_SOLUTION = ("zero", "a_poison", "overwrite", "reader", "hidden", "refimport", "clone", "profiler",
+               "hubreader", "ffi")
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500),   # grading the class takes minutes
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3300),   # grading the class takes minutes
               # the pasted cell's id, as Jupyter saves it:
               pytest.mark.filterwarnings("ignore::nbformat.warnings.DuplicateCellId")]
 
@@ -147,6 +154,76 @@ for _try in (lambda: checks.check_adam_update(lambda *a, **k: None, cases="hidde
 
 EXIT = "import os\nos._exit(3)\n"
 
+# Copies of the reference, each a different way (sgd: reload; rmsprop: the module's file
+# loaded again under another name; adam: its code object through marshal, and exec of source).
+CLONE = {
+    "sgd_momentum_update": "import importlib, optlessons.optim as _o\n"
+                           "sgd_momentum_update = importlib.reload(_o).sgd_update\n",
+    "rmsprop_update": "import importlib.util, optlessons.optim as _o\n"
+                      "_spec = importlib.util.spec_from_file_location('optlessons.optim_again', _o.__file__)\n"
+                      "_m = importlib.util.module_from_spec(_spec)\n_spec.loader.exec_module(_m)\n"
+                      "rmsprop_update = _m.rmsprop_update\n",
+    "adam_update": "import marshal, types, optlessons.optim as _o\n"
+                   "_code = marshal.loads(marshal.dumps(_o.adam_update.__code__))\n"
+                   "_ns = {'__name__': 'optlessons.optim', '__package__': 'optlessons'}\n"
+                   "exec(open(_o.__file__).read(), _ns)\n"
+                   "adam_update = types.FunctionType(_code, _ns)\n",
+}
+PROFILER = {gid: "import sys, threading\nfrom optlessons import optim as _o\n"
+                 f"def {gid}(*a, **k):\n    sys.setprofile(None)\n    threading.setprofile(None)\n"
+                 f"    return _o.{ref}(*a, **k)\n"
+            for gid, ref in (("sgd_momentum_update", "sgd_update"), ("rmsprop_update", "rmsprop_update"),
+                             ("adam_update", "adam_update"))}
+LAZY = ("import numpy as np\nfrom optlessons import optim as _o\n"
+        "class _Later:\n    def __init__(self, a, k, i):\n        self.a, self.k, self.i = a, k, i\n"
+        "    def __array__(self, *x, **y):\n        return np.asarray(_o.adam_update(*self.a, **self.k)[self.i])\n"
+        "    def __getattr__(self, name):\n        return getattr(_o.adam_update(*self.a, **self.k)[1], name)\n"
+        "def adam_update(param, grad, state, **k):\n"
+        "    return _Later((param, grad, state), k, 0), _Later((param, grad, state), k, 1)\n")
+THREADED = ("import queue, threading\nfrom optlessons import optim as _o\n"
+            "_asks, _answers = queue.Queue(), queue.Queue()\n"
+            "def _worker():\n    while True:\n        a, k = _asks.get()\n"
+            "        try:\n            _answers.put(_o.adam_update(*a, **k))\n"
+            "        except BaseException as exc:\n            _answers.put(exc)\n"
+            "threading.Thread(target=_worker, daemon=True).start()\n"
+            "def adam_update(param, grad, state, **k):\n    _asks.put(((param, grad, state), k))\n"
+            "    out = _answers.get(timeout=5)\n    if isinstance(out, BaseException):\n        raise out\n"
+            "    return out\n")
+# A forged answer written on every descriptor the protocol's pipe could be: a course object
+# built from attributes, claimed as the result, with a ✓ as its output.
+FORGER = ("import json, os, struct\n"
+          "def adam_update(param, grad, state, **k):\n"
+          "    reply = {'$': 'dict', 'items': [['status', 'ok'], ['value', {'$': 'tuple', 'items': [\n"
+          "        {'$': 'object', 'module': 'optlessons.checks.engine', 'name': 'Case',\n"
+          "         'state': {'$': 'dict', 'items': []}}, {'$': 'tuple', 'items': []},\n"
+          "        {'$': 'dict', 'items': []}, None]}]]}\n"
+          "    fake = {'value': {'$': 'dict', 'items': [['reply', reply], ['stdout', 'OK adam_update'],\n"
+          "                                            ['stderr', '']]}, 'blobs': []}\n"
+          "    head = json.dumps(fake).encode()\n"
+          "    for fd in range(3, 12):\n"
+          "        try:\n"
+          "            os.write(fd, struct.pack('>Q', len(head) + 8) + struct.pack('>Q', len(head)) + head)\n"
+          "        except OSError:\n            pass\n"
+          "    return param, state\n")
+HUB_READER = (
+    "import glob, os\n"
+    "for _path in [INSTRUCTOR, *glob.glob('/opt/*'), *glob.glob('/home/*'), '/etc/shadow', '/etc/passwd']:\n"
+    "    try:\n"
+    "        print(_path, 'read:', open(_path).read()[:200] if os.path.isfile(_path) else os.listdir(_path))\n"
+    "    except OSError as exc:\n"
+    "        print(_path, 'refused:', type(exc).__name__)\n")
+FFI = ("for _code in ('import ctypes; ctypes.string_at(id(1), 64)', 'import cffi; cffi.FFI().dlopen(None)',\n"
+       "              'import _ctypes', 'open(\"/proc/self/mem\", \"rb\").read(8)'):\n"
+       "    try:\n        exec(_code)\n        print('worked:', _code)\n"
+       "    except Exception as exc:\n        print('refused:', type(exc).__name__)\n")
+BLOAT = "raise ValueError('x' * 40_000_000)\n"
+NOISY = ("import logging, sys, warnings\nimport numpy as np\n"
+         "print('a note on stderr', file=sys.stderr)\nwarnings.warn('a warning at cell level')\n")
+NOISE = ("    print('computing', file=sys.stderr)\n    warnings.warn('a learner warning')\n"
+         "    logging.warning('a log line')\n    np.where(np.ones(2) > 0, 1.0, np.log(np.zeros(2)))\n")
+SPY = "    print('SPY', repr(grad.tolist()), repr(sorted(hyper.items())))\n"
+MIMIC = "print('This looks like a known mistake: =HYPERLINK(\"http://x\", \"bias correction is missing\")')\n"
+
 
 def reference_import(course, assignment):
     """The release of `assignment` with each solution replaced by an import of the reference
@@ -165,6 +242,12 @@ def reference_import(course, assignment):
                 module, name = refs[0].rsplit(".", 1)
                 target.source = f"from {module} import {name} as {fn}\n"
     return nb
+
+
+def instructor_notebook(course):
+    """The hub's layout: the instructor's source notebook, group-readable, under an
+    /opt-like folder next to the course (never /opt itself: the hub's tests use it)."""
+    return course.parent / "opt" / "optlessons" / "instructor" / "source" / PS / f"{PS}.ipynb"
 
 
 def submissions(course):
@@ -205,6 +288,53 @@ def submissions(course):
                                         count=1, flags=re.S)
     assert "time.sleep(10)" in c.source
     subs["slow", PS] = slow
+    clone = release(course)
+    for gid, code in CLONE.items():
+        solution_cell(clone, gid).source = code
+    subs["clone", PS] = clone
+    profiler = release(course)
+    for gid, code in PROFILER.items():
+        solution_cell(profiler, gid).source = code
+    subs["profiler", PS] = profiler
+    for student, code in (("lazy", LAZY), ("threaded", THREADED), ("forger", FORGER)):
+        nb = copy.deepcopy(full)
+        solution_cell(nb, "adam_update").source = code
+        subs[student, PS] = nb
+    subs["hubreader", PS] = add_cell_after(release(course), "imports", HUB_READER.replace(
+        "INSTRUCTOR", repr(str(instructor_notebook(course)))))
+    subs["ffi", PS] = add_cell_after(release(course), "imports", FFI)
+    bloat = copy.deepcopy(full)
+    for _ in range(4):
+        add_cell_after(bloat, "imports", BLOAT)
+    subs["bloat", PS] = bloat
+    marker = copy.deepcopy(full)
+    c = solution_cell(marker, "adam_update")
+    c.source = "# ### BEGIN HIDDEN TESTS (my note)\n" + c.source
+    subs["marker", PS] = marker
+    noisy = add_cell_after(copy.deepcopy(full), "imports", NOISY)
+    for gid in ("sgd_momentum_update", "rmsprop_update", "adam_update"):
+        c = solution_cell(noisy, gid)
+        c.source = "import logging, sys, warnings\nimport numpy as np\n" + re.sub(
+            r'(def \w+\(.*?\):\n(    """.*?"""\n)?)', lambda m: m.group(1) + NOISE, c.source, count=1, flags=re.S)
+        assert "a learner warning" in c.source
+    subs["noisy", PS] = noisy
+    spy = copy.deepcopy(full)
+    c = solution_cell(spy, "adam_update")
+    c.source = re.sub(r"def adam_update\((.*?)\):\n", lambda m: (
+        "def adam_update(param, grad, state, **hyper):\n"
+        "    lr, betas, eps, weight_decay, amsgrad = (hyper[k] for k in ('lr', 'betas', 'eps', "
+        "'weight_decay', 'amsgrad'))\n" + SPY), c.source, count=1, flags=re.S)
+    assert "SPY" in c.source
+    subs["spy", PS] = spy
+    subs["mimic", PS] = add_cell_after(copy.deepcopy(full), "adam_update", MIMIC)
+    nullmeta = add_cell_after(copy.deepcopy(full), "imports", "x = 1\n")
+    nullmeta.cells[0].metadata["nbgrader"] = None
+    nullmeta.cells[next(i for i, c in enumerate(nullmeta.cells) if c.source == "x = 1\n")].metadata["nbgrader"] = None
+    subs["nullmeta", PS] = nullmeta
+    nogid = add_cell_after(copy.deepcopy(full), "imports", "y = 2\n")
+    nogid.cells[next(i for i, c in enumerate(nogid.cells) if c.source == "y = 2\n")].metadata["nbgrader"] = {
+        "locked": True, "grade": False, "solution": False, "schema_version": 3}
+    subs["nogid", PS] = nogid
     return subs
 
 
@@ -220,7 +350,7 @@ def tracked_state():
     return h.hexdigest(), status
 
 
-def run_grade(args, timeout=1200):
+def run_grade(args, timeout=3000):
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     proc = subprocess.run([sys.executable, str(COURSE / "grade.py"), *map(str, args)], env=env,
@@ -247,6 +377,10 @@ def graded(tmp_path_factory):
         else:
             nbformat.write(content, path)
     (course / "roster.txt").write_text("student_id\n" + "\n".join(MISSING) + "\n")
+    instructor = instructor_notebook(course).parents[2]
+    shutil.copytree(COURSE / "source" / PS, instructor / "source" / PS)
+    for p in [instructor, *instructor.rglob("*")]:
+        p.chmod(0o750 if p.is_dir() else 0o640)
     package = {p: p.read_bytes() for p in (ROOT / "optlessons").rglob("*.py")}
     before = tracked_state()
     sandbox = [] if SANDBOX else ["--unsafe-no-sandbox"]
@@ -289,9 +423,8 @@ def page_text(path):
 
 
 def secrets(course, assignment=PS):
-    sys.path.insert(0, str(COURSE))
-    import grade
-    return grade.secret_lines(nbformat.read(nb_path(course, "source", assignment), as_version=4),
+    from courseops.grading.course import secret_lines
+    return secret_lines(nbformat.read(nb_path(course, "source", assignment), as_version=4),
                               release(course, assignment))
 
 
@@ -362,7 +495,7 @@ def test_importing_the_reference_scores_nothing_in_every_problem_set(graded, ass
     assert row(graded, "refimport", assignment)["status"] == "graded"
     assert row(graded, "full", assignment)["status"] == "missing"   # submitted another assignment only
     text = page_text(feedback_page(graded, "refimport", assignment))
-    assert "calls the course's" in text and "write" in text
+    assert f"is not available while grading {assignment}: write" in text
 
 
 @needs_sandbox
@@ -390,6 +523,49 @@ def test_a_slow_function_is_told_so_in_words(graded):
     cell = text[text.index("test_adam_update"):]
     assert "adam_update" in cell and re.search(rf"\b{CELL_TIMEOUT - 2:g} s\b", cell)   # grade.learner_limit
     assert "not written yet" not in text and "KeyboardInterrupt" not in text and "CellTimeoutError" not in text
+
+
+@needs_sandbox
+def test_the_instructors_files_on_the_hub_stay_unread(graded):
+    text = page_text(feedback_page(graded, "hubreader"))
+    assert f"{instructor_notebook(graded['course'])} refused: FileNotFoundError" in text
+    assert "/etc/shadow refused: FileNotFoundError" in text and "/etc/passwd refused" in text
+    assert " read: " not in text
+
+
+@needs_sandbox
+def test_no_foreign_function_interface_reaches_memory(graded):
+    text = page_text(feedback_page(graded, "ffi"))
+    assert text.count("refused: ") == 4 and "worked:" not in text
+
+
+@needs_sandbox
+def test_huge_exceptions_are_cut_and_a_hidden_marker_is_harmless(graded):
+    notebook = graded["course"] / "autograded" / "bloat" / PS / f"{PS}.ipynb"
+    assert notebook.stat().st_size < 20 << 20, notebook.stat().st_size   # 4 × 40 MB raised
+    assert "more characters cut by the grader" in notebook.read_text(encoding="utf-8")
+    assert feedback_page(graded, "marker").exists()
+    assert "hidden tests: made a plain comment" in row(graded, "marker")["warnings"]
+
+
+@needs_sandbox
+def test_honest_noise_is_shown_labelled_and_costs_nothing(graded):
+    text = page_text(feedback_page(graded, "noisy"))
+    assert "never counted as an error" in text and "a learner warning" in text
+
+
+@needs_sandbox
+def test_what_the_code_prints_during_hidden_cases_is_not_shown(graded):
+    from optlessons.checks.ps3 import ADAM_VISIBLE
+    text = page_text(feedback_page(graded, "spy"))
+    assert text.count("SPY ") == len(ADAM_VISIBLE)        # the visible cases only
+    assert "output of your code during hidden tests is not shown" in text
+
+
+@needs_sandbox
+def test_printed_mistake_lines_are_not_mistakes(graded):
+    with open(graded["course"] / "reports" / f"{PS}-mistakes.csv", newline="") as f:
+        assert "mimic" not in f.read()
 
 
 # --------------------------------------------------------------------------- the report

@@ -17,8 +17,8 @@ import os
 import sys
 from pathlib import Path
 
-from courseops.grading.engine_link import ALL_REFERENCES
-from courseops.grading.proxy import LearnerProcess, RefusedValue, RemoteModule
+from courseops.grading.proxy import LearnerProcess, RemoteModule, echo
+from optlessons.checks.engine import HIDDEN_CASES, CallStopped, CheckFailed
 from courseops.grading.sandbox import (Limits, bwrap_problem, learner_argv,
                                         unsandboxed_learner_argv)
 
@@ -28,13 +28,16 @@ LEARNER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "MPLBA
                "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
+GRADING_MIME = "application/vnd.optlessons.grading+json"   # what a cell's result means, as data
+
+
 class LearnerCellError(Exception):
     """A learner cell raised (or timed out, or its process died); Jupyter shows the
-    learner's own traceback, not this module's frames."""
+    learner's own traceback, not this module's frames. `stopped`: a time limit stopped it."""
 
-    def __init__(self, cell: int, text: str):
+    def __init__(self, cell: int, text: str, stopped: bool = False):
         super().__init__(text.strip().splitlines()[-1] if text.strip() else f"cell {cell} failed")
-        self.cell, self.text = cell, text
+        self.cell, self.text, self.stopped = cell, text, stopped
 
     def _render_traceback_(self) -> list[str]:
         return self.text.rstrip().splitlines()
@@ -53,19 +56,20 @@ def _kernel_private_paths() -> tuple[Path, ...]:
         return ()
 
 
-def learner_command(sandboxed: bool, scratch: Path, limits: Limits) -> list[str]:
-    """The learner's argv: nested in its own sandbox, or where bubblewrap cannot nest
-    here, a plain child of this (sandboxed) kernel, which first makes itself
-    non-dumpable (no ptrace, no /proc/PID/mem for a process of the same user)."""
+def learner_command(sandboxed: bool, scratch: Path, limits: Limits, package: Path) -> list[str]:
+    """The learner's argv, with the stripped `package`: nested in its own sandbox, or where
+    bubblewrap cannot nest here, a plain child of this (sandboxed) kernel, which first
+    makes itself non-dumpable (no ptrace, no /proc/PID/mem for a process of the same user)."""
     if not sandboxed:
-        return unsandboxed_learner_argv(scratch, sys.executable, limits=limits)
+        return unsandboxed_learner_argv(scratch, sys.executable, limits=limits, package=package)
     problem = bwrap_problem()
     if problem is None:
-        return learner_argv(scratch, sys.executable, hide=_kernel_private_paths(), limits=limits)
+        return learner_argv(scratch, sys.executable, hide=_kernel_private_paths(), limits=limits,
+                            package=package)
     sys.__stderr__.write(f"optlessons grading: the learner process runs without its own "
                          f"sandbox ({problem})\n")
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    return unsandboxed_learner_argv(scratch, sys.executable, limits=limits)
+    return unsandboxed_learner_argv(scratch, sys.executable, limits=limits, package=package)
 
 
 class Runtime:
@@ -77,11 +81,10 @@ class Runtime:
         self.bound: set[str] = set()      # names this runtime bound in the kernel
         scratch = Path(plan["scratch"])
         limits = Limits(**plan["limits"])
-        argv = learner_command(plan["sandbox"], scratch, limits)
+        argv = learner_command(plan["sandbox"], scratch, limits, Path(plan["package"]))
         self.process = LearnerProcess(argv, cwd=scratch / "learner", env=dict(LEARNER_ENV),
                                       cell_timeout=plan["cell_timeout"],
                                       call_timeout=plan["call_timeout"],
-                                      references=ALL_REFERENCES,
                                       limits_hint=f"{limits.memory_bytes >> 20} MiB of memory, "
                                                   f"{limits.cpu_seconds} s of CPU time")
 
@@ -96,14 +99,13 @@ class Runtime:
             self.done += 1
             out = self.process.exec_cell(index, source, locked=locked)
             if not locked:
-                sys.stdout.write(out.stdout)
-                sys.stderr.write(out.stderr)
+                sys.stdout.write(out.stdout)   # the learner's stderr is in it, labelled (echo)
             if out.error is not None:
                 text = _error_text(index, out.error, locked)
                 if index == cell:
-                    failure = LearnerCellError(cell, text)
+                    failure = LearnerCellError(cell, text, type(out.error).__name__ == "LearnerTimeout")
                 else:
-                    sys.stderr.write(text)
+                    sys.stdout.write(text)
         self.sync(namespace)
         if failure is not None:
             raise failure
@@ -112,9 +114,6 @@ class Runtime:
         values, deleted = self.process.sync()
         for name, value in values.items():
             if isinstance(value, RemoteModule):
-                continue
-            if isinstance(value, RefusedValue):
-                sys.stderr.write(f"(`{name}` is not available to the tests: {value.reason})\n")
                 continue
             if namespace.get(name) is not None and name not in self.bound:
                 continue   # bound by the kernel's own (locked) cells: stays the instructor's
@@ -139,6 +138,32 @@ def _error_text(cell: int, error: BaseException, locked: bool) -> str:
 _RUNTIME: Runtime | None = None
 
 
+def _report(shell, etype, value, tb, tb_offset=None):
+    """Show a failure as Jupyter would, and publish what it means as data (GRADING_MIME:
+    the known mistake a check named, whether a time limit stopped it) for the report."""
+    data = {}
+    if getattr(value, "mistake", None):
+        data["mistake"] = value.mistake
+    if isinstance(value, CallStopped) or getattr(value, "stopped", False):
+        data["stopped"] = True
+    if data:
+        shell.display_pub.publish({GRADING_MIME: data})
+    return shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """A warning in the grading kernel (a check comparing the learner's inf, say) goes to
+    stdout, labelled: on stderr nbgrader would fail the cell for it."""
+    sys.stdout.write(f"[warning, not an error] {category.__name__}: {message}\n")
+
+
+def _install(shell) -> None:
+    import warnings
+    warnings.showwarning = _show_warning
+    if shell is not None:
+        shell.set_custom_exc((CheckFailed, LearnerCellError), _report)
+
+
 def run_learner_cell(cell: int) -> None:
     """Run the learner's cells up to notebook cell `cell` and bind their names here."""
     global _RUNTIME
@@ -149,14 +174,20 @@ def run_learner_cell(cell: int) -> None:
                                          f"{path or 'not set'}): this notebook is graded only "
                                          f"through GradingSandbox")
         _RUNTIME = Runtime(json.loads(Path(path).read_text()))
+        try:
+            from IPython import get_ipython
+            _install(get_ipython())
+        except ImportError:
+            _install(None)
     try:
         from IPython import get_ipython
         namespace = get_ipython().user_ns
     except (ImportError, AttributeError):   # outside IPython
         namespace = sys.modules["__main__"].__dict__
+    HIDDEN_CASES.set(0)   # a learner cell's output is shown, whatever check ran last
     try:
         _RUNTIME.run_to(cell, namespace)
     except KeyboardInterrupt:   # nbgrader stops a cell at its time limit with an interrupt
         raise LearnerCellError(cell, f"cell {cell} was stopped at the notebook's time limit "
                                      f"while it ran. Likely cause: an infinite loop, or a loop "
-                                     f"over far more steps than the task needs.") from None
+                                     f"over far more steps than the task needs.", stopped=True) from None

@@ -22,15 +22,20 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
+from courseops.grading import stripped
 from courseops.grading.kernel import PLAN_ENV
-from courseops.grading.sandbox import (INSTALL_HINT, KERNEL_LIMITS, LEARNER_LIMITS, Limits,
+from courseops.grading.sandbox import (INSTALL_HINT, KERNEL_LIMITS, LEARNER_LIMITS, NOBODY, Limits,
                                         bwrap_problem, kernel_argv)
 
 KERNEL_NAME = "optlessons-sandbox"
 CELL_LINE = '__import__("courseops.grading.kernel").grading.kernel.run_learner_cell({})'
 _CELL_LINE = re.compile(r'^__import__\("courseops\.grading\.kernel"\)\.grading\.kernel\.'
                         r'run_learner_cell\((\d+)\)$')
+# nbgrader puts the id in paths, in the `student_id` file glob and on command lines
+# (its exchange also splits file names on "+"): keep to characters safe in all of them.
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+STUDENT_ID_RULE = ("letters, digits, '_', '-' and '.', starting with a letter or digit "
+                   "(no spaces)")
 
 
 def _nbgrader(cell: dict) -> dict:
@@ -111,6 +116,19 @@ class GradingSandbox:
         self.root = Path(tempfile.mkdtemp(prefix="optlessons-grading-", dir=workdir)).resolve()
         self.ipc_dir = self.root / "ipc"
         self.ipc_dir.mkdir()
+        self.packages = self.root / "packages"   # one stripped build per assignment
+        self.packages.mkdir()
+        self.root.chmod(0o755)   # the learner (nobody, when grading as root) reaches its builds
+
+    def package(self, assignment: str, source: dict) -> Path:
+        """The stripped package the learner sees while `assignment` (its source notebook
+        `source`) is graded, built on first use."""
+        target = self.packages / assignment / "optlessons"
+        if not target.is_dir():
+            tests = [_source(c) for c in source["cells"] if c.get("cell_type") == "code" and is_test_cell(c)]
+            stripped.build(assignment, tests, target.parent)
+            target.parent.chmod(0o755)
+        return target
 
     # ---------------------------------------------------------------- life cycle
     def close(self) -> None:
@@ -126,11 +144,14 @@ class GradingSandbox:
     def scratch(self, student: str) -> Path:
         """The student's private directory (the kernel's and the learner's HOME are in it)."""
         if not STUDENT_ID.match(student):
-            raise ValueError(f"student must be letters, digits, '_', '-' and '.', starting with "
-                             f"a letter or digit, got {student!r}")
+            raise ValueError(f"student must be {STUDENT_ID_RULE}, got {student!r}")
         scratch = self.root / "students" / student
         for sub in ("kernel", "learner", "runtime"):
             (scratch / sub).mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:   # the learner runs as nobody: its HOME is its own
+            os.chown(scratch / "learner", NOBODY, NOBODY)
+            for p in (self.root / "students", scratch):
+                p.chmod(0o755)
         return scratch
 
     def _kernelspec(self, student: str) -> Path:
@@ -141,7 +162,7 @@ class GradingSandbox:
         spec_dir.mkdir(parents=True, exist_ok=True)
         if self.sandboxed:
             argv = kernel_argv(scratch, self.python, ipc_dir=self.ipc_dir,
-                               limits=self.kernel_limits)
+                               limits=self.kernel_limits, packages=self.packages)
         else:
             argv = [self.python, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
         # Interrupts as a message on the control channel: ipykernel then signals itself.
@@ -172,10 +193,13 @@ class GradingSandbox:
         env[PLAN_ENV] = str(self.scratch(student) / "plan.json")
         return env
 
-    def prepare(self, student: str, submitted_nb: Path, source_nb: Path, out_nb: Path) -> None:
-        """Write the notebook nbgrader will grade (`out_nb`) and the student's learner plan."""
+    def prepare(self, student: str, submitted_nb: Path, source_nb: Path, out_nb: Path,
+                assignment: str | None = None) -> None:
+        """Write the notebook nbgrader will grade (`out_nb`) and the student's learner plan
+        (`assignment` names the stripped build: by default the source notebook's folder)."""
         submitted = json.loads(Path(submitted_nb).read_text(encoding="utf-8"))
         source = json.loads(Path(source_nb).read_text(encoding="utf-8"))
+        package = self.package(assignment or Path(source_nb).parent.name, source)
         plan = learner_plan(submitted, source)
         student_cells = {p["cell"] for p in plan if not p["locked"]}
         for index in student_cells:
@@ -184,7 +208,7 @@ class GradingSandbox:
             cell["outputs"], cell["execution_count"] = [], None
         scratch = self.scratch(student)
         (scratch / "plan.json").write_text(json.dumps({
-            "cells": plan, "scratch": str(scratch), "sandbox": self.sandboxed,
+            "cells": plan, "scratch": str(scratch), "sandbox": self.sandboxed, "package": str(package),
             "cell_timeout": self.cell_timeout, "call_timeout": self.call_timeout,
             "limits": asdict(self.learner_limits)}))
         self._kernelspec(student)

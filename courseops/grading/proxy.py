@@ -1,19 +1,18 @@
-"""The judge's side of the learner process: the process itself and proxies for its objects.
+"""The judge's side of the learner process: the process itself and stand-ins for its objects.
 
 :class:`LearnerProcess` starts the learner (``courseops.grading.learner``), sends it
 requests with a time limit, and when it dies (a time-out, ``os._exit``, a crash, a
 limit) starts it again and replays the cells that had finished, so the next request
-finds the learner's names as they were. Its replies are read by a restricted
-unpickler: only plain data, numpy's arrays / scalars / dtypes / random generators and
-the course package's classes come back as objects; everything else the learner has
-comes back as a proxy:
+finds the learner's names as they were. Its answers are data (``protocol.decode``:
+JSON and ``.npy``, nothing that runs code here); records and the course's plain
+objects are rebuilt with the judge's own classes; what is not data comes as a handle:
 
 * :class:`RemoteFunction`: calling it calls the learner's function there;
 * :class:`RemoteClass`: calling it makes a :class:`RemoteObject`;
-* :class:`RemoteObject`: attributes are fetched (by value when they can be), methods
-  and operators (``iter``, ``next``, ``len``, ``[]``, ``in``, calls) run remotely;
-* :class:`RemoteRecord`: the learner's own namedtuple, its fields by name and by
-  position (a tuple of them).
+* :class:`RemoteObject`: attributes are fetched, methods and the operators a check uses
+  on purpose (``iter``, ``next``, ``len``, ``[]``, ``in``, calls) run remotely; never a
+  conversion (no ``__array__``, ``__float__``, ``__bool__``): reading a result runs
+  nothing of the learner's.
 
 After each call the arguments' state in the learner is written back into the judge's
 original arguments (:func:`write_back`), and a returned argument is the judge's
@@ -23,7 +22,9 @@ original object again, so "changed its input in place" and aliasing stay visible
 from __future__ import annotations
 
 import builtins
+import collections
 import functools
+import importlib
 import io
 import os
 import pickle
@@ -37,16 +38,38 @@ from pathlib import Path
 
 import numpy as np
 
-from courseops.grading.engine_link import CALL_TIMEOUT, FORBIDDEN, LearnerTimeout, ReferenceCalled
 from courseops.grading.learner import REMOTE_DUNDERS
-from courseops.grading.protocol import ProtocolError, allowed_global, receive, send, walk
+from courseops.grading.protocol import ProtocolError, decode, receive, send, walk
+from optlessons.checks.engine import CALL_TIMEOUT, HIDDEN_CASES, LearnerTimeout
 
 START_TIMEOUT = 120.0   # seconds for the learner process to start (imports numpy in the sandbox)
+HIDDEN_NOTE = "(output of your code during hidden tests is not shown)\n"
+STDERR_NOTE = "[what your code wrote to stderr: shown here, never counted as an error]\n"
+_NOTED = [0]   # the hidden check run whose note was written
+
+
+def echo(out: str, err: str) -> None:
+    """Show what the learner's code printed: stdout as it is, stderr labelled on stdout
+    (nbgrader scores a test cell with anything on stderr as failed: honest warnings must
+    not cost a mark); during a check's hidden cases, one note instead."""
+    run = HIDDEN_CASES.get()
+    if run:
+        if (out or err) and _NOTED[0] != run:
+            _NOTED[0] = run
+            sys.stdout.write(HIDDEN_NOTE)
+        return
+    sys.stdout.write(out)
+    if err:
+        sys.stdout.write(STDERR_NOTE + err + ("" if err.endswith("\n") else "\n"))
 
 
 
 class LearnerCrashed(Exception):
     """The learner process ended during a request; the message says how, in words."""
+
+
+class AnswerRefused(ProtocolError):
+    """The learner's process sent something that is not an answer in the data format."""
 
 
 class LearnerGone(Exception):
@@ -61,42 +84,45 @@ class LearnerError(Exception):
     learner_traceback = ""
 
 
-class RestrictedUnpickler(pickle._Unpickler):
-    """Loads a reply of the learner's process: an allow-list of classes, nothing else,
-    and only those are ever called (a proxy on the stack is never called by REDUCE)."""
-
-    def __init__(self, data: bytes, persistent_load=None):
-        super().__init__(io.BytesIO(data))
-        self._persistent = persistent_load
-        self._found: set[int] = set()
-        self.dispatch = dict(pickle._Unpickler.dispatch)
-        self.dispatch[pickle.REDUCE[0]] = type(self)._load_reduce
-
-    def find_class(self, module, name):
-        if not allowed_global(module, name):
-            raise pickle.UnpicklingError(
-                f"the learner's process sent back a {module}.{name}, which the grader does not "
-                f"accept from it: only numbers, strings, arrays, lists, tuples, dicts, numpy's "
-                f"random generators and the course's own records come back by value")
-        found = super().find_class(module, name)
-        self._found.add(id(found))
-        return found
-
-    def _load_reduce(self):
-        if id(self.stack[-2]) not in self._found:
-            raise pickle.UnpicklingError("the learner's process sent an answer that calls "
-                                         "something the grader did not allow")
-        pickle._Unpickler.load_reduce(self)
-
-    def persistent_load(self, pid):
-        if self._persistent is None:
-            raise pickle.UnpicklingError("a reference to a learner object where none may be")
-        return self._persistent(pid)
+@functools.lru_cache(maxsize=256)
+def _record_class(name: str, fields: tuple[str, ...]) -> type:
+    """A namedtuple class of the judge's for a learner's record `name`: data only, and sent
+    back to the learner as a plain tuple."""
+    cls = collections.namedtuple(name.rpartition(".")[2] if name.rpartition(".")[2].isidentifier()
+                                 else "Record", fields, rename=True)
+    cls.__reduce__ = lambda self: (tuple, (tuple(self),))
+    return cls
 
 
-def restricted_loads(data: bytes, persistent_load=None):
-    """Unpickle `data` from the learner's process with the allow-list."""
-    return RestrictedUnpickler(data, persistent_load).load()
+def _course_class(module: str, name: str):
+    """The course package's class `module`.`name` in the judge, or None."""
+    if not module.startswith("optlessons.") or "." in name:
+        return None
+    try:
+        cls = getattr(importlib.import_module(module), name, None)
+    except ImportError:
+        return None
+    return cls if isinstance(cls, type) and cls.__module__ == module else None
+
+
+def rebuild_record(module: str, name: str, fields: tuple[str, ...], values: tuple):
+    """A record from the learner: the course's own class when it names one with these
+    fields (``AdamState``), else a judge-made namedtuple of them."""
+    cls = _course_class(module, name)
+    if cls is None or tuple(getattr(cls, "_fields", ())) != fields:
+        cls = _record_class(name, fields)
+    return cls._make(values)
+
+
+def rebuild_instance(module: str, name: str, state):
+    """A plain object of a course class (an optimizer, PS4's CountingOptimizer) from its
+    attributes, without calling any of its code."""
+    cls = _course_class(module, name)
+    if cls is None or not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
+        raise ProtocolError(f"an object of {module}.{name}, which the grader does not rebuild")
+    obj = cls.__new__(cls)
+    obj.__dict__.update(state)
+    return obj
 
 
 # ------------------------------------------------------------------------------ proxies
@@ -183,44 +209,13 @@ class RemoteObject(Remote):
         return type("RemoteObject", (cls,), namespace)
 
 
-class RemoteRecord(tuple):
-    """The learner's own namedtuple: a tuple of its values, fields also by name."""
-
-    def __new__(cls, ref: Ref, typename: str, fields: tuple[str, ...], values: tuple):
-        record = super().__new__(cls, values)
-        record._ref, record._typename, record._fields = ref, typename, tuple(fields)
-        return record
-
-    def __getattr__(self, name):
-        fields = self.__dict__.get("_fields", ())
-        if name in fields:
-            return self[fields.index(name)]
-        raise AttributeError(f"{self._typename} has no field {name!r} (its fields: "
-                             f"{', '.join(fields)})")
-
-    def _asdict(self):
-        return dict(zip(self._fields, self))
-
-    def _replace(self, **changes):
-        return self._ref.process.call(self, "_replace", (), changes,
-                                      name=f"{self._typename}._replace")
-
-    def __repr__(self):
-        return f"{self._typename}({', '.join(f'{k}={v!r}' for k, v in zip(self._fields, self))})"
-
-    def __reduce__(self):
-        raise TypeError(f"{self._typename} lives in the learner's process: it cannot be copied")
-
-
-
-
 # ------------------------------------------------------------------------------ write-back
 
 
 def write_back(original, after, pairs: dict[int, object]) -> None:
     """Copy the post-call state `after` (the learner's copy of an argument) into the
     judge's `original`, recursively; `pairs` maps id(after part) -> original part."""
-    if id(after) in pairs or isinstance(after, (Remote, RemoteRecord)):
+    if id(after) in pairs or isinstance(after, Remote):
         return
     pairs[id(after)] = original
     if isinstance(original, np.ndarray) and isinstance(after, np.ndarray):
@@ -268,7 +263,7 @@ def _map_identity(obj, pairs: dict[int, object]):
         items = [_map_identity(x, pairs) for x in obj]
         if any(a is not b for a, b in zip(items, obj)):
             return type(obj)(items)
-    elif isinstance(obj, tuple) and hasattr(type(obj), "_make") and not isinstance(obj, RemoteRecord):
+    elif isinstance(obj, tuple) and hasattr(type(obj), "_make"):
         items = [_map_identity(x, pairs) for x in obj]
         if any(a is not b for a, b in zip(items, obj)):
             return type(obj)._make(items)
@@ -311,19 +306,17 @@ class LearnerProcess:
     """The learner's process, restarted (replaying the finished cells) when it dies.
 
     Each cell may run `cell_timeout` seconds; each call `call_timeout` seconds, or when
-    that is None, what the checks' engine sets in CALL_TIMEOUT (30 s by default).
-    `references` (dotted names) are resolved in the process before any cell runs."""
+    that is None, what the checks' engine sets in CALL_TIMEOUT (30 s by default)."""
 
     def __init__(self, argv: list[str], *, cwd: str | Path | None = None,
                  env: dict[str, str] | None = None, cell_timeout: float = 30.0,
-                 call_timeout: float | None = None, limits_hint: str = "1 GiB of memory",
-                 references: tuple[str, ...] = ()):
+                 call_timeout: float | None = None, limits_hint: str = "1 GiB of memory"):
         if not cell_timeout > 0:
             raise ValueError(f"cell_timeout must be > 0 seconds, got {cell_timeout!r}")
         if call_timeout is not None and not call_timeout > 0:
             raise ValueError(f"call_timeout must be > 0 seconds or None (the engine's "
                              f"CALL_TIMEOUT), got {call_timeout!r}")
-        self.call_timeout, self.references = call_timeout, tuple(references)
+        self.call_timeout = call_timeout
         self.argv, self.cwd, self.env = list(argv), cwd, env
         self.cell_timeout, self.limits_hint = cell_timeout, limits_hint
         self.proc: subprocess.Popen | None = None
@@ -346,9 +339,8 @@ class LearnerProcess:
                                      start_new_session=True)
         self.generation += 1
         try:
-            hello = restricted_loads(receive(self.proc.stdout.fileno(),
-                                             time.monotonic() + START_TIMEOUT))
-        except (ProtocolError, TimeoutError, pickle.UnpicklingError) as exc:
+            hello = self._decode(receive(self.proc.stdout.fileno(), time.monotonic() + START_TIMEOUT))
+        except (ProtocolError, TimeoutError) as exc:
             self._log.seek(0)
             log = self._log.read().decode("utf-8", "replace").strip()[-2000:]
             self.kill()
@@ -357,10 +349,6 @@ class LearnerProcess:
         if not (isinstance(hello, dict) and hello.get("ready") is True):
             self.kill()
             raise LearnerCrashed("the learner's process did not start properly")
-        self.no_new_processes = bool(hello.get("no_new_processes"))
-        if self.references:   # read before any of the learner's code runs
-            self._request({"op": "prime", "references": self.references}, START_TIMEOUT,
-                          echo=False)
         for position, (cell, source, locked) in enumerate(self.finished):
             try:
                 self._request({"op": "exec", "cell": cell, "source": source, "locked": locked},
@@ -389,12 +377,50 @@ class LearnerProcess:
             self.start()
 
     # ---------------------------------------------------------------- requests
-    def _request(self, msg: dict, timeout: float, *, echo: bool = True, what: str = "") -> dict:
+    def _decode(self, data: bytes, originals: list | None = None, name: str | None = None,
+                link: tuple | None = None):
+        """An answer of the learner's process as the judge's data and stand-ins
+        (ProtocolError for anything else)."""
+        def handle(pid):
+            kind, h = pid.get("kind"), pid.get("handle")
+            if not isinstance(h, int):
+                raise ProtocolError("a handle without a number")
+            if pid.get("linked") and link is not None:
+                self.links[(self.generation, h)] = link
+            if kind == "module":
+                return RemoteModule(str(pid.get("label")))
+            ref = Ref(self, self.generation, h, name)
+            label = str(pid.get("label"))
+            if kind == "object":
+                return RemoteObject.with_operators(tuple(map(str, pid.get("ops", ()))))(ref, label)
+            if kind in ("function", "class"):
+                return (RemoteFunction if kind == "function" else RemoteClass)(ref, label)
+            raise ProtocolError(f"an unknown kind of handle {kind!r}")
+
+        def argument(n):
+            if originals is None or not 0 <= n < len(originals):
+                raise ProtocolError(f"argument number {n}, which was not sent")
+            return originals[n]
+
+        try:
+            return decode(data, handle, argument, rebuild_record, rebuild_instance)
+        except Exception as exc:   # malformed JSON, arrays or generator states; unknown kinds
+            raise AnswerRefused(str(exc) if isinstance(exc, ProtocolError)
+                                else f"{type(exc).__name__}: {exc}") from None
+
+    def _request(self, msg: dict, timeout: float, *, echo: bool = True, what: str = "",
+                 originals: list | None = None, name: str | None = None,
+                 link: tuple | None = None) -> dict:
         """Send `msg`, wait at most `timeout` s; the learner's output goes to sys.stdout /
         sys.stderr when `echo`. TimeoutError / LearnerCrashed when it does not answer."""
+        kept: list = []   # objects that stay with the judge during this request
+
         def persistent_id(obj):
-            if isinstance(obj, (Remote, RemoteRecord)):
+            if isinstance(obj, Remote):
                 return ("handle", self.handle_of(obj))
+            if getattr(type(obj), "stays_with_the_judge", False):
+                kept.append(obj)
+                return ("judge", len(kept) - 1)
             return None
 
         buffer = io.BytesIO()
@@ -408,25 +434,33 @@ class LearnerProcess:
                             f"functions and classes defined at the top of a module") from None
         try:
             send(self.proc.stdin.fileno(), buffer.getvalue())
-            payload, (out, err) = restricted_loads(receive(self.proc.stdout.fileno(),
-                                                           time.monotonic() + timeout))
+            deadline = time.monotonic() + timeout
+            answer = self._decode(receive(self.proc.stdout.fileno(), deadline), originals, name, link)
+            while isinstance(answer, dict) and "callback" in answer:   # asks about a kept object
+                send(self.proc.stdin.fileno(), _callback(kept, answer))
+                answer = self._decode(receive(self.proc.stdout.fileno(), deadline), originals, name, link)
+            if not (isinstance(answer, dict) and isinstance(answer.get("reply"), dict)
+                    and isinstance(answer.get("stdout"), str) and isinstance(answer.get("stderr"), str)):
+                raise AnswerRefused("an answer without a reply")
         except (TimeoutError, KeyboardInterrupt):
             # Stopped waiting (nbgrader interrupts a cell with SIGINT): the answer that may
             # still come would be read as the next request's, so this process must go.
             self.kill()
             raise
-        except (ProtocolError, BrokenPipeError, pickle.UnpicklingError, ValueError) as exc:
-            returncode = self.proc.wait(5) if self.proc.poll() is None else self.proc.returncode
+        except (ProtocolError, BrokenPipeError) as exc:
+            try:   # it closed the pipe as it died, or it is alive and sent something else
+                returncode = self.proc.wait(1) if self.proc.poll() is None else self.proc.returncode
+            except subprocess.TimeoutExpired:
+                returncode = None
             self.kill()
             how = _exit_sentence(returncode, self.limits_hint)
-            if isinstance(exc, pickle.UnpicklingError):
+            if isinstance(exc, AnswerRefused):
                 how = f"sent an answer the grader refuses ({exc})"
             raise LearnerCrashed(f"the learner's process {how}{what}; it has been restarted "
                                  f"for what follows") from None
         if echo:
-            sys.stdout.write(out)
-            sys.stderr.write(err)
-        return restricted_loads(payload)
+            globals()["echo"](answer["stdout"], answer["stderr"])
+        return answer["reply"]
 
     def handle_of(self, proxy) -> int:
         """The proxy's handle in the current process (found again by name after a restart)."""
@@ -439,37 +473,20 @@ class LearnerProcess:
                 raise LearnerGone(f"{proxy!r} was made by the learner's code before its process "
                                   f"restarted (after a crash or a time-out): it no longer exists")
             fresh = self.global_value(ref.name)
-            if not isinstance(fresh, (Remote, RemoteRecord)):
+            if not isinstance(fresh, Remote):
                 raise LearnerGone(f"`{ref.name}` is no longer a function or object after the "
                                   f"learner's process restarted")
             ref.generation, ref.handle = self.generation, fresh._ref.handle
         return ref.handle
 
-    def _load_value(self, data: bytes, originals: list | None = None, name: str | None = None,
-                    link: tuple | None = None):
-        def persistent_load(pid):
-            if pid[0] in ("object", "function") and pid[-1] and link is not None:
-                self.links[(self.generation, pid[1])] = link
-            kind = pid[0]
-            if kind == "arg" and originals is not None and 0 <= pid[1] < len(originals):
-                return originals[pid[1]]
-            if kind == "module":
-                return RemoteModule(pid[1])
-            ref = Ref(self, self.generation, pid[1], name)
-            if kind == "record":
-                return RemoteRecord(ref, pid[2], pid[3], pid[4])
-            if kind == "object":
-                return RemoteObject.with_operators(tuple(pid[3]))(ref, pid[2])
-            if kind in ("function", "class"):
-                return (RemoteFunction if kind == "function" else RemoteClass)(ref, pid[2])
-            raise pickle.UnpicklingError(f"unknown reference {kind!r} from the learner's process")
-        return restricted_loads(data, persistent_load)
-
     @staticmethod
-    def _raise(error: dict):
+    def _raise(error):
         """Raise the learner's exception here: Python's own class when it was one, else a
         class of its name deriving from LearnerError and from its nearest Python base
         (numpy's MemoryError is still a MemoryError)."""
+        if not (isinstance(error, dict) and all(isinstance(error.get(k), str) for k in
+                                                ("base", "module", "type", "message", "traceback"))):
+            raise LearnerError("the learner's process reported an error the grader cannot read")
         base = getattr(builtins, error["base"], None)
         if not (isinstance(base, type) and issubclass(base, Exception)):
             base = Exception
@@ -479,7 +496,7 @@ class LearnerProcess:
             try:
                 cls = type(error["type"], (LearnerError,) if base is Exception
                            else (LearnerError, base), {})
-            except TypeError:   # layouts that do not combine: keep the Python base
+            except (TypeError, ValueError):   # layouts that do not combine: keep the Python base
                 cls = base
             exc = cls(error["message"])
         exc.learner_traceback = error["traceback"]
@@ -507,9 +524,9 @@ class LearnerProcess:
         else:
             self.finished.append((cell, source, locked))
             error = None
-            if reply["status"] != "ok":
+            if reply.get("status") != "ok":
                 try:
-                    self._raise(reply["error"])
+                    self._raise(reply.get("error"))
                 except Exception as exc:
                     error = exc
         finally:
@@ -517,27 +534,27 @@ class LearnerProcess:
         return CellOutput(capture_out.getvalue(), capture_err.getvalue(), error)
 
     def call(self, target, method: str | None, args: tuple, kwargs: dict, *, name: str,
-             forbidden: tuple[str, ...] | None = None, timeout: float | None = None):
+             timeout: float | None = None):
         """Call the learner's `target` (its `method`) with the judge's arguments; write the
         arguments' post-call state back and return the result."""
         if timeout is None:
             timeout = CALL_TIMEOUT.get() if self.call_timeout is None else self.call_timeout
-        forbidden = FORBIDDEN.get() if forbidden is None else forbidden
         handle = self.handle_of(target)
-        originals = walk((args, kwargs), leaf=lambda o: isinstance(o, (Remote, RemoteRecord)))
+        originals = walk((args, kwargs), leaf=lambda o: isinstance(o, Remote))
         msg = {"op": "call", "target": handle, "method": method, "args": tuple(args),
-               "kwargs": dict(kwargs), "forbidden": tuple(forbidden)}
+               "kwargs": dict(kwargs)}
+        linked = self.links.get((self.generation, handle))
         try:
-            reply = self._request(msg, timeout, what=f" during the call of `{name}`")
+            reply = self._request(msg, timeout, what=f" during the call of `{name}`",
+                                  originals=originals, link=(tuple(args), dict(kwargs)))
         except TimeoutError:
             raise LearnerTimeout(name, timeout) from None
-        if reply["status"] == "reference":
-            raise ReferenceCalled(name, reply["reference"])
-        if reply["status"] != "ok":
-            self._raise(reply["error"])
-        linked = self.links.get((self.generation, handle))
-        result, args_after, kwargs_after, linked_after = self._load_value(
-            reply["value"], originals, link=(tuple(args), dict(kwargs)))
+        if reply.get("status") != "ok":
+            self._raise(reply.get("error"))
+        value = reply.get("value")
+        if not (isinstance(value, tuple) and len(value) == 4):
+            raise LearnerError("the learner's process answered a call with something else")
+        result, args_after, kwargs_after, linked_after = value
         pairs: dict[int, object] = {}
         for original, after in zip((tuple(args), dict(kwargs)), (args_after, kwargs_after)):
             write_back(original, after, pairs)
@@ -548,42 +565,64 @@ class LearnerProcess:
     def getattr(self, target, name: str):
         handle = self.handle_of(target)
         reply = self._request({"op": "getattr", "target": handle, "name": name},
-                              CALL_TIMEOUT.get(), what=f" while reading `{name}`")
-        if reply["status"] != "ok":
-            self._raise(reply["error"])
-        return self._load_value(reply["value"], link=self.links.get((self.generation, handle)))
+                              CALL_TIMEOUT.get(), what=f" while reading `{name}`",
+                              link=self.links.get((self.generation, handle)))
+        if reply.get("status") != "ok":
+            self._raise(reply.get("error"))
+        return reply.get("value")
 
     def global_value(self, name: str):
         """The learner's `__main__`.`name` (a proxy that finds it again after restarts)."""
-        reply = self._request({"op": "global", "name": name}, self.cell_timeout)
-        if reply["status"] != "ok":
-            self._raise(reply["error"])
-        return self._load_value(reply["value"], name=name)
+        reply = self._request({"op": "global", "name": name}, self.cell_timeout, name=name)
+        if reply.get("status") != "ok":
+            self._raise(reply.get("error"))
+        return reply.get("value")
 
     def sync(self) -> tuple[dict[str, object], list[str]]:
         """The names the learner bound or rebound since the last sync (modules as
         RemoteModule, names its locked cells bound to non-None never), and those deleted."""
         self._ensure()
         reply = self._request({"op": "sync"}, self.cell_timeout, what=" while reading its names")
+        names, deleted = reply.get("names"), reply.get("deleted")
+        if not (isinstance(names, dict) and isinstance(deleted, list)):
+            raise LearnerCrashed("the learner's process answered `sync` with something else")
         values = {}
-        for name, data in reply["names"].items():
-            try:
-                values[name] = self._load_value(data, name=name)
-            except pickle.UnpicklingError as exc:
-                values[name] = RefusedValue(name, str(exc))
-            if isinstance(values[name], RemoteFunction):   # an alias is named as the learner wrote it
-                object.__setattr__(values[name], "_label", name)
-        return values, list(reply["deleted"])
+        for name, value in names.items():
+            if isinstance(value, Remote):   # found again by this name after a restart
+                ref = value._ref
+                value = type(value)(Ref(self, ref.generation, ref.handle, str(name)),
+                                    str(name) if isinstance(value, RemoteFunction) else value._label)
+            values[str(name)] = value
+        return values, [str(n) for n in deleted]
+
+
+def _callback(kept: list, ask: dict) -> bytes:
+    """The judge's answer (a pickle, for the learner) to a question about an object it kept
+    (see ``stays_with_the_judge``): an attribute's value, "method" for a method, or a
+    method's result; the learner's arguments are data."""
+    try:
+        obj = kept[ask["callback"]]
+        name = str(ask["name"])
+        target = str(ask["args"][0]) if name == "__setattr__" and ask.get("args") else name
+        declared = getattr(type(obj), target, None)   # its class's methods and properties only
+        if (target.startswith("_") or not (callable(declared) or isinstance(declared, property))
+                or (name == "__setattr__" and not getattr(declared, "fset", None))):
+            raise AttributeError(f"{type(obj).__name__} has no attribute {target!r} your code may "
+                                 f"{'set' if name == '__setattr__' else 'use'}")
+        if ask.get("call"):
+            value = (setattr if name == "__setattr__" else getattr(obj, name))(
+                *((obj, *ask["args"]) if name == "__setattr__" else ask["args"]), **ask["kwargs"])
+        else:
+            value = getattr(obj, name)
+            if callable(value):
+                return pickle.dumps({"status": "method"})
+        return pickle.dumps({"status": "ok", "value": value}, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        return pickle.dumps({"status": "error", "error": type(exc)(*exc.args) if type(exc).__module__ == "builtins"
+                             else RuntimeError(str(exc))})
 
 
 @dataclass(frozen=True)
 class RemoteModule:
     """A module the learner bound (never synced into the kernel)."""
     name: str
-
-
-@dataclass(frozen=True)
-class RefusedValue:
-    """A learner name whose value the restricted unpickler refused (never synced)."""
-    name: str
-    reason: str

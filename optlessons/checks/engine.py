@@ -72,6 +72,10 @@ class CheckFailed(AssertionError):
 
     WIDTH = 88   # characters a line may take before it is wrapped, at a space
 
+    def __init__(self, message: str = "", mistake: str | None = None):
+        super().__init__(message)
+        self.mistake = mistake   # the known mistake it names (its hint), as data for reports
+
     def _render_traceback_(self) -> list[str]:
         # IPython shows this list instead of the traceback (InteractiveShell.showtraceback).
         # JupyterLab breaks an over-long output line anywhere, even mid-word ("di / ffer"):
@@ -107,6 +111,12 @@ class ReferenceCalled(Exception):
 
 FORBIDDEN: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("FORBIDDEN", default=())
 """The references the learner's code may not call during the current learner call."""
+
+HIDDEN_CASES: contextvars.ContextVar[int] = contextvars.ContextVar("HIDDEN_CASES", default=0)
+"""Non-zero (a number per check run) while a check runs cases it was given rather than its
+visible ones: the graded notebooks' hidden tests. A grading kernel then does not show what
+the learner's code prints (it would show the hidden cases' values)."""
+_HIDDEN_RUNS = iter(range(1, 1 << 62))
 
 CALL_TIMEOUT: contextvars.ContextVar[float] = contextvars.ContextVar("CALL_TIMEOUT", default=30.0)
 """Seconds one call of the learner's code may take (enforced by the grading proxies)."""
@@ -169,6 +179,13 @@ FORBIDDEN_REFERENCES: dict[str, tuple[tuple[str, ...], str]] = {
     "check_newton_schulz": (("optlessons.optim.newton_schulz", "optlessons.optim.muon_update",
                              "optlessons.optim.Muon"), "the iteration"),
 }
+
+
+# The functions of the problem sets' modules a check passes to the learner's code as
+# arguments (PS1's test functions of the numerical gradient, PS2's Rosenbrock gradient):
+# the learner's process must have them while grading.
+SENT_TO_LEARNER: dict[str, tuple[str, ...]] = {
+    "ps1": ("cubic", "mixed", "softmax_loss"), "ps2": ("rosenbrock_gradient",)}
 
 
 def forbidden_references(check_name: str) -> tuple[str, ...]:
@@ -291,6 +308,7 @@ def case_specs(cases, seed, visible: list[dict], visible_seed: int,
 
     `cases` is "visible" (the check's `visible` specs; `seed` defaults to `visible_seed`)
     or a non-empty list of spec dicts using only `keys` (`seed` defaults to 0)."""
+    HIDDEN_CASES.set(0 if isinstance(cases, str) and cases == "visible" else next(_HIDDEN_RUNS))
     if isinstance(cases, str) and cases == "visible":
         specs, seed = visible, (visible_seed if seed is None else seed)
     elif isinstance(cases, (list, tuple)) and cases and all(isinstance(c, dict) for c in cases):
@@ -525,7 +543,9 @@ def guarded(check: str, name: str, label: str, call: Callable, signature: str = 
     try:
         with learner_call(check, name, label):
             return call()
-    except NotImplementedError:
+    except NotImplementedError as exc:
+        if str(exc):   # e.g. a reference that is not available while grading: it says why
+            raise CheckFailed(f"`{name}` raised NotImplementedError: {exc}") from None
         raise CheckFailed(f"`{name}` is not written yet: it raised NotImplementedError. "
                           f"Replace `raise NotImplementedError()` with your code.") from None
     except CheckFailed:
@@ -643,7 +663,7 @@ def run_check(fn, *, check: str, name: str, what: str, signature: str, cases: li
                 text += "\n  This looks like a known mistake: " + found[0].hint
                 for m in found[1:]:
                     text += "\n  (or: " + m.hint + ")"
-            raise CheckFailed(text)
+            raise CheckFailed(text, mistake=found[0].hint if found else None)
         if aliasing:
             _check_aliasing(name, case, passed, reference, out, unpack)
     print(f"✓ {name} matches {what} on {len(cases)} cases")

@@ -301,7 +301,9 @@ def mixed(x):
 
 def softmax_loss(z):
     """A softmax cross-entropy of the rows of z, row i labelled i mod (number of columns)."""
-    return float(-np.mean(np.log(_pick(_softmax(z), np.arange(len(z)) % z.shape[1]))))
+    shifted = z - np.max(z, axis=1, keepdims=True)
+    log_p = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+    return float(-np.mean(log_p[np.arange(len(z)), np.arange(len(z)) % z.shape[1]]))
 
 
 NUMGRAD_FUNCTIONS = {"cubic": (cubic, "f(x) = Σ x³ + Σ sin(3x)"),

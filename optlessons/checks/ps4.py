@@ -86,13 +86,14 @@ def check_optimizer_class(cls, cases="visible", seed=None):
             for k in params:
                 msg = compare(f"params[{k!r}] after step {t + 1}", theirs[k], new[k])
                 if msg:
-                    hint = ""
+                    mistake = None
                     if t > 0 and compare("x", Adam(**kw).step(mine, grads[t])[k], new[k]) is None:
-                        hint = ("\n  This looks like a known mistake: the state starts afresh at "
-                                "every step; keep one state per parameter name in the object "
-                                "(e.g. self.state[name]) and pass it to the next step.")
+                        mistake = ("the state starts afresh at every step; keep one state per "
+                                   "parameter name in the object (e.g. self.state[name]) and pass "
+                                   "it to the next step.")
+                    hint = f"\n  This looks like a known mistake: {mistake}" if mistake else ""
                     raise CheckFailed(f"`{name}` does not match optlessons.optim.Adam ({kw_text(kw)}):\n"
-                                      f"  {msg}{hint}")
+                                      f"  {msg}{hint}", mistake=mistake)
             mine = new
     print(f"✓ {name} matches optlessons.optim.Adam on {len(settings)} settings × {STEPS} steps")
 
@@ -101,7 +102,11 @@ def check_optimizer_class(cls, cases="visible", seed=None):
 
 
 class CountingOptimizer:
-    """Wraps an optimizer and counts the calls to step (module-level: it pickles by value)."""
+    """Wraps an optimizer and counts the calls to step. While grading it stays with the
+    judge (the course's Adam is not in the learner's process): the learner's code gets a
+    stand-in whose `step` and `lr` ask the judge, with data."""
+
+    stays_with_the_judge = True
 
     def __init__(self, opt):
         self.opt, self.calls = opt, 0

@@ -10,8 +10,9 @@ Writes, from the gradebook, grading_status.json and the autograded notebooks:
 * `reports/<assignment>-mistakes.csv`, columns `cell,mistake,students,count`
   (students separated by spaces), the most frequent mistake first.
 
-A mistake is the text after "This looks like a known mistake: " in a test
-cell's output (the first one a check names, its most likely reading).
+A mistake is the one a check named in a test cell (the first, its most likely
+reading), as the grading kernel recorded it in the cell's metadata: data, never
+text the learner's code could print.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 import csv
 import html
 import math
-import re
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
@@ -27,9 +27,8 @@ from pathlib import Path
 
 import nbformat
 
-import grade
+from courseops.grading.course import GRADED, MISSING, STATUS_FILE, UNGRADABLE, gradebook, load_statuses
 
-MISTAKE = re.compile(r"This looks like a known mistake: (.+)")
 REPORTS = "reports"
 
 
@@ -45,30 +44,16 @@ class CellResult:
         return sorted(s for s, v in self.scores.items() if math.isclose(v, self.max_score))
 
 
-def output_text(cell) -> str:
-    """Everything a cell printed or raised, as plain text."""
-    parts = []
-    for o in cell.get("outputs", []):
-        if o.output_type == "stream":
-            parts.append(o.text)
-        elif o.output_type == "error":
-            # the message itself first: the traceback's lines are wrapped for the screen
-            # (CheckFailed breaks long lines), so a mistake's name may span two of them
-            parts.append(f"{o.ename}: {o.evalue}\n" + "\n".join(o.traceback))
-        else:
-            parts.append(o.get("data", {}).get("text/plain", ""))
-    return grade.ANSI.sub("", "\n".join(parts))
-
-
 def mistakes_in(nb) -> dict[str, str]:
-    """grade_id of each test cell whose output names a known mistake -> that mistake."""
+    """grade_id of each test cell in which a check named a known mistake -> that mistake,
+    as the grading kernel recorded it (cell metadata "optlessons", see course.grading_data):
+    never read from what a cell printed, which the learner's code controls."""
     found = {}
     for c in nb.cells:
-        meta = c.metadata.get("nbgrader", {})
-        if c.cell_type == "code" and meta.get("grade"):
-            m = MISTAKE.search(output_text(c))
-            if m:
-                found[meta["grade_id"]] = m.group(1).strip()
+        meta = c.metadata.get("nbgrader") or {}
+        mistake = (c.metadata.get("optlessons") or {}).get("mistake")
+        if c.cell_type == "code" and meta.get("grade") and isinstance(mistake, str):
+            found[meta["grade_id"]] = mistake
     return found
 
 
@@ -85,7 +70,7 @@ def class_mistakes(course: Path, assignment: str, students: list[str]) -> list[t
 def cell_results(course: Path, assignment: str, students: list[str]) -> tuple[list[CellResult], dict[str, float], float]:
     """Per graded cell results, each student's total, and the assignment's maximum score."""
     from nbgrader.api import MissingEntry
-    with grade.gradebook(course) as gb:
+    with gradebook(course) as gb:
         a = gb.find_assignment(assignment)
         cells = {g.name: CellResult(g.name, g.max_score, {}) for nb in a.notebooks for g in nb.grade_cells}
         order = [g.name for nb in a.notebooks for g in nb.grade_cells]
@@ -180,14 +165,14 @@ thead th { background: #e8eef6; } td.num { text-align: right; font-variant-numer
 
 def write_report(course: Path, assignment: str) -> tuple[Path, Path]:
     """Write reports/<assignment>.html and reports/<assignment>-mistakes.csv; return their paths."""
-    outcomes = grade.load_statuses(course).get(assignment)
+    outcomes = load_statuses(course).get(assignment)
     if not outcomes:
-        raise SystemExit(f"no grading of {assignment} recorded in {course / grade.STATUS_FILE}: "
+        raise SystemExit(f"no grading of {assignment} recorded in {course / STATUS_FILE}: "
                          f"run `grade.py autograde {assignment}` first")
     everyone = sorted(outcomes.values(), key=lambda o: o.student)
-    graded = [o.student for o in everyone if o.kind == grade.GRADED]
-    ungradable = [o for o in everyone if o.kind == grade.UNGRADABLE]
-    missing = [o.student for o in everyone if o.kind == grade.MISSING]
+    graded = [o.student for o in everyone if o.kind == GRADED]
+    ungradable = [o for o in everyone if o.kind == UNGRADABLE]
+    missing = [o.student for o in everyone if o.kind == MISSING]
     cells, totals, max_score = cell_results(course, assignment, graded)
     scores = [totals[s] for s in graded if s in totals]
     mistakes = class_mistakes(course, assignment, graded)
