@@ -269,6 +269,13 @@ def add_users(s: Settings, roster: list[tuple[str, str]],
         owner = pwd.getpwnam(instructors[0])
         os.chown(course, owner.pw_uid, owner.pw_gid)
         os.chmod(course, 0o755)
+        # inbound: learners write (not list) it; sticky, so no one renames or deletes another's
+        # folder; set-group-id, so each submission's group is the instructors' (PrivateSubmit
+        # then makes it 0750: its learner and the instructors read it, no one else).
+        inbound = course / "inbound"
+        inbound.mkdir(exist_ok=True)
+        os.chown(inbound, owner.pw_uid, grp.getgrnam(s.instructors_group).gr_gid)
+        os.chmod(inbound, 0o3733)
     return given
 
 
