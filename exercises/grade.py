@@ -842,7 +842,9 @@ def export(course: Path, to: str | None = None) -> Path:
     with open(out, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=GRADES_COLUMNS)
         w.writeheader()
-        w.writerows(rows)
+        # issue 20/25: no field a spreadsheet would run as a formula (courseops.sanitize)
+        from courseops.sanitize import csv_safe
+        w.writerows({k: csv_safe(v) for k, v in row.items()} for row in rows)
     print(f"grades -> {out} ({len(rows)} rows)")
     return out
 

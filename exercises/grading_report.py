@@ -198,8 +198,10 @@ def write_report(course: Path, assignment: str) -> tuple[Path, Path]:
     with open(csv_path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["cell", "mistake", "students", "count"])
+        # issue 20/25: no field a spreadsheet would run as a formula (courseops.sanitize)
+        from courseops.sanitize import csv_safe
         for cell, mistake, students in mistakes:
-            w.writerow([cell, mistake, " ".join(students), len(students)])
+            w.writerow([csv_safe(cell), csv_safe(mistake), csv_safe(" ".join(students)), len(students)])
 
     e = html.escape
     parts = [f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

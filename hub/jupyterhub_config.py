@@ -71,11 +71,11 @@ def is_instructor(name: str) -> bool:
 
 
 def per_role(spawner) -> None:
-    """Instructors get formgrader on ~/course; students a configuration without it."""
+    """Instructors get formgrader on ~/course under a Content-Security-Policy; students a
+    configuration without formgrader."""
     role = "instructor" if is_instructor(spawner.user.name) else "student"
     spawner.environment["OPTLESSONS_ROLE"] = role
-    if role == "student":
-        spawner.environment["JUPYTER_CONFIG_PATH"] = str(s.prefix / "etc" / "student")
+    spawner.environment["JUPYTER_CONFIG_PATH"] = str(s.prefix / "etc" / role)   # instructor: the CSP
 
 
 c.Spawner.pre_spawn_hook = per_role

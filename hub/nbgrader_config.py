@@ -19,6 +19,9 @@ c.SafeCollect.max_bytes = int(os.environ.get("OPTLESSONS_SUBMISSION_BYTES", 50 *
 c.SafeCollect.max_files = int(os.environ.get("OPTLESSONS_SUBMISSION_FILES", 500))
 # nbgrader submit itself refuses a folder over this (kB), before it is copied into the exchange.
 c.CourseDirectory.max_dir_size = c.SafeCollect.max_bytes // 1000
+# Whatever the formgrader and the feedback pages render of a learner's notebook is made inert
+# first (no script, event handlers, frames, forms: courseops.sanitize).
+c.HTMLExporter.preprocessors = ["courseops.sanitize.SanitizeSubmission"]
 # An instructor's course directory (source/, release/, gradebook.db): ~/course.
 if os.environ.get("OPTLESSONS_ROLE") == "instructor":
     c.CourseDirectory.root = os.path.expanduser("~/course")

@@ -36,6 +36,12 @@ ROLES = ("student", "instructor")
 # JupyterLab extensions a student's server does not load: the instructor's tools.
 STUDENT_DISABLED_LAB = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
                         "@jupyter/nbgrader:course-list")
+# The instructor's server (JupyterLab, the formgrader) runs no inline event handler and loads no
+# plugin or foreign frame ancestor: a learner's `<img onerror=…>` that got past the sanitizer
+# (courseops.sanitize) still runs nothing there. (The formgrader's own "show name" eye icons use
+# onclick and stop working; its other pages work.)
+INSTRUCTOR_CSP = ("script-src-attr 'none'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+                  "frame-ancestors 'self'")
 STUDENT_DISABLED_SERVER = ("nbgrader.server_extensions.formgrader",
                            "nbgrader.server_extensions.course_list")
 
@@ -176,6 +182,10 @@ def install(s: Settings) -> None:
         {"ServerApp": {"jpserver_extensions": {e: False for e in STUDENT_DISABLED_SERVER}}}, indent=1))
     (student / "labconfig" / "page_config.json").write_text(json.dumps(
         {"disabledExtensions": {e: True for e in STUDENT_DISABLED_LAB}}, indent=1))
+    instructor = s.prefix / "etc" / "instructor"
+    instructor.mkdir(parents=True, exist_ok=True)
+    (instructor / "jupyter_server_config.json").write_text(json.dumps(
+        {"ServerApp": {"tornado_settings": {"headers": {"Content-Security-Policy": INSTRUCTOR_CSP}}}}, indent=1))
     # What each home receives on first spawn, and the instructor's course directory.
     course = s.prefix / "course"
     replace_tree(REPO / "notebooks", course / "notebooks")
