@@ -98,6 +98,52 @@ def readable_by_all(path: Path) -> bool:
     return all(p.stat().st_mode & 0o001 for p in path.resolve().parents)
 
 
+def learner_readable(path: Path, students_gid: int | None = None) -> Path | None:
+    """The first file or folder in `path` (itself included) that a learner can read, or None.
+
+    A learner reads what is readable by others (or by the students' group) and reachable:
+    every folder above it searchable by others (or that group).
+    """
+    def bits(st, read: bool) -> bool:
+        want_other, want_group = (0o004, 0o040) if read else (0o001, 0o010)
+        return bool(st.st_mode & want_other) or (st.st_gid == students_gid and bool(st.st_mode & want_group))
+
+    path = path.resolve()
+    if not path.exists() or not all(bits(p.stat(), read=False) for p in path.parents):
+        return None
+    if not path.is_dir():
+        return path if bits(path.stat(), read=True) else None
+    for root, dirs, files in os.walk(path):
+        here = Path(root)
+        st = here.stat()
+        if bits(st, read=True) and (here == path or files or dirs):
+            return here                  # a folder whose names a learner lists
+        if not bits(st, read=False):
+            dirs.clear()                 # nothing below is reachable
+            continue
+        for name in files:
+            if bits((here / name).stat(), read=True):
+                return here / name
+    return None
+
+
+def check_instructor_files_private(s: Settings, repo: Path = REPO) -> None:
+    """Refuse to go on (SystemExit, with the fix) when learners could read the solutions or grades."""
+    try:
+        gid = grp.getgrnam(s.students_group).gr_gid
+    except KeyError:
+        gid = None
+    for secret in (repo / "exercises" / "source", repo / "exercises" / "gradebook.db"):
+        exposed = learner_readable(secret, gid)
+        if exposed:
+            raise SystemExit(
+                f"{exposed} is readable by the learners' accounts, and {secret.name} holds the solutions, "
+                f"hidden tests or grades: keep the course where only you can read it, e.g. clone it into "
+                f"root's home (`git clone ... /root/optlessons`, /root is 0700), or run "
+                f"`chmod -R go-rwx {repo / 'exercises' / 'source'}` and `chmod go-rwx {repo / 'exercises'}/gradebook.db*`, "
+                f"then `make hub` again")
+
+
 # ---- install ---------------------------------------------------------------
 
 def system_python() -> str:
@@ -389,6 +435,7 @@ def main(argv: list[str] | None = None) -> None:
         created = add_users(s, read_roster(Path(args[1])))
         print(f"{len(created)} new users; their passwords: {s.state / 'passwords.csv'}")
     elif args == ["start"]:
+        check_instructor_files_private(s)
         start(s)
     elif args == ["stop"]:
         stop(s)
