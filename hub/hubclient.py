@@ -4,7 +4,7 @@
         hub.spawn(*hub.users); hub.as_user(user, "GET", f"/user/{user}/api/contents")
 
 `temporary_hub` runs the hub on free loopback ports with its own state folder
-and exchange in /tmp/olt-hub-*, creates the roster's Unix users, and removes
+and exchange in /srv/olt-hub-* (not /tmp: each learner has a private /tmp), creates the roster's Unix users, and removes
 users (homes, processes), hub and folder afterwards, whatever happens.
 """
 
@@ -156,7 +156,7 @@ def temporary_hub(roster: list[tuple[str, str]], passwords: dict[str, str] | Non
 
     `settings` override Settings fields (e.g. cull_idle=3600).
     """
-    base = pathlib.Path(tempfile.mkdtemp(prefix="olt-hub-"))
+    base = pathlib.Path(tempfile.mkdtemp(prefix="olt-hub-", dir="/srv"))
     os.chmod(base, 0o755)                      # the users reach the exchange inside it
     env = {"OPTLESSONS_STATE": str(base / "state"), "OPTLESSONS_EXCHANGE": str(base / "exchange"),
            "OPTLESSONS_PORT": str(free_ports()), "OPTLESSONS_IP": "127.0.0.1"}

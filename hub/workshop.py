@@ -65,7 +65,14 @@ class Settings:
     # Per process: memory (RLIMIT_DATA, bytes) and open files; per user: processes and threads.
     mem_limit: int = field(default_factory=lambda: int(_env("OPTLESSONS_MEM_LIMIT", str(2 * 2**30))))
     nproc_limit: int = field(default_factory=lambda: int(_env("OPTLESSONS_NPROC_LIMIT", "256")))
+    # Per learner, all their processes together (cgroup, hub/limits.py): memory (bytes), CPU
+    # (cores), and the size of their private /tmp (bytes, counted in their memory).
+    learner_memory: int = field(default_factory=lambda: int(_env("OPTLESSONS_LEARNER_MEMORY", str(2 * 2**30))))
+    learner_cpu: float = field(default_factory=lambda: float(_env("OPTLESSONS_LEARNER_CPU", "1")))
+    tmp_bytes: int = field(default_factory=lambda: int(_env("OPTLESSONS_TMP_BYTES", str(512 * 2**20))))
     cull_idle: int = field(default_factory=lambda: int(_env("OPTLESSONS_CULL_IDLE", "3600")))
+    # The first wait after too many failed logins (seconds; each further failure doubles it).
+    login_wait: float = field(default_factory=lambda: float(_env("OPTLESSONS_LOGIN_WAIT", "2")))
 
     @property
     def venv(self) -> Path:
