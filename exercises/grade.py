@@ -825,6 +825,9 @@ def grade_rows(course: Path) -> list[dict[str, str]]:
                 if o is None:   # graded before statuses were kept, or never submitted
                     o = Outcome(s, GRADED if sub else MISSING,
                                 sub.timestamp.strftime("%Y-%m-%dT%H:%M:%SZ") if sub and sub.timestamp else "")
+                # issue 20: collected (submitted/<student>/<assignment>) but not autograded yet
+                if o.kind == MISSING and (course / "submitted" / s / assignment).is_dir():
+                    o = Outcome(s, "not graded yet")
                 score = f"{sub.score:g}" if sub is not None and o.kind == GRADED else ""
                 rows.append(dict(assignment=assignment, student_id=s, status=o.status, timestamp=o.timestamp,
                                  score=score, max_score=f"{max_score:g}" if max_score != "" else "",

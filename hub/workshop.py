@@ -194,7 +194,7 @@ def check_node(minimum: int = 20) -> None:
     version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout if node else ""
     major = int(version.lstrip("v").split(".")[0]) if version[:1] == "v" else 0
     if major < minimum:
-        raise SystemExit(f"the hub's proxy (configurable-http-proxy 5.3) needs Node.js >= {minimum}, found "
+        raise SystemExit(f"the hub's proxy (configurable-http-proxy 5.2) needs Node.js >= {minimum}, found "
                          f"{version.strip() or 'none'}: install nodejs and npm from your distribution "
                          f"(Debian 13, Ubuntu 24.10+) or from NodeSource")
 
