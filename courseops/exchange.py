@@ -22,7 +22,8 @@ name. The classes here replace those steps; the workshop hub (hub/) selects them
   0640, group: the `inbound/` folder's, which the hub sets to the instructors'
   group with set-group-id; nbgrader makes it 0777);
 * release_feedback releases each student's page on its own: one student's odd
-  folder (no secret, a link) is logged and skipped, the others are released.
+  folder (no secret, a link) is logged and skipped, the others are released;
+  MathJax goes inside each page (a learner fetches only the page).
 """
 
 from __future__ import annotations
@@ -164,21 +165,40 @@ class FolderCopy:
                 out.write(chunk)
 
 
-def read_small(folder: str, name: str, uid: int | None = None) -> str:
-    """The text of the regular file `folder/name` (a few bytes, not a link), or BadFolder."""
+def read_small(folder: str, name: str, uid: int | None = None, limit: int = SMALL) -> str:
+    """The text of the regular file `folder/name` (at most `limit` bytes, not a link), or BadFolder."""
     try:
         fd = os.open(os.path.join(folder, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:
         raise BadFolder(f"{name} cannot be read ({exc.strerror})") from None
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > SMALL:
-            raise BadFolder(f"{name} is not a small regular file")
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            raise BadFolder(f"{name} is not a regular file of at most {limit} bytes")
         if uid is not None and st.st_uid != uid:
             raise BadFolder(f"{name} belongs to {_who(st.st_uid)}, not {_who(uid)}")
-        return os.read(fd, SMALL).decode("utf-8", "replace").strip()
+        with os.fdopen(os.dup(fd), "rb") as f:
+            return f.read(limit).decode("utf-8", "replace").strip()
     finally:
         os.close(fd)
+
+
+MATHJAX_TAG = '<script defer src="mathjax/tex-svg.js"></script>'
+
+
+def with_mathjax(page: str, folder: str) -> None:
+    """Put MathJax inside the released page `page` when it loads `mathjax/tex-svg.js` from `folder`
+    (exercises/grade.py's feedback): a learner fetches only the page, so the maths then renders
+    offline (about 2 MB more per page)."""
+    with open(page, encoding="utf-8") as f:
+        text = f.read()
+    if MATHJAX_TAG not in text:
+        return
+    mathjax = os.path.join(folder, "mathjax")
+    script = read_small(mathjax, "tex-svg.js", limit=16 * 2**20) if os.path.isdir(mathjax) else None
+    if script and "</script" not in script:
+        with open(page, "w", encoding="utf-8") as f:
+            f.write(text.replace(MATHJAX_TAG, f"<script>{script}</script>", 1))
 
 
 def submission_problem(path: str, student: str) -> str | None:
@@ -317,6 +337,7 @@ class SafeReleaseFeedback(ExchangeReleaseFeedback):
                 checksum = notebook_hash(secret=secret, notebook_id=notebook)
                 tmp = os.path.join(self.dest_path, f"{checksum}-tmp.html")
                 FolderCopy(None, 64 * 2**20, 1).copy_file(html_file, tmp)
+                with_mathjax(tmp, folder)
                 os.replace(tmp, os.path.join(self.dest_path, f"{checksum}.html"))
                 released += 1
                 self.log.info("Released feedback for %s on %s/%s (%s)", student, self.coursedir.assignment_id,

@@ -166,8 +166,9 @@ def test_feedback_release_skips_a_student_without_a_secret_and_releases_the_othe
 
     for student, secret in (("good", secrets.token_hex(64)), ("nosecret", None), ("linked", "link")):
         folder = tmp_path / "course" / "feedback" / student / A
-        folder.mkdir(parents=True)
-        (folder / f"{A}.html").write_text(f"<p>{student}</p>")
+        (folder / "mathjax").mkdir(parents=True)
+        (folder / "mathjax" / "tex-svg.js").write_text("window.MJ = 1;")
+        (folder / f"{A}.html").write_text(f'<script defer src="mathjax/tex-svg.js"></script><p>{student}</p>')
         (folder / "timestamp.txt").write_text(STAMP)
         if secret == "link":
             os.symlink("/etc/shadow", folder / "submission_secret.txt")
@@ -185,5 +186,5 @@ def test_feedback_release_skips_a_student_without_a_secret_and_releases_the_othe
     with caplog.at_level(logging.INFO, logger="release-test"):
         app.start()
     released = list((tmp_path / "exchange" / "c" / "feedback").glob("*.html"))
-    assert [p.read_text() for p in released] == ["<p>good</p>"]
+    assert [p.read_text() for p in released] == ["<script>window.MJ = 1;</script><p>good</p>"]  # maths offline
     assert "released 1 feedback pages; not released: linked (" in caplog.text and "nosecret (" in caplog.text
