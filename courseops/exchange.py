@@ -18,7 +18,8 @@ name. The classes here replace those steps; the workshop hub (hub/) selects them
   `submission_secret.txt` must be there. Any other folder makes that student
   `ungradable: <why>` (logged, and named in the closing summary) while everyone
   else is collected;
-* submit leaves the folder private to its learner and the instructors (0750 files
+* submit refuses a notebook unchanged from the release (the learner worked in
+  another copy: nothing they did would be graded), and leaves the folder private to its learner and the instructors (0750 files
   0640, group: the `inbound/` folder's, which the hub sets to the instructors'
   group with set-group-id; nbgrader makes it 0777);
 * release_feedback releases each student's page on its own: one student's odd
@@ -31,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import glob
+import json
 import os
 import pwd
 import re
@@ -303,10 +305,30 @@ class SafeCollect(ExchangeCollect):
         (self.log.warning if self.ungradable else self.log.info)(summary)
 
 
+def cell_sources(path: str) -> list[str] | None:
+    """The sources of a notebook's cells, or None when it cannot be read as one."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            cells = json.load(f)["cells"]
+        return ["".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in cells]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 class PrivateSubmit(ExchangeSubmit):
-    """nbgrader's submit, leaving the submission readable by its learner and the instructors only."""
+    """nbgrader's submit, refusing a submission whose notebooks are all unchanged from the release
+    (the work was done in another copy), and leaving it readable by its learner and the
+    instructors only."""
 
     def copy_files(self) -> None:
+        self.init_release()
+        released = sorted(glob.glob(os.path.join(self.release_path, "*.ipynb")))
+        same = [os.path.basename(r) for r in released
+                if cell_sources(r) == cell_sources(os.path.join(self.src_path, os.path.basename(r)))]
+        if released and len(same) == len(released):
+            self.fail(f"Nothing was submitted: {', '.join(same)} in {self.src_path} is unchanged from the "
+                      f"release. Work in this fetched copy (did you solve it in another one, e.g. under "
+                      f"exercises/release/?): copy your answers into it, save, and submit again.")
         super().copy_files()
         dest = os.path.join(self.inbound_path, self.assignment_filename)
         self.set_perms(dest, fileperms=0o640, dirperms=0o750)

@@ -188,3 +188,38 @@ def test_feedback_release_skips_a_student_without_a_secret_and_releases_the_othe
     released = list((tmp_path / "exchange" / "c" / "feedback").glob("*.html"))
     assert [p.read_text() for p in released] == ["<script>window.MJ = 1;</script><p>good</p>"]  # maths offline
     assert "released 1 feedback pages; not released: linked (" in caplog.text and "nosecret (" in caplog.text
+
+
+def test_submitting_the_release_unchanged_is_refused_with_where_to_work(tmp_path, monkeypatch):
+    from nbgrader.auth import Authenticator
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.exchange.abc.exchange import ExchangeError
+    from traitlets.config import Config
+
+    from courseops.exchange import PrivateSubmit
+
+    release = tmp_path / "exchange" / "c" / "outbound" / A
+    release.mkdir(parents=True)
+    (tmp_path / "exchange" / "c" / "inbound").mkdir(mode=0o777)
+    os.chmod(tmp_path / "exchange", 0o1777)
+    os.chmod(tmp_path / "exchange" / "c" / "inbound", 0o1733)
+    notebook = '{"cells": [{"cell_type": "code", "source": "# YOUR CODE HERE", "metadata": {}, "outputs": []}], ' \
+               '"metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
+    (release / f"{A}.ipynb").write_text(notebook)
+    home = tmp_path / "home"
+    (home / A).mkdir(parents=True)
+    (home / A / f"{A}.ipynb").write_text(notebook)
+    monkeypatch.chdir(home)
+    c = Config()
+    c.Exchange.root = str(tmp_path / "exchange")
+    c.CourseDirectory.course_id = "c"
+    c.CourseDirectory.assignment_id = A
+    c.Exchange.assignment_dir = str(home)
+    app = PrivateSubmit(coursedir=CourseDirectory(config=c), authenticator=Authenticator(config=c), config=c)
+    with pytest.raises(ExchangeError, match="unchanged from the release. Work in this fetched copy"):
+        app.start()
+    assert os.listdir(tmp_path / "exchange" / "c" / "inbound") == []
+    (home / A / f"{A}.ipynb").write_text(notebook.replace("# YOUR CODE HERE", "x = 1"))
+    PrivateSubmit(coursedir=CourseDirectory(config=c), authenticator=Authenticator(config=c), config=c).start()
+    [folder] = os.listdir(tmp_path / "exchange" / "c" / "inbound")
+    assert os.stat(tmp_path / "exchange" / "c" / "inbound" / folder).st_mode & 0o777 == 0o750
