@@ -115,6 +115,11 @@ class LearnerCgroup:
         d = self.dirs[0]
         return int((d / ("memory.peak" if self.version == 2 else "memory.max_usage_in_bytes")).read_text())
 
+    def cpu_stat(self) -> dict[str, int]:
+        """The CPU controller's counters (`nr_throttled`: periods in which the quota stopped the learner)."""
+        d = self.dirs[0] if self.version == 2 else self.dirs[1]
+        return {k: int(v) for k, v in (line.split() for line in (d / "cpu.stat").read_text().splitlines())}
+
     def remove(self, timeout: float = 10) -> None:
         deadline = time.monotonic() + timeout
         while (left := self.pids_in()) and time.monotonic() < deadline:
