@@ -10,6 +10,7 @@ name. The classes here replace those steps; the workshop hub (hub/) selects them
     c.ExchangeFactory.collect = "courseops.exchange.SafeCollect"
     c.ExchangeFactory.submit = "courseops.exchange.PrivateSubmit"
     c.ExchangeFactory.release_feedback = "courseops.exchange.SafeReleaseFeedback"
+    c.ExchangeFactory.fetch_assignment = "courseops.exchange.LinkedFetch"
 
 * collect copies only regular files and folders owned by the student the folder
   names, opened without following links (race-free: every open is relative to an
@@ -24,7 +25,9 @@ name. The classes here replace those steps; the workshop hub (hub/) selects them
   group with set-group-id; nbgrader makes it 0777);
 * release_feedback releases each student's page on its own: one student's odd
   folder (no secret, a link) is logged and skipped, the others are released;
-  MathJax goes inside each page (a learner fetches only the page).
+  MathJax goes inside each page (a learner fetches only the page);
+* fetch turns the home's untouched `exercises/release/<assignment>/` (where the
+  course's notebooks link) into a link to the fetched copy, the one submitted.
 """
 
 from __future__ import annotations
@@ -34,12 +37,14 @@ import datetime
 import glob
 import json
 import os
+import pathlib
 import pwd
 import re
 import shutil
 import stat
 
 from nbgrader.exchange.default.collect import ExchangeCollect
+from nbgrader.exchange.default.fetch_assignment import ExchangeFetchAssignment
 from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
 from nbgrader.exchange.default.submit import ExchangeSubmit
 from nbgrader.utils import notebook_hash, parse_utc
@@ -371,3 +376,29 @@ class SafeReleaseFeedback(ExchangeReleaseFeedback):
         if skipped:
             summary += "; not released: " + "; ".join(skipped)
         (self.log.warning if skipped else self.log.info)(summary)
+
+
+class LinkedFetch(ExchangeFetchAssignment):
+    """nbgrader's fetch, after which the course's links to the assignment lead to the fetched copy.
+
+    The home's `exercises/release/<assignment>/` (what notebook 00 links to) becomes a link to
+    the fetched folder, so a learner works in the one copy that Submit sends; when that
+    release copy already holds work (a notebook changed), it is left alone and the log says
+    to move the work.
+    """
+
+    release_copies = pathlib.Path("~/exercises/release")
+
+    def copy_files(self) -> None:
+        super().copy_files()
+        copy = self.release_copies.expanduser() / self.coursedir.assignment_id
+        if copy.is_symlink() or not copy.is_dir():
+            return
+        changed = [p.name for p in copy.glob("*.ipynb")
+                   if cell_sources(str(p)) != cell_sources(os.path.join(self.dest_path, p.name))]
+        if changed:
+            self.log.warning("%s in %s holds work: copy it into %s, the copy that Submit sends",
+                             ", ".join(changed), copy, self.dest_path)
+            return
+        shutil.rmtree(copy)
+        copy.symlink_to(self.dest_path, target_is_directory=True)

@@ -15,6 +15,8 @@ c.CourseDirectory.course_id = os.environ.get("OPTLESSONS_COURSE_ID", "optlessons
 c.ExchangeFactory.collect = "courseops.exchange.SafeCollect"
 c.ExchangeFactory.submit = "courseops.exchange.PrivateSubmit"
 c.ExchangeFactory.release_feedback = "courseops.exchange.SafeReleaseFeedback"
+# After a fetch, the course's links to exercises/release/<assignment>/ lead to the fetched copy.
+c.ExchangeFactory.fetch_assignment = "courseops.exchange.LinkedFetch"
 c.SafeCollect.max_bytes = int(os.environ.get("OPTLESSONS_SUBMISSION_BYTES", 50 * 2**20))
 c.SafeCollect.max_files = int(os.environ.get("OPTLESSONS_SUBMISSION_FILES", 500))
 # nbgrader submit itself refuses a folder over this (kB), before it is copied into the exchange.

@@ -223,3 +223,31 @@ def test_submitting_the_release_unchanged_is_refused_with_where_to_work(tmp_path
     PrivateSubmit(coursedir=CourseDirectory(config=c), authenticator=Authenticator(config=c), config=c).start()
     [folder] = os.listdir(tmp_path / "exchange" / "c" / "inbound")
     assert os.stat(tmp_path / "exchange" / "c" / "inbound" / folder).st_mode & 0o777 == 0o750
+
+
+def test_after_a_fetch_the_courses_link_leads_to_the_fetched_copy(tmp_path, monkeypatch):
+    from nbgrader.auth import Authenticator
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+
+    from courseops.exchange import LinkedFetch
+
+    release = tmp_path / "exchange" / "c" / "outbound" / A
+    release.mkdir(parents=True)
+    notebook = '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
+    (release / f"{A}.ipynb").write_text(notebook)
+    home = tmp_path / "home"
+    for student_copy in (home / "exercises" / "release" / A, home / "exercises" / "release" / "ps2"):
+        student_copy.mkdir(parents=True)
+        (student_copy / f"{A}.ipynb").write_text(notebook)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(home)
+    c = Config()
+    c.Exchange.root = str(tmp_path / "exchange")
+    c.CourseDirectory.course_id = "c"
+    c.CourseDirectory.assignment_id = A
+    c.Exchange.assignment_dir = str(home)
+    LinkedFetch(coursedir=CourseDirectory(config=c), authenticator=Authenticator(config=c), config=c).start()
+    link = home / "exercises" / "release" / A
+    assert link.is_symlink() and link.resolve() == (home / A).resolve()
+    assert (link / f"{A}.ipynb").read_text() == notebook
