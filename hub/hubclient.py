@@ -86,7 +86,9 @@ class HubClient:
         headers = {"Authorization": "token " + self.token(token_of or user)}
         return requests.request(method, f"{self.url}{path}", headers=headers, timeout=300, **kw)
 
-    def spawn(self, *users: str, timeout: float = 180) -> None:
+    def spawn(self, *users: str, timeout: float | None = None) -> None:
+        """Start the servers of `users` and wait until all answer (default: the hub's start timeout)."""
+        timeout = timeout or self.s.start_timeout + 30
         for u in users:
             r = self.admin.post(f"{self.url}/hub/api/users/{u}/server")
             assert r.status_code in (201, 202, 400), r.text      # 400: already running

@@ -67,8 +67,8 @@ c.Spawner.args = ["--LabApp.expose_app_in_browser=True", "--LabApp.news_url=",
                   "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
                   "--ServerApp.kernel_websocket_connection_class=courseops.labserver.NoDelayKernelConnection"]
 c.Spawner.notebook_dir = "~"
-c.Spawner.start_timeout = 120
-c.Spawner.http_timeout = 120
+c.Spawner.start_timeout = s.start_timeout
+c.Spawner.http_timeout = s.start_timeout
 c.Spawner.environment = {
     "OPTLESSONS_EXCHANGE": str(s.exchange),
     "OPTLESSONS_COURSE_ID": s.course_id,

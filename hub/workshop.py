@@ -70,6 +70,8 @@ class Settings:
     learner_memory: int = field(default_factory=lambda: int(_env("OPTLESSONS_LEARNER_MEMORY", str(2 * 2**30))))
     learner_cpu: float = field(default_factory=lambda: float(_env("OPTLESSONS_LEARNER_CPU", "1")))
     tmp_bytes: int = field(default_factory=lambda: int(_env("OPTLESSONS_TMP_BYTES", str(512 * 2**20))))
+    # How long a learner's server may take to start (seconds): more on a loaded machine.
+    start_timeout: int = field(default_factory=lambda: int(_env("OPTLESSONS_START_TIMEOUT", "120")))
     cull_idle: int = field(default_factory=lambda: int(_env("OPTLESSONS_CULL_IDLE", "3600")))
     # The first wait after too many failed logins (seconds; each further failure doubles it).
     login_wait: float = field(default_factory=lambda: float(_env("OPTLESSONS_LOGIN_WAIT", "2")))

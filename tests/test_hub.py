@@ -89,7 +89,8 @@ def hub():
         pytest.skip(reason)
     tag = secrets.token_hex(3)
     roster = [(f"olt_{tag}_i", "instructor")] + [(f"olt_{tag}_s{k}", "student") for k in (1, 2, 3)]
-    with temporary_hub(roster, cull_idle=3600, learner_memory=LEARNER_MEMORY, learner_cpu=LEARNER_CPU) as client:
+    with temporary_hub(roster, cull_idle=3600, learner_memory=LEARNER_MEMORY, learner_cpu=LEARNER_CPU,
+                       start_timeout=400) as client:
         client.tag = tag
         client.instructor, client.students = client.instructors[0], client.users[1:]
         yield client
@@ -130,7 +131,7 @@ def flow(hub):
     for user in [inst, *students]:
         _, r = hub.login(user, hub.passwords[user])
         assert r.status_code == 302, (user, r.status_code)
-    hub.spawn(inst, *students, timeout=400)      # four at once on a loaded 2-core machine
+    hub.spawn(inst, *students)
     fg = f"/user/{inst}/formgrader/api"
     ok(hub.as_user(inst, "POST", f"{fg}/assignment/{ASSIGNMENT}/assign"))
     ok(hub.as_user(inst, "POST", f"{fg}/assignment/{ASSIGNMENT}/release"))
@@ -462,7 +463,7 @@ def small_hub():
     if reason:
         pytest.skip(reason)
     user = f"olt_{secrets.token_hex(3)}_one"
-    with temporary_hub([(user, "student")], cull_idle=6, login_wait=1) as hub:
+    with temporary_hub([(user, "student")], cull_idle=6, login_wait=1, start_timeout=400) as hub:
         yield hub
 
 
