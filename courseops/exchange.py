@@ -280,9 +280,10 @@ class SafeCollect(ExchangeCollect):
         records, collected = self.src_records, 0
         for chosen in records:
             student = chosen["username"]
-            # the chosen one (nbgrader's rules: newest, or newest before the due date), then older ones
-            candidates = [chosen] + [r for r in self._sort_by_timestamp(self._submissions[student])
-                                     if r is not chosen and r["timestamp"] <= chosen["timestamp"]]
+            # newest first (nbgrader's rule; with --before-duedate, those before the due date if any)
+            candidates = sorted(self._submissions[student], key=lambda r: r["timestamp"], reverse=True)
+            if self.before_duedate and self.duedate is not None:
+                candidates = [r for r in candidates if r["timestamp"] <= self.duedate] or candidates
             problems = []
             for record in candidates:
                 why = self._problem(record)
