@@ -377,8 +377,10 @@ def running_pid(s: Settings) -> int | None:
         return None
 
 
-def start(s: Settings, timeout: float = 60) -> int:
-    """Start the hub in the background (log in STATE/jupyterhub.log); wait until it answers."""
+def start(s: Settings, timeout: float | None = None) -> int:
+    """Start the hub in the background (log in STATE/jupyterhub.log); wait until it answers
+    (at most `timeout` seconds, by default the settings' start timeout)."""
+    timeout = timeout or s.start_timeout
     require_root()
     if not (s.venv / "bin" / "jupyterhub-singleuser").exists():
         raise SystemExit(f"no course environment in {s.venv}: run `make hub-install` first")
