@@ -336,8 +336,13 @@ class PrivateSubmit(ExchangeSubmit):
                       f"release. Work in this fetched copy (did you solve it in another one, e.g. under "
                       f"exercises/release/?): copy your answers into it, save, and submit again.")
         super().copy_files()
+        # The folder's group is inbound/'s (set-group-id): the instructors'. The files inside are the
+        # learner's group (copytree's copystat drops set-group-id before submit writes timestamp.txt,
+        # and a learner cannot give a file a group they are not in), so they are 0644 behind the
+        # folder's 0750: only the learner and the instructors get in.
         dest = os.path.join(self.inbound_path, self.assignment_filename)
-        self.set_perms(dest, fileperms=0o640, dirperms=0o750)
+        self.set_perms(dest, fileperms=0o644, dirperms=0o755)
+        os.chmod(dest, 0o750)
 
 
 class SafeReleaseFeedback(ExchangeReleaseFeedback):
