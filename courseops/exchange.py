@@ -20,9 +20,10 @@ name. The classes here replace those steps; the workshop hub (hub/) selects them
   `ungradable: <why>` (logged, and named in the closing summary) while everyone
   else is collected;
 * submit refuses a notebook unchanged from the release (the learner worked in
-  another copy: nothing they did would be graded), and leaves the folder private to its learner and the instructors (0750 files
-  0640, group: the `inbound/` folder's, which the hub sets to the instructors'
-  group with set-group-id; nbgrader makes it 0777);
+  another copy: nothing they did would be graded), and leaves the folder private
+  to its learner and the instructors (0750, group: the `inbound/` folder's,
+  which the hub sets to the instructors' group with set-group-id; nbgrader
+  makes it 0777);
 * release_feedback releases each student's page on its own: one student's odd
   folder (no secret, a link) is logged and skipped, the others are released;
   MathJax goes inside each page (a learner fetches only the page);
