@@ -372,6 +372,7 @@ class SafeReleaseFeedback(ExchangeReleaseFeedback):
                 tmp = os.path.join(self.dest_path, f"{checksum}-tmp.html")
                 FolderCopy(None, 64 * 2**20, 1).copy_file(html_file, tmp)
                 with_mathjax(tmp, folder)
+                os.chmod(tmp, 0o644)         # as nbgrader releases it: the learner fetches it by its hash
                 os.replace(tmp, os.path.join(self.dest_path, f"{checksum}.html"))
                 released += 1
                 self.log.info("Released feedback for %s on %s/%s (%s)", student, self.coursedir.assignment_id,

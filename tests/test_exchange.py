@@ -187,6 +187,7 @@ def test_feedback_release_skips_a_student_without_a_secret_and_releases_the_othe
         app.start()
     released = list((tmp_path / "exchange" / "c" / "feedback").glob("*.html"))
     assert [p.read_text() for p in released] == ["<script>window.MJ = 1;</script><p>good</p>"]  # maths offline
+    assert released[0].stat().st_mode & 0o777 == 0o644           # the learner's fetch reads it
     assert "released 1 feedback pages; not released: linked (" in caplog.text and "nosecret (" in caplog.text
 
 
