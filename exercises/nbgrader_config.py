@@ -38,3 +38,6 @@ from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades  # noqa: E402
 
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+
+# Feedback pages show learners' markdown and outputs: rendered inert (courseops.sanitize).
+c.HTMLExporter.preprocessors = ["courseops.sanitize.SanitizeSubmission"]

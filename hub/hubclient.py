@@ -4,7 +4,7 @@
         hub.spawn(*hub.users); hub.as_user(user, "GET", f"/user/{user}/api/contents")
 
 `temporary_hub` runs the hub on free loopback ports with its own state folder
-and exchange in /tmp/olt-hub-*, creates the roster's Unix users, and removes
+and exchange in /srv/olt-hub-* (not /tmp: each learner has a private /tmp), creates the roster's Unix users, and removes
 users (homes, processes), hub and folder afterwards, whatever happens.
 """
 
@@ -86,7 +86,9 @@ class HubClient:
         headers = {"Authorization": "token " + self.token(token_of or user)}
         return requests.request(method, f"{self.url}{path}", headers=headers, timeout=300, **kw)
 
-    def spawn(self, *users: str, timeout: float = 180) -> None:
+    def spawn(self, *users: str, timeout: float | None = None) -> None:
+        """Start the servers of `users` and wait until all answer (default: the hub's start timeout)."""
+        timeout = timeout or self.s.start_timeout + 30
         for u in users:
             r = self.admin.post(f"{self.url}/hub/api/users/{u}/server")
             assert r.status_code in (201, 202, 400), r.text      # 400: already running
@@ -156,7 +158,7 @@ def temporary_hub(roster: list[tuple[str, str]], passwords: dict[str, str] | Non
 
     `settings` override Settings fields (e.g. cull_idle=3600).
     """
-    base = pathlib.Path(tempfile.mkdtemp(prefix="olt-hub-"))
+    base = pathlib.Path(tempfile.mkdtemp(prefix="olt-hub-", dir="/srv"))
     os.chmod(base, 0o755)                      # the users reach the exchange inside it
     env = {"OPTLESSONS_STATE": str(base / "state"), "OPTLESSONS_EXCHANGE": str(base / "exchange"),
            "OPTLESSONS_PORT": str(free_ports()), "OPTLESSONS_IP": "127.0.0.1"}

@@ -22,6 +22,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from limits import LimitedSpawner  # noqa: E402
+from throttle import ThrottledPAMAuthenticator  # noqa: E402
 from workshop import Settings  # noqa: E402
 
 s = Settings()
@@ -39,12 +41,22 @@ c.ConfigurableHTTPProxy.pid_file = str(s.state / "proxy.pid")
 # c.JupyterHub.ssl_key = "/etc/letsencrypt/live/HOST/privkey.pem"
 
 # ---- who logs in -------------------------------------------------------------
-c.JupyterHub.authenticator_class = "pam"
+# PAM behind growing waits: after 3 failed logins for a user (20 from an address) each try waits
+# twice as long as the one before (hub/throttle.py).
+c.JupyterHub.authenticator_class = ThrottledPAMAuthenticator
 c.PAMAuthenticator.allowed_groups = {s.students_group, s.instructors_group}
 c.PAMAuthenticator.open_sessions = False   # no systemd-logind here: sessions would only fail
+c.ThrottledPAMAuthenticator.first_wait = s.login_wait
 
 # ---- each learner's server -------------------------------------------------------
-c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
+# Each learner's server, and all it starts, in a cgroup of its own (memory with swap, a CPU quota,
+# a task count) with a private /tmp (hub/limits.py); prlimit keeps a per-process memory bound.
+c.JupyterHub.spawner_class = LimitedSpawner
+c.LimitedSpawner.memory = s.learner_memory
+c.LimitedSpawner.cpu = s.learner_cpu
+c.LimitedSpawner.pids = s.nproc_limit
+c.LimitedSpawner.tmp_bytes = s.tmp_bytes
+c.LimitedSpawner.group_prefix = str(s.port)
 c.Spawner.cmd = [shutil.which("prlimit") or "/usr/bin/prlimit", f"--data={s.mem_limit}", f"--nproc={s.nproc_limit}", "--",
                  str(s.prefix / "bin" / "optlessons-singleuser")]
 c.Spawner.default_url = "/lab/tree/notebooks/00_welcome.ipynb"
@@ -55,8 +67,8 @@ c.Spawner.args = ["--LabApp.expose_app_in_browser=True", "--LabApp.news_url=",
                   "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
                   "--ServerApp.kernel_websocket_connection_class=courseops.labserver.NoDelayKernelConnection"]
 c.Spawner.notebook_dir = "~"
-c.Spawner.start_timeout = 120
-c.Spawner.http_timeout = 120
+c.Spawner.start_timeout = s.start_timeout
+c.Spawner.http_timeout = s.start_timeout
 c.Spawner.environment = {
     "OPTLESSONS_EXCHANGE": str(s.exchange),
     "OPTLESSONS_COURSE_ID": s.course_id,
@@ -71,11 +83,11 @@ def is_instructor(name: str) -> bool:
 
 
 def per_role(spawner) -> None:
-    """Instructors get formgrader on ~/course; students a configuration without it."""
+    """Instructors get formgrader on ~/course under a Content-Security-Policy; students a
+    configuration without formgrader."""
     role = "instructor" if is_instructor(spawner.user.name) else "student"
     spawner.environment["OPTLESSONS_ROLE"] = role
-    if role == "student":
-        spawner.environment["JUPYTER_CONFIG_PATH"] = str(s.prefix / "etc" / "student")
+    spawner.environment["JUPYTER_CONFIG_PATH"] = str(s.prefix / "etc" / role)   # instructor: the CSP
 
 
 c.Spawner.pre_spawn_hook = per_role
@@ -84,7 +96,7 @@ c.Spawner.pre_spawn_hook = per_role
 c.JupyterHub.services = [
     {"name": "idle-culler",
      "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={s.cull_idle}",
-                 f"--cull-every={min(600, max(10, s.cull_idle // 2))}"]},
+                 f"--cull-every={min(600, max(2, s.cull_idle // 2))}"]},
     {"name": "admin", "api_token": s.service_token_file.read_text().strip()},
 ]
 c.JupyterHub.load_roles = [

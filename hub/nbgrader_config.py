@@ -9,8 +9,21 @@ c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
 c.Exchange.root = os.environ.get("OPTLESSONS_EXCHANGE", "/srv/nbgrader/exchange")
 c.CourseDirectory.course_id = os.environ.get("OPTLESSONS_COURSE_ID", "optlessons")
-# A submission is collected only if its files belong to the student it names.
-c.ExchangeFactory.collect = "courseops.exchange.OwnerCheckedCollect"
+# Learners' folders are trusted by no step (courseops.exchange): collect copies only the regular
+# files of the student the folder names, within caps; a submission stays private to its learner
+# and the instructors; one odd folder stops no one else's collection or feedback.
+c.ExchangeFactory.collect = "courseops.exchange.SafeCollect"
+c.ExchangeFactory.submit = "courseops.exchange.PrivateSubmit"
+c.ExchangeFactory.release_feedback = "courseops.exchange.SafeReleaseFeedback"
+# After a fetch, the course's links to exercises/release/<assignment>/ lead to the fetched copy.
+c.ExchangeFactory.fetch_assignment = "courseops.exchange.LinkedFetch"
+c.SafeCollect.max_bytes = int(os.environ.get("OPTLESSONS_SUBMISSION_BYTES", 50 * 2**20))
+c.SafeCollect.max_files = int(os.environ.get("OPTLESSONS_SUBMISSION_FILES", 500))
+# nbgrader submit itself refuses a folder over this (kB), before it is copied into the exchange.
+c.CourseDirectory.max_dir_size = c.SafeCollect.max_bytes // 1000
+# Whatever the formgrader and the feedback pages render of a learner's notebook is made inert
+# first (no script, event handlers, frames, forms: courseops.sanitize).
+c.HTMLExporter.preprocessors = ["courseops.sanitize.SanitizeSubmission"]
 # An instructor's course directory (source/, release/, gradebook.db): ~/course.
 if os.environ.get("OPTLESSONS_ROLE") == "instructor":
     c.CourseDirectory.root = os.path.expanduser("~/course")

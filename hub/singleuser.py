@@ -20,6 +20,8 @@ def copy_missing(src: Path, dest: Path) -> None:
     """Copy every file of `src` that `dest` lacks; leave existing files alone."""
     for root, _dirs, files in os.walk(src):
         target = dest / Path(root).relative_to(src)
+        if target.is_symlink() and not target.exists():
+            target.unlink()        # a fetched copy that was deleted: the release copy comes back
         target.mkdir(exist_ok=True)
         for name in files:
             if not (target / name).exists():

@@ -36,6 +36,12 @@ ROLES = ("student", "instructor")
 # JupyterLab extensions a student's server does not load: the instructor's tools.
 STUDENT_DISABLED_LAB = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
                         "@jupyter/nbgrader:course-list")
+# The instructor's server (JupyterLab, the formgrader) runs no inline event handler and loads no
+# plugin or foreign frame ancestor: a learner's `<img onerror=…>` that got past the sanitizer
+# (courseops.sanitize) still runs nothing there. (The formgrader's own "show name" eye icons use
+# onclick and stop working; its other pages work.)
+INSTRUCTOR_CSP = ("script-src-attr 'none'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+                  "frame-ancestors 'self'")
 STUDENT_DISABLED_SERVER = ("nbgrader.server_extensions.formgrader",
                            "nbgrader.server_extensions.course_list")
 
@@ -59,7 +65,16 @@ class Settings:
     # Per process: memory (RLIMIT_DATA, bytes) and open files; per user: processes and threads.
     mem_limit: int = field(default_factory=lambda: int(_env("OPTLESSONS_MEM_LIMIT", str(2 * 2**30))))
     nproc_limit: int = field(default_factory=lambda: int(_env("OPTLESSONS_NPROC_LIMIT", "256")))
+    # Per learner, all their processes together (cgroup, hub/limits.py): memory (bytes), CPU
+    # (cores), and the size of their private /tmp (bytes, counted in their memory).
+    learner_memory: int = field(default_factory=lambda: int(_env("OPTLESSONS_LEARNER_MEMORY", str(2 * 2**30))))
+    learner_cpu: float = field(default_factory=lambda: float(_env("OPTLESSONS_LEARNER_CPU", "1")))
+    tmp_bytes: int = field(default_factory=lambda: int(_env("OPTLESSONS_TMP_BYTES", str(512 * 2**20))))
+    # How long a learner's server may take to start (seconds): more on a loaded machine.
+    start_timeout: int = field(default_factory=lambda: int(_env("OPTLESSONS_START_TIMEOUT", "120")))
     cull_idle: int = field(default_factory=lambda: int(_env("OPTLESSONS_CULL_IDLE", "3600")))
+    # The first wait after too many failed logins (seconds; each further failure doubles it).
+    login_wait: float = field(default_factory=lambda: float(_env("OPTLESSONS_LOGIN_WAIT", "2")))
 
     @property
     def venv(self) -> Path:
@@ -90,6 +105,52 @@ def require_root() -> None:
 def readable_by_all(path: Path) -> bool:
     """Whether every user can reach `path`: each folder above it is executable by others."""
     return all(p.stat().st_mode & 0o001 for p in path.resolve().parents)
+
+
+def learner_readable(path: Path, students_gid: int | None = None) -> Path | None:
+    """The first file or folder in `path` (itself included) that a learner can read, or None.
+
+    A learner reads what is readable by others (or by the students' group) and reachable:
+    every folder above it searchable by others (or that group).
+    """
+    def bits(st, read: bool) -> bool:
+        want_other, want_group = (0o004, 0o040) if read else (0o001, 0o010)
+        return bool(st.st_mode & want_other) or (st.st_gid == students_gid and bool(st.st_mode & want_group))
+
+    path = path.resolve()
+    if not path.exists() or not all(bits(p.stat(), read=False) for p in path.parents):
+        return None
+    if not path.is_dir():
+        return path if bits(path.stat(), read=True) else None
+    for root, dirs, files in os.walk(path):
+        here = Path(root)
+        st = here.stat()
+        if bits(st, read=True) and (here == path or files or dirs):
+            return here                  # a folder whose names a learner lists
+        if not bits(st, read=False):
+            dirs.clear()                 # nothing below is reachable
+            continue
+        for name in files:
+            if bits((here / name).stat(), read=True):
+                return here / name
+    return None
+
+
+def check_instructor_files_private(s: Settings, repo: Path = REPO) -> None:
+    """Refuse to go on (SystemExit, with the fix) when learners could read the solutions or grades."""
+    try:
+        gid = grp.getgrnam(s.students_group).gr_gid
+    except KeyError:
+        gid = None
+    for secret in (repo / "exercises" / "source", repo / "exercises" / "gradebook.db"):
+        exposed = learner_readable(secret, gid)
+        if exposed:
+            raise SystemExit(
+                f"{exposed} is readable by the learners' accounts, and {secret.name} holds the solutions, "
+                f"hidden tests or grades: keep the course where only you can read it, e.g. clone it into "
+                f"root's home (`git clone ... /root/optlessons`, /root is 0700), or run "
+                f"`chmod -R go-rwx {repo / 'exercises' / 'source'}` and `chmod go-rwx {repo / 'exercises'}/gradebook.db*`, "
+                f"then `make hub` again")
 
 
 # ---- install ---------------------------------------------------------------
@@ -135,7 +196,7 @@ def check_node(minimum: int = 20) -> None:
     version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout if node else ""
     major = int(version.lstrip("v").split(".")[0]) if version[:1] == "v" else 0
     if major < minimum:
-        raise SystemExit(f"the hub's proxy (configurable-http-proxy 5.3) needs Node.js >= {minimum}, found "
+        raise SystemExit(f"the hub's proxy (configurable-http-proxy 5.2) needs Node.js >= {minimum}, found "
                          f"{version.strip() or 'none'}: install nodejs and npm from your distribution "
                          f"(Debian 13, Ubuntu 24.10+) or from NodeSource")
 
@@ -176,6 +237,10 @@ def install(s: Settings) -> None:
         {"ServerApp": {"jpserver_extensions": {e: False for e in STUDENT_DISABLED_SERVER}}}, indent=1))
     (student / "labconfig" / "page_config.json").write_text(json.dumps(
         {"disabledExtensions": {e: True for e in STUDENT_DISABLED_LAB}}, indent=1))
+    instructor = s.prefix / "etc" / "instructor"
+    instructor.mkdir(parents=True, exist_ok=True)
+    (instructor / "jupyter_server_config.json").write_text(json.dumps(
+        {"ServerApp": {"tornado_settings": {"headers": {"Content-Security-Policy": INSTRUCTOR_CSP}}}}, indent=1))
     # What each home receives on first spawn, and the instructor's course directory.
     course = s.prefix / "course"
     replace_tree(REPO / "notebooks", course / "notebooks")
@@ -269,6 +334,13 @@ def add_users(s: Settings, roster: list[tuple[str, str]],
         owner = pwd.getpwnam(instructors[0])
         os.chown(course, owner.pw_uid, owner.pw_gid)
         os.chmod(course, 0o755)
+        # inbound: learners write (not list) it; sticky, so no one renames or deletes another's
+        # folder; set-group-id, so each submission's group is the instructors' (PrivateSubmit
+        # then makes it 0750: its learner and the instructors read it, no one else).
+        inbound = course / "inbound"
+        inbound.mkdir(exist_ok=True)
+        os.chown(inbound, owner.pw_uid, grp.getgrnam(s.instructors_group).gr_gid)
+        os.chmod(inbound, 0o3733)
     return given
 
 
@@ -305,8 +377,10 @@ def running_pid(s: Settings) -> int | None:
         return None
 
 
-def start(s: Settings, timeout: float = 60) -> int:
-    """Start the hub in the background (log in STATE/jupyterhub.log); wait until it answers."""
+def start(s: Settings, timeout: float | None = None) -> int:
+    """Start the hub in the background (log in STATE/jupyterhub.log); wait until it answers
+    (at most `timeout` seconds, by default the settings' start timeout)."""
+    timeout = timeout or s.start_timeout
     require_root()
     if not (s.venv / "bin" / "jupyterhub-singleuser").exists():
         raise SystemExit(f"no course environment in {s.venv}: run `make hub-install` first")
@@ -372,6 +446,7 @@ def main(argv: list[str] | None = None) -> None:
         created = add_users(s, read_roster(Path(args[1])))
         print(f"{len(created)} new users; their passwords: {s.state / 'passwords.csv'}")
     elif args == ["start"]:
+        check_instructor_files_private(s)
         start(s)
     elif args == ["stop"]:
         stop(s)

@@ -1,7 +1,7 @@
 """The workshop hub (hub/), end to end, attacked, and in a browser.
 
 One hub for the module, on free loopback ports, with its own state folder and
-exchange under /tmp/olt-hub-*, and four real Unix users `olt_<random>_{i,s1,s2,s3}`
+exchange under /srv/olt-hub-*, and four real Unix users `olt_<random>_{i,s1,s2,s3}`
 (an instructor, three students) that are deleted afterwards, homes and
 processes included, whatever happens. The course environment is the one
 `make hub-install` builds (/opt/optlessons): the tests install nothing.
@@ -22,10 +22,12 @@ missing. Run it alone: `pytest tests/test_hub.py -p no:randomly`.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import pathlib
 import pwd
+import re
 import secrets
 import shutil
 import subprocess
@@ -38,6 +40,7 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "hub"))
 import workshop  # noqa: E402
 from hubclient import temporary_hub  # noqa: E402
+from limits import LearnerCgroup  # noqa: E402
 
 from scripts import labdriver  # noqa: E402
 from scripts.labdriver import ARTIFACTS, PANEL  # noqa: E402
@@ -56,6 +59,11 @@ for target in {targets!r}:
         pass
 """
 EXPECTED = {"s1": 12.0, "s2": 0.0, "s3": 2.0}         # mse's test is worth 2 of 12 points
+# Student 2's stored-XSS payloads (issue 20, finding 2): in a markdown cell and in an HTML output.
+XSS_MARKDOWN = '<img src=x onerror="document.title=\'XSS-markdown\'"> my answer'
+XSS_OUTPUT = ("from IPython.display import HTML, display\n"
+              "display(HTML('<img src=x onerror=\"document.title=\\'XSS-output\\'\"><b>shown</b>'))")
+LEARNER_MEMORY, LEARNER_CPU = 1536 * 2**20, 1.0       # the test hub's per-learner cgroup limits
 
 
 def missing_requirement() -> str | None:
@@ -81,13 +89,11 @@ def hub():
         pytest.skip(reason)
     tag = secrets.token_hex(3)
     roster = [(f"olt_{tag}_i", "instructor")] + [(f"olt_{tag}_s{k}", "student") for k in (1, 2, 3)]
-    try:
-        with temporary_hub(roster, cull_idle=3600) as client:
-            client.tag = tag
-            client.instructor, client.students = client.instructors[0], client.users[1:]
-            yield client
-    finally:
-        pathlib.Path(f"/tmp/olt_{tag}_escaped").unlink(missing_ok=True)
+    with temporary_hub(roster, cull_idle=3600, learner_memory=LEARNER_MEMORY, learner_cpu=LEARNER_CPU,
+                       start_timeout=400) as client:
+        client.tag = tag
+        client.instructor, client.students = client.instructors[0], client.users[1:]
+        yield client
 
 
 def solved_copy(released: dict, which) -> dict:
@@ -103,9 +109,10 @@ def solved_copy(released: dict, which) -> dict:
 
 
 def escape_targets(hub) -> list[str]:
-    """Where student 2's code tries to write at autograde: /tmp and the instructor's course."""
+    """Where student 2's code tries to write at autograde: the exchange and the instructor's course
+    (both writable by the instructor; /tmp is private to each learner's server)."""
     course = pathlib.Path(pwd.getpwnam(hub.instructor).pw_dir) / "course"
-    return [f"/tmp/olt_{hub.tag}_escaped", str(course / "escaped.txt")]
+    return [str(hub.s.exchange / "escaped.txt"), str(course / "escaped.txt")]
 
 
 def ok(response) -> dict:
@@ -137,6 +144,9 @@ def flow(hub):
         if short[user] == "s2":
             edited["cells"].append({"cell_type": "code", "metadata": {}, "outputs": [],
                                     "execution_count": None, "source": ESCAPE.format(targets=escape_targets(hub))})
+            edited["cells"] += [{"cell_type": "markdown", "metadata": {}, "source": XSS_MARKDOWN},
+                                {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                                 "source": XSS_OUTPUT}]
         r = hub.as_user(user, "PUT", f"/user/{user}/api/contents/{NOTEBOOK}",
                         json={"type": "notebook", "format": "json", "content": edited})
         assert r.status_code == 200, r.text
@@ -187,10 +197,11 @@ def test_homes_are_private_and_servers_run_as_their_user_under_limits(hub, flow)
 def test_first_spawn_copies_the_course_and_a_respawn_keeps_the_learners_work(hub, flow):
     student = hub.students[2]
     home = pathlib.Path(pwd.getpwnam(student).pw_dir)
-    for rel in ["notebooks/00_welcome.ipynb", "notebooks/03_gradient_descent.ipynb",
-                f"exercises/release/{NOTEBOOK}"]:
+    for rel in ["notebooks/00_welcome.ipynb", "notebooks/03_gradient_descent.ipynb"]:
         assert (home / rel).read_bytes() == (REPO / rel).read_bytes(), rel
         assert (home / rel).stat().st_uid == pwd.getpwnam(student).pw_uid
+    # notebook 00's link to the problem set leads to the fetched copy, the one Submit sends
+    assert (home / "exercises" / "release" / ASSIGNMENT).resolve() == (home / ASSIGNMENT).resolve()
     r = hub.as_user(student, "GET", f"/user/{student}/", allow_redirects=False)
     assert r.status_code == 302 and r.headers["Location"].rstrip("?").endswith(
         "/lab/tree/notebooks/00_welcome.ipynb")
@@ -254,8 +265,8 @@ def test_a_student_cannot_read_the_instructors_source_or_gradebook_or_the_hubs_s
 
 def test_a_submission_forged_in_another_students_name_is_refused_at_collection(hub, flow):
     s1, s2 = hub.students[:2]
-    assert f"Refused submission {s1}+{ASSIGNMENT}+" in flow["collect_log"]
-    assert f"belongs to {s2}, not {s1}" in flow["collect_log"]
+    assert re.search(rf"{s1}: collected an older submission; the newer one: {s1}\+{ASSIGNMENT}\+.* "
+                     rf"belongs to {s2}, not {s1}", flow["collect_log"]), flow["collect_log"]
     assert flow["scores"][s1] == EXPECTED["s1"]          # student 1's own work was graded
 
 
@@ -309,20 +320,180 @@ def test_a_student_cannot_rename_or_delete_the_course_in_the_exchange(hub, flow)
     assert (outbound / f"{ASSIGNMENT}.ipynb").exists()
 
 
-def test_the_idle_culler_stops_an_unused_server_and_the_work_stays():
+# Written by a student into inbound/: a newer submission folder of their own, with one odd entry.
+ODD_FOLDER = """import datetime, os, secrets, sys
+inbound, student, case, targets = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+d = os.path.join(inbound, f"{student}+{ASSIGNMENT}+{stamp}+{secrets.token_hex(4)}")
+os.mkdir(d)
+open(os.path.join(d, "timestamp.txt"), "w").write(stamp)
+open(os.path.join(d, "submission_secret.txt"), "w").write(secrets.token_hex(64))
+if case == "links":
+    for n, t in enumerate(targets):
+        os.symlink(t, os.path.join(d, f"stolen{n}"))
+elif case == "fifo":
+    os.mkfifo(os.path.join(d, "pipe"))
+elif case == "unreadable":
+    open(os.path.join(d, "secret.ipynb"), "w").write("{}")
+    os.chmod(os.path.join(d, "secret.ipynb"), 0)
+print(d)
+""".replace("{ASSIGNMENT}", ASSIGNMENT)
+
+
+def test_collect_follows_no_link_reads_no_fifo_and_one_odd_folder_stops_no_one(hub, flow):
+    """Findings 1 and 3: newer folders with links to the instructor's files, a FIFO, an unreadable file."""
+    inst = hub.instructor
+    course = pathlib.Path(pwd.getpwnam(inst).pw_dir) / "course"
+    inbound = hub.s.exchange / hub.s.course_id / "inbound"
+    targets = [str(course / "source" / NOTEBOOK), str(course / "gradebook.db"), str(course / "source")]
+    cases = dict(zip(hub.students, (("links", "a symbolic link"), ("fifo", "a FIFO"),
+                                    ("unreadable", "secret.ipynb cannot be read"))))
+    folders = []
+    for student, (case, _) in cases.items():
+        made = hub.run_as(student, ["python", "-c", ODD_FOLDER, str(inbound), student, case, *targets])
+        assert made.returncode == 0, made.stderr
+        folders.append(made.stdout.strip())
+    try:
+        log = ok(hub.as_user(inst, "POST", f"/user/{inst}/formgrader/api/assignment/{ASSIGNMENT}/collect"))["log"]
+        for student, (_, why) in cases.items():
+            assert re.search(rf"{student}: collected an older submission; the newer one: .*{why}", log), log
+        assert f"collected 3 of {len(hub.students)} students" in log and "ungradable" not in log
+        submitted = course / "submitted"
+        names = {p.name for p in submitted.rglob("*")}
+        assert not names & {"stolen0", "stolen1", "stolen2", "pipe", "secret.ipynb", "gradebook.db"}, names
+        assert all(not p.is_symlink() for p in submitted.rglob("*"))
+    finally:
+        for folder in folders:
+            subprocess.run(["rm", "-rf", folder], check=False)
+
+
+def test_inbound_is_sticky_and_a_submission_is_private_to_its_learner_and_the_instructors(hub, flow):
+    """Findings 6 and 8: another learner's submission cannot be renamed, planted in or read by name."""
+    s1, s2 = hub.students[:2]
+    inbound = hub.s.exchange / hub.s.course_id / "inbound"
+    assert inbound.stat().st_mode & 0o7777 == 0o3733
+    uid1 = pwd.getpwnam(s1).pw_uid
+    folder = next(p for p in inbound.glob(f"{s1}+{ASSIGNMENT}+*") if p.stat().st_uid == uid1)   # not the forgery
+    assert folder.stat().st_mode & 0o777 == 0o750
+    assert folder.stat().st_gid == __import__("grp").getgrnam(hub.s.instructors_group).gr_gid
+    for argv in (["mv", str(folder), str(inbound / f"{s2}+{ASSIGNMENT}+hidden")], ["rm", "-rf", str(folder)],
+                 ["touch", str(folder / "planted.ipynb")], ["cat", str(folder / f"{ASSIGNMENT}.ipynb")],
+                 ["ls", str(folder)]):
+        r = hub.run_as(s2, argv)
+        assert r.returncode != 0, (argv, r.stdout)
+    assert folder.exists() and not (folder / "planted.ipynb").exists()
+
+
+def test_feedback_pages_show_the_xss_payloads_inert(hub, flow):
+    s2 = hub.students[1]
+    page = next((pathlib.Path(pwd.getpwnam(s2).pw_dir) / ASSIGNMENT / "feedback").glob(f"*/{ASSIGNMENT}.html"))
+    text = page.read_text()
+    assert not re.search(r"onerror\s*=", text, re.IGNORECASE)     # no handler of the learner's
+
+
+# ---- limits on the whole learner -----------------------------------------------------------
+
+def in_python(script: str) -> str:
+    """A one-line shell command running `script` with the course's Python."""
+    return f"python -c \"import base64; exec(base64.b64decode('{base64.b64encode(script.encode()).decode()}'))\""
+
+
+def cgroup_of(hub, user: str) -> LearnerCgroup:
+    return LearnerCgroup(str(hub.s.port), user, LEARNER_MEMORY, LEARNER_CPU, hub.s.nproc_limit)
+
+
+MEMORY_HOGS = """import multiprocessing as mp, time
+def hog(_):
+    block = bytearray(int(1.2 * 2**30))      # zero-filled: every page is touched
+    time.sleep(1)
+    return len(block)
+if __name__ == "__main__":
+    procs = [mp.Process(target=hog, args=(i,)) for i in range(7)]
+    for p in procs: p.start()
+    for p in procs: p.join()
+    print("exit codes", [p.exitcode for p in procs])
+"""
+
+
+def test_seven_big_processes_cannot_evade_the_learners_memory_bound(hub, flow):
+    """Finding 5: 7 x 1.2 GiB, each under the per-process limit, together over the learner's."""
+    student = hub.students[2]
+    status, out = hub.terminal(student, in_python(MEMORY_HOGS), timeout=240)
+    codes = re.search(r"exit codes \[(.*)\]", out)
+    assert codes, out
+    killed = [c for c in codes.group(1).split(", ") if c != "0"]
+    assert killed, out                                  # the OOM killer stopped some of them
+    assert cgroup_of(hub, student).peak_memory() <= LEARNER_MEMORY
+    assert hub.admin.get(f"{hub.url}/hub/api/users/{student}").json()["servers"][""]["ready"]
+
+
+BUSY = """import os, resource, time, sys
+kids = []
+for _ in range(4):
+    pid = os.fork()
+    if pid == 0:
+        os.setsid()                              # its own session: no escape from the learner's group
+        end = time.monotonic() + 3
+        while time.monotonic() < end: pass
+        os._exit(0)
+    kids.append(pid)
+for pid in kids: os.waitpid(pid, 0)
+print("cpu seconds", resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime)
+"""
+
+
+def test_busy_processes_get_the_learners_cpu_quota_and_tmp_is_private(hub, flow):
+    """Finding 5: four busy processes in their own sessions share the learner's quota (1 core of the
+    machine's 2); /tmp is theirs."""
+    s1, s2 = hub.students[:2]
+    status, out = hub.terminal(s1, f"{in_python(BUSY)}; echo mine > /tmp/olt-private; ls /tmp/olt-private",
+                               timeout=120)
+    used = float(re.search(r"cpu seconds ([\d.]+)", out).group(1))
+    assert used <= 3 * LEARNER_CPU * 1.3, out            # 3 s of wall time at 1 core, not 2 cores x 3 s
+    assert "nr_throttled" in cgroup_of(hub, s1).cpu_stat()      # the quota is on (throttling shows only when idle cores exist)
+    status, out = hub.terminal(s2, "cat /tmp/olt-private")
+    assert status != 0 and "No such file" in out
+    assert not os.path.exists("/tmp/olt-private")
+
+
+@pytest.fixture(scope="module")
+def small_hub():
+    """A second hub, one student: short idle timeout and login waits of 8 s, 16 s, ..."""
     reason = missing_requirement()
     if reason:
         pytest.skip(reason)
-    user = f"olt_{secrets.token_hex(3)}_idle"
-    with temporary_hub([(user, "student")], cull_idle=20) as hub:
-        hub.admin.post(f"{hub.url}/hub/api/users", json={"usernames": [user]}).raise_for_status()
-        hub.spawn(user)
-        ready = time.monotonic()
-        while hub.admin.get(f"{hub.url}/hub/api/users/{user}").json()["servers"]:
-            assert time.monotonic() - ready < 120, "the idle culler did not stop the server in 120 s"
-            time.sleep(1)
-        assert time.monotonic() - ready >= 15          # not before it was idle for --timeout=20
-        assert (pathlib.Path(pwd.getpwnam(user).pw_dir) / "notebooks" / "00_welcome.ipynb").exists()
+    user = f"olt_{secrets.token_hex(3)}_one"
+    with temporary_hub([(user, "student")], cull_idle=6, login_wait=8, start_timeout=400) as hub:
+        yield hub
+
+
+def test_login_brute_force_slows_to_a_stop_and_the_right_password_works_after_the_wait(small_hub):
+    """Finding 7: 3 tries, then each wait doubles; during a wait not even the right password is checked."""
+    hub = small_hub
+    user = hub.users[0]
+    # PAM itself takes ~2 s to answer a wrong password; a refusal during a wait is immediate.
+    codes = [hub.login(user, "guess-" + secrets.token_hex(4))[1].status_code for _ in range(10)]
+    assert codes == [403] * 4 + [429] * 6, codes     # 3 allowed, the 4th starts a wait of 8 s
+    _, r = hub.login(user, hub.passwords[user])
+    assert r.status_code == 429, r.status_code                   # the right password waits too
+    left = re.search(r"try again in (\d+) s", r.text)
+    time.sleep((int(left.group(1)) if left else 8) + 1)
+    _, r = hub.login(user, hub.passwords[user])
+    assert r.status_code == 302, r.status_code
+    assert hub.login(user, "guess-again")[1].status_code == 403   # a success clears the count
+
+
+def test_the_idle_culler_stops_an_unused_server_and_the_work_stays(small_hub):
+    hub = small_hub
+    user = hub.users[0]
+    hub.admin.post(f"{hub.url}/hub/api/users/{user}")          # 201, or 409 when it logged in already
+    hub.spawn(user)
+    ready = time.monotonic()
+    while hub.admin.get(f"{hub.url}/hub/api/users/{user}").json()["servers"]:
+        assert time.monotonic() - ready < 60, "the idle culler did not stop the server in 60 s"
+        time.sleep(0.5)
+    assert time.monotonic() - ready >= 4           # not before it was idle for about --timeout=6
+    assert (pathlib.Path(pwd.getpwnam(user).pw_dir) / "notebooks" / "00_welcome.ipynb").exists()
 
 
 # ---- in a browser --------------------------------------------------------------------------
@@ -362,3 +533,30 @@ def test_a_student_logs_in_runs_notebook_03_moves_a_slider_and_sees_the_assignme
         labdriver.command(page, "nbgrader:open-assignment-list")
         page.get_by_text(ASSIGNMENT).first.wait_for(state="visible", timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "hub-student-assignments.png"))
+
+
+@pytest.mark.browser
+def test_the_instructor_sees_a_learners_xss_payloads_inert_in_the_formgrader(hub, flow):
+    """Finding 2: `<img onerror>` in markdown and in a display(HTML(...)) output, in the instructor's browser."""
+    reason = labdriver.missing_browser()
+    if reason:
+        pytest.skip(reason)
+    inst, s2 = hub.instructor, hub.students[1]
+    notebooks = ok(hub.as_user(inst, "GET", f"/user/{inst}/formgrader/api/submitted_notebooks/{ASSIGNMENT}/{ASSIGNMENT}"))
+    submission = next(n["id"] for n in notebooks if n["student"] == s2)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with labdriver.chromium_page(timeout_ms=90_000) as page:
+        page.goto(f"{hub.url}/hub/login")
+        page.fill("#username_input", inst)
+        page.fill("#password_input", hub.passwords[inst])
+        page.click("#login_submit")
+        page.wait_for_url(f"**/user/{inst}/lab/**")
+        response = page.goto(f"{hub.url}/user/{inst}/formgrader/submissions/{submission}/")
+        assert "script-src-attr 'none'" in response.headers["content-security-policy"]
+        page.get_by_text("my answer").first.wait_for(state="visible")
+        page.get_by_text("shown").first.wait_for(state="visible")
+        page.wait_for_timeout(1000)                   # time for an image error to fire, were it live
+        assert not page.title().startswith("XSS"), page.title()
+        handlers = page.evaluate("[...document.querySelectorAll('img')].filter(i => i.getAttribute('onerror')).length")
+        assert handlers == 0
+        page.screenshot(path=str(ARTIFACTS / "hub-instructor-formgrader-xss.png"))

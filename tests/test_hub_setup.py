@@ -66,3 +66,32 @@ def test_autograde_outside_a_grading_sandbox_run_is_refused_with_a_sentence(tmp_
         SandboxOnlyExporter()
     plan.write_text("{}")                                   # what GradingSandbox.prepare writes
     assert SandboxOnlyExporter().file_extension == ".ipynb"
+
+
+def test_make_hub_refuses_while_learners_can_read_the_solutions_or_the_gradebook():
+    with tempfile.TemporaryDirectory(dir="/tmp") as tmp:      # /tmp: no private folder above
+        check_refusals(pathlib.Path(tmp))
+
+
+def check_refusals(tmp_path):
+    repo = tmp_path / "clone"
+    source = repo / "exercises" / "source" / "ps1"
+    source.mkdir(parents=True)
+    (source / "ps1.ipynb").write_text("{}")
+    (repo / "exercises" / "gradebook.db").write_text("")
+    for p in (tmp_path, repo, repo / "exercises"):
+        os.chmod(p, 0o755)
+    os.chmod(repo / "exercises" / "source", 0o755)
+    os.chmod(source, 0o755)
+    os.chmod(source / "ps1.ipynb", 0o644)
+    os.chmod(repo / "exercises" / "gradebook.db", 0o600)
+    s = workshop.Settings(students_group="olt-no-such-group")
+    with pytest.raises(SystemExit, match=r"source is readable by the learners' accounts.*chmod -R go-rwx"):
+        workshop.check_instructor_files_private(s, repo)
+    os.chmod(repo / "exercises" / "source", 0o700)                # the fix the sentence names
+    workshop.check_instructor_files_private(s, repo)
+    os.chmod(repo / "exercises" / "gradebook.db", 0o644)
+    with pytest.raises(SystemExit, match="gradebook.db is readable"):
+        workshop.check_instructor_files_private(s, repo)
+    os.chmod(repo, 0o700)                                         # a private clone: nothing reachable
+    workshop.check_instructor_files_private(s, repo)

@@ -33,6 +33,7 @@ from pathlib import Path
 import nbformat
 
 from courseops.grading.notebook import STUDENT_ID, STUDENT_ID_RULE
+from courseops.sanitize import csv_safe
 
 GRADES_CSV = "grades.csv"   # `export` and `all` write <course>/grades.csv unless --to says otherwise
 STATUS_FILE = "grading_status.json"   # <course>/grading_status.json: each student's status per assignment
@@ -436,7 +437,7 @@ def find_submission(course: Path, student: str, assignment: str, name: str) -> t
 class Outcome:
     """One student's result for one assignment."""
     student: str
-    status: str                      # "graded", "ungradable: <why>" or "missing"
+    status: str                      # "graded", "ungradable: <why>", "missing" or "not graded yet"
     timestamp: str = ""
     warnings: list[str] = field(default_factory=list)
 
@@ -853,6 +854,8 @@ def grade_rows(course: Path) -> list[dict[str, str]]:
                 if o is None:   # graded before statuses were kept, or never submitted
                     o = Outcome(s, GRADED if sub else MISSING,
                                 sub.timestamp.strftime("%Y-%m-%dT%H:%M:%SZ") if sub and sub.timestamp else "")
+                if o.kind == MISSING and (course / "submitted" / s / assignment).is_dir():
+                    o = Outcome(s, "not graded yet")     # collected, not autograded yet
                 score = f"{sub.score:g}" if sub is not None and o.kind == GRADED else ""
                 rows.append(dict(assignment=assignment, student_id=s, status=o.status, timestamp=o.timestamp,
                                  score=score, max_score=f"{max_score:g}" if max_score != "" else "",
@@ -870,6 +873,7 @@ def export(course: Path, to: str | None = None) -> Path:
     with open(out, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=GRADES_COLUMNS)
         w.writeheader()
-        w.writerows(rows)
+        # no field a spreadsheet would run as a formula
+        w.writerows({k: csv_safe(v) for k, v in row.items()} for row in rows)
     print(f"grades -> {out} ({len(rows)} rows)")
     return out

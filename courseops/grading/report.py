@@ -28,6 +28,7 @@ from pathlib import Path
 import nbformat
 
 from courseops.grading.course import GRADED, MISSING, STATUS_FILE, UNGRADABLE, gradebook, load_statuses
+from courseops.sanitize import csv_safe
 
 REPORTS = "reports"
 
@@ -184,7 +185,7 @@ def write_report(course: Path, assignment: str) -> tuple[Path, Path]:
         w = csv.writer(f)
         w.writerow(["cell", "mistake", "students", "count"])
         for cell, mistake, students in mistakes:
-            w.writerow([cell, mistake, " ".join(students), len(students)])
+            w.writerow([csv_safe(cell), csv_safe(mistake), csv_safe(" ".join(students)), len(students)])
 
     e = html.escape
     parts = [f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

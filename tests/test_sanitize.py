@@ -1,0 +1,102 @@
+"""courseops.sanitize: what a learner writes renders inert for the instructor; CSV fields stay text."""
+
+import base64
+import json
+
+import nbformat
+import pytest
+from hypothesis import given, strategies as st
+
+pytest.importorskip("nh3")
+from courseops.sanitize import clean_markdown, csv_safe, sanitize_notebook  # noqa: E402
+
+PAYLOADS = ['<img src=x onerror="alert(1)">', "<script>alert(1)</script>", '<iframe srcdoc="<script>x</script>">',
+            '<svg onload="alert(1)"><circle r="4"/></svg>', '<form action="/x"><input name=q></form>',
+            '<a href="javascript:alert(1)">x</a>', '<div style="x" onclick="alert(1)">d</div>',
+            "<object data=x></object>", '<body onload="alert(1)">', "<math><mi xlink:href=javascript:alert(1)>x</mi></math>"]
+DANGER = ("<script", "onerror", "onload", "onclick", "<iframe", "<form", "javascript:", "<object", "srcdoc", "<svg")
+
+
+def notebook(markdown: str, outputs: list) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(markdown), nbformat.v4.new_code_cell("x", outputs=outputs)]
+    return nb
+
+
+def rendered(nb) -> str:
+    """What the formgrader's exporter would write for the cells (nbconvert's HTML, no template chrome)."""
+    from nbconvert import HTMLExporter
+    return HTMLExporter(template_name="lab").from_notebook_node(sanitize_notebook(nb))[0]
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_markdown_and_html_outputs_lose_everything_that_runs(payload):
+    nb = notebook(f"# Answer\n\n{payload}\n",
+                  [nbformat.v4.new_output("display_data", {"text/html": payload, "text/plain": "shown"}),
+                   nbformat.v4.new_output("display_data", {"application/javascript": "alert(1)", "text/plain": "js"}),
+                   nbformat.v4.new_output("display_data", {"image/svg+xml": payload})])
+    clean = sanitize_notebook(nb)
+    text = json.dumps(clean).lower()
+    for word in DANGER:
+        assert word not in text.replace("image/svg+xml", ""), (word, payload)
+    assert "application/javascript" not in text and clean.cells[1].outputs[0]["data"]["text/plain"] == "shown"
+
+
+def test_attribute_fields_become_plain_numbers_and_names():
+    nb = notebook("ok", [nbformat.v4.new_output(
+        "display_data", {"image/png": 'iVBORw0KGgo=" onerror="alert(1)'}),
+        nbformat.v4.new_output("display_data", {"image/png": "iVBORw0KGgo="},
+                               metadata={"image/png": {"width": "1 onerror=alert(1)", "height": 20}})])
+    nb.cells[1].execution_count = "<script>x</script>"
+    nb.cells[1].metadata = {"tags": ['x"><script>', "ok-tag"], "nbgrader": {"grade_id": "a b<", "points": 1}}
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {"v": "<img onerror=x>"}}}
+    clean = sanitize_notebook(nb)
+    code = clean.cells[1]
+    assert code.execution_count is None and code.metadata == {"tags": ["ok-tag"]}
+    assert [o["data"] for o in code.outputs] == [{"image/png": "iVBORw0KGgo="}]
+    assert code.outputs[0]["metadata"] == {"image/png": {"height": 20}}
+    assert "widgets" not in clean.metadata
+    page = rendered(nb)
+    assert "alert(1)" not in page and "<script>x" not in page
+
+
+def test_an_svg_output_is_shown_as_an_image_that_runs_nothing():
+    svg = '<svg xmlns="http://www.w3.org/2000/svg"><circle r="4"/><script>alert(1)</script></svg>'
+    out = sanitize_notebook(notebook("", [nbformat.v4.new_output("display_data", {"image/svg+xml": svg})]))
+    html = out.cells[1].outputs[0]["data"]["text/html"]
+    assert html.startswith('<img src="data:image/svg+xml;base64,')
+    assert base64.b64decode(html.split(",", 1)[1].split('"')[0]).decode() == svg
+
+
+@pytest.mark.parametrize("text", ["# Title\n\n$\\hat y = w x + b$, and $a < b$ & $c > d$\n\n> a quote\n\n- [doc](https://numpy.org)\n",
+                                  "`<b>` in code and [a link](../notebooks/03.ipynb#top)"])
+def test_honest_markdown_passes_unchanged(text):
+    assert clean_markdown(text) == text
+
+
+def test_html_hidden_from_a_naive_code_span_reader_is_still_cleaned():
+    assert "onerror" not in clean_markdown("\\`<img src=x onerror=alert(1)>\\`")
+
+
+def test_markdown_links_with_script_schemes_are_defused():
+    assert clean_markdown("[x](javascript:alert(1))").startswith("[x](#unsafe-link)")
+    assert clean_markdown("[x]( JavaScript:alert(1) )").startswith("[x]( #unsafe-link")
+    assert clean_markdown("[x](vbscript:msgbox)").startswith("[x](#unsafe-link")
+    assert clean_markdown("[r]: data:text/html,<script>") .startswith("[r]: #unsafe-link")
+
+
+@pytest.mark.parametrize("value", ["=HYPERLINK(\"http://x\",\"y\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)",
+                                   "\t=1", "\r=1"])
+def test_formula_fields_are_neutralized(value):
+    assert csv_safe(value) == "'" + value
+
+
+@given(st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers()))
+def test_numbers_pass_unchanged(x):
+    assert csv_safe(str(x)) == str(x) and csv_safe(x) == x
+
+
+@given(st.text())
+def test_no_field_starts_a_formula_after_csv_safe(text):
+    out = csv_safe(text)
+    assert not out.startswith(("=", "+", "@", "\t", "\r")) or out == text and text.strip().lstrip("+-")[:1].isdigit()
