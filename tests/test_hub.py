@@ -40,6 +40,8 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "hub"))
 import workshop  # noqa: E402
 from hubclient import temporary_hub  # noqa: E402
+
+pytest.importorskip("jupyterhub", reason="JupyterHub is not installed here (`make hub-install` installs it)")
 from limits import LearnerCgroup  # noqa: E402
 
 from scripts import labdriver  # noqa: E402
