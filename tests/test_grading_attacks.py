@@ -71,6 +71,9 @@ ATTACKS = {"a_poison": NOTHING, "overwrite": NOTHING, "reader": NOTHING, "hidden
            # the second design's adversary (issue 25): full marks for nothing ...
            "clone": NOTHING, "profiler": NOTHING, "lazy": NO_ADAM, "threaded": NO_ADAM,
            "forger": NO_ADAM, "hubreader": NOTHING, "ffi": NOTHING,
+           # the second review: an Adam right only on the visible cases' shape, and its own `dict`
+           # that would rewrite the hidden cases into the visible shape if it reached the test cells
+           "shadow": NO_ADAM,
            # ... honest work that must not lose a mark, and shapes that must not stop the class
            "bloat": POINTS, "marker": POINTS, "noisy": POINTS, "spy": POINTS, "mimic": POINTS,
            "nullmeta": POINTS, "nogid": POINTS}
@@ -180,6 +183,10 @@ LAZY = ("import numpy as np\nfrom optlessons import optim as _o\n"
         "    def __getattr__(self, name):\n        return getattr(_o.adam_update(*self.a, **self.k)[1], name)\n"
         "def adam_update(param, grad, state, **k):\n"
         "    return _Later((param, grad, state), k, 0), _Later((param, grad, state), k, 1)\n")
+SHADOW = ("\ndef adam_update(param, grad, state, **k):\n"
+          "    new_param, new_state = _adam_update(param, grad, state, **k)\n"
+          "    return (new_param if param.shape == (3,) else new_param * 0), new_state\n"
+          "def dict(**case):\n    case['shape'] = (3,)\n    return case\n")
 THREADED = ("import queue, threading\nfrom optlessons import optim as _o\n"
             "_asks, _answers = queue.Queue(), queue.Queue()\n"
             "def _worker():\n    while True:\n        a, k = _asks.get()\n"
@@ -300,6 +307,11 @@ def submissions(course):
         nb = copy.deepcopy(full)
         solution_cell(nb, "adam_update").source = code
         subs[student, PS] = nb
+    shadow = copy.deepcopy(full)
+    c = solution_cell(shadow, "adam_update")
+    c.source = c.source.replace("def adam_update(", "def _adam_update(", 1) + SHADOW
+    assert "_adam_update(" in c.source
+    subs["shadow", PS] = shadow
     subs["hubreader", PS] = add_cell_after(release(course), "imports", HUB_READER.replace(
         "INSTRUCTOR", repr(str(instructor_notebook(course)))))
     subs["ffi", PS] = add_cell_after(release(course), "imports", FFI)

@@ -11,6 +11,7 @@ bound to something other than None.
 
 from __future__ import annotations
 
+import builtins
 import ctypes
 import json
 import os
@@ -28,6 +29,9 @@ LEARNER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "MPLBA
                "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
+#: Names the instructor's cells read without binding them (the built-ins: `dict`, `len`, `range`, ...): a learner's
+#: definition of one never reaches the grading kernel, so a hidden test's `dict(...)` stays Python's.
+SHADOW_PROOF = frozenset(vars(builtins))
 GRADING_MIME = "application/vnd.optlessons.grading+json"   # what a cell's result means, as data
 
 
@@ -117,6 +121,8 @@ class Runtime:
                 continue
             if namespace.get(name) is not None and name not in self.bound:
                 continue   # bound by the kernel's own (locked) cells: stays the instructor's
+            if name in SHADOW_PROOF or name.startswith("__"):
+                continue   # a learner's `dict` or `len` would run inside the instructor's test cells
             namespace[name] = value
             self.bound.add(name)
         for name in deleted:
