@@ -548,10 +548,10 @@ def test_the_instructors_files_on_the_hub_stay_unread(graded):
 
 
 @needs_sandbox
-@pytest.mark.xfail(reason="open: the feedback page now shows the submission's source, whose own text holds 'worked:' (the check must read the printed output only); seen in the merged run of 2026-12-07")
 def test_no_foreign_function_interface_reaches_memory(graded):
     text = page_text(feedback_page(graded, "ffi"))
-    assert text.count("refused: ") == 4 and "worked:" not in text
+    # printed lines read "refused: X" / "worked: code"; the page also shows the source, print('worked:', ...)
+    assert text.count("refused: ") == 4 and "worked: " not in text
 
 
 @needs_sandbox
