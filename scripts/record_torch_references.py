@@ -304,6 +304,28 @@ def newton_schulz_float64(torch):
     return zeropower
 
 
+def drive(torch, opt, tensors, start, problem, data, schedule, steps, maximize, after_step=None):
+    """Step `opt` `steps` times on `problem`, setting each group's lr from `schedule` ((step, lr)
+    pairs) and the gradients from `gradient`; {name: [start, θ_1, ...]}. after_step(name, tensor)
+    runs after each step for each parameter."""
+    traj = {k: [v.copy()] for k, v in start.items()}
+    for t in range(steps):
+        for when, lr in schedule:
+            if when == t:
+                for group in opt.param_groups:
+                    group["lr"] = lr
+        current = {k: p.detach().numpy().copy() for k, p in tensors.items()}
+        grads = gradient(problem, current, data, maximize)
+        for k, p in tensors.items():
+            p.grad = torch.from_numpy(grads[k].copy())
+        opt.step()
+        for k, p in tensors.items():
+            traj[k].append(p.detach().numpy().copy())
+            if after_step is not None:
+                after_step(k, p)
+    return traj
+
+
 def record_frontier_run(torch, class_name, kwargs, problem, data):
     """Run the reference; ({name: trajectory}, lr schedule, {name: extra}) where the extra arrays are
     the averaged point at the end (schedule-free: after eval()) or ASGD's ax at every step."""
@@ -319,24 +341,14 @@ def record_frontier_run(torch, class_name, kwargs, problem, data):
     if class_name in SCHEDULE_FREE:
         opt.train()
     schedule = lr_schedule(kwargs, opt.defaults, FRONTIER_STEPS)
-    maximize = kwargs.get("maximize", False)
-    traj = {k: [v.copy()] for k, v in start.items()}
     extra = {f"ax_{k}": [] for k in start} if class_name == "ASGD" else {}
+
+    def keep_ax(k, p):
+        extra[f"ax_{k}"].append(opt.state[p]["ax"].numpy().copy())
+
     try:
-        for t in range(FRONTIER_STEPS):
-            for when, lr in schedule:
-                if when == t:
-                    for group in opt.param_groups:
-                        group["lr"] = lr
-            current = {k: p.detach().numpy().copy() for k, p in tensors.items()}
-            grads = gradient(problem, current, data, maximize)
-            for k, p in tensors.items():
-                p.grad = torch.from_numpy(grads[k].copy())
-            opt.step()
-            for k, p in tensors.items():
-                traj[k].append(p.detach().numpy().copy())
-                if class_name == "ASGD":
-                    extra[f"ax_{k}"].append(opt.state[p]["ax"].numpy().copy())
+        traj = drive(torch, opt, tensors, start, problem, data, schedule, FRONTIER_STEPS,
+                     kwargs.get("maximize", False), keep_ax if class_name == "ASGD" else None)
     finally:
         muon_module._zeropower_via_newtonschulz = original
     if class_name in SCHEDULE_FREE:
@@ -445,24 +457,9 @@ def record_run(torch, class_name, kwargs, problem, data):
     tensors = {k: torch.nn.Parameter(torch.tensor(v, dtype=torch.float64)) for k, v in start.items()}
     opt = getattr(torch.optim, class_name)(list(tensors.values()), foreach=False, **kwargs)
     schedule = lr_schedule(kwargs, opt.defaults)
-    maximize = kwargs.get("maximize", False)
-    traj = {k: [v.copy()] for k, v in start.items()}
-    for t in range(STEPS):
-        for when, lr in schedule:
-            if when == t:
-                for group in opt.param_groups:
-                    group["lr"] = lr
-        current = {k: p.detach().numpy().copy() for k, p in tensors.items()}
-        grads = gradient(problem, current, data, maximize)
-        for k, p in tensors.items():
-            p.grad = torch.from_numpy(grads[k].copy())
-        opt.step()
-        for k, p in tensors.items():
-            traj[k].append(p.detach().numpy().copy())
+    traj = drive(torch, opt, tensors, start, problem, data, schedule, STEPS, kwargs.get("maximize", False))
     traj = {k: np.array(v) for k, v in traj.items()}
-    for k, v in traj.items():
-        if not np.isfinite(v).all() or np.abs(v).max() > 1e3:
-            raise RuntimeError(f"run {class_name}{kwargs} on {problem} diverged ({k})")
+    _check_bounded(traj, class_name, kwargs, problem)
     return traj, schedule
 
 
