@@ -53,9 +53,11 @@ def class_problems(draw):
 
 def assert_gradient_ok(loss, grad, x, *args, **kwargs):
     # Central differences (h = 1e-6) carry a rounding error of about
-    # 2e-16 * |L| / 1e-6 per entry; entries below this floor are compared in
-    # absolute terms (see gradcheck.relative_error).
-    floor = 1e-3 * (1.0 + abs(loss(x, *args, **kwargs)))
+    # 2e-16 * s / 1e-6 per entry, where s is the size of the numbers the loss is computed from:
+    # |L|, and for the log-softmax losses the logits too (L = logsumexp(x) − x_y cancels, so
+    # L ≈ 1e-7 at x = (16, 0) still rounds at 16 · 2e-16). Entries below this floor are compared
+    # in absolute terms (see gradcheck.relative_error).
+    floor = 1e-3 * (1.0 + abs(loss(x, *args, **kwargs)) + float(np.max(np.abs(x), initial=0.0)))
     result = check_gradient(
         lambda z: loss(z, *args, **kwargs), lambda z: grad(z, *args, **kwargs), x, tol=1e-6, floor=floor
     )
