@@ -1,0 +1,224 @@
+"""Findings of the third adversarial review (attack3), each a minimal reproduction.
+
+Every test asserts the SECURE behaviour and is marked ``xfail(strict=True)`` while the
+defect it documents is open: when one is mended its test passes, the strict xfail then
+fails, and the marker should be removed so the test guards the fix.
+
+Grading findings use one small class of problem set 3, graded with the documented
+command (`grade.py all`) in the real sandbox, as tests/test_grading_attacks.py does.
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from test_exercises import filled_release, grade_id
+
+ROOT = Path(__file__).resolve().parents[1]
+COURSE = ROOT / "exercises"
+PS = "ps3_momentum_rmsprop_adam"
+CELL_TIMEOUT = 8
+SANDBOX = importlib.util.find_spec("courseops.grading") is not None and shutil.which("bwrap") is not None
+needs_sandbox = pytest.mark.skipif(not SANDBOX, reason="needs the grading sandbox and bubblewrap")
+
+# Values that appear only in the hidden cases of check_adam_update (source notebook), never
+# in the visible ones (optlessons.checks.ps3.ADAM_VISIBLE).
+HIDDEN_BETAS = ("(0.95, 0.98)", "(0.7, 0.9)", "(0.0, 0.5)")
+
+# The full Adam, wrapped: every call's hyper-parameters are kept in a global of the
+# learner process; a cell after the test cell prints them (outside the hidden-case window).
+STASH = ("\n_SEEN = []\n_adam_update_real = adam_update\n"
+         "def adam_update(param, grad, state, **hyper):\n"
+         "    _SEEN.append((param.shape, sorted(hyper.items())))\n"
+         "    return _adam_update_real(param, grad, state, **hyper)\n")
+STASH_PRINT = "for _s in _SEEN:\n    print('STASHED', _s)\n"
+
+# Many learner cells, each printing just under the 1 MiB cap on one output.
+FLOOD_CELLS = 24
+FLOOD = "print('x' * 1_000_000)\n"
+
+
+def _add_after(nb, gid, source):
+    at = next(i for i, c in enumerate(nb.cells) if grade_id(c) == gid)
+    nb.cells.insert(at + 1, nbformat.v4.new_code_cell(source))
+
+
+def _submissions(course):
+    full = filled_release(course, PS, f"{PS}.ipynb")
+    stash = copy.deepcopy(full)
+    next(c for c in stash.cells if grade_id(c) == "adam_update").source += STASH
+    _add_after(stash, "test_adam_update", STASH_PRINT)
+    flood = copy.deepcopy(full)
+    for _ in range(FLOOD_CELLS):
+        _add_after(flood, "imports", FLOOD)
+    return {"stash": stash, "flood": flood}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    course = tmp_path_factory.mktemp("course")
+    shutil.copy(COURSE / "nbgrader_config.py", course)
+    with open(course / "nbgrader_config.py", "a") as f:
+        f.write(f"\nc.ExecutePreprocessor.timeout = {CELL_TIMEOUT}\nc.Execute.timeout = {CELL_TIMEOUT}\n")
+    shutil.copytree(COURSE / "source" / PS, course / "source" / PS)
+    shutil.copytree(COURSE / "release" / PS, course / "release" / PS)
+    for student, nb in _submissions(course).items():
+        path = course / "submitted" / student / PS / f"{PS}.ipynb"
+        path.parent.mkdir(parents=True)
+        nbformat.write(nb, path)
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    proc = subprocess.run([sys.executable, str(COURSE / "grade.py"), "--course", str(course), "all", PS],
+                          env=env, capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return course
+
+
+def _page(course, student):
+    path = course / "feedback" / student / PS / f"{PS}.html"
+    return html.unescape(re.sub(r"<[^>]+>", "", path.read_text(encoding="utf-8")))
+
+
+@needs_sandbox
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="open, attack3: the learner process keeps its state across cells, "
+                   "so a function that stores its arguments during the hidden cases prints them in a "
+                   "later cell, where output is shown: the hidden cases reach the feedback, with full marks")
+def test_hidden_cases_stored_during_the_check_do_not_reach_the_feedback(graded):
+    text = _page(graded, "stash")
+    assert "STASHED" in text                                  # the later cell ran and printed
+    assert not [b for b in HIDDEN_BETAS if b in text], "hidden cases' hyper-parameters in the feedback"
+
+
+@needs_sandbox
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="open, attack3: each output is cut at 1 MiB, but nothing bounds "
+                   "their sum: N learner cells make an N MiB autograded notebook and feedback page "
+                   "(nbgrader and grade.py hold them whole, outside every rlimit)")
+def test_the_outputs_of_one_submission_are_bounded_in_total(graded):
+    notebook = graded / "autograded" / "flood" / PS / f"{PS}.ipynb"
+    assert notebook.stat().st_size < 8 * 2**20, f"{notebook.stat().st_size / 2**20:.0f} MiB"
+
+
+# --------------------------------------------------------------------------- the exchange
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="learners' files need real Unix users: run as root")
+@pytest.mark.xfail(strict=True, reason="open, attack3: collect takes the submission time from the folder "
+                   "name and timestamp.txt, both written by the learner (inbound/ is writable): a late "
+                   "submission dated before the deadline is collected, graded and exported as on time")
+def test_a_submission_cannot_predate_its_own_folder(tmp_path, caplog, monkeypatch):
+    pytest.importorskip("nbgrader")
+    import datetime
+    import secrets as secrets_module
+    from test_exchange import collect, submission
+    student = f"olt_{secrets_module.token_hex(3)}_late"
+    subprocess.run(["useradd", "--no-create-home", student], check=True)
+    try:
+        inbound = tmp_path / "exchange" / "c" / "inbound"
+        inbound.mkdir(parents=True)
+        made = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+        submission(inbound, student, stamp="2026-01-01 09:00:00.000000 UTC")   # "before the due date"
+        collect(tmp_path, caplog, monkeypatch)
+        collected = (tmp_path / "course" / "submitted" / student / "ps1" / "timestamp.txt").read_text().strip()
+        when = datetime.datetime.strptime(collected, "%Y-%m-%d %H:%M:%S.%f UTC")
+        assert when >= made - datetime.timedelta(seconds=5), f"collected as submitted at {collected}"
+    finally:
+        subprocess.run(["userdel", student], check=False, capture_output=True)
+
+
+# --------------------------------------------------------------------------- the hub's logins
+
+class _Request:
+    def __init__(self, ip):
+        self.remote_ip = ip
+
+
+class _Handler:
+    def __init__(self, ip):
+        self.request = _Request(ip)
+
+
+def _throttled(monkeypatch, passwords: dict):
+    """hub/throttle.py's authenticator over a fake PAM that knows `passwords`."""
+    pytest.importorskip("jupyterhub")
+    pytest.importorskip("pamela")
+    sys.path.insert(0, str(ROOT / "hub"))
+    try:
+        from throttle import ThrottledPAMAuthenticator
+    finally:
+        sys.path.remove(str(ROOT / "hub"))
+    from jupyterhub.auth import PAMAuthenticator
+
+    async def pam(self, handler, data):
+        return data["username"] if passwords.get(data["username"]) == data["password"] else None
+    monkeypatch.setattr(PAMAuthenticator, "authenticate", pam)
+    return ThrottledPAMAuthenticator()
+
+
+def _login(auth, ip, user, password):
+    import asyncio
+    from tornado import web
+    try:
+        return asyncio.run(auth.authenticate(_Handler(ip), {"username": user, "password": password})) or 403
+    except web.HTTPError as exc:
+        return exc.status_code
+
+
+@pytest.mark.xfail(strict=True, reason="open, attack3: the wait is keyed on the user name alone and refuses "
+                   "even the right password: any learner who types 4 wrong passwords for `teacher` (from "
+                   "their own machine) locks the instructor out, and one wrong try per wait keeps them out")
+def test_a_stranger_cannot_lock_the_instructor_out(monkeypatch):
+    auth = _throttled(monkeypatch, {"teacher": "right", "ada": "hers"})
+    for _ in range(4):
+        _login(auth, "10.0.0.66", "teacher", "guess")        # a learner's laptop
+    assert _login(auth, "10.0.0.1", "teacher", "right") == "teacher"   # the instructor's own laptop
+
+
+@pytest.mark.xfail(strict=True, reason="open, attack3: behind one address (a classroom NAT, which the guide "
+                   "names as the reason for the limit of 20), 21 wrong passwords from anyone make every "
+                   "other learner's right password wait too, doubling up to 10 minutes")
+def test_wrong_passwords_of_one_learner_do_not_lock_out_the_room(monkeypatch):
+    auth = _throttled(monkeypatch, {"ada": "hers", "alan": "his"})
+    for i in range(21):
+        _login(auth, "127.0.0.1", f"nobody{i}", "guess")      # unknown names: no user's own count grows
+    assert _login(auth, "127.0.0.1", "ada", "hers") == "ada"
+
+
+# --------------------------------------------------------------------------- pages the instructor opens
+
+# Markdown links the sanitizer lets through as `javascript:` URLs: its link filter (MD_LINK)
+# spares anything of the form `scheme://` and needs a literal `:`; nh3 then decodes the entity,
+# and nbconvert's markdown renderer allows harmful protocols (IPythonRenderer's default).
+JS_LINKS = {
+    "comment": "[see my derivation](javascript://%0Aalert(document.domain))",
+    "entity": "[see my derivation](java&#115;cript:alert(document.domain))",
+    "colon": "[see my derivation](javascript&colon;alert(document.domain))",
+    "reference": "[see my derivation][d]\n\n[d]: javascript://%0Aalert(document.domain)",
+}
+
+
+@pytest.mark.parametrize("name", sorted(JS_LINKS))
+@pytest.mark.xfail(strict=True, reason="open, attack3: a learner's markdown link renders as a javascript: "
+                   "URL in the feedback page and the formgrader (one click by the instructor runs script "
+                   "in their Jupyter origin; the instructor's CSP sets no script-src)")
+def test_markdown_links_render_no_javascript_url(name):
+    from nbconvert import HTMLExporter
+    from courseops.sanitize import SanitizeSubmission
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(JS_LINKS[name])])
+    exporter = HTMLExporter(template_name="lab")
+    exporter.register_preprocessor(SanitizeSubmission(), enabled=True)
+    body, _ = exporter.from_notebook_node(nb)
+    hrefs = re.findall(r'href\s*=\s*"([^"]*)"', body)
+    assert not [h for h in hrefs if html.unescape(h).strip().lower().startswith("javascript")], \
+        [h for h in hrefs if "javascript" in html.unescape(h).lower()]
