@@ -95,7 +95,7 @@ def _page(course, student):
 @pytest.mark.timeout(1700)
 @pytest.mark.xfail(strict=True, reason="open, attack3: the learner process keeps its state across cells, "
                    "so a function that stores its arguments during the hidden cases prints them in a "
-                   "later cell, where output is shown: the hidden cases reach the feedback, with full marks")
+                   "later cell, where output is shown: all five hidden cases reach the feedback, and it scores 10/10")
 def test_hidden_cases_stored_during_the_check_do_not_reach_the_feedback(graded):
     text = _page(graded, "stash")
     assert "STASHED" in text                                  # the later cell ran and printed
@@ -107,7 +107,8 @@ def test_hidden_cases_stored_during_the_check_do_not_reach_the_feedback(graded):
 @pytest.mark.timeout(1700)
 @pytest.mark.xfail(strict=True, reason="open, attack3: each output is cut at 1 MiB, but nothing bounds "
                    "their sum: N learner cells make an N MiB autograded notebook and feedback page "
-                   "(nbgrader and grade.py hold them whole, outside every rlimit)")
+                   "(24 cells: a 23 MiB autograded notebook and feedback page; nbgrader and grade.py hold them "
+                   "whole, outside every rlimit)")
 def test_the_outputs_of_one_submission_are_bounded_in_total(graded):
     notebook = graded / "autograded" / "flood" / PS / f"{PS}.ipynb"
     assert notebook.stat().st_size < 8 * 2**20, f"{notebook.stat().st_size / 2**20:.0f} MiB"
