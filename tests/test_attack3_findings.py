@@ -243,3 +243,36 @@ def test_the_formgrader_view_renders_no_javascript_url():
                  "total": 1, "student": "ada", "last_name": "", "first_name": "", "notebook_path": "x"}
     body, _ = HTMLExporter(config=c).from_notebook_node(nb, resources=resources)
     assert not re.findall(r'href="\s*javascript', body, re.IGNORECASE)
+
+
+# --------------------------------------------------------------------------- the hub's disk
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs a real Unix user: run as root")
+@pytest.mark.xfail(strict=True, reason="open, attack3: the exchange root is 1777 and inbound/ is writable; "
+                   "the submission caps are applied when collect reads, not when a learner writes, and the "
+                   "guide's quotas cover /home only: one learner fills the exchange's file system (/srv, "
+                   "beside the hub's database and log) for everyone")
+def test_a_learner_cannot_write_more_than_a_submission_into_the_exchange():
+    import secrets as secrets_module
+    import tempfile
+    sys.path.insert(0, str(ROOT / "hub"))
+    try:
+        from workshop import Settings, ensure_exchange
+    finally:
+        sys.path.remove(str(ROOT / "hub"))
+    user = f"olt_{secrets_module.token_hex(3)}_fill"
+    top = Path(tempfile.mkdtemp(prefix="attack3-exchange-"))
+    subprocess.run(["useradd", "--no-create-home", user], check=True)
+    try:
+        top.chmod(0o755)
+        exchange = top / "exchange"
+        ensure_exchange(Settings(exchange=exchange))
+        cap = 50 * 2**20                                        # OPTLESSONS_SUBMISSION_BYTES's default
+        r = subprocess.run(["runuser", "-u", user, "--", "sh", "-c",
+                            f"mkdir {exchange}/mine && head -c {cap + 2**20} /dev/zero > {exchange}/mine/fill"],
+                           capture_output=True, text=True, timeout=120)
+        written = (exchange / "mine" / "fill").stat().st_size if (exchange / "mine" / "fill").exists() else 0
+        assert r.returncode != 0 and written <= cap, f"wrote {written >> 20} MiB into the exchange"
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+        subprocess.run(["userdel", user], check=False, capture_output=True)
