@@ -117,9 +117,6 @@ def test_the_outputs_of_one_submission_are_bounded_in_total(graded):
 # --------------------------------------------------------------------------- the exchange
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="learners' files need real Unix users: run as root")
-@pytest.mark.xfail(strict=True, reason="open, attack3: collect takes the submission time from the folder "
-                   "name and timestamp.txt, both written by the learner (inbound/ is writable): a late "
-                   "submission dated before the deadline is collected, graded and exported as on time")
 def test_a_submission_cannot_predate_its_own_folder(tmp_path, caplog, monkeypatch):
     pytest.importorskip("nbgrader")
     import datetime
@@ -136,6 +133,36 @@ def test_a_submission_cannot_predate_its_own_folder(tmp_path, caplog, monkeypatc
         collected = (tmp_path / "course" / "submitted" / student / "ps1" / "timestamp.txt").read_text().strip()
         when = datetime.datetime.strptime(collected, "%Y-%m-%d %H:%M:%S.%f UTC")
         assert when >= made - datetime.timedelta(seconds=5), f"collected as submitted at {collected}"
+    finally:
+        subprocess.run(["userdel", student], check=False, capture_output=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="learners' files need real Unix users: run as root")
+def test_a_file_rewritten_in_an_older_submission_dates_it_anew(tmp_path, caplog, monkeypatch):
+    """A folder made (and dated) in time, whose notebook is rewritten in place later: the folder's
+    own ctime does not move, the file's does, and the collected time follows the file."""
+    pytest.importorskip("nbgrader")
+    import datetime
+    import secrets as secrets_module
+    import time
+    from test_exchange import A, collect, submission
+    from courseops.exchange import utc
+    student = f"olt_{secrets_module.token_hex(3)}_edit"
+    subprocess.run(["useradd", "--no-create-home", student], check=True)
+    try:
+        inbound = tmp_path / "exchange" / "c" / "inbound"
+        inbound.mkdir(parents=True)
+        folder = submission(inbound, student, stamp="2026-01-01 09:00:00.000000 UTC")
+        time.sleep(0.05)
+        with open(folder / f"{A}.ipynb", "r+") as f:            # in place: no entry of the folder changes
+            f.write('{"cells": [] }')
+        rewritten = utc((folder / f"{A}.ipynb").stat().st_ctime_ns)
+        assert utc(folder.stat().st_ctime_ns) < rewritten
+        collect(tmp_path, caplog, monkeypatch)
+        collected = (tmp_path / "course" / "submitted" / student / A / "timestamp.txt").read_text()
+        assert datetime.datetime.strptime(collected, "%Y-%m-%d %H:%M:%S.%f UTC") >= rewritten
+        assert f"{student}: timestamp.txt says 2026-01-01 09:00:00.000000 UTC, but the submission last changed" \
+            in caplog.text
     finally:
         subprocess.run(["userdel", student], check=False, capture_output=True)
 
@@ -189,32 +216,55 @@ def test_the_formgrader_view_renders_no_javascript_url():
 
 # --------------------------------------------------------------------------- the hub's disk
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs a real Unix user: run as root")
-@pytest.mark.xfail(strict=True, reason="open, attack3: the exchange root is 1777 and inbound/ is writable; "
-                   "the submission caps are applied when collect reads, not when a learner writes, and the "
-                   "guide's quotas cover /home only: one learner fills the exchange's file system (/srv, "
-                   "beside the hub's database and log) for everyone")
-def test_a_learner_cannot_write_more_than_a_submission_into_the_exchange():
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("mkfs.ext4"),
+                    reason="needs a real Unix user and a loop mount: run as root, with e2fsprogs")
+def test_a_learner_fills_only_the_exchanges_own_file_system():
+    """What is enforced: the exchange is a file system of its own (an image of exchange_bytes,
+    its blocks reserved on the hub's disk when made, on another device than the hub's state);
+    a learner writing without bound stops at its size. One learner can still fill the exchange
+    for everyone (docs/instructors.md: how to see who, and clear it)."""
     import secrets as secrets_module
     import tempfile
     sys.path.insert(0, str(ROOT / "hub"))
     try:
-        from workshop import Settings, ensure_exchange
+        from workshop import Settings, ensure_exchange, exchange_image, unmount_exchange
     finally:
         sys.path.remove(str(ROOT / "hub"))
     user = f"olt_{secrets_module.token_hex(3)}_fill"
-    top = Path(tempfile.mkdtemp(prefix="attack3-exchange-"))
+    top = Path(tempfile.mkdtemp(prefix="attack3-exchange-"))        # the learner reaches it (not tmp_path's 0700)
+    top.chmod(0o755)
+    s = Settings(exchange=top / "srv" / "exchange", state=top / "srv" / "state", exchange_bytes=32 * 2**20)
+    s.state.mkdir(parents=True)
     subprocess.run(["useradd", "--no-create-home", user], check=True)
     try:
-        top.chmod(0o755)
-        exchange = top / "exchange"
-        ensure_exchange(Settings(exchange=exchange))
-        cap = 50 * 2**20                                        # OPTLESSONS_SUBMISSION_BYTES's default
+        ensure_exchange(s)
+        assert exchange_image(s).stat().st_blocks * 512 >= s.exchange_bytes        # reserved when made
+        assert os.stat(s.exchange).st_dev != os.stat(s.state).st_dev
+        fill = s.exchange / "mine" / "fill"
         r = subprocess.run(["runuser", "-u", user, "--", "sh", "-c",
-                            f"mkdir {exchange}/mine && head -c {cap + 2**20} /dev/zero > {exchange}/mine/fill"],
+                            f"mkdir {fill.parent} && head -c {2 * s.exchange_bytes} /dev/zero > {fill}"],
                            capture_output=True, text=True, timeout=120)
-        written = (exchange / "mine" / "fill").stat().st_size if (exchange / "mine" / "fill").exists() else 0
-        assert r.returncode != 0 and written <= cap, f"wrote {written >> 20} MiB into the exchange"
+        assert r.returncode != 0 and "No space left" in r.stderr, r.stderr
+        assert 0 < fill.stat().st_size <= s.exchange_bytes
+        unmount_exchange(s)                                     # a reboot: start mounts it again
+        assert not fill.exists()
+        ensure_exchange(s)
+        assert fill.exists() and s.exchange.stat().st_mode & 0o7777 == 0o1777
     finally:
+        unmount_exchange(s)
         shutil.rmtree(top, ignore_errors=True)
         subprocess.run(["userdel", user], check=False, capture_output=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts: run as root")
+def test_an_exchange_left_on_the_hubs_disk_is_not_hidden_under_a_mount(tmp_path):
+    sys.path.insert(0, str(ROOT / "hub"))
+    try:
+        from workshop import Settings, ensure_exchange, exchange_image
+    finally:
+        sys.path.remove(str(ROOT / "hub"))
+    s = Settings(exchange=tmp_path / "exchange", exchange_bytes=32 * 2**20)
+    (s.exchange / "optlessons" / "inbound").mkdir(parents=True)
+    with pytest.raises(SystemExit, match="is not empty and has no file system of its own"):
+        ensure_exchange(s)
+    assert not os.path.ismount(s.exchange) and not exchange_image(s).exists()
