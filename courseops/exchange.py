@@ -40,6 +40,7 @@ import contextlib
 import datetime
 import glob
 import json
+import math
 import os
 import pathlib
 import pwd
@@ -317,13 +318,14 @@ class SafeCollect(ExchangeCollect):
         """Date the copy `dest` of `src` no earlier than `src` last changed (timestamp.txt,
         which nbgrader's autograde reads for lateness)."""
         changed = last_change(src, self.max_files)
-        stamp = os.path.join(dest, "timestamp.txt")
-        with open(stamp, encoding="utf-8") as f:
-            claimed = f.read().strip()                  # checked by submission_problem
-        gap = (changed - parse_utc(claimed)).total_seconds()
+        try:                            # checked by submission_problem, unless changed since
+            claimed = read_small(dest, "timestamp.txt")
+            gap = (changed - strict_timestamp(claimed, "timestamp.txt")).total_seconds()
+        except BadFolder as exc:
+            claimed, gap = str(exc), math.inf
         if gap > 0:
             when = changed.strftime("%Y-%m-%d %H:%M:%S.%f UTC")
-            with open(stamp, "w", encoding="utf-8") as f:
+            with open(os.path.join(dest, "timestamp.txt"), "w", encoding="utf-8") as f:
                 f.write(when)
             # `nbgrader submit` dates its folder before copying into it: a few seconds are honest
             (self.log.warning if gap > SUBMIT_SECONDS else self.log.info)(
