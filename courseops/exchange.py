@@ -242,6 +242,15 @@ def last_change(folder: str, limit: int) -> datetime.datetime:
     return utc(newest)
 
 
+def _identity(path: str) -> tuple[int, int] | None:
+    """(inode, ctime) of `path`, None when absent: a folder made anew differs from the one before."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_ctime_ns
+
+
 def submission_problem(path: str, student: str) -> str | None:
     """Why the submission folder `path` cannot be `student`'s, from its name and the two files
     `submit` writes; None when those look right (the copy checks the rest)."""
@@ -370,15 +379,6 @@ class SafeCollect(ExchangeCollect):
         if self.ungradable:
             summary += "; ungradable: " + "; ".join(f"{s} ({why})" for s, why in sorted(self.ungradable.items()))
         (self.log.warning if self.ungradable else self.log.info)(summary)
-
-
-def _identity(path: str) -> tuple[int, int] | None:
-    """(inode, ctime) of `path`, None when absent: a folder made anew differs from the one before."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return None
-    return st.st_ino, st.st_ctime_ns
 
 
 def cell_sources(path: str) -> list[str] | None:
