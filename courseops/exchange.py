@@ -16,7 +16,10 @@ name. The classes here replace those steps; the workshop hub (hub/) selects them
   names, opened without following links (race-free: every open is relative to an
   already opened folder, with O_NOFOLLOW), up to `max_bytes` and `max_files`; the
   folder name and `timestamp.txt` must hold nbgrader's exact timestamp format, and
-  `submission_secret.txt` must be there. Any other folder makes that student
+  `submission_secret.txt` must be there; the time collected is the one the learner
+  wrote, unless the file system says the submission changed later (the ctime of its
+  folder and of every entry in it, which no learner can set back): then that later
+  time (logged). Any other folder makes that student
   `ungradable: <why>` (logged, and named in the closing summary) while everyone
   else is collected;
 * submit refuses a notebook unchanged from the release (the learner worked in
@@ -37,12 +40,14 @@ import contextlib
 import datetime
 import glob
 import json
+import math
 import os
 import pathlib
 import pwd
 import re
 import shutil
 import stat
+import time
 
 from nbgrader.exchange.default.collect import ExchangeCollect
 from nbgrader.exchange.default.fetch_assignment import ExchangeFetchAssignment
@@ -55,6 +60,7 @@ from traitlets import Integer
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6} UTC")
 SECRET = re.compile(r"[0-9a-f]{16,256}")
 MAX_DEPTH = 16
+SUBMIT_SECONDS = 60  # longer than `nbgrader submit` takes to copy a submission
 SMALL = 4096          # timestamp.txt and submission_secret.txt are a few bytes
 
 
@@ -209,6 +215,42 @@ def with_mathjax(page: str, folder: str) -> None:
             f.write(text.replace(MATHJAX_TAG, f"<script>{script}</script>", 1))
 
 
+def utc(ns: int) -> datetime.datetime:
+    """The time `ns` nanoseconds after the epoch, as a naive UTC datetime (nbgrader's)."""
+    return datetime.datetime.fromtimestamp(ns / 1e9, datetime.timezone.utc).replace(tzinfo=None)
+
+
+def last_change(folder: str, limit: int) -> datetime.datetime:
+    """The latest ctime of `folder` and of everything in it (links not followed): a learner
+    cannot set a ctime back, so nothing in the folder changed later. Now when it holds more
+    than `limit` entries or cannot be walked (it changed after it was copied)."""
+    newest, seen, todo = 0, 0, [folder]
+    try:
+        newest = os.lstat(folder).st_ctime_ns
+        while todo:
+            with os.scandir(todo.pop()) as entries:
+                for entry in entries:
+                    seen += 1
+                    st = entry.stat(follow_symlinks=False)
+                    newest = max(newest, st.st_ctime_ns)
+                    if seen > limit:
+                        raise OSError(f"more than {limit} entries")
+                    if stat.S_ISDIR(st.st_mode):
+                        todo.append(entry.path)
+    except OSError:
+        newest = max(newest, time.time_ns())
+    return utc(newest)
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """(inode, ctime) of `path`, None when absent: a folder made anew differs from the one before."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_ctime_ns
+
+
 def submission_problem(path: str, student: str) -> str | None:
     """Why the submission folder `path` cannot be `student`'s, from its name and the two files
     `submit` writes; None when those look right (the copy checks the rest)."""
@@ -253,6 +295,10 @@ class SafeCollect(ExchangeCollect):
             if len(parts) != 4:
                 raise BadFolder(f"the folder name {name[:80]!r} is not student+assignment+timestamp+random")
             record["timestamp"] = strict_timestamp(parts[2], "the folder name's timestamp")
+            # not before the folder itself last changed (a name dated before the due date)
+            record["timestamp"] = max(record["timestamp"], utc(os.lstat(path).st_ctime_ns))
+        except OSError:
+            pass                     # gone: submission_problem says so
         except BadFolder as exc:
             self._problems[name] = str(exc)
         self._submissions.setdefault(record["username"], []).append(record)
@@ -277,6 +323,24 @@ class SafeCollect(ExchangeCollect):
         student = os.path.basename(src).rsplit("+", 3)[0]
         FolderCopy(pwd.getpwnam(student).pw_uid, self.max_bytes, self.max_files).copy(src, dest)
 
+    def _date(self, src: str, dest: str, student: str) -> None:
+        """Date the copy `dest` of `src` no earlier than `src` last changed (timestamp.txt,
+        which nbgrader's autograde reads for lateness)."""
+        changed = last_change(src, self.max_files)
+        try:                            # checked by submission_problem, unless changed since
+            claimed = read_small(dest, "timestamp.txt")
+            gap = (changed - strict_timestamp(claimed, "timestamp.txt")).total_seconds()
+        except BadFolder as exc:
+            claimed, gap = str(exc), math.inf
+        if gap > 0:
+            when = changed.strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+            with open(os.path.join(dest, "timestamp.txt"), "w", encoding="utf-8") as f:
+                f.write(when)
+            # `nbgrader submit` dates its folder before copying into it: a few seconds are honest
+            (self.log.warning if gap > SUBMIT_SECONDS else self.log.info)(
+                "%s: timestamp.txt says %s, but the submission last changed at %s: collected as "
+                "submitted then", student, claimed, when)
+
     def copy_files(self) -> None:
         records, collected = self.src_records, 0
         for chosen in records:
@@ -291,7 +355,12 @@ class SafeCollect(ExchangeCollect):
                 if why is None:
                     self.src_records = [record]
                     try:
+                        dest = self.coursedir.format_path(
+                            self.coursedir.submitted_directory, student, self.coursedir.assignment_id)
+                        before = _identity(dest)
                         super().copy_files()
+                        if _identity(dest) != before:                   # copied now
+                            self._date(os.path.join(self.inbound_path, record["filename"]), dest, student)
                         break
                     except BadFolder as exc:
                         why = self._problems[record["filename"]] = str(exc)

@@ -161,7 +161,8 @@ def temporary_hub(roster: list[tuple[str, str]], passwords: dict[str, str] | Non
     base = pathlib.Path(tempfile.mkdtemp(prefix="olt-hub-", dir="/srv"))
     os.chmod(base, 0o755)                      # the users reach the exchange inside it
     env = {"OPTLESSONS_STATE": str(base / "state"), "OPTLESSONS_EXCHANGE": str(base / "exchange"),
-           "OPTLESSONS_PORT": str(free_ports()), "OPTLESSONS_IP": "127.0.0.1"}
+           "OPTLESSONS_PORT": str(free_ports()), "OPTLESSONS_IP": "127.0.0.1",
+           "OPTLESSONS_EXCHANGE_BYTES": str(256 * 2**20)}
     env.update({f"OPTLESSONS_{k.upper()}": str(v) for k, v in settings.items()})
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -176,6 +177,7 @@ def temporary_hub(roster: list[tuple[str, str]], passwords: dict[str, str] | Non
             workshop.stop(s)
         finally:
             workshop.remove_users([u for u, _ in roster])
+            workshop.unmount_exchange(s)
             shutil.rmtree(base, ignore_errors=True)
             for k, v in saved.items():
                 if v is None:

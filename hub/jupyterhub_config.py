@@ -41,8 +41,8 @@ c.ConfigurableHTTPProxy.pid_file = str(s.state / "proxy.pid")
 # c.JupyterHub.ssl_key = "/etc/letsencrypt/live/HOST/privkey.pem"
 
 # ---- who logs in -------------------------------------------------------------
-# PAM behind growing waits: after 3 failed logins for a user (20 from an address) each try waits
-# twice as long as the one before (hub/throttle.py).
+# PAM behind growing waits: after 3 failed logins for a user from one address each try from there
+# waits twice as long as the one before (hub/throttle.py; keyed on the pair so no one is locked out).
 c.JupyterHub.authenticator_class = ThrottledPAMAuthenticator
 c.PAMAuthenticator.allowed_groups = {s.students_group, s.instructors_group}
 c.PAMAuthenticator.open_sessions = False   # no systemd-logind here: sessions would only fail

@@ -56,6 +56,9 @@ class Settings:
     prefix: Path = field(default_factory=lambda: Path(_env("OPTLESSONS_PREFIX", "/opt/optlessons")))
     state: Path = field(default_factory=lambda: Path(_env("OPTLESSONS_STATE", "/srv/optlessons-hub")))
     exchange: Path = field(default_factory=lambda: Path(_env("OPTLESSONS_EXCHANGE", "/srv/nbgrader/exchange")))
+    # The exchange's own file system (ensure_exchange): an image of this many bytes, reserved on
+    # the disk when it is made, so learners filling the exchange fill only it.
+    exchange_bytes: int = field(default_factory=lambda: int(_env("OPTLESSONS_EXCHANGE_BYTES", str(4 * 2**30))))
     course_id: str = field(default_factory=lambda: _env("OPTLESSONS_COURSE_ID", "optlessons"))
     ip: str = field(default_factory=lambda: _env("OPTLESSONS_IP", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(_env("OPTLESSONS_PORT", "8000")))
@@ -261,11 +264,44 @@ def install(s: Settings) -> None:
     print(f"course environment: {s.venv}\ncourse for each home: {course}\nexchange: {s.exchange}")
 
 
+def exchange_image(s: Settings) -> Path:
+    """The file holding the exchange's file system, beside the exchange."""
+    return s.exchange.with_name(s.exchange.name + ".img")
+
+
 def ensure_exchange(s: Settings) -> None:
-    """The exchange root, 1777 (sticky: no one renames or deletes another's course)."""
-    s.exchange.mkdir(parents=True, exist_ok=True)
+    """The exchange on a file system of its own, mounted; its root 1777 (nbgrader's exchange
+    wants it writable by all; sticky: no one renames or deletes another's course).
+
+    Unless something is mounted there already (the instructor's own file system), that is
+    an ext4 image of `exchange_bytes` (made once, its blocks reserved on the disk), mounted
+    nodev, nosuid, noexec: whatever learners write there, the hub's disk loses nothing more.
+    """
+    if not os.path.ismount(s.exchange):
+        s.exchange.mkdir(parents=True, exist_ok=True)
+        if any(s.exchange.iterdir()):
+            raise SystemExit(f"{s.exchange} is not empty and has no file system of its own: move what "
+                             f"it holds elsewhere (an exchange from before it had one), then run this again")
+        image = exchange_image(s)
+        if not image.exists():
+            fd = os.open(image, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                os.posix_fallocate(fd, 0, s.exchange_bytes)
+                run(["mkfs.ext4", "-q", "-m", "0", "-E", "nodiscard", "-L", "exchange", str(image)])  # keeps the blocks
+            except BaseException:
+                image.unlink()
+                raise
+            finally:
+                os.close(fd)
+        run(["mount", "-o", "loop,nodev,nosuid,noexec", str(image), str(s.exchange)])
     os.chown(s.exchange, 0, 0)
     os.chmod(s.exchange, 0o1777)
+
+
+def unmount_exchange(s: Settings) -> None:
+    """Unmount the exchange's own file system (its image stays)."""
+    if os.path.ismount(s.exchange):
+        run(["umount", str(s.exchange)])
 
 
 # ---- users -----------------------------------------------------------------
@@ -388,6 +424,7 @@ def start(s: Settings, timeout: float | None = None) -> int:
         raise SystemExit(f"the hub already runs (pid {running_pid(s)}); `make hub-stop` first")
     s.state.mkdir(parents=True, exist_ok=True)
     os.chmod(s.state, 0o700)
+    ensure_exchange(s)                          # mounted again after a reboot
     if not s.service_token_file.exists():
         s.service_token_file.write_text(secrets.token_hex(32))
         os.chmod(s.service_token_file, 0o600)

@@ -133,12 +133,12 @@ def test_a_newer_odd_folder_cannot_hide_the_students_good_one(tmp_path, users, c
     inbound = tmp_path / "exchange" / "c" / "inbound"
     inbound.mkdir(parents=True)
     student = users("two")
-    submission(inbound, student, stamp="2026-12-07 10:00:00.000000 UTC")
+    good = submission(inbound, student, stamp="2026-12-07 10:00:00.000000 UTC")
     newer = submission(inbound, student, stamp="2026-12-07 11:00:00.000000 UTC")
     os.mkfifo(newer / "pipe")
     collect(tmp_path, caplog, monkeypatch)
-    assert (tmp_path / "course" / "submitted" / student / A / "timestamp.txt").read_text() == \
-        "2026-12-07 10:00:00.000000 UTC"
+    assert (tmp_path / "course" / "submitted" / student / A / "submission_secret.txt").read_text() == \
+        (good / "submission_secret.txt").read_text()
 
 
 def test_a_link_swapped_in_after_the_check_is_not_followed(tmp_path):
