@@ -81,6 +81,9 @@ def missing_requirement() -> str | None:
         return "configurable-http-proxy is not installed in hub/node_modules: run `make hub-install`"
     if not (installed.venv / "bin" / "jupyterhub-singleuser").exists():
         return f"no course environment in {installed.venv}: run `make hub-install`"
+    if not os.path.ismount(installed.exchange):
+        return (f"{installed.exchange} has no file system of its own: run `make hub-install` (it loop-mounts "
+                f"one; a machine without loop devices cannot)")
     return None
 
 
