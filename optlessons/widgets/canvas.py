@@ -28,6 +28,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 
+#: The browser's half: draws a frame from the traits of :class:`BrowserFigure` (plain JavaScript, no build).
+SCRIPT = pathlib.Path(__file__).with_name("canvas.js")
 #: Marker sprites, rendered once per style and dpi: key -> (png bytes, centre in pixels).
 _SPRITES: dict = {}
 
@@ -124,7 +126,7 @@ class BrowserFigure(anywidget.AnyWidget):
     view changed — the background PNG and the axes' boxes and limits; ``frame`` counts them.
     """
 
-    _esm = pathlib.Path(__file__).with_name("canvas.js")
+    _esm = SCRIPT
     background = traitlets.Bytes(b"").tag(sync=True)      # PNG: the figure without its moving lines
     view = traitlets.Dict().tag(sync=True)                # {"size": [w, h], "axes": [{bbox, xlim, ylim}]}
     sprites = traitlets.Dict().tag(sync=True)             # key -> {"png", "center"}
