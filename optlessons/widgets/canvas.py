@@ -134,6 +134,8 @@ class BrowserFigure(anywidget.AnyWidget):
     frame = traitlets.Int(0).tag(sync=True)
     tooltip = traitlets.Unicode("").tag(sync=True)        # the alt text: the <img>'s title and alt
     width = traitlets.Unicode("").tag(sync=True)          # CSS width of the <img>
+    # ipywidgets 8.1's DOMWidgetView reads description.length when a tooltip is set (see TitledImage)
+    description = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, figure, renderer, width=""):
         super().__init__(width=width)
