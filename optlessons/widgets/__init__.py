@@ -7,7 +7,7 @@ Every experiment is an object with the same parts::
     pg.compute()                 # recompute from the controls' values -> a plain result object
     pg.result                    # the last result drawn
     pg.figure                    # the matplotlib Figure (one, reused for every change)
-    pg.image                     # the ipywidgets.Image showing the figure as PNG
+    pg.image                     # the figure's widget: a PNG per frame, or drawn in the browser (races)
     pg.message                   # an ipywidgets.HTML under the figure: what it shows, in numbers
     pg.alt_text()                # the figure's alt text: what it shows (``shows``) and that summary
 
@@ -17,11 +17,16 @@ figure's existing artists — then renders the PNG into ``image``. Nothing
 prints; a bad setting (a diverging learning rate, an impossible combination)
 becomes a short message in ``message`` and never a traceback or a blank figure.
 
-How the figure reaches the browser (a PNG rendered by :class:`optlessons.plots.FigureRenderer`
-into an ``ipywidgets.Image``), how live dragging works, what was measured and why the figure
-stays a PNG rather than a canvas: ``docs/widget-rendering.md``.
+How the figure reaches the browser: the races (the playground, 06, 09) send only their moving
+lines as numbers, drawn in the browser over a background matplotlib renders once per view
+(:class:`optlessons.widgets.canvas.BrowserFigure`, ``Experiment.drawn_in_browser``); the other
+experiments send a PNG rendered by :class:`optlessons.plots.FigureRenderer` into an
+``ipywidgets.Image``. Either way the saved static image and its alt text are matplotlib's.
+How live dragging works and what was measured: ``docs/widget-rendering.md``,
+``benchmarks/bench_workshop.py``.
 
-The package's modules: ``base`` (controls, status-line helpers, :class:`Experiment`),
+The package's modules: ``base`` (controls, status-line helpers, :class:`Experiment`), ``canvas``
+(the figure drawn in the browser),
 ``race`` (the playground and 06's adaptive race), ``simple`` (01's line fit, 03's learning
 rate, 04's batch size), ``gradients`` (02's gradient explorer), ``momentum`` (05), ``adam``
 (07), ``training`` (a network on the digits: 08's optimizers, 10's schedules), ``curvature``

@@ -14,6 +14,7 @@ import traitlets
 
 from .. import plots
 from ..plots import FigureRenderer, LossPanel, new_figure
+from .canvas import BrowserFigure
 
 WIDE_LABEL = {"description_width": "initial"}
 
@@ -150,8 +151,19 @@ class TitledImage(W.Image):
     ipywidgets 8.1's ImageView shows a tooltip only when the model has a ``description``
     (an Image has none, and setting a tooltip fails with "Cannot read properties of
     undefined (reading 'length')"): this Image syncs an empty one.
+
+    The figure of an experiment rendered in the kernel: each frame is matplotlib's PNG
+    (``frame_state``); :class:`~optlessons.widgets.canvas.BrowserFigure` is the other kind.
     """
     description = traitlets.Unicode("").tag(sync=True)
+
+    def frame_state(self, experiment):
+        """The traits that show ``experiment``'s figure as drawn now: its PNG."""
+        return {"value": experiment.render()}
+
+    def png(self, experiment):
+        """The PNG bytes shown."""
+        return bytes(self.value)
 
 
 # ============================================================================ the base class
@@ -167,12 +179,19 @@ class Experiment:
     title = ""
     help = ""
     shows = ""      # one sentence: what the figure's panels show (the start of its alt text)
+    #: True: the browser draws the moving lines over a background matplotlib renders once per view
+    #: (:class:`~optlessons.widgets.canvas.BrowserFigure`); False: each frame is a PNG from the kernel.
+    drawn_in_browser = False
 
     def __init__(self, width=10.0, height=4.2):
         self.controls: dict[str, W.Widget] = {}
         self.figure = new_figure(width, height)
         self.renderer = FigureRenderer(self.figure)
-        self.image = TitledImage(format="png", layout=W.Layout(width=f"{int(width * plots.WIDGET_DPI)}px"))
+        css_width = f"{int(width * plots.WIDGET_DPI)}px"
+        if self.drawn_in_browser:
+            self.image = BrowserFigure(self.figure, self.renderer, width=css_width)
+        else:
+            self.image = TitledImage(format="png", layout=W.Layout(width=css_width))
         self.image.add_class("optlessons-figure")
         self.message = W.HTML()
         self.message.add_class("optlessons-message")
@@ -277,7 +296,7 @@ class Experiment:
                     warnings.simplefilter("ignore")
                     result = self.compute() if result is None else result
                     self.draw(result)
-                    png = self.render()
+                    frame = self.image.frame_state(self)
             except Exception as err:     # noqa: BLE001 — a learner sees a sentence, not a traceback
                 self.error = err
                 self.message.value = note(f"Could not draw this setting: {escape_html(err)}", "warn")
@@ -285,8 +304,9 @@ class Experiment:
             self.error = None
             self.result = result
             self.message.value = self.describe(result)
-            with self.image.hold_sync():
-                self.image.value = png
+            with self.image.hold_sync():                 # one message: the frame and its alt text
+                for name, value in frame.items():
+                    setattr(self.image, name, value)
                 self.image.tooltip = self.alt_text()    # the live image's accessible name (its title)
         self.refreshes += 1
         return result
@@ -302,8 +322,8 @@ class Experiment:
         return text if text.endswith((".", "!", "?")) else text + "."
 
     def png(self):
-        """The PNG bytes currently shown."""
-        return bytes(self.image.value)
+        """The figure as shown, as PNG bytes (matplotlib's render, also of a figure drawn in the browser)."""
+        return self.image.png(self)
 
     def save(self, path):
         """Write the figure as shown to ``path`` (PNG).

@@ -255,6 +255,7 @@ class Race(Experiment):
     specs = OPTIMIZERS            # name -> OptimizerSpec: the optimizers this race can build
     styles = None                 # name -> line style (colour, marker, dashes); None: by position
     timeline = None               # a Timeline replays the race step by step (the playground's)
+    drawn_in_browser = True       # the paths and loss curves drawn in the browser (``canvas.BrowserFigure``)
 
     def __init__(self, names, enabled, *, steps=200, tol=1e-2, width=10.5, height=4.5):
         super().__init__(width, height)
