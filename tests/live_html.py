@@ -1,4 +1,6 @@
-"""What in an HTML page can run script, load a frame or plugin, or navigate: `live_parts(page)`.
+"""What in an HTML page can run script, load a frame or plugin, or navigate (`live_parts(page)`),
+and the payloads a learner tries (`MARKDOWN_PAYLOADS`, `OUTPUT_BUNDLES`: each sets the page's
+title to one containing XSS, were it to run).
 
 The hub's tests compare a page showing a learner's payloads with the same page of an
 honest learner: the live parts must be the same (the template's own), so nothing a
@@ -18,6 +20,32 @@ URL_ATTRS = frozenset({"href", "src", "action", "formaction", "xlink:href", "dat
                        "background", "srcset", "codebase", "ping", "lowsrc", "dynsrc", "manifest"})
 INERT_URL = re.compile(r"(https?:|mailto:|#|data:image/(png|jpeg|gif|svg\+xml)[;,]|[^:]*$)", re.IGNORECASE)
 IGNORED = re.compile(r"[\x00-\x20]")           # what a browser skips inside a URL's scheme
+
+MARKDOWN_PAYLOADS = [
+    '<img src=x onerror="document.title=\'XSS\'"> my answer',
+    '<svg onload="document.title=\'XSS\'"><circle r="4"/></svg>',
+    "[a](javascript:document.title='XSS') [b]( JaVaScRiPt:x ) [c](jav&#x09;ascript:XSS)",
+    '<a href="jav&#x09;ascript:document.title=\'XSS\'">tab</a> <a href=" javascript:XSS">space</a>',
+    '<a href="data:text/html,<script>document.title=\'XSS\'</script>">data</a> [d](data:text/html;base64,PHNjcmlwdD4=)',
+    "<math><mtext><table><mglyph><style><img src=x onerror=\"document.title='XSS'\"></style></mglyph></table></mtext></math>",
+    "<noscript><p title=\"</noscript><img src=x onerror=document.title='XSS'>\"></noscript>",
+    "<script>document.title='XSS'</script><iframe srcdoc=\"<script>parent.document.title='XSS'</script>\"></iframe>",
+    "<details open ontoggle=\"document.title='XSS'\">d</details><form action=/x><button>go</button></form>",
+    '<base href="https://evil.example/"><meta http-equiv="refresh" content="0;url=javascript:XSS">',
+    "![pic](attachment:x\"onerror=\"document.title='XSS'.png) ![ok](attachment:fine.png)",
+    "<object data=\"data:text/html,XSS\"></object><embed src=\"javascript:XSS\">",
+]
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+OUTPUT_BUNDLES = [
+    {"text/html": '<img src=x onerror="document.title=\'XSS\'"><b>shown</b>'},
+    {"image/svg+xml": '<svg xmlns="http://www.w3.org/2000/svg" onload="document.title=\'XSS\'">'
+                      '<script>document.title="XSS"</script></svg>'},
+    {"application/javascript": "document.title='XSS'", "text/plain": "js"},
+    {"text/markdown": "<img src=x onerror=\"document.title='XSS'\"> [x](javascript:XSS)"},
+    {"application/vnd.jupyter.widget-view+json": {"model_id": "\"><script>XSS</script>"}, "text/plain": "w"},
+    {"text/html": "<a href='javascript:XSS'>j</a>", "application/x-evil": "<script>XSS</script>"},
+    {"image/png": PNG + '" onerror="XSS'},
+]
 
 
 class _Parser(HTMLParser):

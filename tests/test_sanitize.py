@@ -10,7 +10,7 @@ from hypothesis import given, strategies as st
 
 pytest.importorskip("nh3")
 from courseops.sanitize import clean_markdown, csv_safe, sanitize_notebook  # noqa: E402
-from live_html import live_parts  # noqa: E402
+from live_html import MARKDOWN_PAYLOADS, OUTPUT_BUNDLES, PNG, live_parts  # noqa: E402
 
 PAYLOADS = ['<img src=x onerror="alert(1)">', "<script>alert(1)</script>", '<iframe srcdoc="<script>x</script>">',
             '<svg onload="alert(1)"><circle r="4"/></svg>', '<form action="/x"><input name=q></form>',
@@ -105,33 +105,6 @@ def test_no_field_starts_a_formula_after_csv_safe(text):
 
 
 # ---- whole pages: a learner's payloads add nothing live to what nbconvert writes ------------------
-
-MARKDOWN_PAYLOADS = [
-    '<img src=x onerror="document.title=\'XSS\'"> my answer',
-    '<svg onload="document.title=\'XSS\'"><circle r="4"/></svg>',
-    "[a](javascript:document.title='XSS') [b]( JaVaScRiPt:x ) [c](jav&#x09;ascript:XSS)",
-    '<a href="jav&#x09;ascript:document.title=\'XSS\'">tab</a> <a href=" javascript:XSS">space</a>',
-    '<a href="data:text/html,<script>document.title=\'XSS\'</script>">data</a> [d](data:text/html;base64,PHNjcmlwdD4=)',
-    "<math><mtext><table><mglyph><style><img src=x onerror=\"document.title='XSS'\"></style></mglyph></table></mtext></math>",
-    "<noscript><p title=\"</noscript><img src=x onerror=document.title='XSS'>\"></noscript>",
-    "<script>document.title='XSS'</script><iframe srcdoc=\"<script>parent.document.title='XSS'</script>\"></iframe>",
-    "<details open ontoggle=\"document.title='XSS'\">d</details><form action=/x><button>go</button></form>",
-    '<base href="https://evil.example/"><meta http-equiv="refresh" content="0;url=javascript:XSS">',
-    "![pic](attachment:x\"onerror=\"document.title='XSS'.png) ![ok](attachment:fine.png)",
-    "<object data=\"data:text/html,XSS\"></object><embed src=\"javascript:XSS\">",
-]
-PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
-OUTPUT_BUNDLES = [
-    {"text/html": '<img src=x onerror="document.title=\'XSS\'"><b>shown</b>'},
-    {"image/svg+xml": '<svg xmlns="http://www.w3.org/2000/svg" onload="document.title=\'XSS\'">'
-                      '<script>document.title="XSS"</script></svg>'},
-    {"application/javascript": "document.title='XSS'", "text/plain": "js"},
-    {"text/markdown": "<img src=x onerror=\"document.title='XSS'\"> [x](javascript:XSS)"},
-    {"application/vnd.jupyter.widget-view+json": {"model_id": "\"><script>XSS</script>"}, "text/plain": "w"},
-    {"text/html": "<a href='javascript:XSS'>j</a>", "application/x-evil": "<script>XSS</script>"},
-    {"image/png": PNG + '" onerror="XSS'},
-]
-
 
 def payload_notebook(markdown: list[str], bundles: list[dict]) -> nbformat.NotebookNode:
     """A notebook carrying every payload: markdown cells (one with attachments named to break out of
