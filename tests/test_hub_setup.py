@@ -143,3 +143,35 @@ def test_on_cgroup_v2_a_learners_processes_together_are_bounded():
         assert (group.dirs[0] / "cpu.max").read_text().split() == ["50000", "100000"]
     finally:
         group.remove()
+
+
+def merged(defaults, values):
+    """Helm's merge of a values file over the chart's defaults (maps merge, everything else replaces)."""
+    if isinstance(defaults, dict) and isinstance(values, dict):
+        return {**defaults, **{k: merged(defaults[k], v) if k in defaults else v for k, v in values.items()}}
+    return values
+
+
+def test_the_z2jh_values_validate_against_the_charts_schema():
+    """hub/z2jh-values.yaml over the chart's defaults, checked as `helm install` checks it. The chart is
+    not on PyPI or npm and the tests download nothing: point OPTLESSONS_Z2JH_CHART at an unpacked chart
+    (`helm pull jupyterhub/jupyterhub --version 4.4.0 --untar`: values.yaml, values.schema.json)."""
+    yaml, jsonschema = pytest.importorskip("yaml"), pytest.importorskip("jsonschema")
+    chart = pathlib.Path(os.environ.get("OPTLESSONS_Z2JH_CHART", "/nonexistent"))
+    schema = next((p for p in (chart / "values.schema.json", chart / "values.schema.yaml") if p.is_file()), None)
+    if schema is None:
+        pytest.skip("no z2jh chart here (set OPTLESSONS_Z2JH_CHART to an unpacked jupyterhub chart 4.x)")
+    values = yaml.safe_load((workshop.HUB_DIR / "z2jh-values.yaml").read_text())
+    document = merged(yaml.safe_load((chart / "values.yaml").read_text()), values)
+    errors = [f"{'.'.join(map(str, e.path))}: {e.message}"
+              for e in jsonschema.Draft7Validator(yaml.safe_load(schema.read_text())).iter_errors(document)]
+    assert errors == []
+    assert values["singleuser"]["networkPolicy"]["enabled"] is True
+
+
+def test_the_z2jh_values_carry_the_same_csp_as_the_one_server_hub():
+    yaml = pytest.importorskip("yaml")
+    values = yaml.safe_load((workshop.HUB_DIR / "z2jh-values.yaml").read_text())
+    hub = values["hub"]["config"]["JupyterHub"]["tornado_settings"]["headers"]["Content-Security-Policy"]
+    server = values["singleuser"]["extraFiles"]["optlessons-csp"]["data"]["ServerApp"]["tornado_settings"]
+    assert hub == server["headers"]["Content-Security-Policy"] == workshop.HUB_CSP
