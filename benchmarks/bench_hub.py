@@ -151,7 +151,10 @@ def measure(n: int) -> dict:
     cells = ["".join(c["source"]) for c in json.loads((ROOT / NOTEBOOK).read_text())["cells"]
              if c["cell_type"] == "code"]
     out = {"n": n}
-    with temporary_hub([(instructor, "instructor")] + [(u, "student") for u in learners]) as hub:
+    # Ten servers starting at once on a busy machine take longer than the hub's default 120 s
+    # allowance (it then gives up on them): allow 400 s, as tests/test_hub.py does.
+    with temporary_hub([(instructor, "instructor")] + [(u, "student") for u in learners],
+                       start_timeout=400) as hub:
         hub.admin.post(f"{hub.url}/hub/api/users", json={"usernames": hub.users}).raise_for_status()
         time.sleep(2)
         out["hub_idle_pss"] = pss(hub_processes(workshop.running_pid(hub.s)))

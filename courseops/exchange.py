@@ -11,6 +11,7 @@ name. The classes here replace those steps; the workshop hub (hub/) selects them
     c.ExchangeFactory.submit = "courseops.exchange.PrivateSubmit"
     c.ExchangeFactory.release_feedback = "courseops.exchange.SafeReleaseFeedback"
     c.ExchangeFactory.fetch_assignment = "courseops.exchange.LinkedFetch"
+    c.ExchangeFactory.release_assignment = "courseops.exchange.CheckedRelease"
 
 * collect copies only regular files and folders owned by the student the folder
   names, opened without following links (race-free: every open is relative to an
@@ -21,7 +22,10 @@ name. The classes here replace those steps; the workshop hub (hub/) selects them
   folder and of every entry in it, which no learner can set back): then that later
   time (logged). Any other folder makes that student
   `ungradable: <why>` (logged, and named in the closing summary) while everyone
-  else is collected;
+  else is collected; every notebook collected is rewritten inert
+  (`courseops.sanitize`: no script, event handler, frame or form in its markdown,
+  outputs, attachments or metadata), so nothing a learner wrote reaches the
+  instructor's pages as live HTML, whichever tool later renders it;
 * submit refuses a notebook unchanged from the release (the learner worked in
   another copy: nothing they did would be graded), and leaves the folder private
   to its learner and the instructors (0750, group: the `inbound/` folder's,
@@ -30,6 +34,8 @@ name. The classes here replace those steps; the workshop hub (hub/) selects them
 * release_feedback releases each student's page on its own: one student's odd
   folder (no secret, a link) is logged and skipped, the others are released;
   MathJax goes inside each page (a learner fetches only the page);
+* release refuses an assignment that was never generated, or whose source changed
+  after it was (the formgrader offers *Release* before *Generate*), with a sentence;
 * fetch turns the home's untouched `exercises/release/<assignment>/` (where the
   course's notebooks link) into a link to the fetched copy, the one submitted.
 """
@@ -51,10 +57,13 @@ import time
 
 from nbgrader.exchange.default.collect import ExchangeCollect
 from nbgrader.exchange.default.fetch_assignment import ExchangeFetchAssignment
+from nbgrader.exchange.default.release_assignment import ExchangeReleaseAssignment
 from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
 from nbgrader.exchange.default.submit import ExchangeSubmit
 from nbgrader.utils import notebook_hash, parse_utc
 from traitlets import Integer
+
+from courseops.sanitize import sanitize_notebook
 
 # nbgrader's timestamp, as `submit` writes it in UTC: 2026-12-07 21:04:39.123456 UTC
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6} UTC")
@@ -322,6 +331,11 @@ class SafeCollect(ExchangeCollect):
     def do_copy(self, src: str, dest: str) -> None:
         student = os.path.basename(src).rsplit("+", 3)[0]
         FolderCopy(pwd.getpwnam(student).pw_uid, self.max_bytes, self.max_files).copy(src, dest)
+        try:
+            make_notebooks_inert(dest)
+        except BaseException:
+            shutil.rmtree(dest, ignore_errors=True)
+            raise
 
     def _date(self, src: str, dest: str, student: str) -> None:
         """Date the copy `dest` of `src` no earlier than `src` last changed (timestamp.txt,
@@ -379,6 +393,24 @@ class SafeCollect(ExchangeCollect):
         if self.ungradable:
             summary += "; ungradable: " + "; ".join(f"{s} ({why})" for s, why in sorted(self.ungradable.items()))
         (self.log.warning if self.ungradable else self.log.info)(summary)
+
+
+def make_notebooks_inert(folder: str) -> None:
+    """Rewrite every notebook under `folder` (a collected copy, the instructor's) as
+    `sanitize_notebook` makes it; a file that is not a notebook's JSON is left as text."""
+    for path in sorted(pathlib.Path(folder).rglob("*.ipynb")):
+        try:
+            nb = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            continue
+        if not (isinstance(nb, dict) and isinstance(nb.get("cells"), list)):
+            continue
+        try:
+            inert = sanitize_notebook(nb)
+        except Exception as exc:    # a shape the sanitizer did not foresee: not collected as it is
+            raise BadFolder(f"{path.name} is not a notebook the course can render safely "
+                            f"({type(exc).__name__}: {str(exc)[:100]})") from None
+        path.write_text(json.dumps(inert, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def cell_sources(path: str) -> list[str] | None:
@@ -453,6 +485,31 @@ class SafeReleaseFeedback(ExchangeReleaseFeedback):
         if skipped:
             summary += "; not released: " + "; ".join(skipped)
         (self.log.warning if skipped else self.log.info)(summary)
+
+
+class CheckedRelease(ExchangeReleaseAssignment):
+    """nbgrader's release, refusing an assignment not generated, or generated before its source
+    last changed: learners would fetch nothing, or an old version."""
+
+    def init_src(self) -> None:
+        a = self.coursedir.assignment_id
+        self.src_path = self.coursedir.format_path(self.coursedir.release_directory, ".", a)
+        source = pathlib.Path(self.coursedir.format_path(self.coursedir.source_directory, ".", a))
+        again = (f"press Generate for {a} (Formgrader, Manage Assignments; or `nbgrader generate_assignment "
+                 f"{a} --force`), then Release")
+        if not os.path.isdir(self.src_path) and source.is_dir():
+            self.fail(f"{a} has not been generated yet, so there is nothing to release: {again}.")
+        super().init_src()                      # neither: nbgrader names the assignments there are
+        for notebook in sorted(source.rglob("*.ipynb")):
+            rel = notebook.relative_to(source)
+            released = pathlib.Path(self.src_path) / rel
+            if ".ipynb_checkpoints" in rel.parts:
+                continue
+            if not released.is_file():
+                self.fail(f"{a} was generated before {rel} was added to its source: {again}.")
+            if notebook.stat().st_mtime > released.stat().st_mtime:
+                self.fail(f"{a}'s source {rel} changed after {a} was generated, so learners would get the "
+                          f"old version: {again}.")
 
 
 class LinkedFetch(ExchangeFetchAssignment):

@@ -8,8 +8,9 @@ can run script there:
 * markdown and raw cells: HTML cleaned by `nh3` (ammonia's allow-list: no
   `<script>`, `<iframe>`, `<form>`, `<object>`, `<style>`, no `on…` attribute, no
   `javascript:` URL), and markdown links whose target is not http(s), mailto, a
-  fragment or a relative path turned into `#unsafe-link`; attachments kept only
-  as PNG/JPEG/GIF with valid base64;
+  fragment, a relative path or one of the cell's attachments by a plain name
+  turned into `#unsafe-link`; attachments kept only
+  as PNG/JPEG/GIF with valid base64 (a link to one not kept leads to `#missing-attachment`);
 * outputs: `text/html` and `text/markdown` cleaned the same way; `image/svg+xml`
   shown as an `<img>` of a data URL (browsers run no script and load nothing in
   an SVG image); PNG/JPEG/GIF kept only with valid base64 and numeric sizes;
@@ -38,8 +39,10 @@ SAFE_IMAGES = ("image/png", "image/jpeg", "image/gif")
 KEPT_AS_TEXT = ("text/plain", "text/latex")
 NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # A markdown link or reference whose target has a scheme other than http(s) or mailto.
-MD_LINK = re.compile(r"(\]\(\s*<?|^\s*\[[^\]\n]*\]:\s*<?)\s*(?![a-z]+://)(?=[a-z][a-z0-9+.-]*:)(?!https?:|mailto:)[^)\s>]*",
+MD_LINK = re.compile(r"(\]\(\s*<?|^\s*\[[^\]\n]*\]:\s*<?)\s*(?![a-z]+://)(?=[a-z][a-z0-9+.-]*:)"
+                     r"(?!https?:|mailto:|attachment:[A-Za-z0-9_.-]{1,64}[)\s>])[^)\s>]*",
                      re.IGNORECASE | re.MULTILINE)
+ATTACHMENT = re.compile(r"attachment:([A-Za-z0-9_.-]{1,64})")
 CLOSING = re.compile(r"</[A-Za-z][^>]*>")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
@@ -63,9 +66,9 @@ def clean_markdown(text: str) -> str:
 
 
 def _base64(data) -> str | None:
-    text = "".join(data) if isinstance(data, list) else data
-    if not isinstance(text, str):
+    if not isinstance(data, (str, list)):
         return None
+    text = _text(data)
     try:
         base64.b64decode(text.replace("\n", ""), validate=True)
     except (binascii.Error, ValueError):
@@ -73,8 +76,15 @@ def _base64(data) -> str | None:
     return text
 
 
+def _list(value) -> list:
+    return value if isinstance(value, list) else []
+
+
 def _text(value) -> str:
-    return "".join(value) if isinstance(value, list) else value if isinstance(value, str) else ""
+    """A notebook string field (a string, or a list of strings) as one string; anything else ''."""
+    if isinstance(value, list):
+        return "".join(v for v in value if isinstance(v, str))
+    return value if isinstance(value, str) else ""
 
 
 def _size_metadata(meta) -> dict:
@@ -115,7 +125,7 @@ def clean_output(output: dict) -> dict:
                 "text": _text(output.get("text"))}
     if kind == "error":
         return {"output_type": "error", "ename": _text(output.get("ename")), "evalue": _text(output.get("evalue")),
-                "traceback": [_text(t) for t in output.get("traceback") or [] if isinstance(t, str)]}
+                "traceback": [_text(t) for t in _list(output.get("traceback")) if isinstance(t, str)]}
     out = {"output_type": "execute_result" if kind == "execute_result" else "display_data",
            "data": clean_bundle(output.get("data") if isinstance(output.get("data"), dict) else {}),
            "metadata": _size_metadata(output.get("metadata"))}
@@ -128,7 +138,7 @@ def clean_output(output: dict) -> dict:
 def _cell_metadata(meta) -> dict:
     meta = meta if isinstance(meta, dict) else {}
     out = {}
-    tags = [t for t in meta.get("tags") or [] if isinstance(t, str) and NAME.fullmatch(t)]
+    tags = [t for t in _list(meta.get("tags")) if isinstance(t, str) and NAME.fullmatch(t)]
     if tags:
         out["tags"] = tags
     nbg = meta.get("nbgrader")
@@ -142,11 +152,14 @@ def _cell_metadata(meta) -> dict:
 def sanitize_notebook(nb):
     """A copy of notebook `nb` (an nbformat NotebookNode or dict) that renders inert (see module)."""
     nb = copy.deepcopy(nb)
-    kernel = nb.get("metadata", {}).get("kernelspec") or {}
+    meta = nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}
+    kernel = meta.get("kernelspec") or {}
     nb["metadata"] = {"language_info": {"name": "python"}}
     if isinstance(kernel, dict) and NAME.fullmatch(str(kernel.get("name", ""))):
         nb["metadata"]["kernelspec"] = {"name": kernel["name"], "display_name": kernel["name"], "language": "python"}
-    for n, cell in enumerate(nb.get("cells", [])):
+    cells = nb.get("cells") if isinstance(nb.get("cells"), list) else []
+    nb["cells"] = [cell for cell in cells if isinstance(cell, dict)]
+    for n, cell in enumerate(nb["cells"]):
         kind = cell.get("cell_type")
         cell["metadata"] = _cell_metadata(cell.get("metadata"))
         if "id" in cell and not NAME.fullmatch(str(cell["id"])):
@@ -155,18 +168,23 @@ def sanitize_notebook(nb):
         if kind == "code":
             count = cell.get("execution_count")
             cell["execution_count"] = count if isinstance(count, int) and not isinstance(count, bool) else None
-            outputs = [clean_output(o) for o in cell.get("outputs") or [] if isinstance(o, dict)]
+            outputs = [clean_output(o) for o in _list(cell.get("outputs")) if isinstance(o, dict)]
             cell["outputs"] = [o for o in outputs if o.get("data", True)]     # nothing inert left: dropped
             cell["source"] = source
         else:
             cell["cell_type"] = "markdown" if kind == "markdown" else "raw"
             cell["source"] = clean_markdown(source) if kind == "markdown" else clean_html(source)
-            attachments = {name: clean_bundle(bundle) for name, bundle in (cell.get("attachments") or {}).items()
+            given = cell.get("attachments") if isinstance(cell.get("attachments"), dict) else {}
+            attachments = {name: clean_bundle(bundle) for name, bundle in given.items()
                            if isinstance(bundle, dict) and NAME.fullmatch(name.replace(".", "_"))}
             attachments = {k: {m: v for m, v in b.items() if m in SAFE_IMAGES} for k, b in attachments.items()}
             cell.pop("attachments", None)
-            if kind == "markdown" and any(attachments.values()):
-                cell["attachments"] = {k: b for k, b in attachments.items() if b}
+            kept = {k: b for k, b in attachments.items() if b}
+            if kind == "markdown" and kept:
+                cell["attachments"] = kept
+            if kind == "markdown":        # nbconvert stops the whole page at a missing attachment
+                cell["source"] = ATTACHMENT.sub(lambda m: m[0] if m[1] in kept else "#missing-attachment",
+                                                cell["source"])
     return nb
 
 

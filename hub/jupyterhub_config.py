@@ -12,7 +12,9 @@ defaults). What it does:
   RLIMIT_DATA per process (memory) and RLIMIT_NPROC per user (processes and
   threads); JupyterLab opens notebooks/00_welcome.ipynb;
 * students' servers have no formgrader / course list (instructors' do, on ~/course);
-* the idle culler stops a server unused for OPTLESSONS_CULL_IDLE seconds;
+* the idle culler stops a server unused for OPTLESSONS_CULL_IDLE seconds (looking every
+  OPTLESSONS_CULL_EVERY);
+* every page, the hub's and each server's, under one Content-Security-Policy (no inline handlers);
 * an `admin` service whose token (STATE/admin-service-token) manages users and
   servers: the tests and the load benchmark use it.
 """
@@ -24,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from limits import LimitedSpawner  # noqa: E402
 from throttle import ThrottledPAMAuthenticator  # noqa: E402
-from workshop import Settings  # noqa: E402
+from workshop import HUB_CSP, Settings  # noqa: E402
 
 s = Settings()
 c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)
@@ -35,6 +37,8 @@ c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{s.port + 2}"
 c.JupyterHub.db_url = f"sqlite:///{s.state / 'jupyterhub.sqlite'}"
 c.JupyterHub.cookie_secret_file = str(s.state / "jupyterhub_cookie_secret")
 c.JupyterHub.pid_file = str(s.state / "jupyterhub-process.pid")
+# The hub's own pages under the same Content-Security-Policy as every server's (hub/workshop.py).
+c.JupyterHub.tornado_settings = {"headers": {"Content-Security-Policy": HUB_CSP}}
 c.ConfigurableHTTPProxy.pid_file = str(s.state / "proxy.pid")
 # Behind TLS termination (nginx, caddy) on a real server: set these two or terminate TLS here.
 # c.JupyterHub.ssl_cert = "/etc/letsencrypt/live/HOST/fullchain.pem"
@@ -83,11 +87,11 @@ def is_instructor(name: str) -> bool:
 
 
 def per_role(spawner) -> None:
-    """Instructors get formgrader on ~/course under a Content-Security-Policy; students a
-    configuration without formgrader."""
+    """Instructors get formgrader on ~/course; students a configuration without formgrader (both
+    under the hub's Content-Security-Policy)."""
     role = "instructor" if is_instructor(spawner.user.name) else "student"
     spawner.environment["OPTLESSONS_ROLE"] = role
-    spawner.environment["JUPYTER_CONFIG_PATH"] = str(s.prefix / "etc" / role)   # instructor: the CSP
+    spawner.environment["JUPYTER_CONFIG_PATH"] = str(s.prefix / "etc" / role)
 
 
 c.Spawner.pre_spawn_hook = per_role
@@ -96,7 +100,7 @@ c.Spawner.pre_spawn_hook = per_role
 c.JupyterHub.services = [
     {"name": "idle-culler",
      "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={s.cull_idle}",
-                 f"--cull-every={min(600, max(2, s.cull_idle // 2))}"]},
+                 f"--cull-every={s.cull_interval}"]},
     {"name": "admin", "api_token": s.service_token_file.read_text().strip()},
 ]
 c.JupyterHub.load_roles = [

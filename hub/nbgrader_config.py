@@ -10,13 +10,17 @@ c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 c.Exchange.root = os.environ.get("OPTLESSONS_EXCHANGE", "/srv/nbgrader/exchange")
 c.CourseDirectory.course_id = os.environ.get("OPTLESSONS_COURSE_ID", "optlessons")
 # Learners' folders are trusted by no step (courseops.exchange): collect copies only the regular
-# files of the student the folder names, within caps; a submission stays private to its learner
-# and the instructors; one odd folder stops no one else's collection or feedback.
+# files of the student the folder names, within caps, and rewrites each notebook inert
+# (courseops.sanitize); a submission stays private to its learner and the instructors; one odd
+# folder stops no one else's collection or feedback.
 c.ExchangeFactory.collect = "courseops.exchange.SafeCollect"
 c.ExchangeFactory.submit = "courseops.exchange.PrivateSubmit"
 c.ExchangeFactory.release_feedback = "courseops.exchange.SafeReleaseFeedback"
 # After a fetch, the course's links to exercises/release/<assignment>/ lead to the fetched copy.
 c.ExchangeFactory.fetch_assignment = "courseops.exchange.LinkedFetch"
+# The formgrader offers Release before Generate: releasing an assignment not generated, or
+# generated before its source last changed, is refused with a sentence saying to Generate.
+c.ExchangeFactory.release_assignment = "courseops.exchange.CheckedRelease"
 c.SafeCollect.max_bytes = int(os.environ.get("OPTLESSONS_SUBMISSION_BYTES", 50 * 2**20))
 c.SafeCollect.max_files = int(os.environ.get("OPTLESSONS_SUBMISSION_FILES", 500))
 # nbgrader submit itself refuses a folder over this (kB), before it is copied into the exchange.

@@ -36,12 +36,16 @@ ROLES = ("student", "instructor")
 # JupyterLab extensions a student's server does not load: the instructor's tools.
 STUDENT_DISABLED_LAB = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
                         "@jupyter/nbgrader:course-list")
-# The instructor's server (JupyterLab, the formgrader) runs no inline event handler and loads no
-# plugin or foreign frame ancestor: a learner's `<img onerror=…>` that got past the sanitizer
-# (courseops.sanitize) still runs nothing there. (The formgrader's own "show name" eye icons use
-# onclick and stop working; its other pages work.)
-INSTRUCTOR_CSP = ("script-src-attr 'none'; object-src 'none'; base-uri 'self'; form-action 'self'; "
-                  "frame-ancestors 'self'")
+# Every page the hub serves (the hub's own, every learner's and instructor's JupyterLab, the
+# formgrader, files, nbconvert) runs no inline event handler attribute, loads no plugin, takes no
+# foreign <base>, posts forms only to itself, and may be framed only by itself: a learner's `<img onerror=…>` that got past the
+# sanitizer (courseops.sanitize) still runs nothing. Inline <script> elements stay allowed:
+# JupyterHub's, JupyterLab's and the formgrader's pages carry their own (learner HTML inserted
+# into a page by script never runs a <script>; pages rendered from a learner's file, /files/ and
+# /nbconvert/, are sandboxed by jupyter_server into an origin of their own).
+# (The formgrader's own "show name" eye icons use onclick and stop working; its other pages work.)
+HUB_CSP = ("script-src-attr 'none'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+           "frame-ancestors 'self'")
 STUDENT_DISABLED_SERVER = ("nbgrader.server_extensions.formgrader",
                            "nbgrader.server_extensions.course_list")
 
@@ -75,13 +79,21 @@ class Settings:
     tmp_bytes: int = field(default_factory=lambda: int(_env("OPTLESSONS_TMP_BYTES", str(512 * 2**20))))
     # How long a learner's server may take to start (seconds): more on a loaded machine.
     start_timeout: int = field(default_factory=lambda: int(_env("OPTLESSONS_START_TIMEOUT", "120")))
+    # The idle culler stops a server unused for `cull_idle` seconds, looking every `cull_every`
+    # seconds (0: every cull_idle / 2, from 2 s to 10 minutes).
     cull_idle: int = field(default_factory=lambda: int(_env("OPTLESSONS_CULL_IDLE", "3600")))
+    cull_every: int = field(default_factory=lambda: int(_env("OPTLESSONS_CULL_EVERY", "0")))
     # The first wait after too many failed logins (seconds; each further failure doubles it).
     login_wait: float = field(default_factory=lambda: float(_env("OPTLESSONS_LOGIN_WAIT", "2")))
 
     @property
     def venv(self) -> Path:
         return self.prefix / "venv"
+
+    @property
+    def cull_interval(self) -> int:
+        """Seconds between two looks of the idle culler."""
+        return self.cull_every or min(600, max(2, self.cull_idle // 2))
 
     @property
     def url(self) -> str:
@@ -236,14 +248,17 @@ def install(s: Settings) -> None:
         {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false"}}, indent=1))
     student = s.prefix / "etc" / "student"
     (student / "labconfig").mkdir(parents=True, exist_ok=True)
+    csp = {"tornado_settings": {"headers": {"Content-Security-Policy": HUB_CSP}}}
     (student / "jupyter_server_config.json").write_text(json.dumps(
-        {"ServerApp": {"jpserver_extensions": {e: False for e in STUDENT_DISABLED_SERVER}}}, indent=1))
+        {"ServerApp": {"jpserver_extensions": {e: False for e in STUDENT_DISABLED_SERVER}, **csp}}, indent=1))
     (student / "labconfig" / "page_config.json").write_text(json.dumps(
         {"disabledExtensions": {e: True for e in STUDENT_DISABLED_LAB}}, indent=1))
     instructor = s.prefix / "etc" / "instructor"
     instructor.mkdir(parents=True, exist_ok=True)
+    # The server's own nbconvert (File > Save and Export, /nbconvert/html/…) renders a learner's
+    # notebook as the formgrader does: sanitized first.
     (instructor / "jupyter_server_config.json").write_text(json.dumps(
-        {"ServerApp": {"tornado_settings": {"headers": {"Content-Security-Policy": INSTRUCTOR_CSP}}}}, indent=1))
+        {"ServerApp": csp, "HTMLExporter": {"preprocessors": ["courseops.sanitize.SanitizeSubmission"]}}, indent=1))
     # What each home receives on first spawn, and the instructor's course directory.
     course = s.prefix / "course"
     replace_tree(REPO / "notebooks", course / "notebooks")

@@ -6,6 +6,7 @@ else's file) makes only its own student `ungradable: <why>`; the honest students
 beside it are collected, and nothing of the instructor's is copied.
 """
 
+import json
 import logging
 import os
 import pwd
@@ -252,3 +253,64 @@ def test_after_a_fetch_the_courses_link_leads_to_the_fetched_copy(tmp_path, monk
     link = home / "exercises" / "release" / A
     assert link.is_symlink() and link.resolve() == (home / A).resolve()
     assert (link / f"{A}.ipynb").read_text() == notebook
+
+
+def test_a_collected_notebook_is_rewritten_inert(tmp_path, users, caplog, monkeypatch):
+    """What a learner wrote reaches submitted/ without script, whichever tool renders it later."""
+    student = users("inert")
+    inbound = tmp_path / "exchange" / "c" / "inbound"
+    folder = submission(inbound, student)
+    nb = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": '<img src=x onerror="XSS()"> my answer'},
+                    {"cell_type": "code", "metadata": {"tags": ['x"><script>']}, "execution_count": 1, "source": "x = 1",
+                     "outputs": [{"output_type": "display_data", "metadata": {},
+                                  "data": {"text/html": "<script>XSS()</script><b>shown</b>",
+                                           "application/javascript": "XSS()"}}]}],
+          "metadata": {"title": "<script>XSS()</script>"}, "nbformat": 4, "nbformat_minor": 5}
+    (folder / f"{A}.ipynb").write_text(json.dumps(nb))
+    (folder / "notes.ipynb").write_text("not json <script>")            # not a notebook: left as text
+    chown_tree(folder, student)
+    collect(tmp_path, caplog, monkeypatch)
+    submitted = tmp_path / "course" / "submitted" / student / A
+    text = (submitted / f"{A}.ipynb").read_text()
+    assert "my answer" in text and "shown" in text and "x = 1" in text
+    assert not any(word in text for word in ("onerror", "<script", "application/javascript", "title"))
+    assert (submitted / "notes.ipynb").read_text() == "not json <script>"
+
+
+def release_app(tmp_path):
+    from nbgrader.auth import Authenticator
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+
+    from courseops.exchange import CheckedRelease
+
+    c = Config()
+    c.Exchange.root = str(tmp_path / "exchange")
+    c.CourseDirectory.root = str(tmp_path / "course")
+    c.CourseDirectory.course_id = "c"
+    c.CourseDirectory.assignment_id = A
+    return CheckedRelease(coursedir=CourseDirectory(config=c), authenticator=Authenticator(config=c), config=c)
+
+
+def test_release_before_generate_or_after_the_source_changed_is_refused_with_a_sentence(tmp_path):
+    from nbgrader.exchange.abc.exchange import ExchangeError
+
+    source, release = tmp_path / "course" / "source" / A, tmp_path / "course" / "release" / A
+    source.mkdir(parents=True)
+    (source / f"{A}.ipynb").write_text("{}")
+    with pytest.raises(ExchangeError, match=f"{A} has not been generated yet, so there is nothing to release: "
+                                            f"press Generate for {A}"):
+        release_app(tmp_path).start()
+    release.mkdir(parents=True)
+    (release / f"{A}.ipynb").write_text("{}")
+    os.utime(source / f"{A}.ipynb", (2e9, 2e9))                      # edited after the release was generated
+    with pytest.raises(ExchangeError, match=f"{A}'s source {A}.ipynb changed after {A} was generated"):
+        release_app(tmp_path).start()
+    os.utime(release / f"{A}.ipynb", (2e9 + 1, 2e9 + 1))
+    (source / "extra.ipynb").write_text("{}")
+    os.utime(source / "extra.ipynb", (1e9, 1e9))
+    with pytest.raises(ExchangeError, match=f"{A} was generated before extra.ipynb was added to its source"):
+        release_app(tmp_path).start()
+    (release / "extra.ipynb").write_text("{}")
+    release_app(tmp_path).start()                                    # generated and up to date: released
+    assert (tmp_path / "exchange" / "c" / "outbound" / A / f"{A}.ipynb").exists()

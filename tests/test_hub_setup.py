@@ -95,3 +95,83 @@ def check_refusals(tmp_path):
         workshop.check_instructor_files_private(s, repo)
     os.chmod(repo, 0o700)                                         # a private clone: nothing reachable
     workshop.check_instructor_files_private(s, repo)
+
+
+def test_the_idle_cullers_interval_is_a_setting(monkeypatch):
+    monkeypatch.setenv("OPTLESSONS_CULL_IDLE", "3600")
+    assert workshop.Settings().cull_interval == 600                 # default: half the timeout, at most 10 min
+    monkeypatch.setenv("OPTLESSONS_CULL_IDLE", "3")
+    assert workshop.Settings().cull_interval == 2
+    monkeypatch.setenv("OPTLESSONS_CULL_EVERY", "1")
+    assert workshop.Settings().cull_interval == 1
+
+
+def test_cgroup_v2_limits_are_written_where_the_kernel_reads_them(tmp_path, monkeypatch):
+    """The v2 path of hub/limits.py on a stand-in of /sys/fs/cgroup (the files it writes, their values)."""
+    limits = pytest.importorskip("limits", reason="hub/limits.py needs JupyterHub (`make hub-install`)")
+    (tmp_path / "cgroup.controllers").write_text("cpu memory pids")
+    monkeypatch.setattr(limits, "own_group", lambda controller: "")
+    group = limits.LearnerCgroup("8000", "ada", 3 * 2**30, 0.5, 64, root=tmp_path)
+    assert group.version == 2 and group.procs_files() == [str(tmp_path / "optlessons-8000" / "ada" / "cgroup.procs")]
+    group.create()
+    d = tmp_path / "optlessons-8000" / "ada"
+    assert {f: (d / f).read_text() for f in ("memory.max", "memory.swap.max", "cpu.max", "pids.max")} == \
+        {"memory.max": str(3 * 2**30), "memory.swap.max": "0", "cpu.max": "50000 100000", "pids.max": "64"}
+    assert (tmp_path / "optlessons-8000" / "cgroup.subtree_control").exists()
+
+
+def test_on_cgroup_v2_a_learners_processes_together_are_bounded():
+    """The same code on the real unified hierarchy: a child in a 64 MiB group that takes 256 MiB is killed."""
+    limits = pytest.importorskip("limits", reason="hub/limits.py needs JupyterHub (`make hub-install`)")
+    if limits.cgroup_version() != 2:
+        pytest.skip(f"this machine has no cgroup v2 hierarchy at {limits.ROOT} (`stat -fc %T /sys/fs/cgroup` "
+                    f"says tmpfs: v1); the v2 path is tested on a stand-in above")
+    if os.geteuid() != 0:
+        pytest.skip("making cgroups needs root")
+    import subprocess
+    group = limits.LearnerCgroup(f"test{os.getpid()}", "probe", 64 * 2**20, 0.5, 32)
+    group.create()
+    try:
+        procs = group.procs_files()[0]
+
+        def enter():
+            with open(procs, "w") as f:
+                f.write(str(os.getpid()))
+        child = subprocess.run([sys.executable, "-c", "b = bytearray(256 * 2**20); print(len(b))"],
+                               preexec_fn=enter, capture_output=True)
+        assert child.returncode == -9, child
+        assert (group.dirs[0] / "cpu.max").read_text().split() == ["50000", "100000"]
+    finally:
+        group.remove()
+
+
+def merged(defaults, values):
+    """Helm's merge of a values file over the chart's defaults (maps merge, everything else replaces)."""
+    if isinstance(defaults, dict) and isinstance(values, dict):
+        return {**defaults, **{k: merged(defaults[k], v) if k in defaults else v for k, v in values.items()}}
+    return values
+
+
+def test_the_z2jh_values_validate_against_the_charts_schema():
+    """hub/z2jh-values.yaml over the chart's defaults, checked as `helm install` checks it. The chart is
+    not on PyPI or npm and the tests download nothing: point OPTLESSONS_Z2JH_CHART at an unpacked chart
+    (`helm pull jupyterhub/jupyterhub --version 4.4.0 --untar`: values.yaml, values.schema.json)."""
+    yaml, jsonschema = pytest.importorskip("yaml"), pytest.importorskip("jsonschema")
+    chart = pathlib.Path(os.environ.get("OPTLESSONS_Z2JH_CHART", "/nonexistent"))
+    schema = next((p for p in (chart / "values.schema.json", chart / "values.schema.yaml") if p.is_file()), None)
+    if schema is None:
+        pytest.skip("no z2jh chart here (set OPTLESSONS_Z2JH_CHART to an unpacked jupyterhub chart 4.x)")
+    values = yaml.safe_load((workshop.HUB_DIR / "z2jh-values.yaml").read_text())
+    document = merged(yaml.safe_load((chart / "values.yaml").read_text()), values)
+    errors = [f"{'.'.join(map(str, e.path))}: {e.message}"
+              for e in jsonschema.Draft7Validator(yaml.safe_load(schema.read_text())).iter_errors(document)]
+    assert errors == []
+    assert values["singleuser"]["networkPolicy"]["enabled"] is True
+
+
+def test_the_z2jh_values_carry_the_same_csp_as_the_one_server_hub():
+    yaml = pytest.importorskip("yaml")
+    values = yaml.safe_load((workshop.HUB_DIR / "z2jh-values.yaml").read_text())
+    hub = values["hub"]["config"]["JupyterHub"]["tornado_settings"]["headers"]["Content-Security-Policy"]
+    server = values["singleuser"]["extraFiles"]["optlessons-csp"]["data"]["ServerApp"]["tornado_settings"]
+    assert hub == server["headers"]["Content-Security-Policy"] == workshop.HUB_CSP

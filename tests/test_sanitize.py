@@ -1,6 +1,7 @@
 """courseops.sanitize: what a learner writes renders inert for the instructor; CSV fields stay text."""
 
 import base64
+import functools
 import json
 
 import nbformat
@@ -9,6 +10,7 @@ from hypothesis import given, strategies as st
 
 pytest.importorskip("nh3")
 from courseops.sanitize import clean_markdown, csv_safe, sanitize_notebook  # noqa: E402
+from live_html import MARKDOWN_PAYLOADS, OUTPUT_BUNDLES, PNG, live_parts  # noqa: E402
 
 PAYLOADS = ['<img src=x onerror="alert(1)">', "<script>alert(1)</script>", '<iframe srcdoc="<script>x</script>">',
             '<svg onload="alert(1)"><circle r="4"/></svg>', '<form action="/x"><input name=q></form>',
@@ -100,3 +102,70 @@ def test_numbers_pass_unchanged(x):
 def test_no_field_starts_a_formula_after_csv_safe(text):
     out = csv_safe(text)
     assert not out.startswith(("=", "+", "@", "\t", "\r")) or out == text and text.strip().lstrip("+-")[:1].isdigit()
+
+
+# ---- whole pages: a learner's payloads add nothing live to what nbconvert writes ------------------
+
+def payload_notebook(markdown: list[str], bundles: list[dict]) -> nbformat.NotebookNode:
+    """A notebook carrying every payload: markdown cells (one with attachments named to break out of
+    an attribute), outputs, and fields nbconvert writes into the page (title, tags, ids, counts)."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata.update({"title": "</title><script>document.title='XSS'</script>",
+                        "widgets": {"application/vnd.jupyter.widget-state+json": {"state": {"x": "<script>XSS"}}}})
+    nb.cells = [nbformat.v4.new_markdown_cell(m) for m in markdown]
+    for cell in nb.cells:
+        if "attachment:" in cell.source:
+            cell["attachments"] = {"x\"onerror=\"document.title='XSS'.png": {"image/png": PNG},
+                                   "fine.png": {"image/png": PNG}}
+    code = nbformat.v4.new_code_cell("display(x)", outputs=[nbformat.v4.new_output("display_data", b) for b in bundles])
+    code.metadata["tags"] = ["x\" onmouseover=\"document.title='XSS'"]
+    code.execution_count = "1\"><script>XSS</script>"
+    nb.cells.append(code)
+    return nb
+
+
+def page(nb) -> str:
+    """The whole page nbgrader's feedback exporter writes (lab template), configured as the hub's
+    nbgrader_config.py configures it (nbgrader's converters have no default preprocessors)."""
+    from nbconvert import HTMLExporter
+    from traitlets.config import Config
+    config = Config({"Exporter": {"default_preprocessors": []},
+                     "HTMLExporter": {"preprocessors": ["courseops.sanitize.SanitizeSubmission"]}})
+    return HTMLExporter(template_name="lab", config=config).from_notebook_node(nb)[0]
+
+
+def test_a_page_of_payloads_has_only_the_templates_live_parts():
+    honest = live_parts(page(payload_notebook(["an honest *answer*"], [{"text/plain": "1"}])))
+    attacked = page(payload_notebook(MARKDOWN_PAYLOADS, OUTPUT_BUNDLES))
+    assert live_parts(attacked) == honest
+    assert "shown" in attacked and "my answer" in attacked          # the learner's inert content stays
+    assert not [p for p in honest if "XSS" in repr(p)]
+
+
+@functools.cache
+def honest_parts() -> list[tuple]:
+    return live_parts(page(payload_notebook(["ok"], [])))
+
+
+@pytest.mark.parametrize("payload", MARKDOWN_PAYLOADS)
+def test_each_markdown_payload_alone_adds_nothing_live(payload):
+    assert live_parts(page(payload_notebook([payload], []))) == honest_parts()
+
+
+def test_an_attachment_with_a_plain_name_is_still_shown_and_a_missing_one_stops_no_page():
+    nb = payload_notebook(["![ok](attachment:fine.png) ![gone](attachment:missing.png)"], [])
+    assert f"data:image/png;base64,{PNG}" in page(nb)
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                           max_leaves=20)
+
+
+@given(st.dictionaries(st.sampled_from(["cells", "metadata", "nbformat"]), json_values)
+       | st.fixed_dictionaries({"cells": st.lists(st.dictionaries(
+           st.sampled_from(["cell_type", "source", "outputs", "metadata", "attachments", "execution_count", "id"]),
+           json_values), max_size=4)}))
+def test_any_json_a_learner_saves_as_a_notebook_is_sanitized_without_an_exception(nb):
+    clean = sanitize_notebook(nb)
+    assert all(isinstance(c, dict) for c in clean["cells"]) and set(clean["metadata"]) <= {"language_info", "kernelspec"}
