@@ -244,9 +244,7 @@ ONE_MEANING = {
 #: the notebook that carries the notation table itself (each letter once, with the table's meaning)
 TABLE_NOTEBOOK = "00_welcome.ipynb"
 #: (notebook, symbol) -> why it is still defined a second time; each must fail (strict), so the list only shrinks.
-SECOND_MEANING_PENDING = {
-    ("08_training_a_network.ipynb", "P"): "08 writes P for the matrix of probabilities: rename it where 08 is edited",
-}
+SECOND_MEANING_PENDING: dict[tuple[str, str], str] = {}
 
 
 def second_meanings(nb: dict, name: str) -> list[str]:
@@ -295,6 +293,7 @@ def test_each_one_meaning_letter_is_tabled_with_that_meaning():
     (r"through the matrix $M = \tilde X^\top (\hat Y - Y)/n$", "M"),                         # 09, second edition
     (r"$B_{\text{noise}} = \operatorname{tr}\Sigma/\lVert G\rVert^2$ with $G$ the full gradient", "G"),   # 10
     (r"$\tfrac12 \operatorname{tr}(A\,\Sigma)$ with Σ the covariance of θ", r"\Sigma"),  # 09, second edition
+    (r"with $P = \operatorname{softmax}(z^{(2)})$ row by row: $\delta^{(2)} = (P - Y)/B$", "P"),  # 08, third edition
 ])
 def test_a_second_meaning_is_caught(text, symbol):
     found = second_meanings(_md(text), "03_gradient_descent.ipynb")
