@@ -47,12 +47,19 @@ $(AXE): tests/a11y/package.json tests/a11y/package-lock.json
 	if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/a11y --no-audit --no-fund --silent \
 		&& touch $(AXE); else echo "npm not found: the site's accessibility test will be skipped"; fi
 
-test: $(STAMP) $(AXE)
-	$(BIN)/python -m pytest
+# pytest-xdist runs the tests on TEST_JOBS workers (auto: one per core), side by side; the tests that
+# share something (a notebook's cells, a hub, a graded class, a built site) stay together on one
+# worker, in order (conftest.py marks them with xdist_group). TEST_JOBS=0 runs them in this process.
+TEST_JOBS ?= auto
+PARALLEL  := $(if $(filter 0,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadgroup)
 
-# Everything but the tests marked slow (notebook re-runs, nbgrader, hub, the site and bundle builds, browser).
+test: $(STAMP) $(AXE)
+	$(BIN)/python -m pytest $(PARALLEL)
+
+# Everything but the tests marked slow (notebook re-runs, nbgrader, hub, the site and bundle builds,
+# browser): tests/ only, so the notebooks are not even collected.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest tests -m "not slow" $(PARALLEL)
 
 # Who may import whom: the contracts in .importlinter (tests/test_layering.py runs them too).
 lint: $(STAMP)

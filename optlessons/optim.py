@@ -854,6 +854,12 @@ class Adadelta(Optimizer):
                          maximize=bool(maximize))
 
 
+def _adam_hyperparameters(lr, betas, eps, weight_decay) -> dict:
+    """lr >= 0, betas in [0, 1), eps > 0, weight_decay >= 0, checked: what every Adam-family class takes."""
+    return dict(lr=_at_least_zero("lr", lr), betas=_check_betas(betas), eps=_positive("eps", eps),
+                weight_decay=_at_least_zero("weight_decay", weight_decay))
+
+
 class Adam(Optimizer):
     """Adam: momentum on the gradient divided by the root of a moving average of
     its square, both bias-corrected: torch.optim.Adam without its `params` argument.
@@ -873,10 +879,7 @@ class Adam(Optimizer):
 
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, *,
                  maximize=False):
-        super().__init__(lr=_at_least_zero("lr", lr),
-                         betas=_check_betas(betas),
-                         eps=_positive("eps", eps),
-                         weight_decay=_at_least_zero("weight_decay", weight_decay),
+        super().__init__(**_adam_hyperparameters(lr, betas, eps, weight_decay),
                          amsgrad=bool(amsgrad),
                          maximize=bool(maximize))
 
@@ -918,10 +921,7 @@ class NAdam(Optimizer):
 
     def __init__(self, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3,
                  decoupled_weight_decay=False, *, maximize=False):
-        super().__init__(lr=_at_least_zero("lr", lr),
-                         betas=_check_betas(betas),
-                         eps=_positive("eps", eps),
-                         weight_decay=_at_least_zero("weight_decay", weight_decay),
+        super().__init__(**_adam_hyperparameters(lr, betas, eps, weight_decay),
                          momentum_decay=_at_least_zero("momentum_decay", momentum_decay),
                          decoupled_weight_decay=bool(decoupled_weight_decay),
                          maximize=bool(maximize))
@@ -946,10 +946,7 @@ class RAdam(Optimizer):
 
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  decoupled_weight_decay=False, *, maximize=False):
-        super().__init__(lr=_at_least_zero("lr", lr),
-                         betas=_check_betas(betas),
-                         eps=_positive("eps", eps),
-                         weight_decay=_at_least_zero("weight_decay", weight_decay),
+        super().__init__(**_adam_hyperparameters(lr, betas, eps, weight_decay),
                          decoupled_weight_decay=bool(decoupled_weight_decay),
                          maximize=bool(maximize))
 
@@ -971,10 +968,7 @@ class Adamax(Optimizer):
     State = AdamaxState
 
     def __init__(self, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *, maximize=False):
-        super().__init__(lr=_at_least_zero("lr", lr),
-                         betas=_check_betas(betas),
-                         eps=_positive("eps", eps),
-                         weight_decay=_at_least_zero("weight_decay", weight_decay),
+        super().__init__(**_adam_hyperparameters(lr, betas, eps, weight_decay),
                          maximize=bool(maximize))
 
 

@@ -179,7 +179,7 @@ def test_loss_panel_log_gap_and_divergence_marker(runs):
     assert "log" in ax.get_ylabel() and ax.get_xlabel() == "step"
     lo, hi = ax.get_ylim()
     assert hi <= np.log10(max(t.values[0] for t in trajs.values())) + 3.5   # capped: 1000 x start
-    ticks = [plots._power_of_ten(v) for v in (0, 1, -3)]
+    ticks = [plots.panels._power_of_ten(v) for v in (0, 1, -3)]
     assert ticks == ["1", "10¹", "10⁻³"]
     panel.set_f_star(None)
     panel.update({"GD": trajs["GD"]})
