@@ -58,8 +58,9 @@ test: $(STAMP) $(AXE)
 
 # Everything but the tests marked slow (notebook re-runs, nbgrader, hub, the site and bundle builds,
 # browser): tests/ only, so the notebooks are not even collected.
+# Property tests draw 10 examples instead of 100 (tests/conftest.py).
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest tests -m "not slow" $(PARALLEL)
+	HYPOTHESIS_PROFILE=fast $(BIN)/python -m pytest tests -m "not slow" $(PARALLEL)
 
 # Who may import whom: the contracts in .importlinter (tests/test_layering.py runs them too).
 lint: $(STAMP)

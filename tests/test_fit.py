@@ -309,6 +309,7 @@ def test_fit_keeps_an_ema_of_the_weights_equal_to_weight_ema(blobs):
     assert run(blobs, batch_size=8).ema_params is None
 
 
+@pytest.mark.slow  # make test-fast leaves it to make test: many noisy runs
 def test_the_average_of_noisy_sgd_weights_generalizes_better_than_the_last_weights():
     """Measured: single-example SGD with a large lr jitters around the minimum; the EMA sits nearer it."""
     d = data.blobs(np.random.default_rng(3), n_samples=300, n_classes=3, n_features=2, spread=1.5)
