@@ -47,12 +47,21 @@ $(AXE): tests/a11y/package.json tests/a11y/package-lock.json
 	if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/a11y --no-audit --no-fund --silent \
 		&& touch $(AXE); else echo "npm not found: the site's accessibility test will be skipped"; fi
 
+# pytest-xdist runs the fast tier on TEST_JOBS workers (auto: one per core), side by side; the tests
+# that share a wide fixture stay together on one worker, in order (conftest.py marks them with
+# xdist_group). TEST_JOBS=0 runs them in this process. `make test` stays in one process for now: the
+# notebooks under nbval failed on two workers in the one check made (issue 23; cause not yet found).
+TEST_JOBS ?= auto
+PARALLEL  := $(if $(filter 0,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadgroup)
+
 test: $(STAMP) $(AXE)
 	$(BIN)/python -m pytest
 
-# Everything but the tests marked slow (notebook re-runs, nbgrader, hub, the site and bundle builds, browser).
+# Everything but the tests marked slow (notebook re-runs, nbgrader, hub, the site and bundle builds,
+# browser): tests/ only, so the notebooks are not even collected.
+# Property tests draw 10 examples instead of 100 (tests/conftest.py).
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	HYPOTHESIS_PROFILE=fast $(BIN)/python -m pytest tests -m "not slow" $(PARALLEL)
 
 # Who may import whom: the contracts in .importlinter (tests/test_layering.py runs them too).
 lint: $(STAMP)

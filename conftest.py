@@ -59,10 +59,52 @@ def _probe_the_kernel(notebook):
     notebook.setup, notebook.teardown = probed_setup, probed_teardown
 
 
+def _shared_by(item):
+    """What ``item`` shares with other tests and must not be split from under pytest-xdist: its
+    notebook (nbval's cells run in order in one kernel; the legibility and figure-label tests read
+    what that kernel recorded) and every fixture of this repository wider than one test (a hub, a
+    graded class, a built site: built once, on one worker)."""
+    if isinstance(item.parent, IPyNbFile):
+        yield f"notebook:{item.parent.path.stem}"
+    params = getattr(item, "callspec", None) and item.callspec.params
+    if params and "legibility_notebook" in params:
+        yield f"notebook:{pathlib.Path(params['legibility_notebook']).stem}"
+    fixtures = getattr(item, "_fixtureinfo", None)          # nbval's cells have none
+    for name, definitions in (fixtures.name2fixturedefs.items() if fixtures else ()):
+        definition = definitions[-1]
+        code = getattr(definition.func, "__code__", None)
+        where = pathlib.Path(code.co_filename if code else "/")
+        if definition.scope != "function" and (where.parent == REPO or REPO / "tests" in where.parents):
+            yield f"{where.stem}.{name}"
+
+
+def _xdist_groups(items):
+    """Mark each test with ``xdist_group``: tests that share something (``_shared_by``, directly or
+    through another test) form one group, which `--dist loadgroup` runs on one worker in collection
+    order; a test that shares nothing is free to run on any worker."""
+    root = {}
+
+    def find(key):
+        while root.setdefault(key, key) != key:
+            key = root[key] = root[root[key]]
+        return key
+
+    shared = {}
+    for item in items:
+        keys = shared[item] = sorted(set(_shared_by(item)))
+        for key in keys[1:]:
+            root[find(key)] = find(keys[0])
+    for item, keys in shared.items():
+        if keys:
+            item.add_marker(pytest.mark.xdist_group(find(keys[0])))
+
+
+@pytest.hookimpl(tryfirst=True)          # before xdist reads the groups
 def pytest_collection_modifyitems(items):
     """Notebooks re-run by nbval start a kernel and browser tests start Chromium: both are
     slow (`make test-fast` leaves out everything marked slow). Each notebook's kernel records its
-    figures' texts; the notebooks' legibility tests run after every notebook."""
+    figures' texts; the notebooks' legibility tests run after every notebook. Tests that share a
+    notebook or a wide fixture are grouped for pytest-xdist (`_xdist_groups`)."""
     probed = set()
     for item in items:
         if ".ipynb" in item.nodeid or item.get_closest_marker("browser"):
@@ -72,6 +114,7 @@ def pytest_collection_modifyitems(items):
             _probe_the_kernel(item.parent)
     items.sort(key=lambda item: bool(getattr(item, "callspec", None)
                                       and "legibility_notebook" in item.callspec.params))
+    _xdist_groups(items)
 
 
 @pytest.hookimpl(hookwrapper=True)

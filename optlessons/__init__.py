@@ -15,8 +15,8 @@ One module per idea; import the one you need (``from optlessons.optim import Ada
     train         minimize (a landscape, from a start point) and fit (a model on data), gradient
                   clipping and a moving average of the weights
     search        grid and random search, tuning each optimizer's own learning rate, the lr range test
-    rates         measured rates of convergence and momentum's rate map over (lr, β)
-    validation    the argument checks every module shares: one wording, ValueError
+    convergence   measured rates of convergence and momentum's rate map over (lr, β)
+    argcheck      the argument checks every module shares: one wording, ValueError
     plots         contour plots with trajectories, loss curves (matplotlib)
     widgets       the slider experiments and the optimizer playground (ipywidgets)
     checks        the exercises' checks, which name the mistake they find

@@ -24,7 +24,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from . import validation
+from . import argcheck
 
 __all__ = [
     "hessian_vector_product",
@@ -68,7 +68,7 @@ def hessian_vector_product(gradient: Callable, theta, v, h: float = 1e-5) -> np.
     v = np.asarray(v, dtype=float)
     if v.shape != theta.shape:
         raise ValueError(f"v has shape {v.shape} but theta has shape {theta.shape}; they must be the same")
-    h = validation.positive(h, "h")
+    h = argcheck.positive(h, "h")
     g_plus = np.asarray(gradient(theta + h * v), dtype=float)
     g_minus = np.asarray(gradient(theta - h * v), dtype=float)
     if g_plus.shape != theta.shape:
@@ -124,7 +124,7 @@ def eigenvalue_signs(H, tol: float = 1e-8) -> EigenvalueSigns:
     maximum, both signs a saddle. ``tol`` ≥ 0 is absolute: pick it above the
     error of the Hessian (finite differences give about 1e-6 relative).
     """
-    validation.number(tol, "tol", 0)
+    argcheck.number(tol, "tol", 0)
     lam = np.linalg.eigvalsh(_symmetric(H))
     negative = int(np.sum(lam < -tol))
     positive = int(np.sum(lam > tol))
@@ -161,8 +161,8 @@ def newton_update(param, grad, hessian, *, lr: float = 1.0, damping: float = 0.0
     ``SINGULAR_CONDITION``): there the step is undefined or arbitrarily long;
     use ``damping > 0``.
     """
-    validation.number(lr, "lr", 0)
-    validation.number(damping, "damping", 0)
+    argcheck.number(lr, "lr", 0)
+    argcheck.number(damping, "damping", 0)
     param = _flat_point(param, "param")
     grad = np.asarray(grad, dtype=float)
     if grad.shape != param.shape:
@@ -200,8 +200,8 @@ class Newton:
         if not callable(hessian):
             raise ValueError(f"hessian must be a function θ -> H(θ), got {type(hessian).__name__}")
         self.hessian = hessian
-        self.lr = validation.number(lr, "lr", 0)
-        self.damping = validation.number(damping, "damping", 0)
+        self.lr = argcheck.number(lr, "lr", 0)
+        self.damping = argcheck.number(damping, "damping", 0)
         self.saddle_free = bool(saddle_free)
         self.steps = 0
         self.failure: SingularHessianError | None = None

@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import validation
+from . import argcheck
 
 __all__ = ["RegressionData", "ClassificationData", "Splits", "linear_regression", "blobs",
            "split", "standardize", "load_digits", "load_digits_raw", "DIGITS_CREDIT",
@@ -89,9 +89,9 @@ def linear_regression(rng, n_samples=100, n_features=1, noise=0.1, weights=None,
     the true weights and bias as ``n_samples`` grows; the best achievable mean
     squared error is ``noise**2``.
     """
-    rng = validation.generator(rng)
-    n_samples = validation.integer(n_samples, "n_samples", 1)
-    n_features = validation.integer(n_features, "n_features", 1)
+    rng = argcheck.generator(rng)
+    n_samples = argcheck.integer(n_samples, "n_samples", 1)
+    n_features = argcheck.integer(n_features, "n_features", 1)
     if not noise >= 0:
         raise ValueError(f"noise must be >= 0, got {noise!r}")
     if weights is None:
@@ -112,10 +112,10 @@ def blobs(rng, n_samples=200, n_classes=2, n_features=2, spread=1.0, centers=Non
     to uniform draws in ``center_box`` (made with ``rng``). Labels are int64
     0 .. n_classes-1, in shuffled order. Two classes gives a binary problem.
     """
-    rng = validation.generator(rng)
-    n_classes = validation.integer(n_classes, "n_classes", 2)
-    n_samples = validation.integer(n_samples, "n_samples", n_classes)
-    n_features = validation.integer(n_features, "n_features", 1)
+    rng = argcheck.generator(rng)
+    n_classes = argcheck.integer(n_classes, "n_classes", 2)
+    n_samples = argcheck.integer(n_samples, "n_samples", n_classes)
+    n_features = argcheck.integer(n_features, "n_features", 1)
     if not spread > 0:
         raise ValueError(f"spread must be > 0, got {spread!r}")
     if centers is None:
@@ -156,15 +156,15 @@ def split(X, y, rng, val_fraction=0.15, test_fraction=0.15, stratify=None, scale
     the training split's mean and std when ``scale`` is true (``min_std``: see
     ``standardize``). The order within each split is shuffled.
     """
-    rng = validation.generator(rng)
+    rng = argcheck.generator(rng)
     X = np.asarray(X, dtype=float)
     y = np.asarray(y)
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
     if len(X) != len(y):
         raise ValueError(f"X and y have different lengths: {len(X)} and {len(y)}")
-    val_fraction = validation.number(val_fraction, "val_fraction", 0, 1, high_open=True)
-    test_fraction = validation.number(test_fraction, "test_fraction", 0, 1, high_open=True)
+    val_fraction = argcheck.number(val_fraction, "val_fraction", 0, 1, high_open=True)
+    test_fraction = argcheck.number(test_fraction, "test_fraction", 0, 1, high_open=True)
     if val_fraction + test_fraction >= 1:
         raise ValueError(f"val_fraction + test_fraction must be < 1, got {val_fraction + test_fraction}")
     is_classes = np.issubdtype(y.dtype, np.integer)
@@ -233,7 +233,7 @@ def load_digits(rng_or_seed=0, val_fraction=0.15, test_fraction=0.15):
     C. Kaynak (1998), https://doi.org/10.24432/C50P49, CC BY 4.0.
     """
     images, labels = load_digits_raw()
-    return split(images.reshape(len(images), -1), labels, validation.generator(rng_or_seed, "rng_or_seed"),
+    return split(images.reshape(len(images), -1), labels, argcheck.generator(rng_or_seed, "rng_or_seed"),
                  val_fraction=val_fraction, test_fraction=test_fraction, stratify=True,
                  min_std=1.0, description=DIGITS_CREDIT)
 
@@ -271,9 +271,9 @@ def flip_labels(y, fraction, n_classes, rng):
     Each label is flipped with probability ``fraction`` (independently); a flipped label k
     becomes (k + j) mod n_classes with j uniform in 1 .. n_classes − 1. Returns a new array.
     """
-    rng = validation.generator(rng)
-    fraction = validation.number(fraction, "fraction", 0, 1, high_open=True)
-    n_classes = validation.integer(n_classes, "n_classes", 2)
+    rng = argcheck.generator(rng)
+    fraction = argcheck.number(fraction, "fraction", 0, 1, high_open=True)
+    n_classes = argcheck.integer(n_classes, "n_classes", 2)
     y = np.asarray(y)
     flip = rng.random(len(y)) < fraction
     other = (y + rng.integers(1, n_classes, len(y))) % n_classes
@@ -287,7 +287,7 @@ def with_label_noise(splits, fraction, rng):
     test labels stay clean, so the test accuracy measures how well the model learned the
     true classes. The description says how many labels were flipped.
     """
-    rng = validation.generator(rng)
+    rng = argcheck.generator(rng)
     if not splits.n_classes:
         raise ValueError("with_label_noise needs a classification split (n_classes >= 2)")
     y_train = flip_labels(splits.y_train, fraction, splits.n_classes, rng)

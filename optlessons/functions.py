@@ -34,7 +34,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import validation
+from . import argcheck
 
 __all__ = [
     "Landscape",
@@ -214,8 +214,8 @@ class Quadratic(Landscape):
     """
 
     def __init__(self, condition_number: float, angle: float, mu: float, center):
-        validation.number(condition_number, "condition_number", 1)
-        validation.positive(mu, "mu")
+        argcheck.number(condition_number, "condition_number", 1)
+        argcheck.positive(mu, "mu")
         center = np.array(center, dtype=float)
         if center.shape != (2,):
             raise ValueError(f"center must have shape (2,), got {center.shape}")
@@ -477,7 +477,7 @@ def double_well(curvature: float = 8.0) -> Landscape:
     slides down to the saddle and lingers there before it rolls into the
     valley at (1, 0).
     """
-    c = validation.positive(curvature, "curvature")
+    c = argcheck.positive(curvature, "curvature")
 
     def value(x, y):
         return 0.25 * (x**2 - 1) ** 2 + 0.5 * c * y**2
@@ -511,8 +511,8 @@ class NoisyGradient:
 
     def __init__(self, landscape, sigma: float, rng: np.random.Generator):
         self.landscape = landscape
-        self.sigma = validation.number(sigma, "sigma", 0)
-        self.rng = validation.generator(rng)
+        self.sigma = argcheck.number(sigma, "sigma", 0)
+        self.rng = argcheck.generator(rng)
 
     def gradient(self, p) -> np.ndarray:
         g = np.asarray(self.landscape.gradient(p), dtype=float)

@@ -28,7 +28,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import validation
+from . import argcheck
 
 __all__ = ["numerical_gradient", "relative_error", "check_gradient", "GradCheckResult", "WorstEntry"]
 
@@ -62,7 +62,7 @@ def numerical_gradient(f: Callable[[Any], float], x, h: float = 1e-6):
     ``(f(x + h eᵢ) − f(x − h eᵢ)) / (2h)``. ``f`` is called on a perturbed
     copy of ``x``; ``x`` itself is not modified.
     """
-    validation.positive(h, "h")
+    argcheck.positive(h, "h")
     work = _copy_params(x)
     grad = {name: np.zeros_like(a) for name, a in _items(work)}
     for name, a in _items(work):
@@ -208,7 +208,7 @@ def check_gradient(
     Returns a :class:`GradCheckResult`; ``print`` it for a report such as
     ``worst entry W1[2, 3]: analytic 0.123, numeric 0.125, relative error 1.6e-02 > tol 1e-06``.
     """
-    validation.number(tol, "tol", 0, low_open=True, finite=False)
+    argcheck.number(tol, "tol", 0, low_open=True, finite=False)
     analytic = grad_f(_copy_params(x))
     numeric = numerical_gradient(f, x, h=h)
     _check_same_structure(analytic, numeric)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import validation
+from . import argcheck
 
 __all__ = [
     "mse",
@@ -167,7 +167,7 @@ def huber(y_pred, y, delta: float = 1.0, reduction: str = "mean") -> float:
     in :func:`mse`. ``delta`` (δ) > 0. This is PyTorch's ``HuberLoss``.
     Gradient: :func:`huber_grad`.
     """
-    delta = validation.positive(delta, "delta")
+    delta = argcheck.positive(delta, "delta")
     y_pred, y = _as_same_shape(y_pred, y)
     r = y_pred - y
     small = np.abs(r) <= delta
@@ -177,7 +177,7 @@ def huber(y_pred, y, delta: float = 1.0, reduction: str = "mean") -> float:
 
 def huber_grad(y_pred, y, delta: float = 1.0, reduction: str = "mean") -> np.ndarray:
     """∂L/∂ŷ of :func:`huber`: (1/n) × (r if |r| ≤ δ, else δ sign(r)), i.e. r clipped to [−δ, δ]."""
-    delta = validation.positive(delta, "delta")
+    delta = argcheck.positive(delta, "delta")
     y_pred, y = _as_same_shape(y_pred, y)
     r = y_pred - y
     return _scale(y.size, reduction) * np.where(np.abs(r) <= delta, r, delta * np.sign(r))

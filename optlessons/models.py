@@ -21,7 +21,7 @@ softmax cross-entropy for classifiers.
 
 import numpy as np
 
-from optlessons import losses, validation
+from optlessons import losses, argcheck
 
 __all__ = ["LinearRegression", "SoftmaxRegression", "MLP", "ACTIVATIONS"]
 
@@ -110,7 +110,7 @@ class LinearRegression(_Model):
     """
 
     def __init__(self, n_features):
-        self.n_features = validation.integer(n_features, "n_features", 1)
+        self.n_features = argcheck.integer(n_features, "n_features", 1)
 
     def __repr__(self):
         return f"LinearRegression(n_features={self.n_features})"
@@ -119,7 +119,7 @@ class LinearRegression(_Model):
         return {"w": (self.n_features,), "b": ()}
 
     def init(self, rng, zeros=False):
-        rng = validation.generator(rng)
+        rng = argcheck.generator(rng)
         w = np.zeros(self.n_features) if zeros else rng.normal(0.0, 1.0 / np.sqrt(self.n_features), self.n_features)
         return {"w": w, "b": np.zeros(())}
 
@@ -158,8 +158,8 @@ class SoftmaxRegression(_Classifier):
     """
 
     def __init__(self, n_features, n_classes):
-        self.n_features = validation.integer(n_features, "n_features", 1)
-        self.n_classes = validation.integer(n_classes, "n_classes", 2)
+        self.n_features = argcheck.integer(n_features, "n_features", 1)
+        self.n_classes = argcheck.integer(n_classes, "n_classes", 2)
 
     def __repr__(self):
         return f"SoftmaxRegression(n_features={self.n_features}, n_classes={self.n_classes})"
@@ -168,7 +168,7 @@ class SoftmaxRegression(_Classifier):
         return {"W": (self.n_features, self.n_classes), "b": (self.n_classes,)}
 
     def init(self, rng, zeros=False):
-        rng = validation.generator(rng)
+        rng = argcheck.generator(rng)
         if zeros:
             W = np.zeros((self.n_features, self.n_classes))
         else:
@@ -242,12 +242,12 @@ class MLP(_Classifier):
     """
 
     def __init__(self, n_features, hidden=(32,), n_classes=10, activation="relu", init="auto"):
-        self.n_features = validation.integer(n_features, "n_features", 1)
-        self.n_classes = validation.integer(n_classes, "n_classes", 2)
+        self.n_features = argcheck.integer(n_features, "n_features", 1)
+        self.n_classes = argcheck.integer(n_classes, "n_classes", 2)
         hidden = (hidden,) if isinstance(hidden, (int, np.integer)) else tuple(hidden)
         if not hidden:
             raise ValueError("hidden must name at least one hidden layer size, e.g. hidden=(32,)")
-        self.hidden = tuple(validation.integer(h, "each hidden size", 1) for h in hidden)
+        self.hidden = tuple(argcheck.integer(h, "each hidden size", 1) for h in hidden)
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; choose from {', '.join(ACTIVATIONS)}")
         self.activation = activation
@@ -275,7 +275,7 @@ class MLP(_Classifier):
         return shapes
 
     def init(self, rng):
-        rng = validation.generator(rng)
+        rng = argcheck.generator(rng)
         params = {}
         for l in range(1, self.n_layers + 1):
             fan_in, fan_out = self.sizes[l - 1], self.sizes[l]

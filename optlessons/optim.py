@@ -39,7 +39,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from . import validation
+from . import argcheck
 
 __all__ = [
     "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "NAdam", "RAdam", "Adamax",
@@ -581,10 +581,10 @@ def adamax_update(param, grad, state, *, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, 
 # --------------------------------------------------------------------------
 
 def _hyper(name, value, low, high=None, **ends):
-    """``validation.number``; but, as in torch.optim, a value that is not a number at all is a TypeError."""
-    if not validation.is_number(value):
-        raise TypeError(f"{name} must be {validation.number_rule(low, high, **ends)}, got {value!r}")
-    return validation.number(value, name, low, high, **ends)
+    """``argcheck.number``; but, as in torch.optim, a value that is not a number at all is a TypeError."""
+    if not argcheck.is_number(value):
+        raise TypeError(f"{name} must be {argcheck.number_rule(low, high, **ends)}, got {value!r}")
+    return argcheck.number(value, name, low, high, **ends)
 
 
 def _at_least_zero(name, value):
@@ -854,6 +854,12 @@ class Adadelta(Optimizer):
                          maximize=bool(maximize))
 
 
+def _adam_hyperparameters(lr, betas, eps, weight_decay) -> dict:
+    """lr >= 0, betas in [0, 1), eps > 0, weight_decay >= 0, checked: what every Adam-family class takes."""
+    return dict(lr=_at_least_zero("lr", lr), betas=_check_betas(betas), eps=_positive("eps", eps),
+                weight_decay=_at_least_zero("weight_decay", weight_decay))
+
+
 class Adam(Optimizer):
     """Adam: momentum on the gradient divided by the root of a moving average of
     its square, both bias-corrected: torch.optim.Adam without its `params` argument.
@@ -873,10 +879,7 @@ class Adam(Optimizer):
 
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, *,
                  maximize=False):
-        super().__init__(lr=_at_least_zero("lr", lr),
-                         betas=_check_betas(betas),
-                         eps=_positive("eps", eps),
-                         weight_decay=_at_least_zero("weight_decay", weight_decay),
+        super().__init__(**_adam_hyperparameters(lr, betas, eps, weight_decay),
                          amsgrad=bool(amsgrad),
                          maximize=bool(maximize))
 
@@ -918,10 +921,7 @@ class NAdam(Optimizer):
 
     def __init__(self, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3,
                  decoupled_weight_decay=False, *, maximize=False):
-        super().__init__(lr=_at_least_zero("lr", lr),
-                         betas=_check_betas(betas),
-                         eps=_positive("eps", eps),
-                         weight_decay=_at_least_zero("weight_decay", weight_decay),
+        super().__init__(**_adam_hyperparameters(lr, betas, eps, weight_decay),
                          momentum_decay=_at_least_zero("momentum_decay", momentum_decay),
                          decoupled_weight_decay=bool(decoupled_weight_decay),
                          maximize=bool(maximize))
@@ -946,10 +946,7 @@ class RAdam(Optimizer):
 
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  decoupled_weight_decay=False, *, maximize=False):
-        super().__init__(lr=_at_least_zero("lr", lr),
-                         betas=_check_betas(betas),
-                         eps=_positive("eps", eps),
-                         weight_decay=_at_least_zero("weight_decay", weight_decay),
+        super().__init__(**_adam_hyperparameters(lr, betas, eps, weight_decay),
                          decoupled_weight_decay=bool(decoupled_weight_decay),
                          maximize=bool(maximize))
 
@@ -971,10 +968,7 @@ class Adamax(Optimizer):
     State = AdamaxState
 
     def __init__(self, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *, maximize=False):
-        super().__init__(lr=_at_least_zero("lr", lr),
-                         betas=_check_betas(betas),
-                         eps=_positive("eps", eps),
-                         weight_decay=_at_least_zero("weight_decay", weight_decay),
+        super().__init__(**_adam_hyperparameters(lr, betas, eps, weight_decay),
                          maximize=bool(maximize))
 
 
@@ -1650,7 +1644,7 @@ def _check_pair(name, pair, check):
 
 
 def _non_negative_integer(name, value):
-    return validation.integer(value, name, 0)
+    return argcheck.integer(value, name, 0)
 
 
 class Rprop(Optimizer):
@@ -1768,7 +1762,7 @@ class Muon(Optimizer):
                          momentum=_at_least_zero("momentum", momentum), nesterov=bool(nesterov),
                          ns_coefficients=tuple(_hyper(f"ns_coefficients[{i}]", c, None)
                                                for i, c in enumerate(ns_coefficients)),
-                         eps=_positive("eps", eps), ns_steps=validation.integer(ns_steps, "ns_steps", 1, 99),
+                         eps=_positive("eps", eps), ns_steps=argcheck.integer(ns_steps, "ns_steps", 1, 99),
                          adjust_lr_fn=adjust_lr_fn)
 
     def initial_state(self, param):
@@ -1902,14 +1896,14 @@ class LBFGS(Optimizer):
 
     def __init__(self, lr=1.0, max_iter=20, max_eval=None, tolerance_grad=1e-7, tolerance_change=1e-9,
                  history_size=100, line_search_fn=None):
-        max_iter = validation.integer(max_iter, "max_iter", 1)
-        max_eval = max_iter * 5 // 4 if max_eval is None else validation.integer(max_eval, "max_eval", 1)
+        max_iter = argcheck.integer(max_iter, "max_iter", 1)
+        max_eval = max_iter * 5 // 4 if max_eval is None else argcheck.integer(max_eval, "max_eval", 1)
         if line_search_fn not in (None, "strong_wolfe"):
             raise ValueError(f"line_search_fn must be None or 'strong_wolfe', got {line_search_fn!r}")
         super().__init__(lr=_at_least_zero("lr", lr), max_iter=max_iter, max_eval=max_eval,
                          tolerance_grad=_at_least_zero("tolerance_grad", tolerance_grad),
                          tolerance_change=_at_least_zero("tolerance_change", tolerance_change),
-                         history_size=validation.integer(history_size, "history_size", 1),
+                         history_size=argcheck.integer(history_size, "history_size", 1),
                          line_search_fn=line_search_fn)
         self.loss = None
 

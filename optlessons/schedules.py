@@ -65,7 +65,7 @@ from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
-from . import validation
+from . import argcheck
 
 __all__ = ["Schedule", "constant", "step_decay", "multistep", "exponential", "inverse_time", "polynomial",
            "cosine", "warmup", "linear", "warmup_cosine", "wsd", "one_cycle", "cosine_warm_restarts", "cyclic",
@@ -107,9 +107,9 @@ def constant(lr, factor=1.0, total_steps=0):
     (factor 1) it is ``lr`` at every step; PyTorch's ConstantLR defaults to
     factor 1/3 and ``total_iters`` (``total_steps`` here) 5. factor in [0, 1].
     """
-    lr = validation.number(lr, "lr", 0)
-    factor = validation.number(factor, "factor", 0, 1)
-    total_steps = validation.integer(total_steps, "total_steps", 0)
+    lr = argcheck.number(lr, "lr", 0)
+    factor = argcheck.number(factor, "factor", 0, 1)
+    total_steps = argcheck.integer(total_steps, "total_steps", 0)
     return Schedule("constant", lambda t: np.where(t < total_steps, lr * factor, lr)[()],
                     lr=lr, factor=factor, total_steps=total_steps)
 
@@ -120,9 +120,9 @@ def multistep(lr, milestones, gamma=0.1):
     lr_t = lr · gamma ** (number of milestones <= t); a milestone listed twice counts twice,
     as in PyTorch. Milestones are integers >= 1 in increasing order (not necessarily strictly).
     """
-    lr = validation.number(lr, "lr", 0)
-    gamma = validation.number(gamma, "gamma", 0, 1, low_open=True)
-    milestones = [validation.integer(m, f"milestones[{i}]", 1) for i, m in enumerate(milestones)]
+    lr = argcheck.number(lr, "lr", 0)
+    gamma = argcheck.number(gamma, "gamma", 0, 1, low_open=True)
+    milestones = [argcheck.integer(m, f"milestones[{i}]", 1) for i, m in enumerate(milestones)]
     if milestones != sorted(milestones):
         raise ValueError(f"milestones must be in increasing order, got {milestones}")
     edges = np.array(milestones, dtype=np.int64)
@@ -137,9 +137,9 @@ def polynomial(lr, total_steps=5, power=1.0):
     straight line to 0, power 2 a faster early fall. PyTorch calls ``total_steps``
     ``total_iters`` (default 5).
     """
-    lr = validation.number(lr, "lr", 0)
-    total_steps = validation.integer(total_steps, "total_steps", 1)
-    power = validation.number(power, "power", 0)
+    lr = argcheck.number(lr, "lr", 0)
+    total_steps = argcheck.integer(total_steps, "total_steps", 1)
+    power = argcheck.number(power, "power", 0)
     return Schedule("polynomial", lambda t: lr * (1.0 - np.minimum(t, total_steps) / total_steps) ** power,
                     lr=lr, total_steps=total_steps, power=power)
 
@@ -161,13 +161,13 @@ def cyclic(base_lr, max_lr, step_size_up=2000, step_size_down=None, mode="triang
     as tall) or gamma^t ("exp_range"). Unlike PyTorch, which sets the
     optimizer's lr to base_lr when built, the learning rates are all here.
     """
-    base_lr = validation.number(base_lr, "base_lr", 0)
-    max_lr = validation.number(max_lr, "max_lr", 0)
-    step_size_up = validation.integer(step_size_up, "step_size_up", 1)
-    step_size_down = step_size_up if step_size_down is None else validation.integer(step_size_down, "step_size_down", 1)
+    base_lr = argcheck.number(base_lr, "base_lr", 0)
+    max_lr = argcheck.number(max_lr, "max_lr", 0)
+    step_size_up = argcheck.integer(step_size_up, "step_size_up", 1)
+    step_size_down = step_size_up if step_size_down is None else argcheck.integer(step_size_down, "step_size_down", 1)
     if mode not in _CYCLIC_MODES:
         raise ValueError(f"mode must be one of {', '.join(map(repr, _CYCLIC_MODES))}, got {mode!r}")
-    gamma = validation.number(gamma, "gamma", 0, 1, low_open=True)
+    gamma = argcheck.number(gamma, "gamma", 0, 1, low_open=True)
     total = float(step_size_up + step_size_down)
     ratio = step_size_up / total
 
@@ -187,9 +187,9 @@ def step_decay(lr, step_size, gamma=0.1):
 
     lr_t = lr * gamma ** floor(t / step_size), with 0 < gamma <= 1.
     """
-    lr = validation.number(lr, "lr", 0)
-    step_size = validation.integer(step_size, "step_size", 1)
-    gamma = validation.number(gamma, "gamma", 0, 1, low_open=True)
+    lr = argcheck.number(lr, "lr", 0)
+    step_size = argcheck.integer(step_size, "step_size", 1)
+    gamma = argcheck.number(gamma, "gamma", 0, 1, low_open=True)
     return Schedule("step_decay", lambda t: lr * gamma ** (t // step_size),
                     lr=lr, step_size=step_size, gamma=gamma)
 
@@ -199,8 +199,8 @@ def exponential(lr, gamma):
 
     lr_t = lr * gamma ** t, with 0 < gamma <= 1.
     """
-    lr = validation.number(lr, "lr", 0)
-    gamma = validation.number(gamma, "gamma", 0, 1, low_open=True)
+    lr = argcheck.number(lr, "lr", 0)
+    gamma = argcheck.number(gamma, "gamma", 0, 1, low_open=True)
     return Schedule("exponential", lambda t: lr * gamma ** t, lr=lr, gamma=gamma)
 
 
@@ -210,9 +210,9 @@ def inverse_time(lr, decay_rate, decay_steps=1):
     Its sum diverges while the sum of its squares converges, which is what
     SGD's convergence proofs ask of a step size.
     """
-    lr = validation.number(lr, "lr", 0)
-    decay_rate = validation.number(decay_rate, "decay_rate", 0)
-    decay_steps = validation.integer(decay_steps, "decay_steps", 1)
+    lr = argcheck.number(lr, "lr", 0)
+    decay_rate = argcheck.number(decay_rate, "decay_rate", 0)
+    decay_steps = argcheck.integer(decay_steps, "decay_steps", 1)
     return Schedule("inverse_time", lambda t: lr / (1 + decay_rate * t / decay_steps),
                     lr=lr, decay_rate=decay_rate, decay_steps=decay_steps)
 
@@ -223,9 +223,9 @@ def cosine(lr, total_steps, lr_min=0.0):
     lr_t = lr_min + (lr - lr_min) * (1 + cos(pi * t / total_steps)) / 2 for t <= total_steps,
     and lr_min afterwards (no restart).
     """
-    lr = validation.number(lr, "lr", 0)
-    total_steps = validation.integer(total_steps, "total_steps", 1)
-    lr_min = validation.number(lr_min, "lr_min", 0)
+    lr = argcheck.number(lr, "lr", 0)
+    total_steps = argcheck.integer(total_steps, "total_steps", 1)
+    lr_min = argcheck.number(lr_min, "lr_min", 0)
     if lr_min > lr:
         raise ValueError(f"lr_min must be <= lr, got lr_min={lr_min} > lr={lr}")
 
@@ -253,7 +253,7 @@ def warmup(after, warmup_steps):
         after = constant(after)
     if not callable(after):
         raise TypeError(f"after must be a schedule (callable of the step) or a number, got {after!r}")
-    warmup_steps = validation.integer(warmup_steps, "warmup_steps", 1)
+    warmup_steps = argcheck.integer(warmup_steps, "warmup_steps", 1)
     chained = sequential([_ramp(float(after(0)), warmup_steps), after], [warmup_steps])
     return Schedule("warmup", chained, after=after, warmup_steps=warmup_steps)
 
@@ -282,11 +282,11 @@ def wsd(lr, total_steps, warmup_steps, decay_steps, lr_min=0.0, decay="linear"):
     added, so one long run serves several budgets. W >= 0, D >= 1, W + D <= T.
     Built from ``linear``, ``constant`` and ``sequential``.
     """
-    lr = validation.number(lr, "lr", 0, low_open=True)
-    total_steps = validation.integer(total_steps, "total_steps", 1)
-    warmup_steps = validation.integer(warmup_steps, "warmup_steps", 0)
-    decay_steps = validation.integer(decay_steps, "decay_steps", 1)
-    lr_min = validation.number(lr_min, "lr_min", 0)
+    lr = argcheck.number(lr, "lr", 0, low_open=True)
+    total_steps = argcheck.integer(total_steps, "total_steps", 1)
+    warmup_steps = argcheck.integer(warmup_steps, "warmup_steps", 0)
+    decay_steps = argcheck.integer(decay_steps, "decay_steps", 1)
+    lr_min = argcheck.number(lr_min, "lr_min", 0)
     if lr_min > lr:
         raise ValueError(f"lr_min must be <= lr, got lr_min={lr_min} > lr={lr}")
     if decay not in _WSD_DECAYS:
@@ -319,10 +319,10 @@ def linear(lr, start_factor=1 / 3, end_factor=1.0, total_steps=5):
     end_factor in [0, 1]. A warm-up is ``linear(lr, start_factor, 1.0, n)``, a
     linear decay to zero ``linear(lr, 1.0, 0.0, n)``.
     """
-    lr = validation.number(lr, "lr", 0)
-    start_factor = validation.number(start_factor, "start_factor", 0, 1, low_open=True)
-    end_factor = validation.number(end_factor, "end_factor", 0, 1)
-    total_steps = validation.integer(total_steps, "total_steps", 1)
+    lr = argcheck.number(lr, "lr", 0)
+    start_factor = argcheck.number(start_factor, "start_factor", 0, 1, low_open=True)
+    end_factor = argcheck.number(end_factor, "end_factor", 0, 1)
+    total_steps = argcheck.integer(total_steps, "total_steps", 1)
 
     def fn(t):
         return lr * (start_factor + (end_factor - start_factor) * np.minimum(t, total_steps) / total_steps)
@@ -363,13 +363,13 @@ def one_cycle(max_lr, total_steps, pct_start=0.3, anneal_strategy="cos", div_fac
     alone. A phase of zero length (pct_start·T = 1), on which PyTorch divides
     by zero, is refused here.
     """
-    max_lr = validation.number(max_lr, "max_lr", 0)
-    total_steps = validation.integer(total_steps, "total_steps", 1)
-    pct_start = validation.number(pct_start, "pct_start", 0, 1)
+    max_lr = argcheck.number(max_lr, "max_lr", 0)
+    total_steps = argcheck.integer(total_steps, "total_steps", 1)
+    pct_start = argcheck.number(pct_start, "pct_start", 0, 1)
     if anneal_strategy not in ("cos", "linear"):
         raise ValueError(f"anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
-    div_factor = validation.positive(div_factor, "div_factor")
-    final_div_factor = validation.positive(final_div_factor, "final_div_factor")
+    div_factor = argcheck.positive(div_factor, "div_factor")
+    final_div_factor = argcheck.positive(final_div_factor, "final_div_factor")
     initial_lr = max_lr / div_factor
     min_lr = initial_lr / final_div_factor
     if three_phase:
@@ -413,10 +413,10 @@ def cosine_warm_restarts(lr, T_0, T_mult=1, lr_min=0.0):
     back to ``lr``; it never quite reaches ``lr_min`` (the last step of a cycle
     has T_cur = T_i − 1). PyTorch calls ``lr_min`` ``eta_min``.
     """
-    lr = validation.number(lr, "lr", 0)
-    T_0 = validation.integer(T_0, "T_0", 1)
-    T_mult = validation.integer(T_mult, "T_mult", 1)
-    lr_min = validation.number(lr_min, "lr_min", 0)
+    lr = argcheck.number(lr, "lr", 0)
+    T_0 = argcheck.integer(T_0, "T_0", 1)
+    T_mult = argcheck.integer(T_mult, "T_mult", 1)
+    lr_min = argcheck.number(lr_min, "lr_min", 0)
 
     def fn(t):
         T_cur, T_i = t.copy(), np.full(t.shape, T_0)
@@ -476,7 +476,7 @@ def sequential(schedules, milestones):
     if len(milestones) != len(schedules) - 1:
         raise ValueError(f"milestones must have one entry fewer than schedules: got {len(schedules)} schedules "
                          f"and {len(milestones)} milestones")
-    milestones = [validation.integer(m, f"milestones[{i}]", 0) for i, m in enumerate(milestones)]
+    milestones = [argcheck.integer(m, f"milestones[{i}]", 0) for i, m in enumerate(milestones)]
     if any(b <= a for a, b in zip(milestones, milestones[1:])):
         raise ValueError(f"milestones must be strictly increasing, got {milestones}")
     starts = [0] + milestones
@@ -526,17 +526,17 @@ class ReduceLROnPlateau:
 
     def __init__(self, lr, mode="min", factor=0.1, patience=10, threshold=1e-4, threshold_mode="rel",
                  cooldown=0, min_lr=0.0, eps=1e-8):
-        self.lr = validation.number(lr, "lr", 0)
+        self.lr = argcheck.number(lr, "lr", 0)
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
         if threshold_mode not in ("rel", "abs"):
             raise ValueError(f"threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
-        self.factor = validation.number(factor, "factor", 0, 1, high_open=True)
-        self.patience = validation.integer(patience, "patience", 0)
-        self.cooldown = validation.integer(cooldown, "cooldown", 0)
-        self.threshold = validation.number(threshold, "threshold", 0)
-        self.min_lr = validation.number(min_lr, "min_lr", 0)
-        self.eps = validation.number(eps, "eps", 0)
+        self.factor = argcheck.number(factor, "factor", 0, 1, high_open=True)
+        self.patience = argcheck.integer(patience, "patience", 0)
+        self.cooldown = argcheck.integer(cooldown, "cooldown", 0)
+        self.threshold = argcheck.number(threshold, "threshold", 0)
+        self.min_lr = argcheck.number(min_lr, "min_lr", 0)
+        self.eps = argcheck.number(eps, "eps", 0)
         self.mode, self.threshold_mode = mode, threshold_mode
         self.best = math.inf if mode == "min" else -math.inf
         self.num_bad_epochs = 0
@@ -704,8 +704,8 @@ def for_run(name, lr, total_steps, warmup_steps=None):
         raise ValueError(f"schedule {name!r} needs more than a peak lr, a length and a warm-up; build it "
                          f"yourself and pass it, e.g. schedules.{fn.__name__}{inspect.signature(fn)}; "
                          f"by name: {', '.join(RUN_SCHEDULES)}")
-    lr = validation.number(lr, "lr", 0)
-    total_steps = validation.integer(total_steps, "total_steps", 1)
+    lr = argcheck.number(lr, "lr", 0)
+    total_steps = argcheck.integer(total_steps, "total_steps", 1)
     if warmup_steps is not None:
-        warmup_steps = validation.integer(warmup_steps, "warmup_steps", 0)
+        warmup_steps = argcheck.integer(warmup_steps, "warmup_steps", 0)
     return entry.for_run(lr, total_steps, warmup_steps)

@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from optlessons import schedules, train, validation
+from optlessons import schedules, train, argcheck
 
 __all__ = ["Table", "grid_search", "random_search", "log_uniform", "uniform", "choice",
            "trainer", "tune_lr", "compare_optimizers", "Comparison", "log_grid", "lr_find", "RangeTest"]
@@ -191,8 +191,8 @@ def random_search(run, space, n_trials, rng, seeds=(0, 1, 2)):
 
     ``rng`` (a Generator or an int seed) draws the settings; the seeds drive the runs.
     """
-    rng = validation.generator(rng)
-    n_trials = validation.integer(n_trials, "n_trials", 1)
+    rng = argcheck.generator(rng)
+    n_trials = argcheck.integer(n_trials, "n_trials", 1)
     if not isinstance(space, dict) or not space:
         raise ValueError("space must be a non-empty dict name -> distribution, e.g. {'lr': log_uniform(1e-4, 1)}")
     names = list(space)
@@ -361,14 +361,14 @@ def lr_find(model, data, make_optimizer, start_lr=1e-7, end_lr=10.0, num_steps=1
     points (the smoothing's start-up and the blow-up). Compare the suggestion
     with a grid search before trusting it: it is a guess from one run.
     """
-    start_lr = validation.positive(start_lr, "start_lr")
-    end_lr = validation.positive(end_lr, "end_lr")
+    start_lr = argcheck.positive(start_lr, "start_lr")
+    end_lr = argcheck.positive(end_lr, "end_lr")
     if not start_lr < end_lr:
         raise ValueError(f"start_lr must be < end_lr, got start_lr={start_lr!r}, end_lr={end_lr!r}")
-    num_steps = validation.integer(num_steps, "num_steps", 2)
-    smooth = validation.number(smooth, "smooth", 0, 1, high_open=True)
-    diverge_factor = validation.number(diverge_factor, "diverge_factor", 1, low_open=True, finite=False)
-    rng = validation.generator(rng)
+    num_steps = argcheck.integer(num_steps, "num_steps", 2)
+    smooth = argcheck.number(smooth, "smooth", 0, 1, high_open=True)
+    diverge_factor = argcheck.number(diverge_factor, "diverge_factor", 1, low_open=True, finite=False)
+    rng = argcheck.generator(rng)
     if params is None:
         params = model.init(rng)
     n = len(data.y_train)

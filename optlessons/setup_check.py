@@ -16,7 +16,7 @@ from packaging.requirements import Requirement
 
 MIN_PYTHON = (3, 10)
 COURSE_MODULES = ("losses", "functions", "gradcheck", "curvature", "optim", "schedules", "data",
-                  "models", "rates", "train", "search", "plots", "widgets", "checks")
+                  "models", "convergence", "train", "search", "plots", "progress", "widgets", "checks")
 REINSTALL = "run `make setup` in the course folder (or `pip install -e .` in your environment)"
 
 

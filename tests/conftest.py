@@ -8,8 +8,15 @@ from hypothesis import settings
 # In CI (CI=true) the property tests draw the same examples on every run, so a
 # submission's result does not depend on the draw; locally they explore anew each time.
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+# `make test-fast` (HYPOTHESIS_PROFILE=fast) draws 10 examples per property instead of 100, unless
+# a test asks for its own number: every property still runs, the full suite explores further.
+settings.register_profile("fast", max_examples=10)
+settings.register_profile("ci-fast", settings.get_profile("ci"), max_examples=10)
+fast = os.environ.get("HYPOTHESIS_PROFILE") == "fast"
 if os.environ.get("CI"):
-    settings.load_profile("ci")
+    settings.load_profile("ci-fast" if fast else "ci")
+elif fast:
+    settings.load_profile("fast")
 
 
 @pytest.fixture

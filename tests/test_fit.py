@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from optlessons import data, models, optim, schedules, train
+from optlessons.progress import ProgressBar
 
 
 @pytest.fixture(scope="module")
@@ -107,10 +108,10 @@ def test_diverging_run_stops_with_a_reason_and_no_warning(blobs):
 def test_finite_check_of_loss_and_gradients():
     # fit's quick check is ‖g‖² = g·g per gradient; one that overflows gets a closer look.
     ok = {"W": np.array([[1e200, -1e300]]), "b": np.zeros(2)}
-    assert train._all_finite(1.0, ok) and train._all_finite(1.0, np.ones(3))
+    assert train.fitting._all_finite(1.0, ok) and train.fitting._all_finite(1.0, np.ones(3))
     for bad in (np.nan, np.inf, -np.inf):
-        assert not train._all_finite(1.0, {"W": np.array([[1.0, bad]]), "b": np.zeros(2)})
-        assert not train._all_finite(bad, ok)
+        assert not train.fitting._all_finite(1.0, {"W": np.array([[1.0, bad]]), "b": np.zeros(2)})
+        assert not train.fitting._all_finite(bad, ok)
 
 def test_a_splits_record_can_be_passed_as_the_data(blobs):
     model = models.SoftmaxRegression(2, 3)
@@ -126,10 +127,28 @@ def test_regression_history_has_nan_accuracy():
     assert set(h.final()) >= {"train_loss", "val_loss", "diverged", "wall_time"}
 
 
-def test_progress_is_quiet_outside_a_kernel(blobs, capsys):
-    run(blobs, batch_size=8, progress=True)
-    run(blobs, batch_size=8)
-    assert capsys.readouterr() == ("", "")
+def test_the_progress_bar_is_quiet_outside_a_kernel_and_never_stops_the_run(blobs, capsys):
+    bar = ProgressBar(epochs=3, steps_per_epoch=9)
+    with_bar, without = run(blobs, batch_size=8, epochs=3, callback=bar), run(blobs, batch_size=8, epochs=3)
+    assert bar.bar is None and capsys.readouterr() == ("", "")
+    assert not with_bar.stopped and np.array_equal(with_bar.loss, without.loss)
+
+
+def test_the_progress_bar_moves_once_per_epoch_in_a_kernel(blobs, monkeypatch):
+    from optlessons import progress
+    shown, seen = [], []
+    monkeypatch.setattr(progress, "_in_a_kernel", lambda: True)
+    monkeypatch.setattr("IPython.display.display", shown.append)
+    bar = ProgressBar(epochs=3, steps_per_epoch=9)
+
+    def watch(t, loss, params):
+        stop = bar(t, loss, params)
+        seen.append(bar.bar.value)
+        return stop
+
+    h = run(blobs, batch_size=8, epochs=3, callback=watch)
+    assert shown == [bar.bar] and seen == [0] * 8 + [1] * 9 + [2] * 9 + [3]      # 9 steps per epoch
+    assert bar.bar.bar_style == "success" and bar.bar.description == f"epoch 3/3 loss {h.loss[-1]:.3g}"
 
 
 def test_params_given_are_never_written_into(blobs):
@@ -290,6 +309,7 @@ def test_fit_keeps_an_ema_of_the_weights_equal_to_weight_ema(blobs):
     assert run(blobs, batch_size=8).ema_params is None
 
 
+@pytest.mark.slow  # make test-fast leaves it to make test: many noisy runs
 def test_the_average_of_noisy_sgd_weights_generalizes_better_than_the_last_weights():
     """Measured: single-example SGD with a large lr jitters around the minimum; the EMA sits nearer it."""
     d = data.blobs(np.random.default_rng(3), n_samples=300, n_classes=3, n_features=2, spread=1.5)

@@ -69,8 +69,12 @@ PLANTED = [
     ("optlessons/checks/engine.py", "from optlessons.checks import ps3", "checks",
      "optlessons.checks.engine -> optlessons.checks.ps3"),
     ("optlessons/losses.py", "import matplotlib.pyplot", "maths-numpy-only", "optlessons.losses -> matplotlib"),
-    ("optlessons/plots.py", "import ipywidgets", "plots-no-widgets", "optlessons.plots -> ipywidgets"),
-    ("optlessons/train.py", "import courseops.grading", "folders", "optlessons.train -> courseops.grading"),
+    ("optlessons/plots/figures.py", "import ipywidgets", "plots-no-widgets", "optlessons.plots.figures -> ipywidgets"),
+    ("optlessons/plots/drawing.py", "from optlessons.plots import oneshot", "plots",
+     "optlessons.plots.drawing -> optlessons.plots.oneshot"),
+    ("optlessons/train/fitting.py", "import courseops.grading", "folders", "optlessons.train.fitting -> courseops.grading"),
+    ("optlessons/train/minimizing.py", "from optlessons.train import fitting", "train",
+     "optlessons.train.minimizing -> optlessons.train.fitting"),
     ("optlessons/widgets/adam.py", "from optlessons.widgets.momentum import momentum_experiment",
      "lessons-independent", "optlessons.widgets.adam -> optlessons.widgets.momentum"),
     ("optlessons/widgets/race.py", "from optlessons.plots import _private_helper", "private-names",
@@ -102,9 +106,10 @@ def test_planted_imports_break_every_contract(copy):
 def test_an_allowance_no_longer_used_fails(copy):
     """`plots` -> `PIL` was allowed once and never used: written in again, the check fails."""
     config = copy / ".importlinter"
-    config.write_text(config.read_text(encoding="utf-8").replace(
-        "    optlessons.train -> IPython\n", "    optlessons.train -> IPython\n    optlessons.plots -> PIL\n"),
-        encoding="utf-8")
+    text = config.read_text(encoding="utf-8")
+    contract = text.index("[importlinter:contract:maths-numpy-only]")
+    end = text.index("\n\n[", contract)
+    config.write_text(text[:end] + "\nignore_imports =\n    optlessons.plots -> PIL" + text[end:], encoding="utf-8")
     result = lint(copy, "maths-numpy-only")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "No matches for ignored import optlessons.plots -> PIL" in result.stdout + result.stderr

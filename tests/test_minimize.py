@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from optlessons.functions import LANDSCAPES, escaped, quadratic, rosenbrock, saddle
 from optlessons.optim import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, RAdam, RMSprop
-from optlessons.train import Trajectory, minimize
+from optlessons.train import Trajectory, minimize, optimizer_path
 
 
 class GD:
@@ -124,6 +124,23 @@ def test_duck_typed_function_without_window_or_start():
     t = minimize(Bowl(), GD(0.1), start=(3.0, 4.0), steps=100)
     assert not t.diverged
     assert np.linalg.norm(t.final) < 1e-8
+
+
+@settings(max_examples=40, deadline=None)
+@given(lr=st.floats(0.01, 1.9), start=st.lists(st.floats(-5, 5), min_size=1, max_size=4), steps=st.integers(0, 30))
+def test_optimizer_path_is_the_plain_loop(lr, start, steps):
+    """On f(θ) = ½‖θ‖² gradient descent is θ_t = (1 − lr)^t θ_0, for any dimension; the start is not written into."""
+    start = np.array(start)
+    before = start.copy()
+    path = optimizer_path(InPlaceGD(lr), lambda theta: theta, start, steps)
+    expected = (1 - lr) ** np.arange(steps + 1)[:, None] * before
+    assert path.shape == (steps + 1, len(start)) and np.array_equal(start, before)
+    np.testing.assert_allclose(path, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_optimizer_path_refuses_a_negative_number_of_steps():
+    with pytest.raises(ValueError, match="steps must be an integer >= 0, got -1"):
+        optimizer_path(GD(0.1), lambda theta: theta, np.zeros(2), -1)
 
 
 def test_bad_arguments():
@@ -324,12 +341,12 @@ ROSENBROCK_TABLE = [
     ("RAdam", lambda: RAdam(lr=0.01), 8000),
     ("Adamax", lambda: Adamax(lr=0.03), 4000),
 ]
-TABLE = [("quadratic", *row) for row in QUADRATIC_TABLE] + [("rosenbrock", *row) for row in ROSENBROCK_TABLE]
+# The Rosenbrock runs (1,000-12,000 steps each) are left to `make test` (slow); the quadratic's stay fast.
+TABLE = [pytest.param("quadratic", *row, id=f"quadratic-{row[0]}") for row in QUADRATIC_TABLE] + \
+        [pytest.param("rosenbrock", *row, id=f"rosenbrock-{row[0]}", marks=pytest.mark.slow) for row in ROSENBROCK_TABLE]
 
 
-@pytest.mark.parametrize(
-    "landscape, name, make_optimizer, steps", TABLE, ids=[f"{row[0]}-{row[1]}" for row in TABLE]
-)
+@pytest.mark.parametrize("landscape, name, make_optimizer, steps", TABLE)
 def test_every_optimizer_reaches_the_minimum(landscape, name, make_optimizer, steps):
     f = LANDSCAPES[landscape]()
     t = minimize(f, make_optimizer(), steps=steps)

@@ -135,6 +135,7 @@ def test_softmax_regression_reaches_90_percent_on_digits():
     assert model.accuracy(h.params, s.X_test, s.y_test) >= 0.90
 
 
+@pytest.mark.slow  # make test-fast leaves it to make test: training on the digits
 def test_mlp_with_adam_reaches_95_percent_on_digits():
     s = data.load_digits()
     model = models.MLP(s.n_features, (64,), s.n_classes, activation="relu")

@@ -586,7 +586,7 @@ def test_public_names():
         assert name in optim.__all__ and hasattr(optim, name)
 
 
-def test_optim_imports_only_numpy_and_the_numpy_only_validation():
+def test_optim_imports_only_numpy_and_the_numpy_only_argcheck():
     import ast
     import pathlib
     tree = ast.parse(pathlib.Path(optim.__file__).read_text())
@@ -596,7 +596,7 @@ def test_optim_imports_only_numpy_and_the_numpy_only_validation():
                  if isinstance(node, ast.ImportFrom) and node.level == 0}
     course = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level > 0
               for alias in node.names}
-    assert imported <= {"numpy", "collections", "math", "typing"} and course == {"validation"}
+    assert imported <= {"numpy", "collections", "math", "typing"} and course == {"argcheck"}
 
 
 def test_step_benchmark_table_runs():

@@ -179,7 +179,7 @@ def test_loss_panel_log_gap_and_divergence_marker(runs):
     assert "log" in ax.get_ylabel() and ax.get_xlabel() == "step"
     lo, hi = ax.get_ylim()
     assert hi <= np.log10(max(t.values[0] for t in trajs.values())) + 3.5   # capped: 1000 x start
-    ticks = [plots._power_of_ten(v) for v in (0, 1, -3)]
+    ticks = [plots.panels._power_of_ten(v) for v in (0, 1, -3)]
     assert ticks == ["1", "10¹", "10⁻³"]
     panel.set_f_star(None)
     panel.update({"GD": trajs["GD"]})
@@ -205,6 +205,7 @@ def _race_figure(runs, animated):
     return fig, cp, lp
 
 
+@pytest.mark.slow  # make test-fast leaves it to make test: full draws compared pixel by pixel
 def test_blitting_renderer_matches_a_full_draw(runs):
     f, trajs = runs
     fig, cp, lp = _race_figure(runs, animated=True)
@@ -245,6 +246,7 @@ def test_a_layer_axes_is_redrawn_alone_and_the_picture_is_a_full_draws(runs):
     assert 2 <= renderer.layer_draws <= 3                # one per distinct limits; the last reused
 
 
+@pytest.mark.slow  # make test-fast leaves it to make test: full draws compared pixel by pixel
 def test_overlapping_layers_are_drawn_together(runs):
     """Two layer axes whose labels overlap (one inside the other) still compose exactly."""
     f, trajs = runs

@@ -4,9 +4,12 @@ import io
 import subprocess
 import sys
 
+import pytest
+
 from optlessons import setup_check
 
 
+@pytest.mark.slow  # make test-fast leaves it to make test: it starts a kernel
 def test_every_check_passes_in_the_course_environment():
     out = io.StringIO()
     checks = setup_check.run_checks(file=out)
@@ -34,6 +37,7 @@ def test_the_command_exits_nonzero_and_prints_the_fix_when_a_check_fails(monkeyp
     assert setup_check.main() == 1
 
 
+@pytest.mark.slow  # make test-fast leaves it to make test: a new Python that starts a kernel
 def test_the_command_line_entry_point_runs():
     result = subprocess.run([sys.executable, "-m", "optlessons.setup_check"], capture_output=True, text=True,
                             timeout=120)

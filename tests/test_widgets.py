@@ -21,7 +21,7 @@ from optlessons import widgets  # noqa: E402
 from optlessons.widgets import race  # noqa: E402
 from optlessons.functions import LANDSCAPES, escaped  # noqa: E402
 from optlessons.plots import style  # noqa: E402
-from optlessons.rates import measured_rate  # noqa: E402
+from optlessons.convergence import measured_rate  # noqa: E402
 from optlessons.train import Trajectory, minimize  # noqa: E402
 
 FACTORIES = {

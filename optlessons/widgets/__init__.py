@@ -30,7 +30,7 @@ The package's modules: ``base`` (controls, status-line helpers, :class:`Experime
 ``race`` (the playground and 06's adaptive race), ``simple`` (01's line fit, 03's learning
 rate, 04's batch size), ``gradients`` (02's gradient explorer), ``momentum`` (05), ``adam``
 (07), ``training`` (a network on the digits: 08's optimizers, 10's schedules), ``curvature``
-(09). The maths they draw lives below them: rates of convergence in :mod:`optlessons.rates`,
+(09). The maths they draw lives below them: rates of convergence in :mod:`optlessons.convergence`,
 paths in :mod:`optlessons.train`.
 
 Public functions, each returning an :class:`Experiment`:
@@ -39,7 +39,7 @@ Public functions, each returning an :class:`Experiment`:
 ``adaptive_experiment``, ``training_experiment``, ``curvature_race``, ``schedule_experiment``.
 """
 
-from ..rates import RATE_FLOOR, MomentumTheory, RateMap, measured_rate, momentum_rate_map
+from ..convergence import RATE_FLOOR, MomentumTheory, RateMap, measured_rate, momentum_rate_map
 from .adam import AdamExperiment, adam_experiment
 from .base import (TEXT_COLOURS, ControlNames, Experiment, TitledImage, float_slider, int_slider, labelled,
                    log_slider, plain_text)

@@ -10,7 +10,7 @@ import ipywidgets as W
 from ..functions import LANDSCAPES, quadratic
 from ..optim import SGD
 from ..plots import ContourPanel, LossPanel
-from ..rates import RateMap, measured_rate, momentum_rate_map
+from ..convergence import RateMap, measured_rate, momentum_rate_map
 from ..train import Trajectory, minimize
 from .base import (
     WIDE_LABEL, log_slider, float_slider, int_slider, escape_html, set_loss_ylabel, note, Experiment)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import ipywidgets as W
 
-from .. import plots, validation
+from .. import argcheck, plots
 from ..functions import LANDSCAPES, escaped
 from ..models import LinearRegression
 from ..optim import SGD
@@ -339,7 +339,7 @@ class BatchSizeExperiment(Experiment):
     def compute(self):
         bs, lr = int(self.controls["batch_size"].value), float(self.controls["lr"].value)
         steps = int(self.controls["steps"].value)
-        rng = np.random.default_rng(validation.integer(self.controls["seed"].value, "the sampling seed", 0))
+        rng = np.random.default_rng(argcheck.integer(self.controls["seed"].value, "the sampling seed", 0))
         pts, losses, diverged = self._run(bs, lr, steps, rng)
         full = minimize(self.loss_landscape, SGD(lr=lr), steps=steps)     # full batch: GD on the full-data loss
         if diverged:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import ipywidgets as W
 
-from .. import data, models, optim, plots, schedules, train, validation
+from .. import argcheck, data, models, optim, plots, schedules, train
 from .base import WIDE_LABEL, Experiment, escape_html, int_slider, log_slider, note
 
 __all__ = ["ScheduleResult", "ScheduleExperiment", "schedule_experiment",
@@ -272,7 +272,7 @@ class ScheduleExperiment(Experiment):
         steps_per_epoch = -(-n // self.BATCH)
         total = steps_per_epoch * int(v["epochs"])
         schedule = schedules.for_run(_RUN_LABELS[v["schedule"]], float(v["lr"]), total, int(v["warmup_steps"]))
-        rng = np.random.default_rng(validation.integer(v["seed"], "the seed", 0))
+        rng = np.random.default_rng(argcheck.integer(v["seed"], "the seed", 0))
         params = self.model.init(rng)
         snapshots = train.EpochSnapshots(steps_per_epoch, initial=params)
         history = train.fit(self.model, params, SCHEDULE_OPTIMIZERS[v["optimizer"]](float(v["lr"])), self.task,

@@ -1,4 +1,4 @@
-"""optlessons.validation: the package's one set of argument checks and their one wording."""
+"""optlessons.argcheck: the package's one set of argument checks and their one wording."""
 
 import math
 import re
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from optlessons import validation as V
+from optlessons import argcheck as V
 
 anything = st.one_of(st.none(), st.booleans(), st.text(max_size=3), st.lists(st.integers(), max_size=2),
                      st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True),
