@@ -204,17 +204,16 @@ def test_hidden_cases_run_in_a_copy_that_ends_with_them(tmp_path, ps3_package, c
         runtime.process.close()
 
 
-def test_a_notebook_shows_a_bounded_amount_of_the_learners_output(monkeypatch, capsys):
-    monkeypatch.setattr(proxy, "OUTPUT_BUDGET", 10)
-    monkeypatch.setattr(proxy, "_SHOWN", [0])
-    proxy.echo("x" * 8, "")
-    proxy.echo("y" * 8, "")
-    proxy.echo("z" * 8, "e")
+def test_a_notebook_shows_a_bounded_amount_of_the_learners_output(capsys):
+    process = LearnerProcess(["true"])
+    process.budget = proxy.OutputBudget(10)
+    for out, err in (("x" * 8, ""), ("y" * 8, ""), ("z" * 8, "e")):
+        proxy.echo(out, err, process.budget)
     assert capsys.readouterr().out == "x" * 8 + "yy\n" + proxy.BUDGET_NOTE
     error = {"base": "ValueError", "module": "builtins", "type": "ValueError", "message": "m" * 99,
              "traceback": "t" * 99}
     with pytest.raises(ValueError) as info:
-        proxy.LearnerProcess._raise(error)
+        process._raise(error)
     assert str(info.value) == proxy.BUDGET_NOTE.strip() == info.value.learner_traceback
 
 

@@ -50,28 +50,31 @@ STDERR_NOTE = "[what your code wrote to stderr: shown here, never counted as an 
 BUDGET_NOTE = (f"(the rest of what your code printed or raised is not shown: a graded notebook shows "
                f"at most {OUTPUT_BUDGET >> 20} MiB of it)\n")
 _NOTED = [0]   # the hidden check run whose note was written
-_SHOWN = [0]   # characters of the learner's texts this notebook (this kernel) has let through
 
 
-def within_budget(text: str) -> str:
-    """`text` as far as the notebook's OUTPUT_BUDGET still allows; where it runs out, the
-    part that fits and BUDGET_NOTE (once per notebook, i.e. per grading kernel), then ""."""
-    left = OUTPUT_BUDGET - _SHOWN[0]
-    if len(text) <= left:
-        _SHOWN[0] += len(text)
-        return text
-    if left < 0:   # the note was shown
-        return ""
-    _SHOWN[0] = OUTPUT_BUDGET + 1
-    cut = text[:left]
-    return cut + ("\n" if cut and not cut.endswith("\n") else "") + BUDGET_NOTE
+class OutputBudget:
+    """The characters of the learner's output and error texts one notebook (one learner
+    process and its copies) may still show; calling it with a text gives the part that
+    fits, and where the budget runs out BUDGET_NOTE (once), then ""."""
+
+    def __init__(self, size: int = OUTPUT_BUDGET):
+        self.left = size
+
+    def __call__(self, text: str) -> str:
+        if len(text) <= self.left:
+            self.left -= len(text)
+            return text
+        if self.left < 0:   # the note was shown
+            return ""
+        cut, self.left = text[:self.left], -1
+        return cut + ("\n" if cut and not cut.endswith("\n") else "") + BUDGET_NOTE
 
 
-def echo(out: str, err: str) -> None:
+def echo(out: str, err: str, budget: OutputBudget) -> None:
     """Show what the learner's code printed: stdout as it is, stderr labelled on stdout
     (nbgrader scores a test cell with anything on stderr as failed: honest warnings must
-    not cost a mark); during a check's hidden cases, one note instead; within the
-    notebook's OUTPUT_BUDGET."""
+    not cost a mark), as far as `budget` allows; during a check's hidden cases, one note
+    instead."""
     run = HIDDEN_CASES.get()
     if run:
         if (out or err) and _NOTED[0] != run:
@@ -80,7 +83,7 @@ def echo(out: str, err: str) -> None:
         return
     if err:
         out += STDERR_NOTE + err + ("" if err.endswith("\n") else "\n")
-    sys.stdout.write(within_budget(out))
+    sys.stdout.write(budget(out))
 
 
 class LearnerCrashed(Exception):
@@ -350,6 +353,7 @@ class LearnerProcess:
         self.finished: list[tuple[int, str, bool]] = []   # (cell, source, locked), in order
         # (generation, handle) -> the judge's (args, kwargs) of the call that made the handle
         self.links: dict[tuple[int, int], tuple] = {}
+        self.budget = OutputBudget()   # a copy's: its origin's
         self.hidden_copy = hidden_copy
         self.origin: LearnerProcess | None = None   # a copy's: the process whose cells it replays
         self.discarded = False
@@ -427,7 +431,7 @@ class LearnerProcess:
             return self
         if self._copy is None:
             copy = self.hidden_copy()
-            copy.origin, copy.finished = self, list(self.finished)
+            copy.origin, copy.finished, copy.budget = self, list(self.finished), self.budget
             self._copy = (run, copy)
         return self._copy[1]
 
@@ -514,7 +518,7 @@ class LearnerProcess:
             raise LearnerCrashed(f"the learner's process {how}{what}; it has been restarted "
                                  f"for what follows") from None
         if echo:
-            globals()["echo"](answer["stdout"], answer["stderr"])
+            globals()["echo"](answer["stdout"], answer["stderr"], self.budget)
         return answer["reply"]
 
     def handle_of(self, proxy) -> int:
@@ -542,15 +546,14 @@ class LearnerProcess:
             ref.generation, ref.handle = self.generation, fresh._ref.handle
         return ref.handle
 
-    @staticmethod
-    def _raise(error):
+    def _raise(self, error):
         """Raise the learner's exception here: Python's own class when it was one, else a
         class of its name deriving from LearnerError and from its nearest Python base
-        (numpy's MemoryError is still a MemoryError)."""
+        (numpy's MemoryError is still a MemoryError). Its texts count against the budget."""
         if not (isinstance(error, dict) and all(isinstance(error.get(k), str) for k in
                                                 ("base", "module", "type", "message", "traceback"))):
             raise LearnerError("the learner's process reported an error the grader cannot read")
-        message, traceback = (within_budget(error[k]) or BUDGET_NOTE.strip()
+        message, traceback = (self.budget(error[k]) or BUDGET_NOTE.strip()
                               if error[k] else "" for k in ("message", "traceback"))
         base = getattr(builtins, error["base"], None)
         if not (isinstance(base, type) and issubclass(base, Exception)):
