@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import asdict
 import subprocess
 import sys
 from pathlib import Path
@@ -14,9 +15,9 @@ import pytest
 import optlessons
 from courseops.grading import GradingSandbox, stripped
 from courseops.grading.protocol import HEADER, TEXT_LIMIT, encode
-from optlessons.checks.engine import LearnerTimeout
-from courseops.grading.proxy import LearnerCrashed, LearnerProcess, RemoteObject
-from courseops.grading import kernel, sandbox
+from optlessons.checks.engine import HIDDEN_CASES, LearnerTimeout
+from courseops.grading.proxy import LearnerCrashed, LearnerGone, LearnerProcess, RemoteObject
+from courseops.grading import kernel, proxy, sandbox
 from courseops.grading.sandbox import (LEARNER_LIMITS, Limits, bwrap_path, bwrap_problem,
                                         kernel_argv, learner_argv, unsandboxed_learner_argv)
 
@@ -166,6 +167,54 @@ for answer in ANSWERS:
     head = json.dumps(answer).encode()
     send(1, HEADER.pack(len(head)) + head)
 """
+
+
+KEEPER = ("import os\nseen = []\n"
+          "def f(x):\n    seen.append(x)\n"
+          "    with open('seen.txt', 'a') as file:\n        file.write(f'{x},')\n    return 2 * x\n"
+          "def box():\n    return type('Box', (), {'v': 1})()\n")
+SHOW_KEPT = "print('kept', seen, open('seen.txt').read())\n"
+
+
+def test_hidden_cases_run_in_a_copy_that_ends_with_them(tmp_path, ps3_package, capsys):
+    # The learner's code keeps every argument (a global, a file in its home); a later cell prints them.
+    # Calls during a check's hidden run go to a copy of the process in a fresh home, discarded after it.
+    plan = {"cells": [{"cell": 1, "source": KEEPER, "locked": False},
+                      {"cell": 2, "source": SHOW_KEPT, "locked": False}],
+            "scratch": str(tmp_path), "sandbox": bwrap_problem() is None, "package": str(ps3_package),
+            "cell_timeout": 20, "call_timeout": 20, "limits": asdict(LEARNER_LIMITS)}
+    runtime, names = kernel.Runtime(plan), {}
+    try:
+        runtime.run_to(1, names)
+        assert names["f"](1) == 2                          # a visible case: the learner's process
+        token = HIDDEN_CASES.set(-1)
+        try:
+            assert names["f"](7) == 14                     # a hidden case: the copy, same code
+            made = names["box"]()
+            assert made.v == 1
+        finally:
+            HIDDEN_CASES.reset(token)
+        capsys.readouterr()
+        runtime.run_to(2, names)
+        assert capsys.readouterr().out == "kept [1] 1,\n"
+        with pytest.raises(LearnerGone, match="hidden cases"):
+            made.v                                          # it died with the copy
+        assert runtime.process._copy is None
+    finally:
+        runtime.process.close()
+
+
+def test_a_notebook_shows_a_bounded_amount_of_the_learners_output(capsys):
+    process = LearnerProcess(["true"])
+    process.budget = proxy.OutputBudget(10)
+    for out, err in (("x" * 8, ""), ("y" * 8, ""), ("z" * 8, "e")):
+        proxy.echo(out, err, process.budget)
+    assert capsys.readouterr().out == "x" * 8 + "yy\n" + proxy.BUDGET_NOTE
+    error = {"base": "ValueError", "module": "builtins", "type": "ValueError", "message": "m" * 99,
+             "traceback": "t" * 99}
+    with pytest.raises(ValueError) as info:
+        process._raise(error)
+    assert str(info.value) == proxy.BUDGET_NOTE.strip() == info.value.learner_traceback
 
 
 @pytest.mark.parametrize("answer, why", [

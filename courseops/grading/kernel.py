@@ -15,6 +15,7 @@ import builtins
 import ctypes
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -60,16 +61,18 @@ def _kernel_private_paths() -> tuple[Path, ...]:
         return ()
 
 
-def learner_command(sandboxed: bool, scratch: Path, limits: Limits, package: Path) -> list[str]:
-    """The learner's argv, with the stripped `package`: nested in its own sandbox, or where
-    bubblewrap cannot nest here, a plain child of this (sandboxed) kernel, which first
-    makes itself non-dumpable (no ptrace, no /proc/PID/mem for a process of the same user)."""
+def learner_command(sandboxed: bool, scratch: Path, limits: Limits, package: Path,
+                    hide: tuple[Path, ...] = ()) -> list[str]:
+    """The learner's argv, with the stripped `package` and `scratch`/learner its home:
+    nested in its own sandbox (which also hides `hide`), or where bubblewrap cannot nest
+    here, a plain child of this (sandboxed) kernel, which first makes itself non-dumpable
+    (no ptrace, no /proc/PID/mem for a process of the same user)."""
     if not sandboxed:
         return unsandboxed_learner_argv(scratch, sys.executable, limits=limits, package=package)
     problem = bwrap_problem()
     if problem is None:
-        return learner_argv(scratch, sys.executable, hide=_kernel_private_paths(), limits=limits,
-                            package=package)
+        return learner_argv(scratch, sys.executable, hide=(*hide, *_kernel_private_paths()),
+                            limits=limits, package=package)
     sys.__stderr__.write(f"optlessons grading: the learner process runs without its own "
                          f"sandbox ({problem})\n")
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
@@ -83,14 +86,34 @@ class Runtime:
         self.cells = [(c["cell"], c["source"], c["locked"]) for c in plan["cells"]]
         self.done = 0                     # cells of the plan run so far
         self.bound: set[str] = set()      # names this runtime bound in the kernel
-        scratch = Path(plan["scratch"])
-        limits = Limits(**plan["limits"])
-        argv = learner_command(plan["sandbox"], scratch, limits, Path(plan["package"]))
-        self.process = LearnerProcess(argv, cwd=scratch / "learner", env=dict(LEARNER_ENV),
-                                      cell_timeout=plan["cell_timeout"],
-                                      call_timeout=plan["call_timeout"],
-                                      limits_hint=f"{limits.memory_bytes >> 20} MiB of memory, "
-                                                  f"{limits.cpu_seconds} s of CPU time")
+        self.plan, self.copies = plan, 0
+        self.scratch = Path(plan["scratch"])
+        self.process = self._learner(self.scratch, hidden_copy=self._hidden_copy)
+
+    def _learner(self, scratch: Path, **kwargs) -> LearnerProcess:
+        """A learner process (not started) whose home is `scratch`/learner."""
+        limits = Limits(**self.plan["limits"])
+        argv = learner_command(self.plan["sandbox"], scratch, limits, Path(self.plan["package"]),
+                               hide=() if scratch == self.scratch else (self.scratch,))
+        return LearnerProcess(argv, cwd=scratch / "learner", env=dict(LEARNER_ENV),
+                              cell_timeout=self.plan["cell_timeout"],
+                              call_timeout=self.plan["call_timeout"],
+                              limits_hint=f"{limits.memory_bytes >> 20} MiB of memory, "
+                                          f"{limits.cpu_seconds} s of CPU time", **kwargs)
+
+    def _hidden_copy(self) -> LearnerProcess:
+        """A learner process for one check's hidden cases, in a fresh home that the
+        learner's own process never sees (the previous copy's home is removed as far as
+        this kernel may: the learner runs as nobody when grading as root)."""
+        self.copies += 1
+        hidden = self.scratch / "hidden"
+        shutil.rmtree(hidden, ignore_errors=True)
+        home = hidden / str(self.copies) / "learner"
+        home.mkdir(parents=True)
+        for folder in (hidden, home.parent):
+            folder.chmod(0o755)
+        home.chmod(0o777)   # this kernel cannot give it to nobody (no CAP_CHOWN); only that copy sees it
+        return self._learner(home.parent)
 
     def run_to(self, cell: int, namespace: dict) -> None:
         positions = [i for i, (c, _, _) in enumerate(self.cells) if c == cell]

@@ -35,6 +35,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -43,25 +44,46 @@ from courseops.grading.protocol import ProtocolError, decode, receive, send, wal
 from optlessons.checks.engine import CALL_TIMEOUT, HIDDEN_CASES, LearnerTimeout
 
 START_TIMEOUT = 120.0   # seconds for the learner process to start (imports numpy in the sandbox)
+OUTPUT_BUDGET = 4 << 20   # characters of the learner's output and error texts one notebook shows in all
 HIDDEN_NOTE = "(output of your code during hidden tests is not shown)\n"
 STDERR_NOTE = "[what your code wrote to stderr: shown here, never counted as an error]\n"
+BUDGET_NOTE = (f"(the rest of what your code printed or raised is not shown: a graded notebook shows "
+               f"at most {OUTPUT_BUDGET >> 20} MiB of it)\n")
 _NOTED = [0]   # the hidden check run whose note was written
 
 
-def echo(out: str, err: str) -> None:
+class OutputBudget:
+    """The characters of the learner's output and error texts one notebook (one learner
+    process and its copies) may still show; calling it with a text gives the part that
+    fits, and where the budget runs out BUDGET_NOTE (once), then ""."""
+
+    def __init__(self, size: int = OUTPUT_BUDGET):
+        self.left = size
+
+    def __call__(self, text: str) -> str:
+        if len(text) <= self.left:
+            self.left -= len(text)
+            return text
+        if self.left < 0:   # the note was shown
+            return ""
+        cut, self.left = text[:self.left], -1
+        return cut + ("\n" if cut and not cut.endswith("\n") else "") + BUDGET_NOTE
+
+
+def echo(out: str, err: str, budget: OutputBudget) -> None:
     """Show what the learner's code printed: stdout as it is, stderr labelled on stdout
     (nbgrader scores a test cell with anything on stderr as failed: honest warnings must
-    not cost a mark); during a check's hidden cases, one note instead."""
+    not cost a mark), as far as `budget` allows; during a check's hidden cases, one note
+    instead."""
     run = HIDDEN_CASES.get()
     if run:
         if (out or err) and _NOTED[0] != run:
             _NOTED[0] = run
             sys.stdout.write(HIDDEN_NOTE)
         return
-    sys.stdout.write(out)
     if err:
-        sys.stdout.write(STDERR_NOTE + err + ("" if err.endswith("\n") else "\n"))
-
+        out += STDERR_NOTE + err + ("" if err.endswith("\n") else "\n")
+    sys.stdout.write(budget(out))
 
 
 class LearnerCrashed(Exception):
@@ -306,11 +328,18 @@ class LearnerProcess:
     """The learner's process, restarted (replaying the finished cells) when it dies.
 
     Each cell may run `cell_timeout` seconds; each call `call_timeout` seconds, or when
-    that is None, what the checks' engine sets in CALL_TIMEOUT (30 s by default)."""
+    that is None, what the checks' engine sets in CALL_TIMEOUT (30 s by default).
+
+    With `hidden_copy` (a function making a LearnerProcess not yet started, in a fresh
+    home), the calls of a check's hidden cases (a run of HIDDEN_CASES) go to a copy made
+    for that run: it replays the finished cells, and is discarded when the run ends (the
+    next request outside it), so no process or file that outlives the run has seen its
+    cases, and nothing the learner's code keeps of them is shown in a later cell."""
 
     def __init__(self, argv: list[str], *, cwd: str | Path | None = None,
                  env: dict[str, str] | None = None, cell_timeout: float = 30.0,
-                 call_timeout: float | None = None, limits_hint: str = "1 GiB of memory"):
+                 call_timeout: float | None = None, limits_hint: str = "1 GiB of memory",
+                 hidden_copy: Callable[[], LearnerProcess] | None = None):
         if not cell_timeout > 0:
             raise ValueError(f"cell_timeout must be > 0 seconds, got {cell_timeout!r}")
         if call_timeout is not None and not call_timeout > 0:
@@ -324,6 +353,12 @@ class LearnerProcess:
         self.finished: list[tuple[int, str, bool]] = []   # (cell, source, locked), in order
         # (generation, handle) -> the judge's (args, kwargs) of the call that made the handle
         self.links: dict[tuple[int, int], tuple] = {}
+        self.budget = OutputBudget()   # a copy's: its origin's
+        self.hidden_copy = hidden_copy
+        self.origin: LearnerProcess | None = None   # a copy's: the process whose cells it replays
+        self.discarded = False
+        self._copy: tuple[int, LearnerProcess] | None = None   # (hidden run, its copy)
+        self._names: dict[str, tuple[int, int]] = {}   # a copy's: origin's name -> (generation, handle)
 
     # ---------------------------------------------------------------- life cycle
     @property
@@ -359,6 +394,7 @@ class LearnerProcess:
                 return
 
     def kill(self) -> None:
+        self._end_hidden_run()
         if self.proc is not None:
             if self.proc.poll() is None:
                 try:
@@ -373,8 +409,31 @@ class LearnerProcess:
     close = kill
 
     def _ensure(self) -> None:
+        if self.discarded:
+            raise LearnerGone("this object was made by your code during a check's hidden cases, "
+                              "in a process that ended with them: it no longer exists")
         if not self.alive:
             self.start()
+
+    def _end_hidden_run(self) -> None:
+        if self._copy is not None:
+            copy, self._copy = self._copy[1], None
+            copy.discarded = True
+            copy.kill()
+
+    def _serving(self) -> LearnerProcess:
+        """The process a check's request goes to now: this one, or during a hidden run the
+        copy made for that run (see the class docstring)."""
+        run = HIDDEN_CASES.get() if self.hidden_copy is not None else 0
+        if self._copy is not None and self._copy[0] != run:
+            self._end_hidden_run()
+        if not run:
+            return self
+        if self._copy is None:
+            copy = self.hidden_copy()
+            copy.origin, copy.finished, copy.budget = self, list(self.finished), self.budget
+            self._copy = (run, copy)
+        return self._copy[1]
 
     # ---------------------------------------------------------------- requests
     def _decode(self, data: bytes, originals: list | None = None, name: str | None = None,
@@ -459,13 +518,21 @@ class LearnerProcess:
             raise LearnerCrashed(f"the learner's process {how}{what}; it has been restarted "
                                  f"for what follows") from None
         if echo:
-            globals()["echo"](answer["stdout"], answer["stderr"])
+            globals()["echo"](answer["stdout"], answer["stderr"], self.budget)
         return answer["reply"]
 
     def handle_of(self, proxy) -> int:
         """The proxy's handle in the current process (found again by name after a restart)."""
         self._ensure()
         ref = proxy._ref
+        if ref.process is not self and ref.process is self.origin and ref.name is not None:
+            known = self._names.get(ref.name)   # a name the origin's cells bound: the copy's own
+            if known is None or known[0] != self.generation:
+                fresh = self.global_value(ref.name)
+                if not isinstance(fresh, Remote):
+                    raise LearnerGone(f"`{ref.name}` is not a function or object when your cells run again")
+                known = self._names[ref.name] = (self.generation, fresh._ref.handle)
+            return known[1]
         if ref.process is not self:
             raise LearnerGone(f"{proxy!r} belongs to another learner process")
         if ref.generation != self.generation:
@@ -479,27 +546,28 @@ class LearnerProcess:
             ref.generation, ref.handle = self.generation, fresh._ref.handle
         return ref.handle
 
-    @staticmethod
-    def _raise(error):
+    def _raise(self, error):
         """Raise the learner's exception here: Python's own class when it was one, else a
         class of its name deriving from LearnerError and from its nearest Python base
-        (numpy's MemoryError is still a MemoryError)."""
+        (numpy's MemoryError is still a MemoryError). Its texts count against the budget."""
         if not (isinstance(error, dict) and all(isinstance(error.get(k), str) for k in
                                                 ("base", "module", "type", "message", "traceback"))):
             raise LearnerError("the learner's process reported an error the grader cannot read")
+        message, traceback = (self.budget(error[k]) or BUDGET_NOTE.strip()
+                              if error[k] else "" for k in ("message", "traceback"))
         base = getattr(builtins, error["base"], None)
         if not (isinstance(base, type) and issubclass(base, Exception)):
             base = Exception
         if error["module"] == "builtins" and error["type"] == base.__name__:
-            exc = base(error["message"])
+            exc = base(message)
         else:
             try:
                 cls = type(error["type"], (LearnerError,) if base is Exception
                            else (LearnerError, base), {})
             except (TypeError, ValueError):   # layouts that do not combine: keep the Python base
                 cls = base
-            exc = cls(error["message"])
-        exc.learner_traceback = error["traceback"]
+            exc = cls(message)
+        exc.learner_traceback = traceback
         raise exc
 
     def exec_cell(self, cell: int, source: str, *, locked: bool = False,
@@ -507,6 +575,7 @@ class LearnerProcess:
         """Run one cell; its output and error (LearnerTimeout / LearnerCrashed included)
         are returned. A cell that finishes, even with an error, is replayed after restarts."""
         timeout = self.cell_timeout if timeout is None else timeout
+        self._end_hidden_run()   # a cell is never part of a check's hidden cases
         try:
             self._ensure()
         except LearnerCrashed as exc:
@@ -537,6 +606,9 @@ class LearnerProcess:
              timeout: float | None = None):
         """Call the learner's `target` (its `method`) with the judge's arguments; write the
         arguments' post-call state back and return the result."""
+        serving = self._serving()
+        if serving is not self:
+            return serving.call(target, method, args, kwargs, name=name, timeout=timeout)
         if timeout is None:
             timeout = CALL_TIMEOUT.get() if self.call_timeout is None else self.call_timeout
         handle = self.handle_of(target)
@@ -563,6 +635,9 @@ class LearnerProcess:
         return _map_identity(result, pairs)
 
     def getattr(self, target, name: str):
+        serving = self._serving()
+        if serving is not self:
+            return serving.getattr(target, name)
         handle = self.handle_of(target)
         reply = self._request({"op": "getattr", "target": handle, "name": name},
                               CALL_TIMEOUT.get(), what=f" while reading `{name}`",
@@ -573,6 +648,9 @@ class LearnerProcess:
 
     def global_value(self, name: str):
         """The learner's `__main__`.`name` (a proxy that finds it again after restarts)."""
+        serving = self._serving()
+        if serving is not self:
+            return serving.global_value(name)
         reply = self._request({"op": "global", "name": name}, self.cell_timeout, name=name)
         if reply.get("status") != "ok":
             self._raise(reply.get("error"))
@@ -581,6 +659,7 @@ class LearnerProcess:
     def sync(self) -> tuple[dict[str, object], list[str]]:
         """The names the learner bound or rebound since the last sync (modules as
         RemoteModule, names its locked cells bound to non-None never), and those deleted."""
+        self._end_hidden_run()
         self._ensure()
         reply = self._request({"op": "sync"}, self.cell_timeout, what=" while reading its names")
         names, deleted = reply.get("names"), reply.get("deleted")
