@@ -219,6 +219,9 @@ def test_every_link_into_the_glossary_and_notation_pages_lands_on_a_heading():
     broken += [f"{where}: glossary/{word}.md" for where, text in sources for word in term.findall(text)
                if not (ROOT / "docs" / "glossary" / f"{word}.md").exists()]
     assert not broken, "links to missing headings or pages:\n" + "\n".join(broken)
+    anchored = [f"{where}: glossary.md#{anchor}" for where, text in sources if where.endswith(".ipynb")
+                for page, anchor in link.findall(text) if page == "glossary" and anchor]
+    assert not anchored, "a notebook links a word to its own page, not to an #anchor of glossary.md:\n" + "\n".join(anchored)
     linked = {word for _, text in sources for word in term.findall(text)}
     assert {"hessian", "eigenvalue-and-eigenvector", "condition-number", "partial-derivative", "jacobian",
             "iverson-bracket", "normal-equations", "expectation-and-variance"} <= linked   # issue 16's list, all used
