@@ -54,6 +54,24 @@ def test_source_solutions_pass_visible_and_hidden(check, capsys):
     assert out.count("✓ ") == 2, out
 
 
+@pytest.mark.parametrize("check", sorted(LEARNER))
+def test_hidden_cases_are_marked_only_while_their_check_runs(check, capsys):
+    """HIDDEN_CASES (a grading kernel hides the learner's prints while it is non-zero) is set
+    during a check's hidden cases and 0 again once the check returns or fails: left set, it
+    hid the output of whatever learner code ran next in the same thread."""
+    fn, seen = SOLVED[LEARNER[check]], []
+
+    def spy(*args, **kwargs):
+        seen.append(engine.HIDDEN_CASES.get())
+        return fn(*args, **kwargs)
+    spy.__name__ = LEARNER[check]
+    getattr(checks, check)(spy, **HIDDEN[check])
+    assert seen and all(seen) and engine.HIDDEN_CASES.get() == 0
+    with pytest.raises(CheckFailed):
+        getattr(checks, check)(lambda *a, **k: None, **HIDDEN[check])
+    assert engine.HIDDEN_CASES.get() == 0
+
+
 def test_every_check_has_hidden_cases_in_the_source_notebooks():
     assert set(HIDDEN) == set(LEARNER)
     assert all(set(kw) == {"cases", "seed"} for kw in HIDDEN.values())

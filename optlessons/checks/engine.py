@@ -115,7 +115,8 @@ FORBIDDEN: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("FOR
 HIDDEN_CASES: contextvars.ContextVar[int] = contextvars.ContextVar("HIDDEN_CASES", default=0)
 """Non-zero (a number per check run) while a check runs cases it was given rather than its
 visible ones: the graded notebooks' hidden tests. A grading kernel then does not show what
-the learner's code prints (it would show the hidden cases' values)."""
+the learner's code prints (it would show the hidden cases' values). Set by `case_specs`,
+back to 0 when the check returns or raises (`ends_hidden_cases`): it must not outlive it."""
 _HIDDEN_RUNS = iter(range(1, 1 << 62))
 
 CALL_TIMEOUT: contextvars.ContextVar[float] = contextvars.ContextVar("CALL_TIMEOUT", default=30.0)
@@ -308,7 +309,6 @@ def case_specs(cases, seed, visible: list[dict], visible_seed: int,
 
     `cases` is "visible" (the check's `visible` specs; `seed` defaults to `visible_seed`)
     or a non-empty list of spec dicts using only `keys` (`seed` defaults to 0)."""
-    HIDDEN_CASES.set(0 if isinstance(cases, str) and cases == "visible" else next(_HIDDEN_RUNS))
     if isinstance(cases, str) and cases == "visible":
         specs, seed = visible, (visible_seed if seed is None else seed)
     elif isinstance(cases, (list, tuple)) and cases and all(isinstance(c, dict) for c in cases):
@@ -322,6 +322,7 @@ def case_specs(cases, seed, visible: list[dict], visible_seed: int,
         if unknown:
             raise ValueError(f"the case {spec!r} has the unknown key(s) {unknown}; "
                              f"the keys are {sorted(keys)}")
+    HIDDEN_CASES.set(0 if specs is visible else next(_HIDDEN_RUNS))   # 0 again when the check ends
     return specs, np.random.default_rng(0 if seed is None else seed)
 
 
@@ -615,6 +616,18 @@ def name_mistakes(mistakes, case: Case, expected: dict, got: dict, unpack, other
     return found
 
 
+def ends_hidden_cases(check: Callable) -> Callable:
+    """`check`, which sets HIDDEN_CASES through `case_specs`, resetting it to 0 when it ends."""
+    @functools.wraps(check)
+    def wrapper(*args, **kwargs):
+        try:
+            return check(*args, **kwargs)
+        finally:
+            HIDDEN_CASES.set(0)
+    return wrapper
+
+
+@ends_hidden_cases
 def run_check(fn, *, check: str, name: str, what: str, signature: str, cases: list, reference,
               unpack, mistakes=(), extra=None, aliasing=True, in_place=IN_PLACE_HINT):
     """Compare `fn` with `reference` on `cases`; raise CheckFailed or print a ✓ line.

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from optlessons.checks.engine import (CallStopped, CheckFailed, case_specs, compare, copy_value,
+from optlessons.checks.engine import (CallStopped, CheckFailed, case_specs, compare, copy_value, ends_hidden_cases,
                                       guarded, is_number_like, kw_text, short, spec_value)
 from optlessons.data import load_digits
 from optlessons.models import MLP
@@ -59,6 +59,7 @@ def _step(opt, name, given, grads, label):
     return guarded("check_optimizer_class", f"{name}.step", label, step)
 
 
+@ends_hidden_cases
 def check_optimizer_class(cls, cases="visible", seed=None):
     """Check an Adam-like class: `opt = cls(lr=..., betas=..., eps=..., weight_decay=...,
     amsgrad=...)`, `params = opt.step(params, grads)` on a dict of arrays, several steps,
@@ -197,6 +198,7 @@ TRAINING_SEED = 2
 TRAINING_KEYS = {"epochs", "batch_size", "lr"}
 
 
+@ends_hidden_cases
 def check_training_loop(fn, cases="visible", seed=None):
     """Check `train_epochs(model, params, optimizer, X, y, *, epochs, batch_size, rng) -> params`:
     one optimizer step per mini-batch, every epoch reshuffled, the loss going down.
