@@ -14,7 +14,7 @@ import pytest
 import optlessons
 from courseops.grading import GradingSandbox, stripped
 from courseops.grading.protocol import HEADER, TEXT_LIMIT, encode
-from optlessons.checks.engine import LearnerTimeout
+from optlessons.checks.base import LearnerTimeout
 from courseops.grading.proxy import LearnerCrashed, LearnerProcess, RemoteObject
 from courseops.grading import kernel, sandbox
 from courseops.grading.sandbox import (LEARNER_LIMITS, Limits, bwrap_path, bwrap_problem,

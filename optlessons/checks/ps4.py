@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from optlessons.checks.engine import (CallStopped, CheckFailed, case_specs, compare, copy_value, ends_hidden_cases,
-                                      guarded, is_number_like, kw_text, short, spec_value)
+from optlessons.checks.base import CallStopped, CheckFailed
+from optlessons.checks.compare import compare, is_number_like, kw_text, short
+from optlessons.checks.engine import case_specs, copy_value, ends_hidden_cases, guarded, spec_value
 from optlessons.data import load_digits
 from optlessons.models import MLP
 from optlessons.optim import Adam
