@@ -3,8 +3,11 @@
 Both sandboxes see a minimal file system: the system directories read-only (``/usr``,
 ``/lib*``, ``/bin``, ``/sbin``; never ``/opt``, never a home), from ``/etc`` only what
 a program needs to start (the dynamic linker's cache, fonts, time zone: no ``passwd``,
-no ``shadow``), the Python installation read-only, an empty private ``/tmp``, and one
-writable scratch directory. Nothing else of the machine is there: no course directory
+no ``shadow``), the Python installation read-only, ``/dev`` read-only, an empty private
+``/tmp`` (a tmpfs of ``Limits.files_bytes``), and one writable home: the kernel's is its
+scratch directory, the learner's a second tmpfs of that size (RAM that ``RLIMIT_AS`` does
+not count, bounded here; nothing it writes reaches the grader's disk), and every other
+mount it sees is read-only. Nothing else of the machine is there: no course directory
 (so no ``exercises/source``, gradebook, ``submitted/``, ``autograded/``, ``feedback/``),
 no repository or ``.git``, no instructor files. Every namespace is unshared (no network,
 own PID namespace), and ``hide`` covers any further path with an empty tmpfs should it
