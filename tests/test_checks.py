@@ -481,7 +481,7 @@ def test_training_loop_names_shuffling_mistakes(kind, phrase):
 
 
 def test_a_long_message_wraps_at_spaces_never_inside_a_word():
-    from optlessons.checks.engine import CheckFailed
+    from optlessons.checks.base import CheckFailed
 
     words = [f"word{i}" for i in range(60)]
     message = "`mse` does not match:\n  " + " ".join(words) + "\n  short line"

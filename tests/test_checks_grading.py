@@ -16,7 +16,7 @@ from hypothesis import given, settings, strategies as st
 
 from exercise_notebooks import ASSIGNMENTS, HIDDEN, solutions
 from optlessons import checks, gradcheck, losses, optim, train
-from optlessons.checks import CheckFailed, engine, ps1, ps2, ps3, ps4, ps5, ps6
+from optlessons.checks import CheckFailed, base, ps1, ps2, ps3, ps4, ps5, ps6, references
 from optlessons.models import LinearRegression, SoftmaxRegression
 from optlessons.optim import SGDState
 
@@ -52,6 +52,24 @@ def test_source_solutions_pass_visible_and_hidden(check, capsys):
     getattr(checks, check)(fn, **HIDDEN[check])
     out = capsys.readouterr().out
     assert out.count("✓ ") == 2, out
+
+
+@pytest.mark.parametrize("check", sorted(LEARNER))
+def test_hidden_cases_are_marked_only_while_their_check_runs(check, capsys):
+    """HIDDEN_CASES (a grading kernel hides the learner's prints while it is non-zero) is set
+    during a check's hidden cases and 0 again once the check returns or fails: left set, it
+    hid the output of whatever learner code ran next in the same thread."""
+    fn, seen = SOLVED[LEARNER[check]], []
+
+    def spy(*args, **kwargs):
+        seen.append(base.HIDDEN_CASES.get())
+        return fn(*args, **kwargs)
+    spy.__name__ = LEARNER[check]
+    getattr(checks, check)(spy, **HIDDEN[check])
+    assert seen and all(seen) and base.HIDDEN_CASES.get() == 0
+    with pytest.raises(CheckFailed):
+        getattr(checks, check)(lambda *a, **k: None, **HIDDEN[check])
+    assert base.HIDDEN_CASES.get() == 0
 
 
 def test_every_check_has_hidden_cases_in_the_source_notebooks():
@@ -245,22 +263,22 @@ def test_forbidden_references_are_data_that_resolve():
         "optlessons.optim.Adam", "optlessons.optim.AdamW")
     # PS4's locked cell imports adam_update for MyAdam: only the classes are forbidden there
     assert "optlessons.optim.adam_update" not in checks.forbidden_references("check_optimizer_class")
-    assert set(engine.FORBIDDEN_REFERENCES) == {f"check_{n}" for n in (
+    assert set(references.FORBIDDEN_REFERENCES) == {f"check_{n}" for n in (
         "mse", "mse_grad", "softmax_cross_entropy", "softmax_cross_entropy_grad",
         "numerical_gradient", "gradient_descent", "minibatches", "max_stable_lr",
         "sgd_momentum_update", "rmsprop_update", "adam_update", "optimizer_class", "training_loop",
         "warmup", "warmup_cosine", "clip_grad_norm", "range_test", "lion_update",
         "adafactor_second_moment", "newton_schulz")}
-    for check in engine.FORBIDDEN_REFERENCES:
+    for check in references.FORBIDDEN_REFERENCES:
         refs = checks.forbidden_references(check)
-        assert len(engine.reference_codes(refs)) >= len(refs)   # each resolves to code objects
+        assert len(references.reference_codes(refs)) >= len(refs)   # each resolves to code objects
     with pytest.raises(ValueError, match="check_name"):
         checks.forbidden_references("check_nothing")
 
 
 def test_a_class_reference_does_not_forbid_the_function_it_names():
     """Adam's body says `update = staticmethod(adam_update)`: adam_update is not Adam's code."""
-    codes = engine.reference_codes(("optlessons.optim.Adam",))
+    codes = references.reference_codes(("optlessons.optim.Adam",))
     assert optim.adam_update.__code__ not in codes
     assert optim.Optimizer.step.__code__ in codes and optim.Adam.__init__.__code__ in codes
 

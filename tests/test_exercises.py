@@ -1,21 +1,20 @@
 """The nbgrader course in exercises/, end to end, with the real nbgrader commands.
 
-One temporary copy of the course, as a fresh clone has it (no gradebook.db), grades
-several made-up students of problem set 3 with `grade.py collect` and `grade.py all`
-(one `nbgrader autograde` run per student; each nbgrader command costs seconds to start),
-in the grading sandbox (courseops.grading) when it and bubblewrap are there, else with
---unsafe-no-sandbox:
+Problem set 3's class is the one test_grading_attacks grades once per test session
+(`graded_class`: a temporary copy of the course as a fresh clone has it, no gradebook.db,
+`grade.py collect` and `grade.py all`, one `nbgrader autograde` run per student); these
+six of its students are collected from a downloads folder:
 
-    perfect   the source solutions                      -> full marks
-    blank     the untouched release                     -> zero on every autograded cell
-    mistake   Adam without bias correction              -> loses exactly test_adam_update's points,
+    full      the source solutions                      -> full marks
+    zero      the untouched release                     -> zero on every autograded cell
+    partial   Adam without bias correction              -> loses exactly test_adam_update's points,
                                                            and its feedback names the mistake
-    loop      `while True: pass` in a solution cell     -> that cell is interrupted at the
+    loops     `while True: pass` in a solution cell     -> that cell is interrupted at the
                                                            timeout, the other cells are graded
     edited    the mistake, and the Adam test replaced   -> graded with the original test:
-              by `pass`                                    the same score as `mistake`
+              by `pass`                                    the same score as `partial`
     deleted   the mistake, and the Adam test deleted    -> the test is put back and run: the
-                                                           same score as `mistake`, and a warning
+                                                           same score as `partial`, and a warning
 
 Problem set 6 (Lion, Adafactor, Newton–Schulz) is graded the same way, by a second copy of the
 course with four students: the source solutions (full marks), the untouched release (0), Lion
@@ -54,12 +53,13 @@ NB = f"{PS}.ipynb"
 POINTS = {"test_sgd_momentum_update": 3, "test_rmsprop_update": 3, "test_adam_update": 4}
 TOTAL = sum(POINTS.values())
 CELL_TIMEOUT = 8   # seconds; the course uses 30 (the first cell starts the learner's sandbox)
-STUDENTS = ("perfect", "blank", "mistake", "loop", "edited", "deleted")
+STUDENTS = ("full", "zero", "partial", "loops", "edited", "deleted")   # solutions, release, no bias
+# correction, `while True` in rmsprop_update, a test cell edited / deleted (with no bias correction)
 # The grading sandbox when this branch has it and bubblewrap is installed; else grade unsandboxed.
 SANDBOX = importlib.util.find_spec("courseops.grading") is not None and shutil.which("bwrap") is not None
 SANDBOX_ARGS = [] if SANDBOX else ["--unsafe-no-sandbox"]
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3300)]   # the shared class takes minutes
 
 
 def solution_code(source_cell):
@@ -114,63 +114,16 @@ def run_grade(args, cwd, timeout=600):
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """Grade six students of PS3 in a copy of the course as a fresh clone has it (source/,
-    the committed release/, no gradebook.db), with `grade.py collect` and `grade.py all`,
-    run from another directory; return what the tests look at."""
-    course = tmp_path_factory.mktemp("course")
-    elsewhere = tmp_path_factory.mktemp("cwd")
-    downloads = tmp_path_factory.mktemp("downloads")
-    shutil.copy(COURSE / "nbgrader_config.py", course)
-    with open(course / "nbgrader_config.py", "a") as f:
-        f.write(f"\nc.ExecutePreprocessor.timeout = {CELL_TIMEOUT}\nc.Execute.timeout = {CELL_TIMEOUT}\n")
-    shutil.copytree(COURSE / "source" / PS, course / "source" / PS)
-    shutil.copytree(COURSE / "release" / PS, course / "release" / PS)
-    assert not (course / "gradebook.db").exists()
-
-    students = {}
-    students["perfect"] = filled_release(course, PS, NB)
-    students["blank"] = nbformat.read(course / "release" / PS / NB, as_version=4)
-    nb = filled_release(course, PS, NB)
-    plant_no_bias_correction(nb)
-    students["mistake"] = nb
-    nb = filled_release(course, PS, NB)
-    cell(nb, "rmsprop_update").source = "while True:\n    pass\n\n" + cell(nb, "rmsprop_update").source
-    students["loop"] = nb
-    nb = filled_release(course, PS, NB)
-    plant_no_bias_correction(nb)
-    cell(nb, "test_adam_update").source = "pass"
-    students["edited"] = nb
-    nb = filled_release(course, PS, NB)
-    plant_no_bias_correction(nb)
-    nb.cells = [c for c in nb.cells if grade_id(c) != "test_adam_update"]
-    students["deleted"] = nb
-    for name, nb in students.items():
-        nbformat.write(nb, downloads / f"{name}.ipynb")
-
-    release_before = tree_hashes(course / "release")
-    downloads_before = tree_hashes(downloads)
-    collect = run_grade(["--course", course, "collect", PS, *sorted(downloads.glob("*.ipynb"))],
-                        elsewhere)
-    before = tree_hashes(course / "submitted")
-    everything = run_grade(["--course", course, "all", PS, *SANDBOX_ARGS], elsewhere)
-    after = tree_hashes(course / "submitted")
-
-    from nbgrader.api import Gradebook
-    scores = {}
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        for name in students:
-            sub = gb.find_submission_notebook(PS, PS, name)
-            scores[name] = {g.name: (g.score, g.auto_score, g.needs_manual_grade)
-                            for g in sub.grades}
-    with open(course / "grades.csv", newline="") as f:
-        rows = {r["student_id"]: r for r in csv.DictReader(f) if r["assignment"] == PS}
-    assert list(rows["perfect"]) == ["assignment", "student_id", "status", "timestamp", "score",
-                                     "max_score", "warnings"]
-    return dict(course=course, scores=scores, rows=rows, before=before, after=after,
-                log=everything.stdout + everything.stderr, collect_log=collect.stdout,
-                release_before=release_before, release_after=tree_hashes(course / "release"),
-                downloads_before=downloads_before, downloads_after=tree_hashes(downloads),
-                cwd_after=sorted(p.name for p in elsewhere.iterdir()))
+    """PS3's class as test_grading_attacks grades it once per test session (``graded_class``:
+    a copy of the course as a fresh clone has it, no gradebook.db; these six students collected
+    from a downloads folder with `grade.py collect`, `grade.py all` run from another
+    directory), seen from these six students."""
+    from test_grading_attacks import graded_class
+    shared = graded_class(tmp_path_factory)
+    rows = {r["student_id"]: r for r in shared["rows"] if r["assignment"] == PS and r["student_id"] in STUDENTS}
+    assert list(rows["full"]) == ["assignment", "student_id", "status", "timestamp", "score",
+                                  "max_score", "warnings", "similar_to"]
+    return dict(shared, rows=rows, scores={s: shared["grades"][s, PS] for s in STUDENTS})
 
 
 def feedback_text(course, student):
@@ -183,21 +136,21 @@ def score(graded, student, test):
 
 
 def test_solutions_score_full_marks(graded):
-    assert {t: score(graded, "perfect", t) for t in POINTS} == POINTS
-    assert float(graded["rows"]["perfect"]["score"]) == TOTAL
-    assert float(graded["rows"]["perfect"]["max_score"]) == TOTAL
+    assert {t: score(graded, "full", t) for t in POINTS} == POINTS
+    assert float(graded["rows"]["full"]["score"]) == TOTAL
+    assert float(graded["rows"]["full"]["max_score"]) == TOTAL
 
 
 def test_untouched_release_scores_zero(graded):
-    assert {t: score(graded, "blank", t) for t in POINTS} == {t: 0 for t in POINTS}
-    assert float(graded["rows"]["blank"]["score"]) == 0
+    assert {t: score(graded, "zero", t) for t in POINTS} == {t: 0 for t in POINTS}
+    assert float(graded["rows"]["zero"]["score"]) == 0
 
 
 def test_planted_mistake_loses_exactly_its_cell(graded):
-    got = {t: score(graded, "mistake", t) for t in POINTS}
+    got = {t: score(graded, "partial", t) for t in POINTS}
     assert got == {**POINTS, "test_adam_update": 0}
-    assert float(graded["rows"]["mistake"]["score"]) == TOTAL - POINTS["test_adam_update"]
-    text = feedback_text(graded["course"], "mistake")
+    assert float(graded["rows"]["partial"]["score"]) == TOTAL - POINTS["test_adam_update"]
+    text = feedback_text(graded["course"], "partial")
     assert "bias correction is missing" in text
     assert "new_param" in text   # the first quantity that differs
     # the message alone (CheckFailed._render_traceback_), no frames of optlessons/checks.py
@@ -206,11 +159,11 @@ def test_planted_mistake_loses_exactly_its_cell(graded):
 
 
 def test_infinite_loop_is_interrupted_and_the_rest_graded(graded):
-    got = {t: score(graded, "loop", t) for t in POINTS}
+    got = {t: score(graded, "loops", t) for t in POINTS}
     assert got == {**POINTS, "test_rmsprop_update": 0}
-    assert float(graded["rows"]["loop"]["score"]) == TOTAL - POINTS["test_rmsprop_update"]
+    assert float(graded["rows"]["loops"]["score"]) == TOTAL - POINTS["test_rmsprop_update"]
     # stopped by nbgrader at the cell's limit, or sooner by the sandbox (grade.learner_limit)
-    assert re.search(r"^  loop: rmsprop_update( ran over the \d+ s limit and was stopped|: the sandbox stopped)",
+    assert re.search(r"^  loops: rmsprop_update( ran over the \d+ s limit and was stopped|: the sandbox stopped)",
                      graded["log"], re.M)
 
 
@@ -237,14 +190,14 @@ def test_deleted_test_cell(graded):
 
 
 def test_every_student_is_graded_with_a_timestamp(graded):
+    assert set(graded["rows"]) == set(STUDENTS)
     for name, row in graded["rows"].items():
         assert row["status"] == "graded", name
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", row["timestamp"]), row
-    assert f"{PS}: 6 graded, 0 ungradable, 0 missing (6 students)" in graded["log"]
 
 
 def test_feedback_works_offline_and_wraps_long_lines(graded):
-    page = graded["course"] / "feedback" / "mistake" / PS / NB.replace(".ipynb", ".html")
+    page = graded["course"] / "feedback" / "partial" / PS / NB.replace(".ipynb", ".html")
     html = page.read_text()
     assert "cdnjs" not in html and not re.search(r'(src|href)="(https?:)?//', html)
     assert '<script defer src="mathjax/tex-svg.js"></script>' in html
@@ -253,21 +206,20 @@ def test_feedback_works_offline_and_wraps_long_lines(graded):
 
 
 def test_a_timed_out_cell_says_what_happened(graded):
-    text = feedback_text(graded["course"], "loop")
+    text = feedback_text(graded["course"], "loops")
     assert "KeyboardInterrupt" not in text and "CellTimeoutError" not in text
     assert re.search(r"(still running after|ran longer than) \d+ s|stopped at the notebook.s time limit", text)
     assert "infinite loop" in text
 
 
 def test_submissions_are_not_modified(graded):
-    assert graded["before"] == graded["after"]
-    assert len(graded["before"]) == 6
+    assert graded["submitted_before"] == graded["submitted_after"]
 
 
 def test_a_fresh_clone_grades_without_a_gradebook(graded):
     """No gradebook.db (it is not committed): `grade.py all` creates the assignment's entry
     from source/, says so in one line, and leaves the committed release/ byte for byte."""
-    lines = [line for line in graded["log"].splitlines() if line.startswith("gradebook.db")]
+    lines = [line for line in graded["log"].splitlines() if line.startswith(f"gradebook.db had no entry for {PS}:")]
     assert lines == [f"gradebook.db had no entry for {PS}: created it from source/{PS} "
                      f"(generate_assignment into a temporary folder; release/ unchanged)"]
     assert graded["release_after"] == graded["release_before"]
@@ -275,10 +227,9 @@ def test_a_fresh_clone_grades_without_a_gradebook(graded):
 
 def test_collect_copied_every_download_unchanged(graded):
     assert graded["downloads_after"] == graded["downloads_before"]
-    assert {k.split("/")[0] for k in graded["before"]} == set(STUDENTS)
     for name in STUDENTS:
         rel = f"{name}/{PS}/{NB}"
-        assert graded["before"][rel] == graded["downloads_before"][f"{name}.ipynb"]
+        assert graded["submitted_before"][rel] == graded["downloads_before"][f"{name}.ipynb"]
     assert len(graded["collect_log"].splitlines()) == len(STUDENTS)
 
 
@@ -290,10 +241,10 @@ def test_grades_csv_goes_to_the_course_directory(graded):
 def test_feedback_hides_the_hidden_tests_source(graded):
     """nbgrader_config.py runs ClearHiddenTests in generate_feedback: the hidden tests'
     code is gone from the feedback, their output (the ✓ lines, a failure's message) stays."""
-    for student in ("perfect", "mistake"):
+    for student in ("full", "partial"):
         text = feedback_text(graded["course"], student)
         assert "HIDDEN TESTS" not in text and "hidden&quot;" not in text and 'cases="hidden"' not in text
-    assert feedback_text(graded["course"], "perfect").count("✓") == 2 * len(POINTS)
+    assert feedback_text(graded["course"], "full").count("✓") == 2 * len(POINTS)
 
 
 def test_grades_csv_has_a_row_per_student(graded):
@@ -678,6 +629,56 @@ def test_mistakes_are_read_from_the_judges_data_not_from_printed_text():
     printed.metadata["nbgrader"] = {"grade": True, "grade_id": "test_mse_grad"}
     nb = nbformat.v4.new_notebook(cells=[test, printed])
     assert grading_report.mistakes_in(nb) == {"test_mse": "you summed the squared errors."}
+
+
+# PS3's three updates as a student might write them without seeing the solutions.
+INDEPENDENT = '''
+def sgd_momentum_update(param, grad, state, *, lr, momentum, nesterov=False):
+    """One step of SGD with (Nesterov) momentum; returns (new_param, new_state)."""
+    buf = grad.copy() if state.momentum_buffer is None else state.momentum_buffer * momentum + grad
+    step_dir = (grad + momentum * buf) if nesterov else buf
+    return param - lr * step_dir, SGDState(state.step + 1, buf)
+def rmsprop_update(param, grad, state, *, lr, alpha=0.99, eps=1e-8):
+    """One step of RMSprop; returns (new_param, new_state)."""
+    sq = state.square_avg * alpha + grad ** 2 * (1 - alpha)
+    updated = param - lr * grad / (sq ** 0.5 + eps)
+    return updated, RMSpropState(state.step + 1, sq, state.momentum_buffer, state.grad_avg)
+def adam_update(param, grad, state, *, lr, betas, eps, weight_decay, amsgrad):
+    """One step of Adam (AMSGrad optional, L2 weight decay); returns (new_param, new_state)."""
+    b1, b2 = betas
+    step = state.step + 1
+    if weight_decay:
+        grad = grad + weight_decay * param
+    exp_avg = state.exp_avg * b1 + grad * (1 - b1)
+    exp_avg_sq = state.exp_avg_sq * b2 + grad ** 2 * (1 - b2)
+    biggest = np.maximum(state.max_exp_avg_sq, exp_avg_sq) if amsgrad else state.max_exp_avg_sq
+    denom = np.sqrt((biggest if amsgrad else exp_avg_sq) / (1 - b2 ** step)) + eps
+    out = param - (lr / (1 - b1 ** step)) * exp_avg / denom
+    return out, AdamState(step, exp_avg, exp_avg_sq, biggest)
+'''
+
+
+def test_similar_code_names_planted_copies_and_not_independent_work():
+    """A pasted solution and one with its names changed match the reference and each other
+    in full; an independent solution shares a tenth; half copied (Adam only) is near half."""
+    from courseops.grading import similar
+    ids = {"sgd_momentum_update", "rmsprop_update", "adam_update"}
+    reference = similar.solution_code(COURSE / "source" / PS / NB, ids)
+    template = similar.solution_code(COURSE / "release" / PS / NB, ids)
+    renamed = reference
+    for old, new in (("new_param", "theta"), ("m_hat", "mh"), ("v_hat", "vh"), ("beta1", "b_one")):
+        renamed = renamed.replace(old, new)
+    half = INDEPENDENT[:INDEPENDENT.index("def adam_update")] + reference[reference.index("def adam_update"):]
+    codes = {"paste": reference, "renamed": renamed, "own": INDEPENDENT, "half": half, "blank": template}
+    pairs = similar.similar_pairs(codes, reference, template, threshold=0.0)
+    share = {(p.student, p.other): p.share for p in pairs}
+    assert share["paste", "reference"] == share["renamed", "reference"] == share["paste", "renamed"] == 1.0
+    assert share["own", "reference"] < 0.2 and 0.35 < share["half", "reference"] < 0.65
+    assert all(p.share == p.other_share == 0 for p in pairs if "blank" in (p.student, p.other))   # the template
+    listed = similar.similar_to(similar.similar_pairs(codes, reference, template))
+    assert listed == {"paste": "reference (100 %); renamed (100 %)", "renamed": "reference (100 %); paste (100 %)"}
+    match = next(p for p in pairs if (p.student, p.other) == ("half", "reference"))
+    assert "m_hat = m / (1 - beta1 ** t)" in match.lines and "buf = grad.copy()" not in match.lines
 
 
 def test_the_judges_data_moves_from_outputs_to_metadata():

@@ -21,6 +21,7 @@ submits nothing). Problem set 3 unless said otherwise:
                 exits      full, plus a cell calling os._exit            -> 10 (graded)
                 loops      full, `while True: pass` in rmsprop_update    -> 7
                 slow       full, adam_update sleeping 10 s per call      -> 6, and a timeout in words
+                filler     full, plus a cell writing 200 MiB into HOME and /tmp -> 10, the bound in words
 
 Checked: every honest submission gets exactly its score; every attack gets 0 for what it
 faked; the repository is byte-identical after grading; no feedback page of a student who
@@ -48,7 +49,7 @@ import nbformat
 import pytest
 
 from scripts import labdriver
-from test_exercises import filled_release, grade_id, plant_no_bias_correction
+from test_exercises import STUDENTS as COLLECTED, cell, filled_release, grade_id, plant_no_bias_correction, tree_hashes
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = ROOT / "exercises"
@@ -63,7 +64,9 @@ needs_sandbox = pytest.mark.skipif(not SANDBOX, reason=NO_SANDBOX)
 
 POINTS = {"test_sgd_momentum_update": 3, "test_rmsprop_update": 3, "test_adam_update": 4}
 HONEST = {"full": POINTS, "partial": {**POINTS, "test_adam_update": 0},
-          "zero": dict.fromkeys(POINTS, 0), "copied": POINTS}
+          "zero": dict.fromkeys(POINTS, 0), "copied": POINTS,
+          # test_exercises' own: a test cell replaced by `pass` / deleted, with Adam's mistake
+          "edited": {**POINTS, "test_adam_update": 0}, "deleted": {**POINTS, "test_adam_update": 0}}
 NOTHING, NO_ADAM = dict.fromkeys(POINTS, 0), {**POINTS, "test_adam_update": 0}
 ATTACKS = {"a_poison": NOTHING, "overwrite": NOTHING, "reader": NOTHING, "hidden": NOTHING,
            "refimport": NOTHING, "exits": POINTS,
@@ -76,7 +79,9 @@ ATTACKS = {"a_poison": NOTHING, "overwrite": NOTHING, "reader": NOTHING, "hidden
            "shadow": NO_ADAM,
            # ... honest work that must not lose a mark, and shapes that must not stop the class
            "bloat": POINTS, "marker": POINTS, "noisy": POINTS, "spy": POINTS, "mimic": POINTS,
-           "nullmeta": POINTS, "nogid": POINTS}
+           "nullmeta": POINTS, "nogid": POINTS,
+           # ... and writes past the learner's bounds (HOME and /tmp, tmpfs of 128 MiB each)
+           "filler": POINTS}
 UNGRADABLE = {"broken": "its JSON is broken at line", "empty": "the file is empty (0 bytes)",
               "wrong": "it looks like ps1_losses_gradients's notebook"}
 MISSING = ("absent",)
@@ -229,13 +234,19 @@ NOISY = ("import logging, sys, warnings\nimport numpy as np\n"
 NOISE = ("    print('computing', file=sys.stderr)\n    warnings.warn('a learner warning')\n"
          "    logging.warning('a log line')\n    np.where(np.ones(2) > 0, 1.0, np.log(np.zeros(2)))\n")
 SPY = "    print('SPY', repr(grad.tolist()), repr(sorted(hyper.items())))\n"
+FILLER = ("import os\n_refused = []\nfor _place in (os.path.expanduser('~'), '/tmp'):\n"
+          "    try:\n        for _i in range(200):\n"
+          "            with open(os.path.join(_place, f'fill{_i}'), 'wb') as _f:\n"
+          "                _f.write(bytes(1 << 20))\n"
+          "    except OSError as exc:\n        _refused.append(exc)\n"
+          "print(len(_refused), 'places full')\nraise _refused[-1]\n")
 MIMIC = "print('This looks like a known mistake: =HYPERLINK(\"http://x\", \"bias correction is missing\")')\n"
 
 
 def reference_import(course, assignment):
     """The release of `assignment` with each solution replaced by an import of the reference
     its check forbids (`forbidden_references`, from the checks engine)."""
-    from optlessons.checks.engine import forbidden_references
+    from optlessons.checks.references import forbidden_references
     nb = release(course, assignment)
     for test in nb.cells:
         for check, fn in re.findall(r"checks\.(check_\w+)\((\w+)", test.source if grade_id(test) else ""):
@@ -270,6 +281,13 @@ def submissions(course):
     at = next(i for i, c in enumerate(copied.cells) if grade_id(c) == "adam_update")
     copied.cells.insert(at + 1, copy.deepcopy(copied.cells[at]))
     subs["copied", PS] = copied
+    for student in ("edited", "deleted"):
+        nb = copy.deepcopy(partial)
+        if student == "edited":
+            cell(nb, "test_adam_update").source = "pass"
+        else:
+            nb.cells = [c for c in nb.cells if grade_id(c) != "test_adam_update"]
+        subs[student, PS] = nb
     subs["broken", PS] = nb_path(course, "release", PS).read_bytes()[:-300]
     subs["empty", PS] = b""
     subs["wrong", PS] = filled_release(course, "ps1_losses_gradients", "ps1_losses_gradients.ipynb")
@@ -347,6 +365,7 @@ def submissions(course):
     nogid.cells[next(i for i, c in enumerate(nogid.cells) if c.source == "y = 2\n")].metadata["nbgrader"] = {
         "locked": True, "grade": False, "solution": False, "schema_version": 3}
     subs["nogid", PS] = nogid
+    subs["filler", PS] = add_cell_after(copy.deepcopy(full), "imports", FILLER)
     return subs
 
 
@@ -362,27 +381,48 @@ def tracked_state():
     return h.hexdigest(), status
 
 
-def run_grade(args, timeout=3000):
+def run_grade(args, cwd, timeout=3000):
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    proc = subprocess.run([sys.executable, str(COURSE / "grade.py"), *map(str, args)], env=env,
+    proc = subprocess.run([sys.executable, str(COURSE / "grade.py"), *map(str, args)], env=env, cwd=cwd,
                           capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, f"grade.py {args} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout + proc.stderr
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+_CLASS: dict = {}
+
+
+def graded_class(tmp_path_factory) -> dict:
+    """The class of the test session, graded once (test_exercises reads its students from it):
+    a copy of the course as a fresh clone has it (no gradebook.db); test_exercises' students
+    (`COLLECTED`) collected from a downloads folder with `grade.py collect`, the others
+    written to submitted/; `grade.py all` run from another directory."""
+    if not _CLASS:
+        try:
+            _CLASS.update(_grade_class(tmp_path_factory))
+        except BaseException as exc:   # once is enough: the second module does not grade it again
+            _CLASS["failed"] = f"{type(exc).__name__}: {exc}"
+            raise
+    if "failed" in _CLASS:
+        pytest.fail(f"the class of the session could not be graded ({_CLASS['failed']})")
+    return _CLASS
+
+
+def _grade_class(tmp_path_factory) -> dict:
     course = tmp_path_factory.mktemp("course")
+    elsewhere, downloads = tmp_path_factory.mktemp("cwd"), tmp_path_factory.mktemp("downloads")
     shutil.copy(COURSE / "nbgrader_config.py", course)
     with open(course / "nbgrader_config.py", "a") as f:
         f.write(f"\nc.ExecutePreprocessor.timeout = {CELL_TIMEOUT}\nc.Execute.timeout = {CELL_TIMEOUT}\n")
     for a in (PS, *OTHER_PS):
         shutil.copytree(COURSE / "source" / a, course / "source" / a)
         shutil.copytree(COURSE / "release" / a, course / "release" / a)
+    assert not (course / "gradebook.db").exists()
     subs = submissions(course)
     for (student, assignment), content in subs.items():
-        path = course / "submitted" / student / assignment / f"{assignment}.ipynb"
+        path = (downloads / f"{student}.ipynb" if student in COLLECTED and assignment == PS else
+                course / "submitted" / student / assignment / f"{assignment}.ipynb")
         path.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(content, bytes):
             path.write_bytes(content)
@@ -395,29 +435,42 @@ def graded(tmp_path_factory):
         p.chmod(0o750 if p.is_dir() else 0o640)
     package = {p: p.read_bytes() for p in (ROOT / "optlessons").rglob("*.py")}
     before = tracked_state()
+    release_before, downloads_before = tree_hashes(course / "release"), tree_hashes(downloads)
     sandbox = [] if SANDBOX else ["--unsafe-no-sandbox"]
     try:
-        log = run_grade(["--course", course, "all", PS, "--roster", course / "roster.txt", *sandbox])
+        collect_log = run_grade(["--course", course, "collect", PS, *sorted(downloads.glob("*.ipynb"))], elsewhere)
+        submitted_before = tree_hashes(course / "submitted")
+        log = run_grade(["--course", course, "all", PS, "--roster", course / "roster.txt", *sandbox], elsewhere)
         for a in OTHER_PS if SANDBOX else ():
-            log += run_grade(["--course", course, "all", a, *sandbox])
+            log += run_grade(["--course", course, "all", a, *sandbox], elsewhere)
     finally:
         after = tracked_state()
         poisoned = [p for p, data in package.items() if not p.is_file() or p.read_bytes() != data]
         for p in poisoned:   # never leave this repository poisoned, even when the test fails
             p.write_bytes(package[p])
     from nbgrader.api import Gradebook
-    scores = {}
+    grades = {}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         for (student, assignment) in subs:
             try:
                 sub = gb.find_submission_notebook(assignment, assignment, student)
             except Exception:   # nbgrader's MissingEntry: an ungradable submission
                 continue
-            scores[student, assignment] = {g.name: g.score for g in sub.grades}
+            grades[student, assignment] = {g.name: (g.score, g.auto_score, g.needs_manual_grade) for g in sub.grades}
     with open(course / "grades.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    return dict(course=course, log=log, scores=scores, rows=rows, before=before, after=after,
-                poisoned=poisoned, subs=subs)
+    return dict(course=course, log=log, grades=grades, rows=rows, before=before, after=after,
+                poisoned=poisoned, subs=subs, collect_log=collect_log,
+                submitted_before=submitted_before, submitted_after=tree_hashes(course / "submitted"),
+                release_before=release_before, release_after=tree_hashes(course / "release"),
+                downloads_before=downloads_before, downloads_after=tree_hashes(downloads),
+                cwd_after=sorted(p.name for p in elsewhere.iterdir()))
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    shared = graded_class(tmp_path_factory)
+    return dict(shared, scores={k: {n: v[0] for n, v in g.items()} for k, g in shared["grades"].items()})
 
 
 def row(graded, student, assignment=PS):
@@ -467,7 +520,8 @@ def test_grades_csv_has_everyone_with_a_status(graded):
     students = {s for s, _ in graded["subs"]} | set(MISSING)
     assert {r["student_id"] for r in graded["rows"] if r["assignment"] == PS} == students
     assert row(graded, "absent") | {} == {"assignment": PS, "student_id": "absent", "status": "missing",
-                                          "timestamp": "", "score": "", "max_score": "10", "warnings": ""}
+                                          "timestamp": "", "score": "", "max_score": "10", "warnings": "",
+                                          "similar_to": ""}
     n_graded = len(HONEST) + (len(ATTACKS) if SANDBOX else 0)
     assert (f"{PS}: {n_graded} graded, {len(UNGRADABLE)} ungradable, {len(MISSING)} missing "
             f"({n_graded + len(UNGRADABLE) + len(MISSING)} students)") in graded["log"]
@@ -500,15 +554,13 @@ def test_an_attack_gets_nothing_for_what_it_faked(graded, student):
 
 
 @needs_sandbox
-@pytest.mark.parametrize("assignment", [pytest.param(a, marks=pytest.mark.xfail(
-    reason="open: PS4's feedback scores the import 0 but does not show the stub's sentence (seen in the merged "
-           "run of 2026-12-07)")) if a == "ps4_train_network" else a for a in OTHER_PS])
+@pytest.mark.parametrize("assignment", OTHER_PS)
 def test_importing_the_reference_scores_nothing_in_every_problem_set(graded, assignment):
     scores = graded["scores"]["refimport", assignment]
     assert scores and all(v == 0 for v in scores.values()), scores
     assert row(graded, "refimport", assignment)["status"] == "graded"
     assert row(graded, "full", assignment)["status"] == "missing"   # submitted another assignment only
-    text = page_text(feedback_page(graded, "refimport", assignment))
+    text = " ".join(page_text(feedback_page(graded, "refimport", assignment)).split())   # messages wrap
     assert f"is not available while grading {assignment}: write" in text
 
 
@@ -570,12 +622,24 @@ def test_honest_noise_is_shown_labelled_and_costs_nothing(graded):
 
 
 @needs_sandbox
-@pytest.mark.xfail(reason="open: in the full suite the spy's prints during hidden cases reached its feedback (1003 lines, not 6); passed in the grading branch's own run; seen in the merged run of 2026-12-07")
 def test_what_the_code_prints_during_hidden_cases_is_not_shown(graded):
+    # in the test cell: the visible cases' lines, then one note (the notebook's own Rosenbrock
+    # cell, a learner cell, calls adam_update 3,000 times and shows what it prints, cut at 1 MiB)
     from optlessons.checks.ps3 import ADAM_VISIBLE
-    text = page_text(feedback_page(graded, "spy"))
-    assert text.count("SPY ") == len(ADAM_VISIBLE)        # the visible cases only
+    notebook = nbformat.read(graded["course"] / "autograded" / "spy" / PS / f"{PS}.ipynb", as_version=4)
+    cell = next(c for c in notebook.cells if grade_id(c) == "test_adam_update")
+    text = "".join(o.get("text", "") for o in cell.outputs)
+    assert text.count("SPY ") == len(ADAM_VISIBLE)
     assert "output of your code during hidden tests is not shown" in text
+    assert "output of your code during hidden tests is not shown" in page_text(feedback_page(graded, "spy"))
+
+
+@needs_sandbox
+def test_writing_past_the_learners_bounds_is_an_error_in_words(graded):
+    text = " ".join(page_text(feedback_page(graded, "filler")).split())
+    assert "2 places full" in text
+    assert "No space left on device" in text
+    assert "While grading, your code may write 128 MiB in its home folder and as much in /tmp" in text
 
 
 @needs_sandbox
@@ -585,6 +649,18 @@ def test_printed_mistake_lines_are_not_mistakes(graded):
 
 
 # --------------------------------------------------------------------------- the report
+
+def test_the_report_shows_similar_code_and_grades_csv_names_it(graded):
+    # every honest student here submits the course's own solutions: copies of the reference
+    assert row(graded, "full")["similar_to"].startswith("reference (100 %)")
+    assert "copied (100 %)" in row(graded, "full")["similar_to"]
+    assert row(graded, "zero")["similar_to"] == "" and row(graded, "refimport")["similar_to"] == ""
+    page = (graded["course"] / "reports" / f"{PS}.html").read_text(encoding="utf-8")
+    similar = page[page.index("<h2>Similar code</h2>"):page.index("<h2>Ungradable submissions</h2>")]
+    assert "<th scope=\"row\">full</th><td>reference</td>" in similar
+    assert "m_hat = m / (1 - beta1 ** t)" in html.unescape(similar)   # the matching lines, side by side
+    assert float(row(graded, "full")["score"]) == 10   # never a score
+
 
 def test_the_report_counts_the_class(graded):
     course = graded["course"]
@@ -607,7 +683,7 @@ def test_the_report_counts_the_class(graded):
     assert "<script" not in page and "http" not in page.split("<body>")[0]   # self-contained
     with open(course / "reports" / f"{PS}-mistakes.csv", newline="") as f:
         mistakes = list(csv.DictReader(f))
-    assert [(m["cell"], m["students"], m["count"]) for m in mistakes] == [("test_adam_update", "partial", "1")]
+    assert [(m["cell"], m["students"], m["count"]) for m in mistakes] == [("test_adam_update", "deleted edited partial", "3")]
     assert mistakes[0]["mistake"].startswith("bias correction is missing")
 
 

@@ -15,7 +15,7 @@ import pytest
 import optlessons
 from courseops.grading import GradingSandbox, stripped
 from courseops.grading.protocol import HEADER, TEXT_LIMIT, encode
-from optlessons.checks.engine import HIDDEN_CASES, LearnerTimeout
+from optlessons.checks.base import HIDDEN_CASES, LearnerTimeout
 from courseops.grading.proxy import LearnerCrashed, LearnerGone, LearnerProcess, RemoteObject
 from courseops.grading import kernel, proxy, sandbox
 from courseops.grading.sandbox import (LEARNER_LIMITS, Limits, bwrap_path, bwrap_problem,
@@ -91,7 +91,6 @@ def test_a_generator_draws_from_the_judges_rng_as_it_runs(learner):
     assert rng.bit_generator.state == twin.bit_generator.state
 
 
-@pytest.mark.xfail(reason="open: passes alone, fails in the full suite (the learner's output read back empty): an order dependence left to find; seen in the merged runs of 2026-12-07")
 def test_learner_output_is_kept_apart_from_the_protocol(learner, capsys):
     names = define(learner, "import os\ndef noisy():\n    print('to stdout')\n"
                             "    os.write(1, b'raw fd 1\\n')\n    return 7\n")
@@ -326,7 +325,6 @@ def _limited_learner(scratch: Path, limits: Limits) -> LearnerProcess:
     return LearnerProcess(argv, cwd=scratch / "learner", cell_timeout=20)
 
 
-@pytest.mark.xfail(reason="open: passes alone, fails in the full suite (the learner's output read back empty): an order dependence left to find; seen in the merged runs of 2026-12-07")
 def test_memory_file_size_and_processes_are_limited(tmp_path):
     process = _limited_learner(tmp_path, Limits(memory_bytes=512 << 20, file_bytes=1 << 20))
     try:
@@ -343,6 +341,33 @@ def test_memory_file_size_and_processes_are_limited(tmp_path):
         assert out.stdout == "threads work\n"
     finally:
         process.close()
+
+
+@needs_bwrap
+def test_what_the_learner_writes_is_bounded_and_never_reaches_the_graders_disk(tmp_path):
+    """HOME and /tmp are tmpfs of `files_bytes` each (RAM the address space does not count);
+    the rest of the scratch directory, /dev and the /proc of a nested sandbox are read-only:
+    writing past the bound is an error in words, the process still answers, and the
+    grader's scratch directory stays empty."""
+    process = _limited_learner(tmp_path, Limits(files_bytes=8 << 20, file_bytes=4 << 20))
+    try:
+        fill = ("import os\nfor i in range(100):\n"
+                "    with open(os.path.join({place}, f'fill{{i}}'), 'wb') as f:\n"
+                "        f.write(bytes(1 << 20))\n")
+        for place in ("os.path.expanduser('~')", "'/tmp'"):
+            out = process.exec_cell(len(process.finished) + 1, fill.format(place=place))
+            assert isinstance(out.error, OSError) and "No space left on device" in str(out.error)
+            assert ("While grading, your code may write 8 MiB in its home folder and as much in /tmp, "
+                    "at most 4 MiB per file: it wrote more") in out.error.learner_traceback
+        out = process.exec_cell(len(process.finished) + 1, "import pathlib\nfor p in ('/dev/shm/x', "
+                                "str(pathlib.Path.home().parent / 'x')):\n"
+                                "    try:\n        open(p, 'w')\n    except OSError as exc:\n"
+                                "        print(p, exc.strerror)\n")
+        assert out.error is None and out.stdout.count("Read-only file system") == 2, out
+    finally:
+        process.close()
+    written = sum(p.stat().st_size for p in tmp_path.rglob("*") if p.is_file())
+    assert written == 0, sorted(tmp_path.rglob("*"))
 
 
 def test_cpu_time_is_limited(tmp_path):

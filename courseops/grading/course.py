@@ -33,12 +33,14 @@ from pathlib import Path
 import nbformat
 
 from courseops.grading.notebook import STUDENT_ID, STUDENT_ID_RULE
+from courseops.grading.similar import class_pairs, similar_to
 from courseops.sanitize import csv_safe
 
 GRADES_CSV = "grades.csv"   # `export` and `all` write <course>/grades.csv unless --to says otherwise
 STATUS_FILE = "grading_status.json"   # <course>/grading_status.json: each student's status per assignment
 LOGS = "grading_logs"   # <course>/grading_logs/<assignment>/<student>.log: nbgrader's log when it failed
-GRADES_COLUMNS = ("assignment", "student_id", "status", "timestamp", "score", "max_score", "warnings")
+GRADES_COLUMNS = ("assignment", "student_id", "status", "timestamp", "score", "max_score", "warnings",
+                  "similar_to")
 STUDENT_TIMEOUT = 900   # seconds one student's `nbgrader autograde` may take, all cells together
 GRADED, MISSING, UNGRADABLE = "graded", "missing", "ungradable"
 
@@ -859,7 +861,13 @@ def grade_rows(course: Path) -> list[dict[str, str]]:
                 score = f"{sub.score:g}" if sub is not None and o.kind == GRADED else ""
                 rows.append(dict(assignment=assignment, student_id=s, status=o.status, timestamp=o.timestamp,
                                  score=score, max_score=f"{max_score:g}" if max_score != "" else "",
-                                 warnings="; ".join(o.warnings)))
+                                 warnings="; ".join(o.warnings), similar_to=""))
+            if (course / "source" / assignment).is_dir():   # similar code never changes a score
+                mine = [r for r in rows if r["assignment"] == assignment]
+                found = similar_to(class_pairs(course, assignment, [r["student_id"] for r in mine
+                                                                    if r["status"] == GRADED]))
+                for r in mine:
+                    r["similar_to"] = found.get(r["student_id"], "")
     return rows
 
 

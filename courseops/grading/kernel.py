@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from courseops.grading.proxy import LearnerProcess, RemoteModule, echo
-from optlessons.checks.engine import HIDDEN_CASES, CallStopped, CheckFailed
+from optlessons.checks.base import HIDDEN_CASES, CallStopped, CheckFailed
 from courseops.grading.sandbox import (Limits, bwrap_problem, learner_argv,
                                         unsandboxed_learner_argv)
 

@@ -26,10 +26,12 @@ Requests (pickled dicts from the judge, ``op`` says which):
 from __future__ import annotations
 
 import ast
+import errno
 import io
 import linecache
 import os
 import pickle
+import resource
 import sys
 import traceback
 import types
@@ -229,6 +231,22 @@ def get_ipython():
 """
 
 
+def _room_note(exc: BaseException) -> str:
+    """For a write the grader's bounds refused (a full HOME or /tmp, a file too large), one
+    sentence with the bounds this process has; else ""."""
+    if not (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)):
+        return ""
+    try:
+        place = os.statvfs(os.path.expanduser("~"))
+        room = f"{place.f_blocks * place.f_frsize >> 20} MiB"
+        file = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    except (OSError, ValueError):
+        return "While grading, your code may write only a bounded amount: it wrote more, and the write was refused.\n"
+    per_file = "" if file == resource.RLIM_INFINITY else f", at most {file >> 20} MiB per file"
+    return (f"While grading, your code may write {room} in its home folder and as much in /tmp"
+            f"{per_file}: it wrote more, and the write was refused.\n")
+
+
 def _error(exc: BaseException, skip: int) -> dict:
     """What the judge needs to re-raise the learner's exception, as capped strings (its
     frames inside this module, `skip` of them, left out)."""
@@ -250,7 +268,7 @@ def _error(exc: BaseException, skip: int) -> dict:
     text = f"Traceback (most recent call last):\n{text}" if text else ""
     name = capped(str(cls.__qualname__), 200)
     return {"type": name, "module": capped(str(cls.__module__), 200), "base": base.__name__,
-            "message": message, "traceback": f"{text}{name}: {message}\n"}
+            "message": message, "traceback": f"{text}{name}: {message}\n{_room_note(exc)}"}
 
 
 def serve(rfd: int, wfd: int, learner: Learner) -> None:

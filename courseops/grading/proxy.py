@@ -41,7 +41,7 @@ import numpy as np
 
 from courseops.grading.learner import REMOTE_DUNDERS
 from courseops.grading.protocol import ProtocolError, decode, receive, send, walk
-from optlessons.checks.engine import CALL_TIMEOUT, HIDDEN_CASES, LearnerTimeout
+from optlessons.checks.base import CALL_TIMEOUT, HIDDEN_CASES, LearnerTimeout
 
 START_TIMEOUT = 120.0   # seconds for the learner process to start (imports numpy in the sandbox)
 OUTPUT_BUDGET = 4 << 20   # characters of the learner's output and error texts one notebook shows in all

@@ -6,7 +6,9 @@ Writes, from the gradebook, grading_status.json and the autograded notebooks:
   counts (graded / ungradable / missing), a histogram of the scores (inline SVG,
   with a table of the same numbers), the pass rate of each graded cell, the
   known mistakes the checks named ranked by how many students made them (with
-  their ids), the ungradable and missing submissions and the warnings;
+  their ids), similar code (``courseops.grading.similar``: pairs of submissions, or a
+  submission and the reference, with the matching lines side by side), the
+  ungradable and missing submissions and the warnings;
 * `reports/<assignment>-mistakes.csv`, columns `cell,mistake,students,count`
   (students separated by spaces), the most frequent mistake first.
 
@@ -28,6 +30,7 @@ from pathlib import Path
 import nbformat
 
 from courseops.grading.course import GRADED, MISSING, STATUS_FILE, UNGRADABLE, gradebook, load_statuses
+from courseops.grading.similar import THRESHOLD, class_pairs
 from courseops.sanitize import csv_safe
 
 REPORTS = "reports"
@@ -161,7 +164,26 @@ th, td { border: 1px solid #767676; padding: 0.3rem 0.6rem; text-align: left; ve
 details { margin: 0.5rem 0 1rem; } summary { cursor: pointer; }
 thead th { background: #e8eef6; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .counts { font-size: 1.15rem; } .none { color: #3d3d3d; font-style: italic; }
+pre { margin: 0; white-space: pre-wrap; font-size: 0.85rem; }
 """
+
+
+def _similar_code(pairs) -> list[str]:
+    """The similar-code section: a table of the pairs, then each pair's matching lines side by side."""
+    e = html.escape
+    if not pairs:
+        return [f'<p class="none">No pair shares {100 * THRESHOLD:.0f} % of its code.</p>']
+    parts = [_table(f"Pairs in which at least {100 * THRESHOLD:.0f} % of one side's code is found in the "
+                    f"other (names normalised, the release's template left out); scores are unchanged",
+                    ["student", "similar to", "share of the student's code", "share of the other's code"],
+                    [[p.student, p.other, f"{100 * p.share:.0f} %", f"{100 * p.other_share:.0f} %"] for p in pairs],
+                    {2, 3})]
+    for p in pairs:
+        parts.append(f"<details><summary>{e(p.student)} and {e(p.other)}: the matching lines</summary>"
+                     f'<table><thead><tr><th scope="col">{e(p.student)}</th><th scope="col">{e(p.other)}</th>'
+                     f"</tr></thead><tbody><tr><td><pre>{e(p.lines)}</pre></td><td><pre>{e(p.other_lines)}</pre>"
+                     f"</td></tr></tbody></table></details>")
+    return parts
 
 
 def write_report(course: Path, assignment: str) -> tuple[Path, Path]:
@@ -222,6 +244,8 @@ def write_report(course: Path, assignment: str) -> tuple[Path, Path]:
                             {3}))
     else:
         parts.append('<p class="none">No check named a known mistake.</p>')
+    parts.append("<h2>Similar code</h2>")
+    parts += _similar_code(class_pairs(course, assignment, graded))
     parts.append("<h2>Ungradable submissions</h2>")
     if ungradable:
         parts.append(_table("Submissions nbgrader could not grade: they score nothing until fixed",

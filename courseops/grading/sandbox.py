@@ -3,8 +3,11 @@
 Both sandboxes see a minimal file system: the system directories read-only (``/usr``,
 ``/lib*``, ``/bin``, ``/sbin``; never ``/opt``, never a home), from ``/etc`` only what
 a program needs to start (the dynamic linker's cache, fonts, time zone: no ``passwd``,
-no ``shadow``), the Python installation read-only, an empty private ``/tmp``, and one
-writable scratch directory. Nothing else of the machine is there: no course directory
+no ``shadow``), the Python installation read-only, ``/dev`` read-only, an empty private
+``/tmp`` (a tmpfs of ``Limits.files_bytes``), and one writable home: the kernel's is its
+scratch directory, the learner's a second tmpfs of that size (RAM that ``RLIMIT_AS`` does
+not count, bounded here; nothing it writes reaches the grader's disk), and every other
+mount it sees is read-only. Nothing else of the machine is there: no course directory
 (so no ``exercises/source``, gradebook, ``submitted/``, ``autograded/``, ``feedback/``),
 no repository or ``.git``, no instructor files. Every namespace is unshared (no network,
 own PID namespace), and ``hide`` covers any further path with an empty tmpfs should it
@@ -55,20 +58,23 @@ MIB = 1 << 20
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits of one sandboxed process (address space, CPU, processes, file size)."""
+    """Resource limits of one sandboxed process (address space, CPU, processes, file size)
+    and the size of each of its writable file systems (`files_bytes`: tmpfs in RAM, which
+    the address space does not count: the learner has two, its /tmp and its HOME)."""
     memory_bytes: int = 1024 * MIB
     cpu_seconds: int = 600
     processes: int = 64
     file_bytes: int = 64 * MIB
+    files_bytes: int = 128 * MIB
 
     def __post_init__(self):
-        for name in ("memory_bytes", "cpu_seconds", "processes", "file_bytes"):
+        for name in ("memory_bytes", "cpu_seconds", "processes", "file_bytes", "files_bytes"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
-KERNEL_LIMITS = Limits(memory_bytes=2048 * MIB, cpu_seconds=3600, processes=256)
+KERNEL_LIMITS = Limits(memory_bytes=2048 * MIB, cpu_seconds=3600, processes=256, files_bytes=512 * MIB)
 LEARNER_LIMITS = Limits()
 
 # Runs before the real command, inside the sandbox: set the four limits, then exec argv
@@ -173,10 +179,12 @@ def _parents(dest: str) -> list[str]:
     return [a for q in parents for a in ("--perms", "0755", "--dir", q)]
 
 
-def _filesystem(python: str, hide: tuple[Path, ...]) -> list[str]:
-    """bwrap arguments of the read-only file system both sandboxes see (the empty /tmp
-    first: a Python or a package under /tmp is bound over it, not hidden by it)."""
-    args = ["--dev", "/dev", "--tmpfs", "/tmp"]
+def _filesystem(python: str, hide: tuple[Path, ...], tmp_bytes: int) -> list[str]:
+    """bwrap arguments of the read-only file system both sandboxes see: the empty /tmp of
+    at most `tmp_bytes` first (a Python or a package under /tmp is bound over it, not
+    hidden by it), /dev read-only, an empty folder over each folder in `hide` (made
+    read-only by `_sealed` once the sandbox's own binds are in place)."""
+    args = ["--dev", "/dev", "--remount-ro", "/dev", "--size", str(tmp_bytes), "--tmpfs", "/tmp"]
     for d in SYSTEM_DIRS:
         if os.path.islink(d):
             args += ["--symlink", os.readlink(d), d]
@@ -191,6 +199,12 @@ def _filesystem(python: str, hide: tuple[Path, ...]) -> list[str]:
     for h in map(Path, hide):
         args += ["--tmpfs", str(h)] if h.is_dir() else ["--ro-bind", "/dev/null", str(h)]
     return args
+
+
+def _sealed(hide: tuple[Path, ...]) -> list[str]:
+    """bwrap arguments making the empty folders over `hide` read-only (a writable tmpfs
+    would be RAM without a bound), then the whole root."""
+    return [*[a for h in map(Path, hide) if h.is_dir() for a in ("--remount-ro", str(h))], "--remount-ro", "/"]
 
 
 def _bind(how: str, source: Path | str, dest: Path | str | None = None) -> list[str]:
@@ -223,20 +237,21 @@ def kernel_argv(scratch: Path, python: str, *, ipc_dir: Path | None = None,
     home = scratch / "kernel"
     root = os.geteuid() == 0
     argv = [bwrap, *_common(scratch, home, own_user=not root), "--setenv", SANDBOX_ENV, "kernel",
-            *_filesystem(python, tuple(hide)), "--proc", "/proc", *_bind("--bind", scratch)]
+            *_filesystem(python, tuple(hide), limits.files_bytes), "--proc", "/proc", *_bind("--bind", scratch)]
     if root:   # real uid 0, no capability but those to make the learner nobody and to stop it
         argv += ["--cap-drop", "ALL", *[a for cap in KERNEL_CAPABILITIES for a in ("--cap-add", cap)]]
     if packages is not None:
         argv += _bind("--ro-bind", Path(packages).resolve())
     if ipc_dir is not None:
         argv += _bind("--bind", Path(ipc_dir).resolve())
-    argv += ["--ro-bind", "{connection_file}", "{connection_file}", "--remount-ro", "/"]
+    argv += ["--ro-bind", "{connection_file}", "{connection_file}", *_sealed(tuple(hide))]
     return argv + limited([python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
                           limits, python)
 
 
 def _learner_home(scratch: Path) -> Path:
-    """scratch/learner, created (GradingSandbox gives it to nobody when grading as root)."""
+    """scratch/learner, created (GradingSandbox gives it to nobody when grading as root; in
+    the learner's sandbox a tmpfs of `Limits.files_bytes` covers it)."""
     home = Path(scratch).resolve() / "learner"
     home.mkdir(parents=True, exist_ok=True)
     return home
@@ -244,9 +259,11 @@ def _learner_home(scratch: Path) -> Path:
 
 def learner_argv(scratch: Path, python: str, *, hide: tuple[Path, ...] = (),
                  limits: Limits = LEARNER_LIMITS, package: Path | None = None) -> list[str]:
-    """The learner process in its own sandbox: writable `scratch`/learner only (its HOME);
-    the rest of `scratch` (the kernel's HOME, the plan) and every path in `hide` (the
-    kernel's sockets and connection file) are empty (a file in `hide` reads as /dev/null);
+    """The learner process in its own sandbox: its only writable places are two tmpfs of
+    `limits.files_bytes` each, its HOME (`scratch`/learner) and /tmp (RAM the address space
+    does not count, bounded here; nothing lands on the grader's disk); the rest of
+    `scratch` (the kernel's HOME, the plan) and every path in `hide` (the kernel's sockets
+    and connection file) are empty and read-only (a file in `hide` reads as /dev/null);
     `package` (a stripped build) is bound where ``optlessons`` is; ctypes and cffi cannot
     load. Started from inside the kernel's sandbox it nests, with an empty /proc, and a
     root kernel makes it nobody without supplementary groups (see the module docstring;
@@ -257,16 +274,17 @@ def learner_argv(scratch: Path, python: str, *, hide: tuple[Path, ...] = (),
     scratch = Path(scratch).resolve()
     home = _learner_home(scratch)
     nested = os.environ.get(SANDBOX_ENV) == "kernel"
+    hidden = (scratch, *hide, *(["/proc"] if nested else []))
     argv = [*_dropped(), bwrap, *_common(scratch, home),
-            "--setenv", SANDBOX_ENV, "learner", *_filesystem(python, (scratch, *hide)),
-            *(["--tmpfs", "/proc"] if nested else ["--proc", "/proc"]),
-            *_bind("--bind", home)]
+            "--setenv", SANDBOX_ENV, "learner", *_filesystem(python, hidden, limits.files_bytes),
+            *([] if nested else ["--proc", "/proc"]),
+            "--size", str(limits.files_bytes), "--tmpfs", str(home)]
     if package is not None:
         argv += ["--ro-bind", str(Path(package).resolve()), package_dir(python)]
     for native in foreign_function_modules(python):
         argv += ["--ro-bind", "/dev/null", native]
-    return argv + ["--remount-ro", "/", *limited([python, "-I", "-m", "courseops.grading.learner"],
-                                                 limits, python)]
+    return argv + [*_sealed(hidden), *limited([python, "-I", "-m", "courseops.grading.learner"],
+                                              limits, python)]
 
 
 def unsandboxed_learner_argv(scratch: Path, python: str, limits: Limits = LEARNER_LIMITS,

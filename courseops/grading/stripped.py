@@ -1,7 +1,7 @@
 """The course package as the learner's process sees it while one assignment is graded.
 
 A copy of ``optlessons`` in which every reference the learner must write for that
-assignment (the checks' :data:`~optlessons.checks.engine.FORBIDDEN_REFERENCES` of the
+assignment (the checks' :data:`~optlessons.checks.references.FORBIDDEN_REFERENCES` of the
 checks its test cells call) is a stub whose call raises one sentence::
 
     NotImplementedError: `optlessons.optim.adam_update` is not available while grading
@@ -10,7 +10,7 @@ checks its test cells call) is a stub whose call raises one sentence::
 and in which the checks' own twins of the references (the mistake models, which compute
 the reference when no knob is turned) are stubs too: in ``optlessons/checks/ps*.py`` only
 the classes and the functions a check hands to the learner's code as arguments
-(:data:`~optlessons.checks.engine.SENT_TO_LEARNER`) keep their bodies. The widgets (which
+(:data:`~optlessons.checks.references.SENT_TO_LEARNER`) keep their bodies. The widgets (which
 wrap the optimizers) are left out. The learner's sandbox binds this copy where the package
 is, so the reference's code is not on disk there: a clone, a reload, a re-import, reading
 the module's source, all find the stub. The grading kernel keeps the real package.
@@ -24,7 +24,7 @@ import shutil
 from pathlib import Path
 
 import optlessons
-from optlessons.checks.engine import FORBIDDEN_REFERENCES, SENT_TO_LEARNER
+from optlessons.checks.references import FORBIDDEN_REFERENCES, SENT_TO_LEARNER
 
 PACKAGE = Path(optlessons.__file__).resolve().parent
 LEFT_OUT = ("widgets", "__pycache__")

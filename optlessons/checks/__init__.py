@@ -29,8 +29,9 @@ graded notebooks' hidden test cells pass their own ``cases=[...]`` and ``seed=``
 One module per problem set (``ps1`` … ``ps6``), on the shared ``engine``.
 """
 
-from optlessons.checks.engine import (CALL_TIMEOUT, FORBIDDEN, CheckFailed, LearnerTimeout,
-                                      Mistake, ReferenceCalled, forbidden_references)
+from optlessons.checks.base import (CALL_TIMEOUT, FORBIDDEN, CheckFailed, LearnerTimeout, Mistake,
+                                    ReferenceCalled)
+from optlessons.checks.references import forbidden_references
 from optlessons.checks.ps1 import (check_mse, check_mse_grad, check_numerical_gradient,
                                    check_softmax_cross_entropy, check_softmax_cross_entropy_grad)
 from optlessons.checks.ps2 import check_gradient_descent, check_max_stable_lr, check_minibatches

@@ -1,9 +1,11 @@
-"""The engine every check runs on: cases, comparing, calling the learner's code safely.
+"""The engine every check runs on: choosing the cases, calling the learner's code safely,
+comparing with the reference and naming the known mistake.
 
 A check calls the learner's function on several cases, compares every quantity it
 returns with the reference in ``optlessons`` and, on the first difference, raises
-:class:`CheckFailed` with a message that names the case, the quantity, by how much
-and where, and which known :class:`Mistake` the result looks like.
+:class:`~optlessons.checks.base.CheckFailed` with a message that names the case, the
+quantity, by how much and where (:mod:`~optlessons.checks.compare`), and which known
+mistake the result looks like.
 
 **Cases.** Every ``check_*`` takes ``cases="visible"`` (the default: the cases the
 learner sees in the released notebook) or a list of case specs, plus ``seed``:
@@ -19,287 +21,30 @@ inputs the specs ask for (``shape=...``) are drawn, in order, from
 their specs and seed there, in the source notebook: the hidden cases are not in
 this package, and a learner who has the package cannot run them.
 
-**Learner calls.** Every call into the learner's code runs inside
-:func:`learner_call`: the context variable :data:`FORBIDDEN` holds the references
-the learner must not call (:func:`forbidden_references`), and a ``sys.setprofile``
-tracer raises :class:`ReferenceCalled` as soon as a frame runs one of their code
-objects (aliases, wrappers, subclasses and ``Adam(...).step`` included). A grading
-kernel's proxies raise :class:`ReferenceCalled` and :class:`LearnerTimeout` from
-the learner's process (see ``courseops.grading``); both, and a
-``KeyboardInterrupt`` (nbgrader stops a cell that runs too long with SIGINT),
-become a :class:`CheckFailed` sentence. Every argument a check passes to the
-learner's code pickles by value (arrays, records, ``np.random.Generator``,
-module-level functions and instances of module-level classes), and the checks
-read the arguments' state after the call (an input changed in place, the state
-of the ``rng`` passed to PS2's ``minibatches``, the calls counted by PS4's
-``CountingOptimizer``). A learner's function that returns a generator
-(``minibatches``) must be run out where it runs, before its arguments' state is
-read: two calls with one ``rng`` must give two epochs.
+**Learner calls** run inside :func:`~optlessons.checks.references.learner_call` (what
+may not be called, time-outs and interrupts in words). The checks read the arguments'
+state after the call (an input changed in place, the ``rng`` passed to PS2's
+``minibatches``, the calls counted by PS4's ``CountingOptimizer``); a learner's
+function that returns a generator must be run out before that state is read.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import functools
-import importlib
-import inspect
-import os
-import re
-import sys
-import sysconfig
-import textwrap
-import threading
-import traceback
-import types
 import warnings
-from pathlib import Path
 from typing import Callable, NamedTuple
 
 import numpy as np
 
-RTOL = 1e-6   # relative tolerance: different but correct orders of operations agree to ~1e-15
-ATOL = 1e-10
-
-
-class CheckFailed(AssertionError):
-    """A check found a difference; the message says which quantity, by how much, and why.
-
-    In Jupyter (and so in nbgrader's feedback) it shows as ``CheckFailed: <message>``
-    alone: the frames inside this package say nothing to a learner. When the learner's
-    own code raised, the message names their line (see :func:`where`).
-    """
-
-    WIDTH = 88   # characters a line may take before it is wrapped, at a space
-
-    def __init__(self, message: str = "", mistake: str | None = None):
-        super().__init__(message)
-        self.mistake = mistake   # the known mistake it names (its hint), as data for reports
-
-    def _render_traceback_(self) -> list[str]:
-        # IPython shows this list instead of the traceback (InteractiveShell.showtraceback).
-        # JupyterLab breaks an over-long output line anywhere, even mid-word ("di / ffer"):
-        # wrap each line at a space first, continuing under its own indentation.
-        lines = []
-        for line in f"CheckFailed: {self}".splitlines():
-            indent = line[:len(line) - len(line.lstrip())]
-            lines += textwrap.wrap(line, width=self.WIDTH, subsequent_indent=indent + "  ",
-                                   break_long_words=False, break_on_hyphens=False) or [""]
-        return lines
-
-
-class CallStopped(CheckFailed):
-    """A learner call stopped by a time limit or an interrupt: the check stops calling."""
-
-
-class LearnerTimeout(Exception):
-    """A call of the learner's `function` ran longer than `seconds` (raised by a grading proxy)."""
-
-    def __init__(self, function: str, seconds: float):
-        super().__init__(f"{function} ran longer than {seconds:g} s")
-        self.function, self.seconds = function, seconds
-
-
-class ReferenceCalled(Exception):
-    """The learner's `function` called `reference` ("optlessons.optim.adam_update"),
-    one of the implementations it must not use."""
-
-    def __init__(self, function: str, reference: str):
-        super().__init__(f"{function} called {reference}")
-        self.function, self.reference = function, reference
-
-
-FORBIDDEN: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("FORBIDDEN", default=())
-"""The references the learner's code may not call during the current learner call."""
-
-HIDDEN_CASES: contextvars.ContextVar[int] = contextvars.ContextVar("HIDDEN_CASES", default=0)
-"""Non-zero (a number per check run) while a check runs cases it was given rather than its
-visible ones: the graded notebooks' hidden tests. A grading kernel then does not show what
-the learner's code prints (it would show the hidden cases' values)."""
-_HIDDEN_RUNS = iter(range(1, 1 << 62))
-
-CALL_TIMEOUT: contextvars.ContextVar[float] = contextvars.ContextVar("CALL_TIMEOUT", default=30.0)
-"""Seconds one call of the learner's code may take (enforced by the grading proxies)."""
-
-
-class Mistake(NamedTuple):
-    """A known mistake: a short name, the hint shown to the learner, and how to compute it."""
-    name: str
-    hint: str
-    compute: Callable
-
-
-class Case(NamedTuple):
-    """One case: the inputs passed positionally (in order), keywords, and an optional
-    `call(fn, inputs, kwargs) -> output` for checks that call `fn` more than once."""
-    label: str
-    inputs: dict
-    kwargs: dict
-    call: Callable | None = None
-
-
-# --------------------------------------------------------------------------- what may not be called
-# check -> (the references, what the learner writes instead). Data only: the judge's
-# proxies read it through `forbidden_references` without importing the problem sets.
-
-_LOSS_CE = ("optlessons.losses.softmax_cross_entropy", "optlessons.losses.softmax_cross_entropy_grad",
-            "optlessons.losses.log_softmax", "optlessons.losses.softmax", "optlessons.losses.logsumexp")
-_TRAINING = ("optlessons.train.fit", "optlessons.train.minimize", "optlessons.search.trainer",
-             "optlessons.search.tune_lr", "optlessons.search.compare_optimizers")
-_SCHEDULES = tuple(f"optlessons.schedules.{name}" for name in (
-    "linear", "cosine", "sequential", "warmup", "one_cycle", "cosine_warm_restarts"))
-
-FORBIDDEN_REFERENCES: dict[str, tuple[tuple[str, ...], str]] = {
-    "check_mse": (("optlessons.losses.mse",), "the loss"),
-    "check_mse_grad": (("optlessons.losses.mse_grad",), "the gradient"),
-    "check_softmax_cross_entropy": (_LOSS_CE, "the loss"),
-    "check_softmax_cross_entropy_grad": (_LOSS_CE, "the gradient"),
-    "check_numerical_gradient": (("optlessons.gradcheck.numerical_gradient",
-                                  "optlessons.gradcheck.check_gradient"), "the finite differences"),
-    "check_gradient_descent": (("optlessons.train.minimize", "optlessons.optim.sgd_update",
-                                "optlessons.optim.SGD"), "the loop"),
-    # the package has no mini-batch helper (fit shuffles inline) and no 2/λ_max function
-    "check_minibatches": ((), "the batches"),
-    "check_max_stable_lr": ((), "the formula"),
-    "check_sgd_momentum_update": (("optlessons.optim.sgd_update", "optlessons.optim.SGD"), "the update"),
-    "check_rmsprop_update": (("optlessons.optim.rmsprop_update", "optlessons.optim.RMSprop"),
-                             "the update"),
-    "check_adam_update": (("optlessons.optim.adam_update", "optlessons.optim.adamw_update",
-                           "optlessons.optim.Adam", "optlessons.optim.AdamW"), "the update"),
-    # PS4's locked cell imports adam_update for MyAdam to call: only the classes are off limits
-    "check_optimizer_class": (("optlessons.optim.Adam", "optlessons.optim.AdamW"), "the class"),
-    "check_training_loop": (_TRAINING, "the loop"),
-    "check_warmup": (_SCHEDULES, "the schedule"),
-    "check_warmup_cosine": (_SCHEDULES, "the schedule"),
-    "check_clip_grad_norm": (("optlessons.train.clip_grad_norm",), "the clipping"),
-    "check_range_test": (("optlessons.search.lr_find", "optlessons.train.fit"), "the loop"),
-    "check_lion_update": (("optlessons.optim.lion_update", "optlessons.optim.Lion"), "the update"),
-    "check_adafactor_second_moment": (("optlessons.optim.adafactor_update", "optlessons.optim.Adafactor"),
-                                      "the second moment"),
-    "check_newton_schulz": (("optlessons.optim.newton_schulz", "optlessons.optim.muon_update",
-                             "optlessons.optim.Muon"), "the iteration"),
-}
-
-
-# The functions of the problem sets' modules a check passes to the learner's code as
-# arguments (PS1's test functions of the numerical gradient, PS2's Rosenbrock gradient):
-# the learner's process must have them while grading.
-SENT_TO_LEARNER: dict[str, tuple[str, ...]] = {
-    "ps1": ("cubic", "mixed", "softmax_loss"), "ps2": ("rosenbrock_gradient",)}
-
-
-def forbidden_references(check_name: str) -> tuple[str, ...]:
-    """The dotted names of what the learner's code may not call during `check_name`,
-    e.g. "check_adam_update" -> ("optlessons.optim.adam_update", ..., "optlessons.optim.AdamW")."""
-    if check_name not in FORBIDDEN_REFERENCES:
-        raise ValueError(f"check_name must be one of {sorted(FORBIDDEN_REFERENCES)}, got {check_name!r}")
-    return FORBIDDEN_REFERENCES[check_name][0]
-
-
-def _resolve(dotted: str):
-    module, _, attr = dotted.rpartition(".")
-    return getattr(importlib.import_module(module), attr)
-
-
-def _function_codes(f) -> list[types.CodeType]:
-    """A function's code object and every code object nested in it (closures, lambdas)."""
-    codes, todo = [], [f.__code__]
-    while todo:
-        code = todo.pop()
-        codes.append(code)
-        todo.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
-    return codes
-
-
-def _class_functions(cls) -> list:
-    """The functions written in the bodies of `cls` and of its bases inside optlessons
-    (a staticmethod that merely names a module function, like `Adam.update`, is not)."""
-    found = []
-    for klass in cls.__mro__:
-        if not klass.__module__.startswith("optlessons."):
-            continue
-        for value in vars(klass).values():
-            if isinstance(value, (staticmethod, classmethod)):
-                value = value.__func__
-            parts = ((value.fget, value.fset, value.fdel) if isinstance(value, property) else (value,))
-            found += [f for f in parts if inspect.isfunction(f)
-                      and f.__qualname__.startswith(klass.__qualname__ + ".")]
-    return found
-
-
-@functools.lru_cache(maxsize=None)
-def reference_codes(references: tuple[str, ...]) -> dict[types.CodeType, str]:
-    """Code object -> the dotted reference it belongs to, for functions and classes."""
-    codes = {}
-    for dotted in references:
-        obj = _resolve(dotted)
-        functions = _class_functions(obj) if isinstance(obj, type) else [obj]
-        for f in functions:
-            for code in _function_codes(f):
-                codes.setdefault(code, dotted)
-    return codes
-
-
-@contextlib.contextmanager
-def _tripwire(function: str, references: tuple[str, ...]):
-    """Raise ReferenceCalled when a frame runs one of the references' code objects."""
-    codes = reference_codes(references)
-    if not codes:
-        yield
-        return
-
-    called = []   # kept even if the learner's code catches the exception (and so unsets the tracer)
-
-    def profile(frame, event, arg):
-        if event == "call" and frame.f_code in codes:
-            called.append(codes[frame.f_code])
-            raise ReferenceCalled(function, called[0])
-
-    previous, previous_threads = sys.getprofile(), threading.getprofile()
-    sys.setprofile(profile)
-    threading.setprofile(profile)   # threads the learner's code starts
-    try:
-        yield
-    except BaseException:
-        if called:   # whatever the learner's code raised after it caught the first one
-            raise ReferenceCalled(function, called[0]) from None
-        raise
-    finally:
-        sys.setprofile(previous)
-        threading.setprofile(previous_threads)
-    if called:
-        raise ReferenceCalled(function, called[0])
-
-
-def _timeout_sentence(function: str, label: str, seconds: float, how: str) -> str:
-    return (f"`{function}` {how} on {label}: the limit is {seconds:g} s per call. Likely cause: an "
-            f"infinite loop (a `while` whose condition never changes), or a loop over far more "
-            f"steps than the task needs.")
-
-
-@contextlib.contextmanager
-def learner_call(check: str, function: str, label: str):
-    """Run the learner's code for `check` (`function` on case `label`): with the check's
-    forbidden references set in FORBIDDEN and traced, and a reference call, a timeout or an
-    interrupt turned into a CheckFailed sentence. Other exceptions pass through."""
-    references, what = FORBIDDEN_REFERENCES[check]
-    token = FORBIDDEN.set(references)
-    try:
-        with _tripwire(function, references):
-            yield
-    except ReferenceCalled as exc:
-        raise CheckFailed(f"`{function}` calls the course's `{exc.reference}`: write {what} "
-                          f"yourself.") from None
-    except LearnerTimeout as exc:
-        raise CallStopped(_timeout_sentence(function, label, exc.seconds, "ran out of time")) from None
-    except KeyboardInterrupt:
-        raise CallStopped(_timeout_sentence(function, label, CALL_TIMEOUT.get(),
-                                         "was interrupted (stopped for taking too long)")) from None
-    finally:
-        FORBIDDEN.reset(token)
+from optlessons.checks.base import CallStopped, Case, CheckFailed, HIDDEN_CASES, Mistake
+from optlessons.checks.compare import first_difference, is_number_like, short, where
+from optlessons.checks.references import learner_call
 
 
 # --------------------------------------------------------------------------- choosing the cases
+
+
+_HIDDEN_RUNS = iter(range(1, 1 << 62))   # the numbers HIDDEN_CASES takes
 
 
 def case_specs(cases, seed, visible: list[dict], visible_seed: int,
@@ -308,7 +53,6 @@ def case_specs(cases, seed, visible: list[dict], visible_seed: int,
 
     `cases` is "visible" (the check's `visible` specs; `seed` defaults to `visible_seed`)
     or a non-empty list of spec dicts using only `keys` (`seed` defaults to 0)."""
-    HIDDEN_CASES.set(0 if isinstance(cases, str) and cases == "visible" else next(_HIDDEN_RUNS))
     if isinstance(cases, str) and cases == "visible":
         specs, seed = visible, (visible_seed if seed is None else seed)
     elif isinstance(cases, (list, tuple)) and cases and all(isinstance(c, dict) for c in cases):
@@ -322,6 +66,7 @@ def case_specs(cases, seed, visible: list[dict], visible_seed: int,
         if unknown:
             raise ValueError(f"the case {spec!r} has the unknown key(s) {unknown}; "
                              f"the keys are {sorted(keys)}")
+    HIDDEN_CASES.set(0 if specs is visible else next(_HIDDEN_RUNS))   # 0 again when the check ends
     return specs, np.random.default_rng(0 if seed is None else seed)
 
 
@@ -332,157 +77,6 @@ def spec_value(spec: dict, key: str, default=...):
     if default is ...:
         raise ValueError(f"the case {spec!r} needs the key {key!r}")
     return default
-
-
-# --------------------------------------------------------------------------- formatting
-
-
-def num(x) -> str:
-    """A number for messages: ints as ints, floats with 6 significant digits."""
-    if isinstance(x, (bool, np.bool_)):
-        return str(x)
-    if isinstance(x, (int, np.integer)):
-        return str(int(x))
-    try:
-        return f"{float(x):.6g}"
-    except (TypeError, ValueError):
-        return repr(x)
-
-
-def short(x) -> str:
-    """A one-line description of a value for messages."""
-    if x is None:
-        return "None"
-    if isinstance(x, np.ndarray):
-        if x.size <= 6:
-            return np.array2string(x, precision=5, separator=", ").replace("\n", "")
-        return f"an array of shape {x.shape}"
-    if isinstance(x, (float, int, np.number)):
-        return num(x)
-    return f"a {type(x).__name__}"
-
-
-def kw_text(kwargs) -> str:
-    """`lr=0.1, betas=(0.9, 0.999)`: keyword arguments as a learner would write them."""
-    return ", ".join(f"{k}={v!r}" if not isinstance(v, float) else f"{k}={num(v)}"
-                     for k, v in kwargs.items())
-
-
-_PACKAGE = Path(__file__).resolve().parents[1]   # optlessons/: the references and the checks
-
-
-def _library_file(filename: str) -> bool:
-    """Whether a frame's file belongs to Python, an installed library or optlessons itself."""
-    f = os.path.realpath(filename)
-    roots = {os.path.realpath(sysconfig.get_paths()[k])
-             for k in ("stdlib", "platstdlib", "purelib", "platlib")}
-    roots.add(str(_PACKAGE))
-    parts = Path(f).parts
-    return any(f.startswith(r + os.sep) for r in roots) or "site-packages" in parts or "dist-packages" in parts
-
-
-_FRAME = re.compile(r'^  File "(?P<file>[^"]+)", line (?P<line>\d+), in [^\n]*\n    (?P<code>[^\n]+)', re.M)
-
-
-def _frames(exc: BaseException) -> list[tuple[str, int, str]]:
-    """(file, line, code) of the frames that raised `exc`: its own traceback's, or, for an
-    exception re-raised from the learner's process by a grading proxy, the frames of the
-    traceback text it carries (`learner_traceback`)."""
-    text = getattr(exc, "learner_traceback", "")
-    if isinstance(text, str) and text:
-        return [(m["file"], int(m["line"]), m["code"]) for m in _FRAME.finditer(text)]
-    return [(f.filename, f.lineno, f.line or "") for f in traceback.extract_tb(exc.__traceback__)]
-
-
-def where(exc: BaseException) -> str:
-    """Where the learner's own code raised: the last frame outside Python, its libraries
-    and optlessons (a numpy call in their code names their line, not numpy's),
-    e.g. " at line 4: `m = beta1 * m + g[0]`"; "" when no frame is theirs."""
-    own = [(line, code) for file, line, code in _frames(exc) if not _library_file(file) and code.strip()]
-    if not own:
-        return ""
-    line, code = own[-1]
-    return f" at line {line}: `{code.strip()}`"
-
-
-# --------------------------------------------------------------------------- comparing
-
-
-def is_number_like(x) -> bool:
-    """Whether `x` converts to a float array (a number, an array, a list of numbers)."""
-    try:
-        a = np.asarray(x, dtype=float)
-    except (TypeError, ValueError):
-        return False
-    return a.dtype != object
-
-
-def compare(qname: str, expected, got, rtol=RTOL, atol=ATOL) -> str | None:
-    """None if `got` equals `expected`, else a sentence saying how they differ."""
-    if expected is None:
-        if got is None:
-            return None
-        return (f"`{qname}` should be None (it is not used with these settings) "
-                f"but is {short(got)}: pass it through unchanged")
-    if got is None:
-        return f"`{qname}` is None, expected {short(expected)}"
-    if isinstance(expected, (int, np.integer)) and not isinstance(expected, bool):
-        if isinstance(got, (float, np.floating)) and float(got).is_integer():
-            got = int(got)
-        if not isinstance(got, (int, np.integer)) or isinstance(got, bool):
-            return f"`{qname}` should be an int ({expected}), got {short(got)}"
-        if int(got) != int(expected):
-            return f"`{qname}`: expected {int(expected)}, got {int(got)}"
-        return None
-    if not is_number_like(got):
-        return f"`{qname}` is {short(got)}, not a number or an array of numbers"
-    e = np.asarray(expected, dtype=float)
-    g = np.asarray(got, dtype=float)
-    if g.shape != e.shape:
-        if e.shape == ():
-            return (f"`{qname}` has shape {g.shape}, expected a single number (shape ()); "
-                    f"did you forget to average (np.mean) or to sum?")
-        return f"`{qname}` has shape {g.shape}, expected shape {e.shape}"
-    if np.allclose(g, e, rtol=rtol, atol=atol, equal_nan=True):
-        return None
-    with np.errstate(invalid="ignore"):
-        diff = np.abs(g - e)
-    bad = ~np.isclose(g, e, rtol=rtol, atol=atol, equal_nan=True)
-    score = np.where(np.isnan(diff), np.inf, diff)
-    score = np.where(bad, score, -1.0)
-    idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(score)), e.shape)) if e.shape else ()
-    finite = diff[np.isfinite(diff)]
-    maxdiff = num(finite.max()) if finite.size else "inf"
-    at = f" at index {idx if len(idx) != 1 else idx[0]}" if e.shape else ""
-    msg = (f"`{qname}` differs{at}: expected {num(e[idx])}, got {num(g[idx])} "
-           f"(max abs difference {maxdiff}; {int(bad.sum())} of {e.size} entries differ)")
-    if not np.all(np.isfinite(g)) and np.all(np.isfinite(e)):
-        msg += "; your result contains nan or inf where the reference is finite"
-    return msg
-
-
-def first_difference(expected: dict, got: dict) -> tuple[str, str] | None:
-    """(quantity, sentence) for the first quantity of `expected` that `got` gets wrong."""
-    for q, e in expected.items():
-        if q not in got:
-            return q, f"`{q}` is missing"
-        msg = compare(q, e, got[q])
-        if msg:
-            return q, msg
-    return None
-
-
-def _same(expected: dict, got: dict) -> bool:
-    return first_difference(expected, got) is None
-
-
-def _not_finite_where_expected_finite(expected: dict, got: dict) -> bool:
-    for q, e in expected.items():
-        if q in got and is_number_like(e) and is_number_like(got[q]):
-            e, g = np.asarray(e, dtype=float), np.asarray(got[q], dtype=float)
-            if e.shape == g.shape and np.any(np.isfinite(e) & ~np.isfinite(g)):
-                return True
-    return False
 
 
 # --------------------------------------------------------------------------- calling safely
@@ -585,6 +179,19 @@ def call_learner(fn, check: str, name: str, case: Case, signature: str, in_place
 # --------------------------------------------------------------------------- the engine
 
 
+def _same(expected: dict, got: dict) -> bool:
+    return first_difference(expected, got) is None
+
+
+def _not_finite_where_expected_finite(expected: dict, got: dict) -> bool:
+    for q, e in expected.items():
+        if q in got and is_number_like(e) and is_number_like(got[q]):
+            e, g = np.asarray(e, dtype=float), np.asarray(got[q], dtype=float)
+            if e.shape == g.shape and np.any(np.isfinite(e) & ~np.isfinite(g)):
+                return True
+    return False
+
+
 def _explains(m: Mistake, case: Case, expected: dict, got: dict, unpack) -> bool:
     out = run_quietly(m.compute, case)
     if out is None:
@@ -615,6 +222,18 @@ def name_mistakes(mistakes, case: Case, expected: dict, got: dict, unpack, other
     return found
 
 
+def ends_hidden_cases(check: Callable) -> Callable:
+    """`check`, which sets HIDDEN_CASES through `case_specs`, resetting it to 0 when it ends."""
+    @functools.wraps(check)
+    def wrapper(*args, **kwargs):
+        try:
+            return check(*args, **kwargs)
+        finally:
+            HIDDEN_CASES.set(0)
+    return wrapper
+
+
+@ends_hidden_cases
 def run_check(fn, *, check: str, name: str, what: str, signature: str, cases: list, reference,
               unpack, mistakes=(), extra=None, aliasing=True, in_place=IN_PLACE_HINT):
     """Compare `fn` with `reference` on `cases`; raise CheckFailed or print a ✓ line.

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from optlessons.checks.engine import (Case, Mistake, ScalarUnpack, Variant, case_specs, run_check,
-                                      spec_value, variant_mistakes)
+from optlessons.checks.base import Case, Mistake
+from optlessons.checks.engine import (ScalarUnpack, Variant, case_specs, run_check, spec_value,
+                                      variant_mistakes)
 from optlessons.gradcheck import numerical_gradient
 from optlessons.losses import mse, mse_grad, softmax_cross_entropy, softmax_cross_entropy_grad
 

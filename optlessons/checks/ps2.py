@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from optlessons.checks.engine import (Case, CheckFailed, ScalarUnpack, Variant,
-                                      case_specs, run_check, short, spec_value, variant_mistakes)
+from optlessons.checks.base import Case, CheckFailed
+from optlessons.checks.compare import short
+from optlessons.checks.engine import (ScalarUnpack, Variant, case_specs, run_check, spec_value,
+                                      variant_mistakes)
 
 __all__ = ["check_gradient_descent", "check_minibatches", "check_max_stable_lr",
            "GD_VISIBLE", "BATCHES_VISIBLE", "MAX_LR_VISIBLE"]

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from optlessons.checks.engine import (Case, CheckFailed, Variant, case_specs, kw_text, num,
-                                      run_check, short, spec_value, variant_mistakes)
+from optlessons.checks.base import Case, CheckFailed
+from optlessons.checks.compare import kw_text, num, short
+from optlessons.checks.engine import Variant, case_specs, run_check, spec_value, variant_mistakes
 from optlessons.optim import (AdamState, RMSpropState, SGDState, adam_update, rmsprop_update,
                               sgd_update)
 

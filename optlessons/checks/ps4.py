@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from optlessons.checks.engine import (CallStopped, CheckFailed, case_specs, compare, copy_value,
-                                      guarded, is_number_like, kw_text, short, spec_value)
+from optlessons.checks.base import CallStopped, CheckFailed
+from optlessons.checks.compare import compare, is_number_like, kw_text, short
+from optlessons.checks.engine import case_specs, copy_value, ends_hidden_cases, guarded, spec_value
 from optlessons.data import load_digits
 from optlessons.models import MLP
 from optlessons.optim import Adam
@@ -59,6 +60,7 @@ def _step(opt, name, given, grads, label):
     return guarded("check_optimizer_class", f"{name}.step", label, step)
 
 
+@ends_hidden_cases
 def check_optimizer_class(cls, cases="visible", seed=None):
     """Check an Adam-like class: `opt = cls(lr=..., betas=..., eps=..., weight_decay=...,
     amsgrad=...)`, `params = opt.step(params, grads)` on a dict of arrays, several steps,
@@ -197,6 +199,7 @@ TRAINING_SEED = 2
 TRAINING_KEYS = {"epochs", "batch_size", "lr"}
 
 
+@ends_hidden_cases
 def check_training_loop(fn, cases="visible", seed=None):
     """Check `train_epochs(model, params, optimizer, X, y, *, epochs, batch_size, rng) -> params`:
     one optimizer step per mini-batch, every epoch reshuffled, the loss going down.

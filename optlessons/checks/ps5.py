@@ -31,8 +31,9 @@ import math
 import numpy as np
 
 from optlessons import schedules, train
-from optlessons.checks.engine import (Case, CheckFailed, Variant, case_specs, is_number_like, kw_text,
-                                      num, run_check, short, spec_value, variant_mistakes)
+from optlessons.checks.base import Case, CheckFailed
+from optlessons.checks.compare import is_number_like, kw_text, num, short
+from optlessons.checks.engine import Variant, case_specs, run_check, spec_value, variant_mistakes
 
 __all__ = ["check_warmup", "check_warmup_cosine", "check_clip_grad_norm", "check_range_test",
            "warmup_model", "warmup_cosine_model", "clip_model", "range_test_model",

@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from optlessons.checks.engine import (Case, CheckFailed, ScalarUnpack, Variant, case_specs, kw_text,
-                                      num, run_check, short, spec_value, variant_mistakes)
+from optlessons.checks.base import Case, CheckFailed
+from optlessons.checks.compare import kw_text, num, short
+from optlessons.checks.engine import (ScalarUnpack, Variant, case_specs, run_check, spec_value,
+                                      variant_mistakes)
 from optlessons.checks.ps3 import UpdateUnpack
 from optlessons.optim import AdafactorState, LionState, adafactor_update, lion_update, newton_schulz
 
