@@ -273,7 +273,10 @@ def _one_meaning_case(path):
     return pytest.param(path, id=path.stem, marks=marks)
 
 
-@pytest.mark.parametrize("path", [_one_meaning_case(p) for p in NOTEBOOKS])
+PROBLEM_SETS = sorted((ROOT / "exercises" / "source").glob("*/*.ipynb"))
+
+
+@pytest.mark.parametrize("path", [_one_meaning_case(p) for p in NOTEBOOKS + PROBLEM_SETS])
 def test_no_letter_of_the_table_is_defined_twice(path):
     nb = json.loads(path.read_text(encoding="utf-8"))
     found = second_meanings(nb, path.name)
