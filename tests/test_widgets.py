@@ -345,7 +345,8 @@ def test_playground_table_shows_every_raced_optimizers_settings():
     pg = widgets.playground()
     pg.controls["Momentum.lr"].value = 0.003
     settings = {r.name: r.settings for r in pg.result.rows}
-    assert settings == {"GD": "lr 0.001", "Momentum": "lr 0.003, momentum β 0.9", "Adam": "lr 0.1, β₁ 0.9, β₂ 0.999"}
+    assert settings == {"GD": "lr 0.001", "Momentum": "lr 0.003, momentum β 0.90",          # as the sliders show them
+                        "Adam": "lr 0.1, β₁ 0.90, β₂ 0.9990"}
     pg.controls["Momentum.nesterov"].value = True
     assert next(r.settings for r in pg.result.rows if r.name == "Momentum").endswith(", Nesterov")
     for text in settings.values():
