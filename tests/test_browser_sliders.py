@@ -57,3 +57,28 @@ def test_notebook_00_s_first_slider_has_a_name(lab_server):
         page.wait_for_function(f"() => document.querySelector('{PANEL} .noUi-handle[aria-label]')", timeout=30_000)
         (handle,) = _handles(page)
         assert handle == {"label": "learning rate η", "text": "0.10", "shown": "0.10"}, handle
+
+
+def _press(page, label, key, status):
+    """Focus the handle of the slider ``label``, press ``key`` and wait for the status line to say ``status``."""
+    page.locator(f"{PANEL} .noUi-handle[aria-label='{label}']").focus()
+    page.keyboard.press(key)
+    page.wait_for_function(f"s => document.querySelector('{PANEL} .optlessons-message').innerText.includes(s)",
+                           arg=status, timeout=30_000)
+
+
+def test_end_reaches_the_last_step_after_the_run_grew(lab_server):
+    """03's defect: with runs grown from 50 to 300 steps, End on "step t" stopped at 50 (noUiSlider
+    kept the range it was created with for Home and End); ArrowRight went on to 300."""
+    with labdriver.chromium_page() as page:
+        labdriver.show_experiment(page, lab_server, "steps.ipynb",
+                                  "from optlessons.functions import quadratic\n"
+                                  "from optlessons.widgets import learning_rate_experiment\n"
+                                  "learning_rate_experiment(quadratic(condition_number=10), lr=0.05, steps=50)")
+        page.wait_for_function(f"() => document.querySelector(\"{PANEL} .noUi-handle[aria-label='step t']\")",
+                               timeout=30_000)
+        _press(page, "steps", "End", "Step 300 of 300")
+        _press(page, "step t", "Home", "Step 0 of 300")
+        _press(page, "step t", "End", "Step 300 of 300")
+        handle = page.locator(f"{PANEL} .noUi-handle[aria-label='step t']")
+        assert handle.get_attribute("aria-valuetext") == "300", handle.get_attribute("aria-valuetext")

@@ -11,6 +11,7 @@ matplotlib.use("Agg", force=True)
 
 import base64  # noqa: E402
 import html  # noqa: E402
+import re  # noqa: E402
 import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -344,7 +345,8 @@ def test_playground_table_shows_every_raced_optimizers_settings():
     pg = widgets.playground()
     pg.controls["Momentum.lr"].value = 0.003
     settings = {r.name: r.settings for r in pg.result.rows}
-    assert settings == {"GD": "lr 0.001", "Momentum": "lr 0.003, momentum β 0.9", "Adam": "lr 0.1, β₁ 0.9, β₂ 0.999"}
+    assert settings == {"GD": "lr 0.001", "Momentum": "lr 0.003, momentum β 0.90",          # as the sliders show them
+                        "Adam": "lr 0.1, β₁ 0.90, β₂ 0.9990"}
     pg.controls["Momentum.nesterov"].value = True
     assert next(r.settings for r in pg.result.rows if r.name == "Momentum").endswith(", Nesterov")
     for text in settings.values():
@@ -728,7 +730,7 @@ def test_status_text_colours_are_readable_on_white():
 def test_learning_rate_readout_shows_enough_digits_near_the_limit_and_names_the_plot_floor():
     exp = widgets.learning_rate_experiment("quadratic", steps=50)
     exp.controls["lr"].value = 10 ** -0.7                     # the slider's notch just below 2/λmax = 0.2
-    assert exp.controls["lr"].readout_format == ".4g"         # shows 0.1995, not 0.2
+    assert widgets.base.slider_text(exp.controls["lr"]) == "0.1995"      # not 0.2
     assert "η = 0.1995 is 0.998 × the stability limit" in exp.message.value
     assert "largest curvature" in exp.message.value and "floor" not in exp.message.value
     exp.controls["lr"].value = 0.1
@@ -787,9 +789,79 @@ def test_adam_experiment_beta2_moves_in_one_minus_beta2_on_a_log_scale():
 
 
 def test_adam_experiment_lr_readout_and_status_write_lr_alike():
-    from optlessons.widgets.adam import LR_FORMAT
+    from optlessons.widgets.base import LR_FORMAT, slider_text
     exp = widgets.adam_experiment(lr=0.05)
     exp.controls["lr"].value = 10 ** -1.3                            # where the slider's notch lies: 0.0501…
-    lr = exp.controls["lr"].value
     assert exp.controls["lr"].readout_format == LR_FORMAT
-    assert f"(lr = {lr:{LR_FORMAT}};" in exp.message.value and f"{lr:{LR_FORMAT}}" == "0.0501"
+    assert slider_text(exp.controls["lr"]) == "0.05012" and "(lr = 0.05012;" in exp.message.value
+
+
+# d3-format's outputs (ipywidgets' read-outs), as JavaScript prints them: the python side must match.
+D3_READOUTS = [(".4~g", 10 ** -1.3, "0.05012"), (".4~g", 1e-4, "0.0001"), (".4~g", 0.1, "0.1"),
+               (".4~g", 10 ** -0.7, "0.1995"), (".4~g", 10 ** 0.5, "3.162"), (".4~g", 1.0, "1"),
+               (".4~g", 1e-7, "1e-7"), (".3~g", 12345.0, "1.23e+4"), (".3~g", 100.0, "100"),
+               (".3g", 0.05, "0.0500"), (".3g", 0.0001, "0.000100"), (".2f", -1.0, "\u22121.00"),
+               (".2f", -0.9, "\u22120.90"), (".2f", -0.001, "0.00"), (".0f", 45.0, "45"), ("d", 300, "300"),
+               (".4~g", -0.05, "\u22120.05")]
+
+
+@pytest.mark.parametrize("fmt, value, text", D3_READOUTS)
+def test_readout_writes_a_value_as_the_slider_shows_it(fmt, value, text):
+    from optlessons.widgets.base import readout
+    assert readout(value, fmt) == text
+
+
+def test_readout_refuses_a_format_it_cannot_match():
+    from optlessons.widgets.base import readout
+    for bad in (".1e", ".2%", "g", ".2d"):
+        with pytest.raises(ValueError, match="readout format"):
+            readout(1.0, bad)
+
+
+def test_linear_sliders_show_the_step_s_decimals_and_log_sliders_the_lr_format():
+    from optlessons.widgets.base import LR_FORMAT, float_slider, log_slider, step_format, slider_text
+    assert [step_format(s) for s in (0.05, 0.01, 5.0, 0.005, 0.1 * 3, 0.04)] == [".2f", ".2f", ".0f", ".3f",
+                                                                                  ".1f", ".2f"]
+    with pytest.raises(ValueError, match="step"):
+        step_format(0)
+    slope = float_slider("slope w", 0.0, -2.0, 5.0, 0.05)
+    assert [slider_text(slope) for slope.value in (0.0, 0.05, 0.1)] == ["0.00", "0.05", "0.10"]
+    assert log_slider("learning rate", 0.05, -4, 0).readout_format == LR_FORMAT
+    line = widgets.line_fit()
+    assert line.controls["slope"].readout_format == ".2f"
+
+
+@pytest.mark.parametrize("make, in_status", [(widgets.learning_rate_experiment, True),      # 03
+                                             (widgets.batch_size_experiment, False),        # 04
+                                             (widgets.adam_experiment, True)])              # 07
+def test_every_learning_rate_reads_the_same_on_its_slider_and_in_the_status(make, in_status):
+    from optlessons.widgets.base import LR_FORMAT, slider_text
+    exp = make(lr=10 ** -1.3)
+    lr = exp.controls["lr"]
+    assert lr.readout_format == LR_FORMAT and slider_text(lr) == "0.05012"
+    said = re.findall(r"(?:\blr|η) = (\d[\d.]*\d)", exp.message.value)      # every learning rate the status writes
+    assert said == (["0.05012"] if in_status else []), exp.message.value
+
+
+def test_03_s_legend_leaves_the_start_in_sight():
+    """The novice's case: 03 with the start at (5, 5), the top right corner, drew the legend over it."""
+    exp = widgets.learning_rate_experiment(lr=0.05)
+    (_, x1), (_, y1) = exp.landscape.window
+    with exp.hold():
+        exp.controls["x0"].value, exp.controls["y0"].value = 0.9 * x1, 0.9 * y1
+    ax = exp.paths.ax
+    box = ax.get_legend().get_window_extent(exp.figure.canvas.get_renderer())
+    start = ax.transData.transform(exp.paths.start.get_xydata()[0])
+    assert not box.contains(*start), (box, start)
+
+
+def test_04_s_minimum_star_is_drawn_above_the_end_markers():
+    """04's runs end at the minimum: its star, drawn with the background, sat under their end markers."""
+    from optlessons.plots import FigureRenderer
+    exp = widgets.batch_size_experiment(lr=0.05)
+    panel = exp.paths
+    assert np.allclose(panel.minima.get_xydata(), exp.loss_landscape.minima)
+    order = sorted(FigureRenderer(exp.figure)._animated(), key=lambda a: a.get_zorder())      # as drawn
+    assert panel.minima.get_visible() and panel.minima.get_markerfacecolor() == "none"
+    assert all(order.index(panel.minima) > order.index(end) for end in panel.ends.values())
+    assert order.index(panel.minima) < order.index(panel.start)

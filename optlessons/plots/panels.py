@@ -7,7 +7,7 @@ import numpy as np
 from matplotlib.lines import Line2D
 
 from .drawing import draw_landscape, loss_gap, mark_last, visible_path
-from .figures import START_STYLE, style
+from .figures import MINIMUM_STYLE, START_STYLE, style
 
 def _upto_slice(upto):
     """The slice end that keeps entries 0 … ``upto`` of a per-step array (None: all)."""
@@ -30,7 +30,8 @@ class ContourPanel:
     ``animated=True`` marks the changing artists for ``FigureRenderer``.
     ``styles``: None (the i-th label gets ``style(i)``) or a dict label -> style dict
     (``color``, ``marker``, ``linestyle``), for a widget whose lines keep their look by name.
-    ``lines[label]`` is the path's ``Line2D``, ``ends[label]`` the marker at its last point.
+    ``lines[label]`` is the path's ``Line2D``, ``ends[label]`` the marker at its last point, ``minima``
+    the minima's stars outlined above them.
     """
 
     def __init__(self, ax, landscape, labels, *, window=None, title=None, resolution=160,
@@ -54,13 +55,17 @@ class ContourPanel:
                                           markersize=8, markeredgecolor="black", linestyle="none",
                                           zorder=5)
         (self.start,) = ax.plot([], [], label="start", **START_STYLE)
+        # the minima's stars again, as outlines above the end markers: a run that ends at a minimum
+        # would otherwise hide its star (the background's star is drawn under the moving markers).
+        # The end markers' z-order, added after them: drawn above them, under the start and the legend.
+        (self.minima,) = ax.plot([], [], **dict(MINIMUM_STYLE, markerfacecolor="none", zorder=5))
         for artist in self.dynamic_artists():
             artist.set_animated(animated)
         self.set_landscape(landscape, window=window, title=title)
 
     def dynamic_artists(self):
         """The artists ``update`` changes (paths, end markers, start, legend)."""
-        out = list(self.lines.values()) + list(self.ends.values()) + [self.start]
+        out = list(self.lines.values()) + list(self.ends.values()) + [self.start, self.minima]
         if self.ax.get_legend() is not None:
             out.append(self.ax.get_legend())
         return out
@@ -74,6 +79,8 @@ class ContourPanel:
         self._background = draw_landscape(self.ax, landscape, self.window,
                                           resolution=self.resolution, levels=self.levels)
         self.ax.set_title(title or getattr(landscape, "name", ""))
+        mins = np.asarray(getattr(landscape, "minima", np.empty((0, 2))), dtype=float).reshape(-1, 2)
+        self.minima.set_data(mins[:, 0], mins[:, 1])
         if self.legend_on == "markers":       # a static legend: start and minimum only
             handles = [self.start] + [h for h in self._background
                                       if isinstance(h, Line2D) and h.get_label() == "minimum"]

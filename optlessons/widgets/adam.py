@@ -12,11 +12,10 @@ from ..functions import LANDSCAPES
 from ..optim import Adam
 from ..plots import ContourPanel, style
 from ..train import Trajectory, minimize
-from .base import WIDE_LABEL, log_slider, float_slider, int_slider, escape_html, note, Experiment
+from .base import (WIDE_LABEL, LR_FORMAT, log_slider, float_slider, int_slider, escape_html, note, readout,
+                   Experiment)
 from .timeline import Timeline
 
-#: How the learning rate is written, on its slider and in the status line alike (0.0501, not 0.050 and 0.0501).
-LR_FORMAT = ".3g"
 #: β₂'s settings: 1 − β₂ on a 1-2-5 log scale, 0.5 down to 0.0001, so that every setting is a few key presses
 #: from any other (a linear slider with 0.0001 steps needs hundreds of presses to get from 0.5 to 0.999).
 BETA2_CHOICES = tuple(round(1 - gap, 4) for gap in (0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001,
@@ -56,7 +55,7 @@ class AdamExperiment(Experiment):
     def __init__(self, landscape="rosenbrock", lr=0.05, betas=(0.9, 0.999), steps=200):
         super().__init__(11.0, 5.0)
         self.landscape = LANDSCAPES[landscape]() if isinstance(landscape, str) else landscape
-        self.controls["lr"] = log_slider("learning rate", lr, -4, 0, readout_format=LR_FORMAT)
+        self.controls["lr"] = log_slider("learning rate", lr, -4, 0)
         self.controls["beta1"] = float_slider("β₁", betas[0], 0.0, 0.99, 0.01)
         self.controls["beta2"] = beta2_slider(betas[1])
         self.controls["steps"] = int_slider("steps", steps, 10, 500, 10)
@@ -143,7 +142,7 @@ class AdamExperiment(Experiment):
                                 f"({s[k - 1, 0] / result.lr:.2f}, {s[k - 1, 1] / result.lr:.2f}) × lr")
         step = self.timeline.caption({"Adam": t}, now)
         return note(f"{step}<br>{escape_html(t.message)}. Largest step in one coordinate: {big:.3g} = {big / result.lr:.2f} × lr "
-                     f"(lr = {result.lr:{LR_FORMAT}}; a jump from zero gradients gives (1 − β₁)/√(1 − β₂) = "
+                     f"(lr = {readout(result.lr, LR_FORMAT)}; a jump from zero gradients gives (1 − β₁)/√(1 − β₂) = "
                      f"{bound:.2f} × lr).", "warn" if t.diverged else "info")
 
 

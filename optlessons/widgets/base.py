@@ -11,6 +11,7 @@ import anywidget
 import numpy as np
 import ipywidgets as W
 import traitlets
+from ipywidgets.widgets.trait_types import NumberFormat
 
 from .. import plots
 from ..plots import FigureRenderer, LossPanel, new_figure
@@ -19,21 +20,88 @@ from .canvas import BrowserFigure
 WIDE_LABEL = {"description_width": "initial"}
 
 
-def log_slider(description, value, lo, hi, *, continuous_update=True, readout_format=".2g"):
-    """A learning-rate slider: moves in powers of ten from 10**lo to 10**hi.
+#: How a learning rate is written, on every learning-rate slider and in every status line alike:
+#: four significant digits, trailing zeros dropped (10^-1.3 is 0.05012, 10^-4 is 0.0001, 0.1 is 0.1).
+LR_FORMAT = ".4~g"
+
+MINUS = "\u2212"     # d3-format, which draws the read-outs, writes a minus sign, not a hyphen
+
+
+def readout(value, fmt):
+    """``value`` as a slider's read-out with ``readout_format`` ``fmt`` shows it (d3-format, in the browser),
+    for status lines that must print the same text: "d" (an integer), ".Nf" (N decimals) or ".Ng" /
+    ".N~g" (N significant digits, "~": trailing zeros dropped; exponent form below 1e-6 or from 10^N on).
+    A negative value is written with a minus sign (U+2212), as d3 does."""
+    spec = re.fullmatch(r"(?:\.(\d+))?(~?)([dfg])", fmt)
+    if spec is None or (spec[3] == "d") != (spec[1] is None):
+        raise ValueError(f"readout format must be 'd', '.Nf', '.Ng' or '.N~g', got {fmt!r}")
+    digits, trim, kind = int(spec[1] or 0), spec[2], spec[3]
+    value = float(value)
+    if kind == "d":
+        text = str(round(value))
+    elif kind == "f":
+        text = f"{value:.{digits}f}"
+    else:
+        digits = max(digits, 1)
+        mantissa, exponent = f"{value:.{digits - 1}e}".split("e")     # the exponent after rounding
+        exponent = int(exponent)
+        if -7 < exponent < digits:          # JavaScript's toPrecision, which d3's "g" uses
+            text = f"{value:.{digits - 1 - exponent}f}"
+        else:
+            text = f"{mantissa}e{'+' if exponent >= 0 else '-'}{abs(exponent)}"
+    if trim:
+        text = re.sub(r"(\.\d*?)0+(?=e|$)", r"\1", text).replace(".e", "e")
+        text = text[:-1] if text.endswith(".") else text
+    if text.startswith("-"):           # d3 drops the sign of a value that rounds to zero ("0.00", not "−0.00")
+        text = text[1:] if float(text) == 0 else MINUS + text[1:]
+    return text
+
+
+def slider_text(slider):
+    """The read-out of ``slider`` (a FloatSlider, FloatLogSlider or IntSlider) as the browser shows it."""
+    return readout(slider.value, slider.readout_format)
+
+
+def step_format(step):
+    """The read-out format of a linear slider moving in steps of ``step``: as many decimals as the step has
+    (0.05 -> ".2f", so 0.1 reads "0.10" beside "0.05"; 5 -> ".0f"), at most six."""
+    step = float(step)
+    if not step > 0:
+        raise ValueError(f"a slider's step must be a positive number, got {step!r}")
+    return f".{next((d for d in range(7) if abs(round(step, d) - step) <= 1e-9 * step), 6)}f"
+
+
+class ReadoutFormat(traitlets.Unicode):
+    """A read-out format for d3-format: what ipywidgets' ``NumberFormat`` takes, and d3's "~" (trailing
+    zeros dropped), which d3-format understands and ipywidgets 8.1's check refuses."""
+
+    def validate(self, obj, value):
+        value = super().validate(obj, value)
+        NumberFormat().validate(obj, value.replace("~", "", 1))       # raises TraitError if malformed
+        return value
+
+
+class LogSlider(W.FloatLogSlider):
+    """An ``ipywidgets.FloatLogSlider`` (the same model and view) whose read-out may use d3's "~"."""
+    readout_format = ReadoutFormat(LR_FORMAT).tag(sync=True)
+
+
+def log_slider(description, value, lo, hi, *, continuous_update=True, readout_format=LR_FORMAT):
+    """A learning-rate slider: moves in powers of ten from 10**lo to 10**hi (20 notches a decade).
 
     Like every slider of the experiments it is live: the figure follows while it is dragged
     (``continuous_update``; see :class:`Experiment` for why there is no backlog)."""
-    return W.FloatLogSlider(value=value, base=10, min=lo, max=hi, step=0.05, description=description,
-                            readout_format=readout_format, continuous_update=continuous_update,
-                            style=WIDE_LABEL, layout=W.Layout(width="320px"))
+    return LogSlider(value=value, base=10, min=lo, max=hi, step=0.05, description=description,
+                     readout_format=readout_format, continuous_update=continuous_update,
+                     style=WIDE_LABEL, layout=W.Layout(width="320px"))
 
 
-def float_slider(description, value, lo, hi, step, *, continuous_update=True, fmt=".3g"):
-    """A live slider over numbers from ``lo`` to ``hi`` in steps of ``step``."""
+def float_slider(description, value, lo, hi, step, *, continuous_update=True, fmt=None):
+    """A live slider over numbers from ``lo`` to ``hi`` in steps of ``step``; its read-out has the
+    step's decimals (:func:`step_format`) unless ``fmt`` says otherwise."""
     return W.FloatSlider(value=value, min=lo, max=hi, step=step, description=description,
-                         readout_format=fmt, continuous_update=continuous_update, style=WIDE_LABEL,
-                         layout=W.Layout(width="320px"))
+                         readout_format=fmt or step_format(step), continuous_update=continuous_update,
+                         style=WIDE_LABEL, layout=W.Layout(width="320px"))
 
 
 def int_slider(description, value, lo, hi, step=1, *, continuous_update=True):
@@ -94,6 +162,7 @@ class ControlNames(anywidget.AnyWidget):
     exponent, so it announces ``aria-valuetext`` "-1.2999999999999998" for η = 0.05. This
     invisible widget sets ``aria-label`` on every handle from its slider's label and
     ``aria-valuetext`` from its read-out ("0.05"), and again whenever a slider is redrawn or moved.
+    Home and End move a handle to its slider's current ends (noUiSlider alone keeps the first range).
     It serves the box with class ``optlessons-experiment`` (every experiment) or
     ``optlessons-controls`` (:func:`labelled`) that contains it.
     """
@@ -116,11 +185,26 @@ class ControlNames(anywidget.AnyWidget):
         });
       }
     }
+    // noUiSlider 15 (ipywidgets 8.1) sends Home and End to the range the slider was created with,
+    // not to the range the kernel set since (a "step t" of 300 steps, first drawn with 50, stopped
+    // at 50 on End): both go to the current range's ends, read from the slider's options.
+    function homeEnd(event) {
+      if (event.key !== 'Home' && event.key !== 'End') return;
+      const handle = event.target.closest && event.target.closest('.noUi-handle');
+      const target = handle && handle.closest('.noUi-target');
+      if (!target || !target.noUiSlider) return;
+      event.preventDefault();
+      event.stopPropagation();
+      const range = target.noUiSlider.options.range;
+      target.noUiSlider.setHandle(Number(handle.dataset.handle || 0), event.key === 'End' ? range.max : range.min);
+    }
     function render({ el }) {
       let observer = null;
+      let root = null;
       const attach = (tries) => {
-        const root = el.closest('.optlessons-experiment, .optlessons-controls');
+        root = el.closest('.optlessons-experiment, .optlessons-controls');
         if (!root) { if (tries > 0) setTimeout(() => attach(tries - 1), 100); return; }
+        root.addEventListener('keydown', homeEnd, true);     // before the handle's own listener
         nameHandles(root);
         observer = new MutationObserver(() => nameHandles(root));
         // a read-out's text changes as the slider moves; noUiSlider rewrites aria-valuetext on every move
@@ -128,7 +212,10 @@ class ControlNames(anywidget.AnyWidget):
                                  attributes: true, attributeFilter: ['aria-valuetext'] });
       };
       attach(100);
-      return () => { if (observer) observer.disconnect(); };
+      return () => {
+        if (observer) observer.disconnect();
+        if (root) root.removeEventListener('keydown', homeEnd, true);
+      };
     }
     export default { render };
     """

@@ -11,7 +11,7 @@ from ..curvature import Newton, critical_point_kind
 from ..functions import NoisyGradient, double_well
 from ..optim import SGD, Adam
 from .race import BETA1, BETA2, Hyper, OptimizerSpec, Race, lr_hyper
-from .base import WIDE_LABEL, log_slider, float_slider, int_slider, escape_html, note
+from .base import WIDE_LABEL, LogSlider, log_slider, float_slider, int_slider, escape_html, note
 
 #: The racers of notebook 09: three first-order methods and Newton's method.
 CURVATURE_OPTIMIZERS = {
@@ -89,9 +89,9 @@ class CurvatureRace(Race):
     def __init__(self, curvature=8.0, x0=1e-3, y0=1.2, noise=0.0, seed=0, steps=200):
         names = tuple(CURVATURE_OPTIMIZERS)
         super().__init__(names, set(names), steps=steps, tol=1e-2)
-        self.controls["curvature"] = W.FloatLogSlider(value=curvature, base=10, min=0, max=2, step=0.05,
-                                                      description="valley curvature c", readout_format=".3g",
-                                                      style=WIDE_LABEL)
+        self.controls["curvature"] = LogSlider(value=curvature, base=10, min=0, max=2, step=0.05,
+                                               description="valley curvature c", readout_format=".3~g",
+                                               style=WIDE_LABEL)
         self.controls["x0"] = log_slider("start x₀ (distance from the ridge)", x0, -8, 0, readout_format=".1e")
         self.controls["y0"] = float_slider("start y₀", y0, -1.4, 1.4, 0.05)
         self.controls["noise"] = float_slider("gradient noise σ", noise, 0.0, 0.5, 0.005)

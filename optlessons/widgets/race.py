@@ -13,7 +13,8 @@ from ..optim import (SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, NAdam, RAdam,
 from ..plots import ContourPanel, LossPanel, style
 from ..train import Trajectory, minimize
 from .base import (
-    WIDE_LABEL, log_slider, float_slider, int_slider, set_range, escape_html, swatch, TEXT_COLOURS,
+    WIDE_LABEL, LogSlider, log_slider, float_slider, int_slider, set_range, slider_text, escape_html, swatch,
+    TEXT_COLOURS,
     set_loss_ylabel, note, Experiment)
 from .timeline import Timeline
 
@@ -379,13 +380,13 @@ class Race(Experiment):
         """The raced optimizer's key settings as the table shows them, e.g. "lr 0.001, momentum β 0.9"."""
         parts = []
         for h in self.specs[name].hypers:
-            value = self.controls[f"{name}.{h.name}"].value
+            control = self.controls[f"{name}.{h.name}"]
             label = h.label or h.name
             if h.kind == "bool":
-                if value:
+                if control.value:
                     parts.append(label)
             else:
-                parts.append(f"{label} {value:.3g}")
+                parts.append(f"{label} {slider_text(control)}")       # as its slider shows it
         parts += [f"{k} {v:.3g}" for k, v in self.shared_hypers(name).items()]
         return ", ".join(parts)
 
@@ -583,9 +584,9 @@ class AdaptiveExperiment(Race):
     def __init__(self, condition_number=50.0, angle_degrees=0.0, steps=150, eps=1e-6):
         names = ("GD", "Adagrad", "RMSprop", "Adadelta")
         super().__init__(names, set(names), steps=steps, tol=1e-2)
-        self.controls["kappa"] = W.FloatLogSlider(value=condition_number, base=10, min=0, max=3, step=0.1,
-                                                  description="condition number κ", readout_format=".3g",
-                                                  style=WIDE_LABEL)
+        self.controls["kappa"] = LogSlider(value=condition_number, base=10, min=0, max=3, step=0.1,
+                                           description="condition number κ", readout_format=".3~g",
+                                           style=WIDE_LABEL)
         self.controls["angle"] = float_slider("rotation (degrees)", angle_degrees, 0.0, 90.0, 5.0)
         # one ε for Adagrad, RMSprop and Adadelta, so moving it shows where it starts to matter
         self.controls["eps"] = W.FloatLogSlider(value=eps, base=10, min=-10, max=-1, step=0.25,

@@ -13,7 +13,8 @@ from ..models import LinearRegression
 from ..optim import SGD
 from ..plots import ContourPanel, LossPanel
 from ..train import Trajectory, fit, minimize
-from .base import WIDE_LABEL, log_slider, float_slider, int_slider, escape_html, note, Experiment
+from .base import (WIDE_LABEL, LR_FORMAT, log_slider, float_slider, int_slider, escape_html, note, readout,
+                   Experiment)
 from .timeline import Timeline
 
 # ============================================================================ learning rate
@@ -50,7 +51,7 @@ class LearningRateExperiment(Experiment):
         if lr is None:
             lr = 0.4 * limit if limit else 1e-3
         (x0, x1), (y0, y1) = self.landscape.window
-        self.controls["lr"] = log_slider("learning rate η", lr, -4, 0.5, readout_format=".4g")   # 0.1995, not 0.2
+        self.controls["lr"] = log_slider("learning rate η", lr, -4, 0.5)      # LR_FORMAT: 0.1995, not 0.2
         self.controls["lr"].add_class("optlessons-lr")
         self.controls["x0"] = float_slider("start θ₁", float(self.landscape.start[0]), x0, x1, (x1 - x0) / 100)
         self.controls["y0"] = float_slider("start θ₂", float(self.landscape.start[1]), y0, y1, (y1 - y0) / 100)
@@ -59,7 +60,7 @@ class LearningRateExperiment(Experiment):
         ax2 = self.figure.add_subplot(1, 2, 2)
         self.figure.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.92, wspace=0.22)
         self.paths = ContourPanel(ax1, self.landscape, ["gradient descent"], legend=True,
-                                  legend_loc="upper right", animated=True)
+                                  legend_loc="best", animated=True)      # where no marker is
         self.losses = LossPanel(ax2, ["gradient descent"], f_star=self.landscape.f_star,
                                 ylabel="L(θ) − L(θ*)   (log scale)", animated=True)
         ax1.set(xlabel="θ₁", ylabel="θ₂")
@@ -100,7 +101,8 @@ class LearningRateExperiment(Experiment):
         limit = ""
         if result.stability_limit:
             ratio = result.lr / result.stability_limit
-            limit = (f" η = {result.lr:.4g} is {ratio:.3f} × the stability limit 2/λ<sub>max</sub> = "
+            limit = (f" η = {readout(result.lr, LR_FORMAT)} is {ratio:.3f} × the stability limit "
+                     f"2/λ<sub>max</sub> = "
                      f"{result.stability_limit:.4g} (λ<sub>max</sub>: the largest curvature, the Hessian's largest "
                      f"eigenvalue, at the nearest minimum; gradient descent diverges above 2/λ<sub>max</sub>).")
         floor = ""
@@ -298,7 +300,7 @@ class BatchSizeExperiment(Experiment):
         self.controls["batch_size"] = W.SelectionSlider(options=list(self.BATCH_SIZES), value=batch_size,
                                                         description="batch size",
                                                         style=WIDE_LABEL)
-        self.controls["lr"] = log_slider("learning rate η", lr, -3, 0.3, readout_format=".3g")
+        self.controls["lr"] = log_slider("learning rate η", lr, -3, 0.3)
         self.controls["steps"] = int_slider("steps", steps, 20, 500, 20)    # 24 key presses end to end
         self.controls["seed"] = W.IntText(value=seed, description="sampling seed", style=WIDE_LABEL,
                                           layout=W.Layout(width="160px"))
@@ -306,8 +308,8 @@ class BatchSizeExperiment(Experiment):
         ax2 = self.figure.add_subplot(1, 2, 2)
         self.figure.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.92, wspace=0.22)
         labels = ["mini-batch SGD", "full batch"]
-        self.paths = ContourPanel(ax1, self.loss_landscape, labels, legend=True, legend_loc="upper right",
-                                  animated=True)
+        self.paths = ContourPanel(ax1, self.loss_landscape, labels, legend=True, legend_loc="best",
+                                  animated=True)                  # the legend goes where no marker is
         self.losses = LossPanel(ax2, labels, f_star=self.loss_landscape.f_star,
                                 title="Full-data loss", ylabel="L(θ) − L(θ*)   (log scale)", animated=True)
         for panel in (self.paths.lines, self.paths.ends, self.losses.lines):

@@ -22,7 +22,7 @@ import numpy as np
 import ipywidgets as W
 
 from .. import argcheck, data, models, optim, plots, schedules, train
-from .base import WIDE_LABEL, Experiment, escape_html, int_slider, log_slider, note
+from .base import WIDE_LABEL, LR_FORMAT, Experiment, escape_html, int_slider, log_slider, note, readout
 
 __all__ = ["ScheduleResult", "ScheduleExperiment", "schedule_experiment",
            "noisy_digits", "TrainingResult", "TrainingExperiment", "training_experiment"]
@@ -76,7 +76,7 @@ class TrainingExperiment(Experiment):
         wide = dict(style=WIDE_LABEL, layout=W.Layout(width="340px"))
         self.controls["optimizer"] = W.Dropdown(options=list(self.optimizers), value=optimizer,
                                                 description="optimizer", **wide)
-        self.controls["lr"] = log_slider("learning rate", self.start_lr[optimizer], *LR_RANGE, readout_format=".3g")
+        self.controls["lr"] = log_slider("learning rate", self.start_lr[optimizer], *LR_RANGE)
         self.controls["batch_size"] = W.Dropdown(options=[*self.BATCH_SIZES, n_train], value=batch_size,
                                                  description="batch size", **wide)
         self.controls["epochs"] = int_slider("epochs", epochs, 1, 16)
@@ -137,7 +137,7 @@ class TrainingExperiment(Experiment):
 
     def describe(self, result):
         h = result.history
-        head = f"{result.optimizer}, lr {result.lr:.3g}, batch {h.batch_size}: {h.n_steps} updates"
+        head = f"{result.optimizer}, lr {readout(result.lr, LR_FORMAT)}, batch {h.batch_size}: {h.n_steps} updates"
         if h.diverged or h.train_loss[-1] > LOSS_CLIP:
             what = (h.message if h.diverged else
                     f"the training loss grew to {h.train_loss[-1]:.3g}; try a smaller learning rate")
@@ -234,7 +234,7 @@ class ScheduleExperiment(Experiment):
                                                description="schedule", style=WIDE_LABEL)
         self.controls["optimizer"] = W.Dropdown(options=list(SCHEDULE_OPTIMIZERS), value=optimizer,
                                                 description="optimizer", style=WIDE_LABEL)
-        self.controls["lr"] = log_slider("peak learning rate", lr, -4, 0.5, readout_format=".3g")
+        self.controls["lr"] = log_slider("peak learning rate", lr, -4, 0.5)
         self.controls["epochs"] = int_slider("epochs", epochs, 2, 40)
         self.controls["warmup_steps"] = int_slider("warm-up updates", warmup_steps, 0, 400, 10)
         self.controls["seed"] = W.IntText(value=seed, description="seed", style=WIDE_LABEL,
