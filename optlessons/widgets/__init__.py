@@ -27,8 +27,8 @@ How live dragging works and what was measured: ``docs/widget-rendering.md``,
 
 The package's modules: ``base`` (controls, status-line helpers, :class:`Experiment`), ``canvas``
 (the figure drawn in the browser),
-``race`` (the playground and 06's adaptive race), ``simple`` (01's line fit, 03's learning
-rate, 04's batch size), ``gradients`` (02's gradient explorer), ``momentum`` (05), ``adam``
+``race`` (the playground and 06's adaptive race), ``one_figure`` (the one-figure
+experiments: 01's line fit, 03's learning rate, 04's batch size), ``gradients`` (02's gradient explorer), ``momentum`` (05), ``adam``
 (07), ``training`` (a network on the digits: 08's optimizers, 10's schedules), ``curvature``
 (09). The maths they draw lives below them: rates of convergence in :mod:`optlessons.convergence`,
 paths in :mod:`optlessons.train`.
@@ -46,10 +46,10 @@ from .base import (TEXT_COLOURS, ControlNames, Experiment, TitledImage, float_sl
 from .curvature import CURVATURE_OPTIMIZERS, CurvatureRace, Outcome, curvature_race, outcome
 from .gradients import GradientExplorer, GradientResult, gradient_explorer
 from .momentum import MomentumExperiment, momentum_experiment
+from .one_figure import (BatchSizeExperiment, LearningRateExperiment, LineFit, batch_size_experiment,
+                         learning_rate_experiment, line_fit)
 from .race import (OPTIMIZERS, SUGGESTED_LR, AdaptiveExperiment, Hyper, OptimizerSpec, Playground, Race,
                    SummaryRow, adaptive_experiment, playground, summarize)
-from .simple import (BatchSizeExperiment, LearningRateExperiment, LineFit, batch_size_experiment,
-                     learning_rate_experiment, line_fit)
 from .training import (ScheduleExperiment, TrainingExperiment, TrainingResult, schedule_experiment,
                        training_experiment)
 
