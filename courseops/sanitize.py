@@ -86,15 +86,20 @@ class _Renderer(IPythonRenderer):
 
 
 def clean_markdown(text: str, attachments: dict | None = None) -> str:
-    """Markdown `text` as the page will show it, made inert: HTML in a one-line `<div>`.
+    """Markdown `text` as the page will show it, made inert.
 
     Rendered as nbconvert renders a markdown cell (its `MarkdownWithMath`, `$…$` kept
     as text) with `attachments` (name -> {mime: base64}) embedded, then `clean_html`.
-    Newlines become `&#10;` (the same character to a browser), so the result is one
-    HTML block that nbconvert's renderer, given it as a cell's source, emits unchanged.
+    When that changes nothing (and no attachment is embedded), `text` itself, which
+    nbconvert renders to those same bytes; otherwise the cleaned HTML with newlines as
+    `&#10;` (the same character to a browser) in a `<div>`: one HTML block, which
+    nbconvert's renderer, given it as a cell's source, emits unchanged.
     """
     rendered = MarkdownWithMath(renderer=_Renderer(escape=False, attachments=attachments or {})).render(text)
-    return "<div>" + clean_html(rendered).replace("\n", "&#10;") + "</div>"
+    cleaned = clean_html(rendered)
+    if cleaned == rendered and not attachments:
+        return text
+    return "<div>" + cleaned.replace("\n", "&#10;") + "</div>"
 
 
 def _base64(data) -> str | None:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 pytest.importorskip("nh3")
-from courseops.sanitize import clean_markdown, csv_safe, sanitize_notebook  # noqa: E402
+from courseops.sanitize import clean_html, clean_markdown, csv_safe, sanitize_notebook  # noqa: E402
 from live_html import MARKDOWN_PAYLOADS, OUTPUT_BUNDLES, PNG, live_parts  # noqa: E402
 
 PAYLOADS = ['<img src=x onerror="alert(1)">', "<script>alert(1)</script>", '<iframe srcdoc="<script>x</script>">',
@@ -86,11 +86,18 @@ def test_honest_markdown_keeps_its_maths_links_and_code_on_the_page():
 
 
 @given(st.text(alphabet="[]()<>`*_$\\!#&;:/%= \t\nabjvsciptrx0123", max_size=60))
-def test_nbconvert_shows_the_cleaned_html_exactly(text):
-    """What the sanitizer checked is what the page carries: nbconvert's renderer passes it through."""
+def test_nbconvert_shows_exactly_the_html_the_sanitizer_checked(text):
+    """Either the markdown is kept (nh3 changes nothing in its rendering) or nbconvert's
+    renderer passes the sanitizer's HTML through as it is."""
     from nbconvert.filters.markdown_mistune import markdown2html_mistune
     clean = clean_markdown(text)
-    assert "\n" not in clean and markdown2html_mistune(clean).strip() == clean
+    shown = markdown2html_mistune(clean)
+    assert clean == text and clean_html(shown) == shown or "\n" not in clean and shown.strip() == clean
+
+
+@pytest.mark.parametrize("text", ["YOUR ANSWER HERE", "Adam, since $m_t < v_t$ & the *steps* are `small`.\n\n- a\n- b"])
+def test_markdown_whose_rendering_is_already_inert_is_kept_as_written(text):
+    assert clean_markdown(text) == text          # nbgrader's checksum of an untouched answer still matches
 
 
 def test_html_hidden_from_a_naive_code_span_reader_is_still_cleaned():
