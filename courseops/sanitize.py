@@ -12,7 +12,8 @@ can run script there:
   tabs stripped: http(s), mailto, relative and fragment URLs only, plus an `<img>`'s
   data URL of a PNG, JPEG or GIF), and stored as the cell's source on one line in a
   `<div>`, which nbconvert's renderer passes through unchanged: the URL checked is
-  the URL the page carries. Attachments are kept only as PNG/JPEG/GIF with valid
+  the URL the page carries (markdown whose rendering nh3 leaves byte for byte as it
+  is stays as written: the page shows those same bytes). Attachments are kept only as PNG/JPEG/GIF with valid
   base64 and embedded (an image of one not kept shows `#missing-attachment`);
   raw cells are nh3-cleaned;
 * outputs: `text/html` and `text/markdown` cleaned the same way; `image/svg+xml`
