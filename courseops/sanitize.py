@@ -5,12 +5,17 @@ submission view and the feedback pages (nbconvert's HTML), the class report and
 its CSV files. `sanitize_notebook` returns a copy of a notebook in which nothing
 can run script there:
 
-* markdown and raw cells: HTML cleaned by `nh3` (ammonia's allow-list: no
-  `<script>`, `<iframe>`, `<form>`, `<object>`, `<style>`, no `on…` attribute, no
-  `javascript:` URL), and markdown links whose target is not http(s), mailto, a
-  fragment, a relative path or one of the cell's attachments by a plain name
-  turned into `#unsafe-link`; attachments kept only
-  as PNG/JPEG/GIF with valid base64 (a link to one not kept leads to `#missing-attachment`);
+* markdown cells: rendered to HTML by nbconvert's own markdown renderer (maths
+  stays `$…$` text for MathJax), that HTML cleaned by `nh3` (ammonia's allow-list:
+  no `<script>`, `<iframe>`, `<form>`, `<object>`, `<style>`, no `on…` attribute, no
+  `id`; every `href`/`src` checked as the browser reads it, entities decoded and
+  tabs stripped: http(s), mailto, relative and fragment URLs only, plus an `<img>`'s
+  data URL of a PNG, JPEG or GIF), and stored as the cell's source on one line in a
+  `<div>`, which nbconvert's renderer passes through unchanged: the URL checked is
+  the URL the page carries (markdown whose rendering nh3 leaves byte for byte as it
+  is stays as written: the page shows those same bytes). Attachments are kept only as PNG/JPEG/GIF with valid
+  base64 and embedded (an image of one not kept shows `#missing-attachment`);
+  raw cells are nh3-cleaned;
 * outputs: `text/html` and `text/markdown` cleaned the same way; `image/svg+xml`
   shown as an `<img>` of a data URL (browsers run no script and load nothing in
   an SVG image); PNG/JPEG/GIF kept only with valid base64 and numeric sizes;
@@ -29,40 +34,73 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
-import html
 import re
 
 import nh3
+from nbconvert.filters.markdown_mistune import InvalidNotebook, IPythonRenderer, MarkdownWithMath
 from nbconvert.preprocessors import Preprocessor
 
 SAFE_IMAGES = ("image/png", "image/jpeg", "image/gif")
 KEPT_AS_TEXT = ("text/plain", "text/latex")
 NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
-# A markdown link or reference whose target has a scheme other than http(s) or mailto.
-MD_LINK = re.compile(r"(\]\(\s*<?|^\s*\[[^\]\n]*\]:\s*<?)\s*(?![a-z]+://)(?=[a-z][a-z0-9+.-]*:)"
-                     r"(?!https?:|mailto:|attachment:[A-Za-z0-9_.-]{1,64}[)\s>])[^)\s>]*",
-                     re.IGNORECASE | re.MULTILINE)
-ATTACHMENT = re.compile(r"attachment:([A-Za-z0-9_.-]{1,64})")
-CLOSING = re.compile(r"</[A-Za-z][^>]*>")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
+URL_SCHEMES = {"http", "https", "mailto", "data"}     # data: only as IMAGE_URL (see _checked_url)
+IMAGE_URL = re.compile(r"data:image/(png|jpeg|gif);base64,[a-z0-9+/=\s]*")
+C0_AND_SPACE = "".join(map(chr, range(0x21)))
+ATTRIBUTES = {**nh3.ALLOWED_ATTRIBUTES, "*": nh3.ALLOWED_ATTRIBUTES.get("*", set()) | {"class"}}
+
+
+def _checked_url(tag: str, attribute: str, value: str) -> str | None:
+    """nh3's attribute filter, on top of its scheme allow-list, for `href` and `src`.
+
+    The URL is read as a browser reads it (WHATWG: outer C0 controls and spaces
+    stripped, tabs and newlines removed, any case). A colon in its first segment must
+    end an allowed scheme (`jav%09ascript:x` is a relative path to a browser, but
+    ambiguous: dropped), and a data URL is kept only as an `<img>`'s PNG, JPEG or GIF.
+    """
+    if attribute not in ("href", "src"):
+        return value
+    url = re.sub("[\t\n\r]", "", value.strip(C0_AND_SPACE)).lower()
+    head = re.split("[/?#]", url, maxsplit=1)[0]
+    if ":" in head and head.split(":")[0] not in URL_SCHEMES - {"data"} and \
+            not (tag == "img" and attribute == "src" and IMAGE_URL.fullmatch(url)):
+        return None
+    return value
 
 
 def clean_html(text: str) -> str:
     """`text` (HTML) without anything that runs script, loads a frame or posts a form."""
-    return nh3.clean(text, url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer nofollow")
+    return nh3.clean(text, attributes=ATTRIBUTES, url_schemes=URL_SCHEMES, attribute_filter=_checked_url,
+                     link_rel="noopener noreferrer nofollow")
 
 
-def clean_markdown(text: str) -> str:
-    """Markdown `text` with its HTML cleaned and its script-scheme links defused.
+class _Renderer(IPythonRenderer):
+    """nbconvert's markdown renderer, an image of an attachment the cell lacks leading to
+    `#missing-attachment` (nbconvert's raises, which would stop the whole page)."""
 
-    nh3 parses the whole text as a browser would (code spans included). When all it
-    changes is escaping `<`, `>`, `&` and closing open tags, the text is returned as
-    it was (honest markdown, `<b>` in a code span); otherwise nh3's version.
+    def _embed_image_or_attachment(self, src: str) -> str:
+        try:
+            return super()._embed_image_or_attachment(src)
+        except InvalidNotebook:
+            return "#missing-attachment"
+
+
+def clean_markdown(text: str, attachments: dict | None = None) -> str:
+    """Markdown `text` as the page will show it, made inert.
+
+    Rendered as nbconvert renders a markdown cell (its `MarkdownWithMath`, `$…$` kept
+    as text) with `attachments` (name -> {mime: base64}) embedded, then `clean_html`.
+    When that changes nothing (and no attachment is embedded), `text` itself, which
+    nbconvert renders to those same bytes; otherwise the cleaned HTML with newlines as
+    `&#10;` (the same character to a browser) in a `<div>`: one HTML block, which
+    nbconvert's renderer, given it as a cell's source, emits unchanged.
     """
-    text = MD_LINK.sub(lambda m: m.group(1) + "#unsafe-link", text)
-    cleaned = clean_html(text)
-    return text if CLOSING.sub("", html.unescape(cleaned)) == CLOSING.sub("", text) else cleaned
+    rendered = MarkdownWithMath(renderer=_Renderer(escape=False, attachments=attachments or {})).render(text)
+    cleaned = clean_html(rendered)
+    if cleaned == rendered and not attachments:
+        return text
+    return "<div>" + cleaned.replace("\n", "&#10;") + "</div>"
 
 
 def _base64(data) -> str | None:
@@ -173,18 +211,12 @@ def sanitize_notebook(nb):
             cell["source"] = source
         else:
             cell["cell_type"] = "markdown" if kind == "markdown" else "raw"
-            cell["source"] = clean_markdown(source) if kind == "markdown" else clean_html(source)
-            given = cell.get("attachments") if isinstance(cell.get("attachments"), dict) else {}
-            attachments = {name: clean_bundle(bundle) for name, bundle in given.items()
-                           if isinstance(bundle, dict) and NAME.fullmatch(name.replace(".", "_"))}
-            attachments = {k: {m: v for m, v in b.items() if m in SAFE_IMAGES} for k, b in attachments.items()}
-            cell.pop("attachments", None)
-            kept = {k: b for k, b in attachments.items() if b}
-            if kind == "markdown" and kept:
-                cell["attachments"] = kept
-            if kind == "markdown":        # nbconvert stops the whole page at a missing attachment
-                cell["source"] = ATTACHMENT.sub(lambda m: m[0] if m[1] in kept else "#missing-attachment",
-                                                cell["source"])
+            given = cell.pop("attachments", None)         # images: embedded in the HTML by clean_markdown
+            images = {name: {m: v for m, v in clean_bundle(bundle).items() if m in SAFE_IMAGES}
+                      for name, bundle in (given.items() if isinstance(given, dict) else ())
+                      if isinstance(bundle, dict) and NAME.fullmatch(name.replace(".", "_"))}
+            cell["source"] = clean_markdown(source, {k: b for k, b in images.items() if b}) if kind == "markdown" \
+                else clean_html(source)
     return nb
 
 

@@ -162,9 +162,9 @@ def test_a_file_rewritten_in_an_older_submission_dates_it_anew(tmp_path, caplog,
 
 # --------------------------------------------------------------------------- pages the instructor opens
 
-# Markdown links the sanitizer lets through as `javascript:` URLs: its link filter (MD_LINK)
-# spares anything of the form `scheme://` and needs a literal `:`; nh3 then decodes the entity,
-# and nbconvert's markdown renderer allows harmful protocols (IPythonRenderer's default).
+# Markdown links the sanitizer let through as `javascript:` URLs (a pattern on the markdown
+# spared `scheme://` and needed a literal `:`; nbconvert's renderer allows harmful protocols).
+# Mended: the sanitizer renders the markdown as nbconvert does and checks the HTML's URLs.
 JS_LINKS = {
     "comment": "[see my derivation](javascript://%0Aalert(document.domain))",
     "entity": "[see my derivation](java&#115;cript:alert(document.domain))",
@@ -174,9 +174,6 @@ JS_LINKS = {
 
 
 @pytest.mark.parametrize("name", sorted(JS_LINKS))
-@pytest.mark.xfail(strict=True, reason="open, attack3: a learner's markdown link renders as a javascript: "
-                   "URL in the feedback page and the formgrader (one click by the instructor runs script "
-                   "in their Jupyter origin; the instructor's CSP sets no script-src)")
 def test_markdown_links_render_no_javascript_url(name):
     from nbconvert import HTMLExporter
     from courseops.sanitize import SanitizeSubmission
@@ -189,8 +186,6 @@ def test_markdown_links_render_no_javascript_url(name):
         [h for h in hrefs if "javascript" in html.unescape(h).lower()]
 
 
-@pytest.mark.xfail(strict=True, reason="open, attack3: the same javascript: link in the formgrader's own "
-                   "template (the submission view, served from the instructor's Jupyter origin)")
 def test_the_formgrader_view_renders_no_javascript_url():
     pytest.importorskip("nbgrader")
     from nbconvert import HTMLExporter
