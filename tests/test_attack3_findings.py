@@ -109,55 +109,54 @@ def test_the_outputs_of_one_submission_are_bounded_in_total(graded):
 
 # --------------------------------------------------------------------------- the exchange
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="learners' files need real Unix users: run as root")
-def test_a_submission_cannot_predate_its_own_folder(tmp_path, caplog, monkeypatch):
+@pytest.fixture
+def student():
+    """A learner's Unix account (no home), removed afterwards: the exchange checks real owners."""
+    if os.geteuid() != 0:
+        pytest.skip("learners' files need real Unix users: run as root")
     pytest.importorskip("nbgrader")
-    import datetime
     import secrets as secrets_module
-    from test_exchange import collect, submission
-    student = f"olt_{secrets_module.token_hex(3)}_late"
-    subprocess.run(["useradd", "--no-create-home", student], check=True)
+    name = f"olt_{secrets_module.token_hex(3)}_s"
+    subprocess.run(["useradd", "--no-create-home", name], check=True)
     try:
-        inbound = tmp_path / "exchange" / "c" / "inbound"
-        inbound.mkdir(parents=True)
-        made = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
-        submission(inbound, student, stamp="2026-01-01 09:00:00.000000 UTC")   # "before the due date"
-        collect(tmp_path, caplog, monkeypatch)
-        collected = (tmp_path / "course" / "submitted" / student / "ps1" / "timestamp.txt").read_text().strip()
-        when = datetime.datetime.strptime(collected, "%Y-%m-%d %H:%M:%S.%f UTC")
-        assert when >= made - datetime.timedelta(seconds=5), f"collected as submitted at {collected}"
+        yield name
     finally:
-        subprocess.run(["userdel", student], check=False, capture_output=True)
+        subprocess.run(["userdel", name], check=False, capture_output=True)
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="learners' files need real Unix users: run as root")
-def test_a_file_rewritten_in_an_older_submission_dates_it_anew(tmp_path, caplog, monkeypatch):
+def test_a_submission_cannot_predate_its_own_folder(student, tmp_path, caplog, monkeypatch):
+    import datetime
+    from test_exchange import collect, submission
+    inbound = tmp_path / "exchange" / "c" / "inbound"
+    inbound.mkdir(parents=True)
+    made = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    submission(inbound, student, stamp="2026-01-01 09:00:00.000000 UTC")   # "before the due date"
+    collect(tmp_path, caplog, monkeypatch)
+    collected = (tmp_path / "course" / "submitted" / student / "ps1" / "timestamp.txt").read_text().strip()
+    when = datetime.datetime.strptime(collected, "%Y-%m-%d %H:%M:%S.%f UTC")
+    assert when >= made - datetime.timedelta(seconds=5), f"collected as submitted at {collected}"
+
+
+def test_a_file_rewritten_in_an_older_submission_dates_it_anew(student, tmp_path, caplog, monkeypatch):
     """A folder made (and dated) in time, whose notebook is rewritten in place later: the folder's
     own ctime does not move, the file's does, and the collected time follows the file."""
-    pytest.importorskip("nbgrader")
     import datetime
-    import secrets as secrets_module
     import time
     from test_exchange import A, collect, submission
     from courseops.exchange import utc
-    student = f"olt_{secrets_module.token_hex(3)}_edit"
-    subprocess.run(["useradd", "--no-create-home", student], check=True)
-    try:
-        inbound = tmp_path / "exchange" / "c" / "inbound"
-        inbound.mkdir(parents=True)
-        folder = submission(inbound, student, stamp="2026-01-01 09:00:00.000000 UTC")
-        time.sleep(0.05)
-        with open(folder / f"{A}.ipynb", "r+") as f:            # in place: no entry of the folder changes
-            f.write('{"cells": [] }')
-        rewritten = utc((folder / f"{A}.ipynb").stat().st_ctime_ns)
-        assert utc(folder.stat().st_ctime_ns) < rewritten
-        collect(tmp_path, caplog, monkeypatch)
-        collected = (tmp_path / "course" / "submitted" / student / A / "timestamp.txt").read_text()
-        assert datetime.datetime.strptime(collected, "%Y-%m-%d %H:%M:%S.%f UTC") >= rewritten
-        assert f"{student}: timestamp.txt says 2026-01-01 09:00:00.000000 UTC, but the submission last changed" \
-            in caplog.text
-    finally:
-        subprocess.run(["userdel", student], check=False, capture_output=True)
+    inbound = tmp_path / "exchange" / "c" / "inbound"
+    inbound.mkdir(parents=True)
+    folder = submission(inbound, student, stamp="2026-01-01 09:00:00.000000 UTC")
+    time.sleep(0.05)
+    with open(folder / f"{A}.ipynb", "r+") as f:            # in place: no entry of the folder changes
+        f.write('{"cells": [] }')
+    rewritten = utc((folder / f"{A}.ipynb").stat().st_ctime_ns)
+    assert utc(folder.stat().st_ctime_ns) < rewritten
+    collect(tmp_path, caplog, monkeypatch)
+    collected = (tmp_path / "course" / "submitted" / student / A / "timestamp.txt").read_text()
+    assert datetime.datetime.strptime(collected, "%Y-%m-%d %H:%M:%S.%f UTC") >= rewritten
+    assert f"{student}: timestamp.txt says 2026-01-01 09:00:00.000000 UTC, but the submission last changed" \
+        in caplog.text
 
 
 # --------------------------------------------------------------------------- pages the instructor opens
