@@ -2,8 +2,9 @@
 
 Running it twice leaves git clean: cells run in a fresh kernel with a timeout
 (see TOOLING.md: headless widget notebooks can stall without one), no timing
-metadata is recorded, and the random ids of widget models are renamed in order
-of appearance, so saved widget state and outputs are the same on every run.
+metadata is recorded, the random ids of widget models are renamed in order
+of appearance and a model's binary buffers are saved in the order of their paths,
+so saved widget state and outputs are the same on every run.
 """
 
 import argparse
@@ -36,6 +37,16 @@ def stable_model_ids(nb):
     return nbformat.from_dict(json.loads(text))
 
 
+def sorted_buffers(nb):
+    """Each widget model's binary buffers in the order of their paths (the kernel sends them in the
+    order its state dict was filled, which can differ between runs; each buffer names its own path)."""
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    for model in state.get("state", {}).values():
+        if "buffers" in model:
+            model["buffers"] = sorted(model["buffers"], key=lambda buffer: json.dumps(buffer["path"]))
+    return nb
+
+
 def execute(path, timeout=CELL_TIMEOUT):
     """Run the notebook at `path` top to bottom in its own folder; return (notebook, seconds)."""
     path = pathlib.Path(path)
@@ -45,7 +56,7 @@ def execute(path, timeout=CELL_TIMEOUT):
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     client.execute(stderr=subprocess.DEVNULL)  # the kernel's own log (a TCP notice) is noise here
-    return stable_model_ids(nb), time.perf_counter() - start
+    return sorted_buffers(stable_model_ids(nb)), time.perf_counter() - start
 
 
 def main(argv=None):
