@@ -274,7 +274,10 @@ def learner_argv(scratch: Path, python: str, *, hide: tuple[Path, ...] = (),
     scratch = Path(scratch).resolve()
     home = _learner_home(scratch)
     nested = os.environ.get(SANDBOX_ENV) == "kernel"
-    hidden = (scratch, *hide, *(["/proc"] if nested else []))
+    # a folder before any folder inside it: a hidden-case copy's scratch lies inside the hidden
+    # scratch of the learner's own process, and must be mounted (and sealed) over it, not under it
+    hidden = tuple(sorted({scratch, *map(Path, hide), *([Path("/proc")] if nested else [])},
+                          key=lambda path: len(path.parts)))
     argv = [*_dropped(), bwrap, *_common(scratch, home),
             "--setenv", SANDBOX_ENV, "learner", *_filesystem(python, hidden, limits.files_bytes),
             *([] if nested else ["--proc", "/proc"]),
