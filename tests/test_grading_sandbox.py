@@ -554,3 +554,38 @@ def test_prepare_rewrites_the_learner_cells_and_plans_them(tmp_path):
         assert [c["source"] for c in restored["cells"][2:]] == [c["source"] for c in submitted["cells"][2:]]
         assert (tmp_path / "out.ipynb").stat().st_mode & 0o777 == 0o444   # replaced, mode kept
         assert not list(tmp_path.glob("*.restoring"))
+
+
+# ------------------------------------------------------------------------- the stripped package
+
+def test_every_reference_is_a_stub_wherever_it_is_defined(tmp_path):
+    """Each reference any check forbids is a stub in the stripped package, found where it is defined
+    (``optlessons.train.minimize`` lives in ``train/minimizing.py`` since train became a package:
+    a build that looked for ``train.py`` skipped it, and the reference stayed callable)."""
+    from optlessons.checks.references import FORBIDDEN_REFERENCES
+    references = sorted({r for refs, _ in FORBIDDEN_REFERENCES.values() for r in refs})
+    package = stripped.build("every_ps", [" ".join(FORBIDDEN_REFERENCES)], tmp_path)
+    probe = ("import importlib, json, sys\n"
+             "out = {}\n"
+             "for dotted in sys.argv[1:]:\n"
+             "    module, _, name = dotted.rpartition('.')\n"
+             "    try:\n"
+             "        getattr(importlib.import_module(module), name)()\n"
+             "        out[dotted] = 'ran'\n"
+             "    except NotImplementedError as exc:\n"
+             "        out[dotted] = str(exc)\n"
+             "    except Exception as exc:\n"
+             "        out[dotted] = f'ran: {type(exc).__name__}'\n"
+             "print(json.dumps(out))\n")
+    env = dict(os.environ, PYTHONPATH=str(package.parent), MPLBACKEND="Agg")
+    result = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(package.parent)!r})\n"
+                             + probe, *references], capture_output=True, text=True, env=env, check=True)
+    outcome = json.loads(result.stdout)
+    assert {r: o for r, o in outcome.items() if "is not available while grading every_ps" not in o} == {}
+    assert all(o.startswith(f"`{r}` is not available") for r, o in outcome.items())
+
+
+def test_a_reference_that_cannot_be_stubbed_stops_the_build(tmp_path, monkeypatch):
+    monkeypatch.setattr(stripped, "defined_at", lambda dotted: ("optlessons.losses", "no_such_function"))
+    with pytest.raises(RuntimeError, match="would stay callable"):
+        stripped.build("ps1", ["checks.check_mse(mse)"], tmp_path)

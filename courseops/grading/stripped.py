@@ -19,6 +19,7 @@ the module's source, all find the stub. The grading kernel keeps the real packag
 from __future__ import annotations
 
 import ast
+import importlib
 import re
 import shutil
 from pathlib import Path
@@ -37,6 +38,21 @@ def references_of(test_sources: list[str]) -> tuple[str, ...]:
     return tuple(sorted({r for c in checks & set(FORBIDDEN_REFERENCES) for r in FORBIDDEN_REFERENCES[c][0]}))
 
 
+def defined_at(dotted: str) -> tuple[str, str]:
+    """(module, name) where the reference `dotted` is defined: ``optlessons.train.minimize``
+    is ``minimize`` of ``optlessons.train.minimizing`` (train re-exports it), so the stub goes
+    there and every module that imports it gets the stub."""
+    module, _, name = dotted.rpartition(".")
+    obj = getattr(importlib.import_module(module), name)
+    return obj.__module__, obj.__name__
+
+
+def _module_file(root: Path, module: str) -> Path:
+    """The file of `module` in the copy of the package under `root`."""
+    path = root.joinpath(*module.split("."))
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+
+
 def _stub(node: ast.stmt, dotted: str, assignment: str, what: str | None) -> str:
     instead = f"write {what} yourself" if what else "the tests run it, outside your code"
     message = f"`{dotted}` is not available while grading {assignment}: {instead}"
@@ -46,16 +62,22 @@ def _stub(node: ast.stmt, dotted: str, assignment: str, what: str | None) -> str
     return f"def {node.name}(*args, **kwargs):\n    raise NotImplementedError({message!r})\n"
 
 
-def _strip_module(path: Path, module: str, names: dict[str, str | None], assignment: str) -> None:
-    """Replace the top-level functions and classes `names` (name -> what the learner
-    writes instead) of `module`, the file at `path`, by stubs, in place."""
+def _strip_module(path: Path, module: str, names: dict[str, tuple[str, str | None]], assignment: str) -> None:
+    """Replace the top-level functions and classes `names` (name -> (the reference's dotted
+    name, what the learner writes instead)) of `module`, the file at `path`, by stubs, in
+    place; a name not found there is an error (the stripped package fails closed)."""
     source = path.read_text(encoding="utf-8")
     lines = source.splitlines(keepends=True)
     nodes = [n for n in ast.parse(source).body
              if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name in names]
+    missing = set(names) - {n.name for n in nodes}
+    if missing:
+        raise RuntimeError(f"cannot strip {', '.join(sorted(missing))} from {module} ({path}): "
+                           f"no top-level definition there, so the reference would stay callable")
     for node in sorted(nodes, key=lambda n: n.lineno, reverse=True):
         start = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
-        lines[start:node.end_lineno] = [_stub(node, f"{module}.{node.name}", assignment, names[node.name])]
+        dotted, what = names[node.name]
+        lines[start:node.end_lineno] = [_stub(node, dotted, assignment, what)]
     path.write_text("".join(lines), encoding="utf-8")
 
 
@@ -66,20 +88,19 @@ def build(assignment: str, test_sources: list[str], dest: Path) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(PACKAGE, target, ignore=shutil.ignore_patterns(*LEFT_OUT, "*.pyc"))
     whats = {r: FORBIDDEN_REFERENCES[c][1] for c in FORBIDDEN_REFERENCES for r in FORBIDDEN_REFERENCES[c][0]}
-    by_module: dict[Path, dict[str, str | None]] = {}
+    by_module: dict[str, dict[str, tuple[str, str | None]]] = {}
     for dotted in references_of(test_sources):
-        module, _, name = dotted.rpartition(".")
-        by_module.setdefault(target.parent.joinpath(*module.split(".")).with_suffix(".py"), {})[name] = whats[dotted]
+        module, name = defined_at(dotted)
+        by_module.setdefault(module, {})[name] = (dotted, whats[dotted])
     for path in sorted((target / "checks").glob("ps*.py")):
         sent = SENT_TO_LEARNER.get(path.stem, ())
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        by_module.setdefault(path, {}).update(
-            {n.name: None if n.name.startswith("check_") else "it" for n in tree.body
+        module = f"optlessons.checks.{path.stem}"
+        by_module.setdefault(module, {}).update(
+            {n.name: (f"{module}.{n.name}", None if n.name.startswith("check_") else "it") for n in tree.body
              if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name not in sent})
-    for path, names in by_module.items():
-        if path.is_file():
-            module = ".".join(path.relative_to(target.parent).with_suffix("").parts)
-            _strip_module(path, module, names, assignment)
+    for module, names in by_module.items():
+        _strip_module(_module_file(target.parent, module), module, names, assignment)
     for p in [target, *target.rglob("*")]:
         p.chmod(0o755 if p.is_dir() else 0o644)
     return target
