@@ -51,13 +51,18 @@ def no_warnings():
 
 @pytest.fixture(scope="module")
 def pg():
-    return widgets.playground()
+    playground = widgets.playground()
+    playground.start_values = {name: c.value for name, c in playground.controls.items() if name != "landscape"}
+    return playground
 
 
 def _reset(pg, **values):
-    """Put the shared playground back to its start state, then apply ``values``."""
+    """Put the shared playground back to its start state (every control, whichever test moved it
+    and in whatever order xdist ran them), then apply ``values``."""
     with pg.hold():
         pg.controls["landscape"].value = "rosenbrock"
+        for name, value in pg.start_values.items():
+            pg.controls[name].value = value
         for name in widgets.OPTIMIZERS:
             pg.controls[f"{name}.on"].value = name in ("GD", "Momentum", "Adam")
         pg.controls["x0"].value, pg.controls["y0"].value = -1.5, 2.0
